@@ -27,3 +27,39 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def _build_once(target: Path, *args: str) -> Path:
+    """Build a ComfyUI fixture in a child process (frees its memory) unless it is cached."""
+    import subprocess
+    import sys
+
+    if not target.exists():
+        proc = subprocess.run([sys.executable, str(ROOT / "tests" / "comfy_host.py"), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0 or not target.exists():
+            pytest.fail(f"building fixture {target.name} failed:\n{proc.stderr[-4000:]}")
+    return target
+
+
+@pytest.fixture(scope="session")
+def sd15_checkpoint(fixture_cache) -> Path:
+    """A full-size SD1.5-layout checkpoint with random weights (fp16 safetensors, ~2 GB, built once)."""
+    target = fixture_cache / "sd15-random.safetensors"
+    return _build_once(target, "sd15", str(target))
+
+
+FIXTURE_LORAS = {  # name -> trigger words
+    "polaris-watercolor": ("wcolor style",),
+    "polaris-corgi": ("pcorgi",),
+}
+
+
+@pytest.fixture(scope="session")
+def lora_files(fixture_cache, sd15_checkpoint) -> dict[str, Path]:
+    """Kohya-format LoRAs (ss_*/modelspec.* metadata) whose keys target real layers of the SD1.5 fixture."""
+    out = {}
+    for name, triggers in FIXTURE_LORAS.items():
+        target = fixture_cache / "loras" / f"{name}.safetensors"
+        out[name] = _build_once(target, "lora", str(sd15_checkpoint), str(target), name, *triggers)
+    return out

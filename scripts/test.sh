@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything the tests need (idempotent) and run the whole suite: core, nodes, integration.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/core -k parse`.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$ROOT/scripts/setup_env.sh" || exit 1
+VENV=${POLARIS_VENV:-$ROOT/.venv}
+cd "$ROOT"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+"$VENV/bin/python" -m pytest -q -rs "${@:-tests}"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure for Polaris" >&2
+    exit 1
+fi
+exit "$rc"

@@ -1,0 +1,250 @@
+"""The ComfyUI test host: locate/import ComfyUI, build random-weight SD1.5 fixtures, run a real server.
+
+ComfyUI 0.3.75 is extracted by scripts/setup_env.sh into .cache/comfyui (never committed).
+Fixtures use ComfyUI's own model classes, so its loaders read them exactly like real files.
+Run as a script to build a fixture in a separate process (frees the ~4 GB it needs):
+    python tests/comfy_host.py sd15 OUT.safetensors
+    python tests/comfy_host.py lora CHECKPOINT.safetensors OUT.safetensors NAME [--rank 4] [--base sd15]
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMFYUI_DIR = Path(os.environ.get("POLARIS_COMFYUI", ROOT / ".cache" / "comfyui"))
+
+
+class ComfyUIMissing(RuntimeError):
+    pass
+
+
+def require_comfyui() -> Path:
+    """Return ComfyUI's folder, or fail with the one command that fixes it."""
+    if not (COMFYUI_DIR / "main.py").is_file() or not (COMFYUI_DIR / "comfy").is_dir():
+        raise ComfyUIMissing(
+            f"ComfyUI not found at {COMFYUI_DIR}. Run `bash scripts/setup_env.sh` "
+            "(or set POLARIS_COMFYUI to a ComfyUI 0.3.75 checkout)."
+        )
+    return COMFYUI_DIR
+
+
+def import_comfyui() -> Path:
+    """Make ComfyUI importable in this process, on the CPU, without parsing our argv."""
+    comfy_dir = require_comfyui()
+    if str(comfy_dir) not in sys.path:
+        sys.path.insert(0, str(comfy_dir))
+    import comfy.options
+
+    comfy.options.enable_args_parsing(False)
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = True
+    return comfy_dir
+
+
+def _randomise_(module, seed: int) -> None:
+    """ComfyUI builds layers without initialising them; give every tensor small random values."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+            if not tensor.is_floating_point():
+                continue
+            if tensor.dim() == 1 and name.endswith(".weight"):  # norm scales
+                tensor.fill_(1.0)
+            elif name.endswith(".bias"):
+                tensor.zero_()
+            else:
+                fan_in = tensor[0].numel() if tensor.dim() > 1 else tensor.numel()
+                std = min(0.02, 1.0 / max(fan_in, 1) ** 0.5)
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * std)
+
+
+SD15_UNET = {
+    "use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True, "legacy": False,
+    "adm_in_channels": None, "in_channels": 4, "model_channels": 320, "num_res_blocks": [2, 2, 2, 2],
+    "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0], "channel_mult": [1, 2, 4, 4], "transformer_depth_middle": 1,
+    "use_linear_in_transformer": False, "context_dim": 768, "num_heads": 8,
+    "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+    "use_temporal_attention": False, "use_temporal_resblock": False,
+}
+SD_VAE = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+          "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+
+
+def build_sd15_checkpoint(out_path: Path, seed: int = 0) -> Path:
+    """Write a random-weight SD1.5 checkpoint (UNet, CLIP-L, VAE) as fp16 safetensors via ComfyUI's classes."""
+    import_comfyui()
+    import torch
+    import comfy.model_detection
+    import comfy.model_patcher
+    import comfy.sd
+    import comfy.utils
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    model_config = comfy.model_detection.model_config_from_unet_config(dict(SD15_UNET))
+    model = model_config.get_model({})
+    _randomise_(model, seed)
+    clip = comfy.sd.CLIP(target=model_config.clip_target(), model_options={"dtype": torch.float32})
+    _randomise_(clip.cond_stage_model, seed + 1)
+    vae_module = AutoencoderKL(ddconfig=dict(SD_VAE), embed_dim=4)
+    _randomise_(vae_module, seed + 2)
+    vae = comfy.sd.VAE(sd=vae_module.state_dict())
+
+    state = model.state_dict_for_saving(clip.get_sd(), vae.get_sd(), None)
+    state = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    comfy.utils.save_torch_file(state, str(tmp), metadata={"modelspec.architecture": "stable-diffusion-v1",
+                                                             "modelspec.title": "Polaris random SD1.5 fixture"})
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def build_lora(checkpoint: Path, out_path: Path, name: str, *, rank: int = 4, seed: int = 0,
+               trigger_words: tuple[str, ...] = (), unet_blocks: int = 8) -> Path:
+    """Write a kohya-format LoRA whose keys target real layers of `checkpoint` (ss_*/modelspec.* metadata)."""
+    import_comfyui()
+    import torch
+    import comfy.utils
+    from safetensors import safe_open
+
+    with safe_open(str(checkpoint), framework="pt") as f:
+        ckpt_keys = set(f.keys())
+        shapes = {k: f.get_slice(k).get_shape() for k in ckpt_keys}
+    gen = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    targets = []
+    for key in sorted(ckpt_keys):
+        if not key.endswith(".weight") or len(shapes[key]) != 2:
+            continue
+        if key.startswith("model.diffusion_model.") and (".attn1.to_" in key or ".attn2.to_" in key):
+            kohya = "lora_unet_" + key[len("model.diffusion_model."):-len(".weight")].replace(".", "_")
+            targets.append((kohya, shapes[key]))
+        elif key.startswith("cond_stage_model.transformer.text_model.encoder.layers.") and ".self_attn." in key:
+            inner = key[len("cond_stage_model.transformer.text_model."):-len(".weight")]
+            targets.append(("lora_te_text_model_" + inner.replace(".", "_"), shapes[key]))
+    unet = [t for t in targets if t[0].startswith("lora_unet_")][: unet_blocks * 4]
+    te = [t for t in targets if t[0].startswith("lora_te_")][:8]
+    for kohya, (out_f, in_f) in unet + te:
+        tensors[f"{kohya}.lora_down.weight"] = (torch.randn(rank, in_f, generator=gen) * 0.01).half()
+        tensors[f"{kohya}.lora_up.weight"] = (torch.randn(out_f, rank, generator=gen) * 0.01).half()
+        tensors[f"{kohya}.alpha"] = torch.tensor(float(rank)).half()
+    tag_freq = {f"10_{name}": {w: 20 for w in trigger_words} | {"1girl": 5, "outdoors": 3}}
+    metadata = {
+        "ss_network_module": "networks.lora", "ss_network_dim": str(rank), "ss_network_alpha": str(rank),
+        "ss_base_model_version": "sd_v1", "ss_output_name": name, "ss_tag_frequency": json.dumps(tag_freq),
+        "ss_sd_model_name": "v1-5-pruned-emaonly.safetensors",
+        "modelspec.architecture": "stable-diffusion-v1/lora", "modelspec.title": name,
+        "modelspec.trigger_phrase": ", ".join(trigger_words),
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    comfy.utils.save_torch_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, out_path)
+    return out_path
+
+
+# ---------------------------------------------------------------- a real server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ComfyServer:
+    """A real `main.py --cpu` on 127.0.0.1 with the pack linked into custom_nodes/."""
+
+    def __init__(self, base_dir: Path, *, python: str = sys.executable, extra_args: tuple[str, ...] = ()):
+        self.comfy_dir = require_comfyui()
+        self.base_dir = base_dir
+        self.python = python
+        self.extra_args = extra_args
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = base_dir / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 240.0) -> "ComfyServer":
+        custom = self.base_dir / "custom_nodes"
+        custom.mkdir(parents=True, exist_ok=True)
+        link = custom / "comfyui-polaris"
+        if not link.exists():
+            link.symlink_to(ROOT, target_is_directory=True)
+        for sub in ("models", "input", "output", "temp", "user"):
+            (self.base_dir / sub).mkdir(exist_ok=True)
+        cmd = [self.python, str(self.comfy_dir / "main.py"), "--cpu", "--listen", "127.0.0.1",
+               "--port", str(self.port), "--base-directory", str(self.base_dir),
+               "--disable-auto-launch", "--database-url", "sqlite:///:memory:", *self.extra_args]
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(cmd, cwd=str(self.comfy_dir), stdout=open(self.log_path, "wb"),
+                                     stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ComfyUI exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            try:
+                self.get("/object_info/CheckpointLoaderSimple", timeout=2)
+                return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"ComfyUI did not answer within {timeout:.0f}s:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def get(self, path: str, timeout: float = 30.0):
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
+            return json.loads(resp.read())
+
+    def post(self, path: str, payload: dict, timeout: float = 30.0):
+        req = urllib.request.Request(self.url + path, data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"POST {path} -> {exc.code}: {exc.read().decode(errors='replace')}") from exc
+
+    def run_prompt(self, prompt: dict, timeout: float = 600.0) -> dict:
+        """POST an API-format workflow to /prompt and wait for its /history entry."""
+        prompt_id = self.post("/prompt", {"prompt": prompt, "client_id": "polaris-tests"})["prompt_id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            history = self.get(f"/history/{prompt_id}")
+            if prompt_id in history and history[prompt_id].get("status", {}).get("completed") is not None:
+                return history[prompt_id]
+            if prompt_id in history and history[prompt_id].get("status", {}).get("status_str") == "error":
+                return history[prompt_id]
+            time.sleep(0.5)
+        raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout:.0f}s:\n{self.log()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "sd15":
+        build_sd15_checkpoint(Path(sys.argv[2]))
+    elif what == "lora":
+        build_lora(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4],
+                   trigger_words=tuple(w for w in sys.argv[5:]))
+    else:
+        raise SystemExit(__doc__)
