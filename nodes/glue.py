@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +17,8 @@ import comfy.model_management
 import comfy.utils
 import folder_paths
 
-from polaris_core.errors import UnsafePathError
+from polaris_core.errors import ModelFileError, PlanError, UnsafePathError
+from polaris_core.weights import refuse_pickle
 
 log = logging.getLogger("polaris")
 
@@ -94,3 +96,98 @@ def mask_to_tensor(mask: np.ndarray) -> torch.Tensor:
 
 def torch_device() -> torch.device:
     return comfy.model_management.get_torch_device()
+
+
+# ---------------------------------------------------------------- apply the selection
+_LORA_SUFFIX = re.compile(
+    r"\.(lora_(?:up|down|mid|A|B)|hada_\w+|lokr_\w+|alpha|dora_scale|diff(?:_b)?|w_norm|b_norm|on_input|"
+    r"reshape_weight|set_weight)(?:\.weight|\.default\.weight)?$"
+)
+
+
+def safe_weights_path(key: str, name: str) -> str:
+    """Resolve a checkpoint/LoRA name and refuse pickles before anything is read."""
+    path = model_path(key, name)
+    refuse_pickle(path)
+    return path
+
+
+def lora_fit(lora_path: str, model, clip) -> tuple[int, list[str]]:
+    """(matched modules, unmatched module names) of a LoRA against a loaded model, from its key names only."""
+    from safetensors import safe_open
+
+    import comfy.lora
+
+    key_map: dict = {}
+    if model is not None:
+        key_map = comfy.lora.model_lora_keys_unet(model.model, key_map)
+    if clip is not None:
+        key_map = comfy.lora.model_lora_keys_clip(clip.cond_stage_model, key_map)
+    try:
+        with safe_open(lora_path, framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise ModelFileError(f"{Path(lora_path).name} is not a readable .safetensors LoRA ({exc}).") from exc
+    modules = {_LORA_SUFFIX.sub("", k) for k in keys if _LORA_SUFFIX.search(k)}
+    unmatched = sorted(m for m in modules if m not in key_map)
+    return len(modules) - len(unmatched), unmatched
+
+
+def load_checkpoint(name: str):
+    """(MODEL, CLIP, VAE) of a checkpoint in models/checkpoints, as CheckpointLoaderSimple loads it."""
+    import comfy.sd
+
+    path = safe_weights_path("checkpoints", name)
+    out = comfy.sd.load_checkpoint_guess_config(
+        path, output_vae=True, output_clip=True, embedding_directory=folder_paths.get_folder_paths("embeddings")
+    )
+    if out[0] is None:
+        raise ModelFileError(f"{name} holds no diffusion model ComfyUI recognises; choose another checkpoint.")
+    return out[:3]
+
+
+def apply_loras(model, clip, loras: list[tuple[str, float]]):
+    """Check every LoRA against the model from its key names first, then patch them all in."""
+    import comfy.sd
+
+    checked = []
+    for name, weight in loras:
+        path = safe_weights_path("loras", name)
+        matched, unmatched = lora_fit(path, model, clip)
+        if matched == 0 or unmatched:
+            raise PlanError(
+                f"LoRA {name} does not fit this checkpoint: {len(unmatched)} of {matched + len(unmatched)} of its "
+                f"layers are missing (e.g. {', '.join(unmatched[:3])}). It was probably trained for another base "
+                "model; pick a LoRA of the checkpoint's family."
+            )
+        checked.append((path, weight))
+    for path, weight in checked:
+        lora = comfy.utils.load_torch_file(path, safe_load=True)
+        model, clip = comfy.sd.load_lora_for_models(model, clip, lora, weight, weight)
+    return model, clip
+
+
+# ---------------------------------------------------------------- masked inpaint
+def encode_prompt(clip, text: str):
+    tokens = clip.tokenize(text)
+    return clip.encode_from_tokens_scheduled(tokens)
+
+
+def inpaint(model, clip, vae, image: torch.Tensor, mask: torch.Tensor, prompt: str, negative: str, *, seed: int,
+            steps: int, cfg: float, sampler_name: str, scheduler: str, denoise: float, grow_mask_by: int):
+    """Sample inside the mask with ComfyUI's own sampler, then composite so outside pixels keep the source."""
+    import nodes as comfy_nodes
+
+    if mask.dim() == 2:
+        mask = mask[None]
+    mask = torch.nn.functional.interpolate(mask[:, None].float(), size=image.shape[1:3], mode="bilinear")[:, 0]
+    latent = comfy_nodes.VAEEncodeForInpaint().encode(vae, image, mask, grow_mask_by)[0]
+    positive, negative_cond = encode_prompt(clip, prompt), encode_prompt(clip, negative)
+    sampled = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative_cond,
+                                          latent, denoise=denoise)[0]
+    decoded = vae.decode(sampled["samples"]).float()
+    if decoded.shape[1:3] != image.shape[1:3]:
+        decoded = torch.nn.functional.interpolate(decoded.movedim(-1, 1), size=image.shape[1:3],
+                                                  mode="bilinear").movedim(1, -1)
+    keep = mask.clamp(0, 1)[..., None]  # soft edges from a feathered mask; exactly 0 outside
+    return image * (1.0 - keep) + decoded[..., :3].clamp(0, 1) * keep
