@@ -56,3 +56,7 @@ class PlanError(PolarisError):
 class Cancelled(PolarisError):
     """The user cancelled a long operation."""
 
+
+
+class VectorError(PolarisError):
+    """Vectors or labels handed to the vector store have the wrong shape, type or values."""

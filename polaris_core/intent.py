@@ -1,12 +1,26 @@
 """The structured intent every later stage reads (the Polaris paper's schema plus `remove`).
 
-The dataclass lives here; the JSON schema and the strict validator (which every
-parser backend's output goes through) are owned by the parser work.
+Every parser backend's output, and any intent a user hands in, goes through
+`validate_intent`, which repairs what is safely repairable (types written as
+words, "yes"/"no" flags, determiners and possessives in the subject, a string
+where a list belongs) and rejects the rest with an `IntentError` naming the field.
+
+Query modality rule (which channel each retrieval step searches with):
+- style_transformation = 1: every step queries with text (the style is described
+  in words) — except type 4, where the style steps query with the reference image;
+- style_transformation = 0: the style checkpoint and style LoRA steps query with the
+  input image (keep its look), the object LoRA step with text.
 """
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
+from typing import Any
+
+from polaris_core.errors import IntentError
 
 
 class InstructionType(IntEnum):
@@ -44,3 +58,282 @@ class Intent:
         d = asdict(self)
         d["instruction_type"] = int(self.instruction_type)
         return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+# Fields a backend must produce; the rest are derived or bookkeeping.
+MODEL_FIELDS = (
+    "instruction_type",
+    "style_transformation",
+    "subject",
+    "generation_prompt",
+    "contour_compatibility",
+    "foreground_elements",
+)
+MAX_SUBJECT_CHARS = 120
+MAX_PROMPT_CHARS = 600
+MAX_FOREGROUND_ELEMENTS = 8
+WHOLE_IMAGE_SUBJECT = "image"
+
+# JSON schema of what an LLM backend must emit (OpenAI `json_schema` strict mode compatible).
+INTENT_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "instruction_type": {
+            "type": "integer",
+            "enum": [int(t) for t in InstructionType],
+            "description": "0 replace an object with a different kind of object, 1 add a new object, "
+            "2 change colour/material/texture/background of one object or region, 3 global style "
+            "of the whole image, 4 style transfer from a reference image, 5 remove an object",
+        },
+        "style_transformation": {"type": "integer", "enum": [0, 1]},
+        "subject": {
+            "type": "string",
+            "maxLength": MAX_SUBJECT_CHARS,
+            "description": "the target object, lower-case, without articles or possessives; "
+            "'image' for types 3 and 4",
+        },
+        "generation_prompt": {
+            "type": "string",
+            "maxLength": MAX_PROMPT_CHARS,
+            "description": "a clean prompt describing only the final appearance",
+        },
+        "contour_compatibility": {"type": "integer", "enum": [0, 1]},
+        "foreground_elements": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
+            "minItems": 1,
+            "maxItems": MAX_FOREGROUND_ELEMENTS,
+        },
+    },
+    "required": list(MODEL_FIELDS),
+    "additionalProperties": False,
+}
+
+
+def intent_json_schema() -> dict[str, Any]:
+    """A fresh copy of the schema (callers may embed or mutate it)."""
+    return json.loads(json.dumps(INTENT_JSON_SCHEMA))
+
+
+def query_modalities(instruction_type: InstructionType | int, style_transformation: int) -> tuple[str, str, str]:
+    """(style checkpoint, style LoRA, object LoRA) query modality for an intent."""
+    if int(instruction_type) == InstructionType.STYLE_REFERENCE:
+        return Modality.IMAGE, Modality.IMAGE, Modality.TEXT
+    if style_transformation:
+        return Modality.TEXT, Modality.TEXT, Modality.TEXT
+    return Modality.IMAGE, Modality.IMAGE, Modality.TEXT
+
+
+# ----------------------------------------------------------------------------- repair helpers
+
+_TYPE_WORDS = {
+    "replace": 0, "replacement": 0, "category change": 0, "category_change": 0, "swap": 0,
+    "substitute": 0, "object replacement": 0,
+    "add": 1, "addition": 1, "add object": 1, "insert": 1,
+    "local style": 2, "local_style": 2, "local": 2, "appearance": 2, "local appearance": 2,
+    "color": 2, "colour": 2, "material": 2, "texture": 2, "background": 2, "attribute": 2,
+    "global style": 3, "global_style": 3, "global": 3, "style": 3,
+    "style reference": 4, "style_reference": 4, "reference": 4, "style transfer": 4,
+    "reference style": 4,
+    "remove": 5, "removal": 5, "delete": 5, "erase": 5,
+}
+_FLAG_WORDS = {"0": 0, "1": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
+_LEADING_DETERMINER = re.compile(
+    r"^(?:(?:the|a|an|this|that|these|those|my|your|his|her|its|our|their|some|any|all|every|each|both)\s+)+"
+)
+_POSSESSOR = re.compile(r"^.*?\b[\w-]+(?:'s|s')\s+(?=\S)")
+_SPACES = re.compile(r"\s+")
+_SAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def normalize_subject(text: str) -> str:
+    """Lower-case, single-spaced, no leading determiners, no possessor ("the man's shirt" -> "shirt")."""
+    s = _SPACES.sub(" ", _SAFE_TEXT.sub(" ", text)).strip().strip(" .,;:!?\"'`").lower()
+    s = s.replace("\u2019", "'")
+    s = _LEADING_DETERMINER.sub("", s)
+    s = _POSSESSOR.sub("", s)
+    s = _LEADING_DETERMINER.sub("", s)
+    return s.strip()
+
+
+def _coerce_type(value: Any) -> InstructionType:
+    if isinstance(value, bool):
+        raise IntentError("instruction_type must be an integer 0-5, not a boolean.")
+    if isinstance(value, InstructionType):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        key = _SPACES.sub(" ", value.strip().lower().replace("-", " "))
+        if key.isdigit():
+            value = int(key)
+        elif key in _TYPE_WORDS:
+            value = _TYPE_WORDS[key]
+        elif key.replace(" ", "_") in _TYPE_WORDS:
+            value = _TYPE_WORDS[key.replace(" ", "_")]
+        else:
+            raise IntentError(
+                f"instruction_type {value!r} is not a known type; use 0 replace, 1 add, 2 local style, "
+                "3 global style, 4 style reference or 5 remove."
+            )
+    if isinstance(value, int) and 0 <= value <= 5:
+        return InstructionType(value)
+    raise IntentError(
+        f"instruction_type {value!r} is out of range; use an integer 0-5 (0 replace, 1 add, "
+        "2 local style, 3 global style, 4 style reference, 5 remove)."
+    )
+
+
+def _coerce_flag(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.strip().lower()]
+    raise IntentError(f"{name} must be 0 or 1, got {value!r}.")
+
+
+def _coerce_text(name: str, value: Any, limit: int, notes: list[str]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise IntentError(f"{name} must be a string, got {type(value).__name__}.")
+    text = _SPACES.sub(" ", _SAFE_TEXT.sub(" ", value)).strip()
+    if len(text) > limit:
+        notes.append(f"{name} truncated to {limit} characters")
+        text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return text
+
+
+def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
+    """Check and repair a backend's output; raise `IntentError` naming the bad field.
+
+    `obj` is an `Intent` or a dict holding at least `instruction_type` and `subject`
+    (plus the other schema fields where known). Derived fields (query modalities) are
+    always recomputed from the type and style flag, so no backend can contradict the rule.
+    """
+    if isinstance(obj, Intent):
+        data = obj.to_dict()
+    elif isinstance(obj, dict):
+        data = dict(obj)
+    else:
+        raise IntentError(f"An intent must be a JSON object (dict), got {type(obj).__name__}.")
+    if not isinstance(instruction, str):
+        raise IntentError("The instruction an intent belongs to must be a string.")
+    notes = [str(n) for n in data.get("notes") or [] if isinstance(n, (str, int, float))]
+
+    known = {f for f in Intent.__dataclass_fields__}
+    unknown = sorted(k for k in data if k not in known)
+    if unknown:
+        notes.append("ignored unknown fields: " + ", ".join(map(str, unknown))[:200])
+
+    if "instruction_type" not in data:
+        raise IntentError("instruction_type is missing; give an integer 0-5.")
+    itype = _coerce_type(data["instruction_type"])
+    whole_image = itype in (InstructionType.GLOBAL_STYLE, InstructionType.STYLE_REFERENCE)
+
+    style = _coerce_flag("style_transformation", data.get("style_transformation", 1 if whole_image else 0))
+    if whole_image and not style:
+        style = 1
+        notes.append("style_transformation set to 1 for a whole-image style edit")
+    contour = _coerce_flag("contour_compatibility", data.get("contour_compatibility", 1))
+
+    subject = normalize_subject(_coerce_text("subject", data.get("subject"), MAX_SUBJECT_CHARS, notes))
+    if whole_image:
+        subject = WHOLE_IMAGE_SUBJECT
+    if not subject:
+        raise IntentError(
+            "subject is empty; name the object the edit applies to (for an added object, the object added)."
+        )
+
+    prompt = _coerce_text("generation_prompt", data.get("generation_prompt"), MAX_PROMPT_CHARS, notes)
+    if not prompt:
+        prompt = subject
+        notes.append("generation_prompt was empty; used the subject")
+
+    raw_elements = data.get("foreground_elements")
+    if raw_elements is None:
+        raw_elements = []
+    elif isinstance(raw_elements, str):
+        raw_elements = [raw_elements]
+    elif not isinstance(raw_elements, (list, tuple)):
+        raise IntentError(f"foreground_elements must be a list of strings, got {type(raw_elements).__name__}.")
+    elements: list[str] = []
+    for item in raw_elements:
+        if not isinstance(item, str):
+            raise IntentError(f"foreground_elements must hold strings, got {item!r}.")
+        cleaned = normalize_subject(_coerce_text("foreground_elements", item, MAX_SUBJECT_CHARS, notes))
+        if cleaned and cleaned not in elements:
+            elements.append(cleaned)
+    if len(elements) > MAX_FOREGROUND_ELEMENTS:
+        notes.append(f"foreground_elements cut to {MAX_FOREGROUND_ELEMENTS}")
+        elements = elements[:MAX_FOREGROUND_ELEMENTS]
+    if not elements:
+        elements = [subject]
+
+    confidence = data.get("confidence", 1.0)
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or math.isnan(confidence):
+        raise IntentError(f"confidence must be a number between 0 and 1, got {confidence!r}.")
+    confidence = min(1.0, max(0.0, float(confidence)))
+
+    backend = data.get("backend", "rules")
+    if not isinstance(backend, str) or not backend:
+        raise IntentError(f"backend must be a non-empty string, got {backend!r}.")
+
+    modalities = query_modalities(itype, style)
+    given = tuple(data.get(k) for k in ("style_checkpoint_query", "style_lora_query", "object_lora_query"))
+    if any(g is not None for g in given) and given != modalities:
+        notes.append("query modalities recomputed from the modality rule")
+
+    return Intent(
+        instruction=instruction,
+        instruction_type=itype,
+        subject=subject,
+        generation_prompt=prompt,
+        style_transformation=style,
+        contour_compatibility=contour,
+        foreground_elements=elements,
+        style_checkpoint_query=modalities[0],
+        style_lora_query=modalities[1],
+        object_lora_query=modalities[2],
+        confidence=confidence,
+        backend=backend,
+        notes=notes,
+    )
+
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+
+
+def intent_from_json(text: str, instruction: str, **extra: Any) -> Intent:
+    """Parse a model's JSON reply (code fences and chatter around one object tolerated), then validate.
+
+    `extra` fields (backend, confidence, notes) override what the reply holds.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise IntentError("The model returned no text; expected one JSON object with the intent fields.")
+    body = _FENCE.sub("", text.strip())
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        data = _first_json_object(body)
+    if not isinstance(data, dict):
+        raise IntentError(f"The model's reply is not a JSON object: {text[:200]!r}")
+    data.update(extra)
+    return validate_intent(data, instruction)
+
+
+def _first_json_object(text: str) -> Any:
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise IntentError(f"The model's reply is not JSON: {text[:200]!r}; expected one JSON object.")

@@ -74,3 +74,32 @@ def resolve_inside(root: str | os.PathLike, name: str) -> Path:
             f"{name!r} points outside {base}; use a name relative to that folder."
         )
     return candidate
+
+
+SAFETENSORS_WEIGHT_SUFFIXES = (".safetensors", ".sft")
+
+
+def read_safetensors_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from a .safetensors header, without reading the tensor data."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise ModelFileError(
+            f"{Path(path).name} is not a readable .safetensors file ({exc}); re-download or re-convert it."
+        ) from exc
+
+
+def check_weights_file(path: str | os.PathLike, what: str, env_var: str) -> Path:
+    """Common checks for a user-given weights path: present, a file, not a pickle, safetensors."""
+    if not str(path):
+        raise ConfigError(f"No {what} weights given; pass a .safetensors path or set {env_var}.")
+    p = Path(path).expanduser()
+    refuse_pickle(p)
+    if not p.is_file():
+        raise ModelFileError(f"{what} weights not found at {p}; give the path of a .safetensors file.")
+    if p.suffix.lower() not in SAFETENSORS_WEIGHT_SUFFIXES:
+        raise ModelFileError(f"{p.name}: {what} weights must be a .safetensors file.")
+    return p

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(os.environ.get("POLARIS_ROOT", Path(__file__).resolve().parents[2]))
+ROOT = Path(os.environ.get("POLARIS_ROOT", Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(ROOT / "scripts"))
 import make_demo_previews  # noqa: E402
 

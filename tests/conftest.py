@@ -63,3 +63,19 @@ def lora_files(fixture_cache, sd15_checkpoint) -> dict[str, Path]:
         target = fixture_cache / "loras" / f"{name}.safetensors"
         out[name] = _build_once(target, "lora", str(sd15_checkpoint), str(target), name, *triggers)
     return out
+
+
+@pytest.fixture(scope="session")
+def clip_weights(fixture_cache) -> Path:
+    """open_clip ViT-B-32 with random weights as .safetensors (built once; see tests/model_fixtures.py)."""
+    from tests.model_fixtures import build_clip_fixture
+
+    return build_clip_fixture(fixture_cache)
+
+
+@pytest.fixture(scope="session")
+def sam_weights(fixture_cache) -> Path:
+    """segment_anything vit_b with random weights as .safetensors (built once; see tests/model_fixtures.py)."""
+    from tests.model_fixtures import build_sam_fixture
+
+    return build_sam_fixture(fixture_cache)

@@ -33,6 +33,7 @@ class ZooEntry:
     file_path: str = ""          # absolute path, for local files
     downloads: int = 0
     source: str = "catalog"      # "catalog" or "local"
+    file_format: str = ""        # local files: "safetensors", or "pickle" (listed by name and hash, never loaded)
 
     def to_dict(self) -> dict:
         return asdict(self)
