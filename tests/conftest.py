@@ -68,7 +68,7 @@ def lora_files(fixture_cache, sd15_checkpoint) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def clip_weights(fixture_cache) -> Path:
     """open_clip ViT-B-32 with random weights as .safetensors (built once; see tests/model_fixtures.py)."""
-    from tests.model_fixtures import build_clip_fixture
+    from model_fixtures import build_clip_fixture
 
     return build_clip_fixture(fixture_cache)
 
@@ -76,6 +76,6 @@ def clip_weights(fixture_cache) -> Path:
 @pytest.fixture(scope="session")
 def sam_weights(fixture_cache) -> Path:
     """segment_anything vit_b with random weights as .safetensors (built once; see tests/model_fixtures.py)."""
-    from tests.model_fixtures import build_sam_fixture
+    from model_fixtures import build_sam_fixture
 
     return build_sam_fixture(fixture_cache)
