@@ -5,10 +5,11 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import glue, loaders, mask
+from . import glue, loaders, mask, parse
 
 NODE_CLASSES: list[type[io.ComfyNode]] = [
     *loaders.NODES,
+    *parse.NODES,
     *mask.NODES,
 ]
 
