@@ -23,7 +23,7 @@ class PolarisMaskRegion(io.ComfyNode):
                 types.SamModel.Input("sam", optional=True, tooltip="Segment Anything model that proposes regions."),
                 io.String.Input("subject_override", default="", optional=True,
                                 tooltip="Look for this instead of the intent's subject (leave empty to keep it)."),
-                io.Int.Input("candidate", default=0, min=0, max=31, optional=True,
+                io.Int.Input("candidate", default=0, min=0, max=7, optional=True,
                              tooltip="0 takes the best-scoring region; 1, 2… take the next ones when the first is wrong."),
                 io.Float.Input("grow_px", default=8.0, min=-256.0, max=256.0, step=1.0, optional=True,
                                tooltip="Grow (or with a negative value shrink) the mask by this many pixels."),
