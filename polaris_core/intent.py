@@ -144,7 +144,7 @@ _FLAG_WORDS = {"0": 0, "1": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
 _LEADING_DETERMINER = re.compile(
     r"^(?:(?:the|a|an|this|that|these|those|my|your|his|her|its|our|their|some|any|all|every|each|both)\s+)+"
 )
-_POSSESSOR = re.compile(r"^.*?\b[\w-]+(?:'s|s')\s+(?=\S)")
+_POSSESSOR = re.compile(r"^.*\b[\w-]+(?:'s|s')\s+(?=\S)")
 _SPACES = re.compile(r"\s+")
 _SAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -155,8 +155,13 @@ def normalize_subject(text: str) -> str:
     s = s.replace("\u2019", "'")
     s = _LEADING_DETERMINER.sub("", s)
     s = _POSSESSOR.sub("", s)
-    s = _LEADING_DETERMINER.sub("", s)
-    return s.strip()
+    s = _LEADING_DETERMINER.sub("", s).strip()
+    return "" if _LEADING_DETERMINER.fullmatch(s + " ") else s
+
+
+def coerce_instruction_type(value: Any) -> InstructionType:
+    """An `InstructionType` from an int, a digit string or a name ("remove", "local style"); IntentError otherwise."""
+    return _coerce_type(value)
 
 
 def _coerce_type(value: Any) -> InstructionType:
@@ -309,11 +314,8 @@ def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 
 
-def intent_from_json(text: str, instruction: str, **extra: Any) -> Intent:
-    """Parse a model's JSON reply (code fences and chatter around one object tolerated), then validate.
-
-    `extra` fields (backend, confidence, notes) override what the reply holds.
-    """
+def json_object_from_text(text: str) -> dict:
+    """The JSON object in a model's reply (code fences and chatter around one object tolerated)."""
     if not isinstance(text, str) or not text.strip():
         raise IntentError("The model returned no text; expected one JSON object with the intent fields.")
     body = _FENCE.sub("", text.strip())
@@ -323,6 +325,12 @@ def intent_from_json(text: str, instruction: str, **extra: Any) -> Intent:
         data = _first_json_object(body)
     if not isinstance(data, dict):
         raise IntentError(f"The model's reply is not a JSON object: {text[:200]!r}")
+    return data
+
+
+def intent_from_json(text: str, instruction: str, **extra: Any) -> Intent:
+    """Parse a model's JSON reply, then validate. `extra` fields (backend, confidence, notes) override the reply's."""
+    data = json_object_from_text(text)
     data.update(extra)
     return validate_intent(data, instruction)
 

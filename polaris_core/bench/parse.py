@@ -1,0 +1,192 @@
+"""`polaris bench parse`: type accuracy per class, confusion matrix, subject exact-match, latency.
+
+Default files: the dev split `../shared/data/bench/instructions-dev.jsonl` (type labels; "remove"
+means 5) and the labelled paraphrase sets in `tests/core/data/` (type and subject labels).
+Prints figures; it is never a timed test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("POLARIS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DEFAULT_FILES = (
+    SHARED_DATA / "bench" / "instructions-dev.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_paraphrases.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_paraphrases_blind.jsonl",
+)
+TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
+
+
+@dataclass
+class ParseBenchResult:
+    name: str
+    rows: int = 0
+    correct: int = 0
+    confusion: list[list[int]] = field(default_factory=lambda: [[0] * 6 for _ in range(6)])  # [true][predicted]
+    subject_rows: int = 0
+    subject_correct: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    mistakes: list[dict] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.rows if self.rows else 0.0
+
+    @property
+    def subject_accuracy(self) -> float | None:
+        return self.subject_correct / self.subject_rows if self.subject_rows else None
+
+    def class_accuracy(self) -> dict[int, tuple[int, int]]:
+        """true type -> (correct, total)."""
+        return {t: (self.confusion[t][t], sum(self.confusion[t])) for t in range(6) if sum(self.confusion[t])}
+
+    def latency(self) -> dict[str, float]:
+        if not self.latencies_ms:
+            return {}
+        ordered = sorted(self.latencies_ms)
+        p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+        return {"median_ms": statistics.median(ordered), "p95_ms": p95, "mean_ms": statistics.fmean(ordered)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.name, "rows": self.rows, "type_accuracy": self.accuracy,
+            "per_class": {TYPE_NAMES[t]: {"correct": c, "total": n} for t, (c, n) in self.class_accuracy().items()},
+            "confusion": self.confusion, "subject_rows": self.subject_rows,
+            "subject_exact_match": self.subject_accuracy, "errors": self.errors, **self.latency(),
+        }
+
+
+def load_rows(path: Path, field_name: str = "instruction", label_field: str = "instruction_type",
+              subject_field: str = "subject") -> list[dict]:
+    """Rows with a usable instruction and type label (bad lines are skipped and counted in a warning)."""
+    from polaris_core.errors import ConfigError, IntentError
+    from polaris_core.intent import coerce_instruction_type
+
+    rows: list[dict] = []
+    skipped = 0
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path} ({exc}); give an existing JSONL file with --file.") from exc
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            label = int(coerce_instruction_type(row[label_field]))
+            instruction = row[field_name]
+        except (json.JSONDecodeError, KeyError, TypeError, IntentError):
+            skipped += 1
+            continue
+        if not isinstance(instruction, str):
+            skipped += 1
+            continue
+        subject = row.get(subject_field)
+        rows.append({"instruction": instruction, "label": label,
+                     "subject": subject.strip().lower() if isinstance(subject, str) else None})
+    if skipped:
+        import logging
+
+        logging.getLogger("polaris").warning("%s: skipped %d unusable lines", path.name, skipped)
+    return rows
+
+
+def run_benchmark(name: str, rows: Iterable[dict], parser: Any, keep_mistakes: int = 0) -> ParseBenchResult:
+    """Parse every row, timing each call."""
+    from polaris_core.errors import PolarisError
+
+    result = ParseBenchResult(name=name)
+    for row in rows:
+        started = time.perf_counter()
+        try:
+            intent = parser.parse(row["instruction"])
+            predicted, subject = int(intent.instruction_type), intent.subject
+        except PolarisError:
+            result.errors += 1
+            predicted, subject = -1, None
+        result.latencies_ms.append(1000 * (time.perf_counter() - started))
+        result.rows += 1
+        if predicted >= 0:
+            result.confusion[row["label"]][predicted] += 1
+        result.correct += int(predicted == row["label"])
+        subject_ok = True
+        if row.get("subject") is not None:
+            result.subject_rows += 1
+            subject_ok = subject == row["subject"]
+            result.subject_correct += int(subject_ok)
+        if (predicted != row["label"] or not subject_ok) and len(result.mistakes) < keep_mistakes:
+            result.mistakes.append({"instruction": row["instruction"], "label": row["label"], "predicted": predicted,
+                                    "subject": row.get("subject"), "predicted_subject": subject})
+    return result
+
+
+def format_result(result: ParseBenchResult) -> str:
+    lines = [f"== {result.name}: {result.rows} instructions"]
+    lines.append(f"type accuracy      {result.accuracy:.4f}  ({result.correct}/{result.rows})"
+                 + (f", {result.errors} errors" if result.errors else ""))
+    for t, (c, n) in result.class_accuracy().items():
+        lines.append(f"  {t} {TYPE_NAMES[t]:<10} {c / n:.4f}  ({c}/{n})")
+    if result.subject_accuracy is not None:
+        lines.append(f"subject exact-match {result.subject_accuracy:.4f}  ({result.subject_correct}/{result.subject_rows})")
+    latency = result.latency()
+    if latency:
+        lines.append(f"latency            median {latency['median_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms, "
+                     f"mean {latency['mean_ms']:.3f} ms")
+    lines.append("confusion (rows: true type, columns: predicted)")
+    lines.append("      " + " ".join(f"{t:>5}" for t in range(6)))
+    for t in range(6):
+        if sum(result.confusion[t]):
+            lines.append(f"  {t}   " + " ".join(f"{v:>5}" for v in result.confusion[t]))
+    for mistake in result.mistakes:
+        lines.append(f"  miss: {mistake}")
+    return "\n".join(lines)
+
+
+def register(bench_subparsers) -> None:
+    from polaris_core.cli.parse import add_backend_arguments
+
+    parser = bench_subparsers.add_parser("parse", help="instruction parser: accuracy, confusion, subject match, latency")
+    parser.add_argument("--file", action="append", metavar="FILE.jsonl",
+                        help="labelled JSONL (repeatable; default: the dev split and the paraphrase sets)")
+    parser.add_argument("--field", default="instruction", help="instruction field (default: instruction)")
+    parser.add_argument("--label-field", default="instruction_type", help="type label field")
+    parser.add_argument("--subject-field", default="subject", help="subject label field, where present")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N rows of each file")
+    parser.add_argument("--repeat", type=int, default=1, help="parse each file N times (steadier latency)")
+    parser.add_argument("--show-mistakes", type=int, default=0, metavar="N", help="print up to N misparsed rows")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_backend_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from polaris_core.cli.parse import backend_options
+    from polaris_core.errors import ConfigError
+    from polaris_core.parse import get_parser
+
+    files = [Path(f) for f in args.file] if args.file else [f for f in DEFAULT_FILES if f.is_file()]
+    if not files:
+        raise ConfigError("No benchmark file found; give one with --file FILE.jsonl.")
+    parser = get_parser(args.backend, **backend_options(args))
+    parser.parse("warm up the parser")  # first call loads models and word lists
+    results = []
+    for path in files:
+        rows = load_rows(path, args.field, args.label_field, args.subject_field)
+        if args.limit > 0:
+            rows = rows[: args.limit]
+        result = run_benchmark(path.name, rows * max(1, args.repeat), parser, keep_mistakes=args.show_mistakes)
+        results.append(result)
+        if not args.json:
+            print(format_result(result))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    return 0

@@ -1,0 +1,171 @@
+"""The stages chained: build or update an index, then parse → retrieve → rerank → plan.
+
+Used by `polaris demo`, the optional whole-pipeline node and the index-build node, so that each
+stage's own API stays the primary interface and this module only wires them together.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from polaris_core.candidates import Candidates
+from polaris_core.errors import ConfigError, IndexFolderError
+from polaris_core.intent import Intent
+from polaris_core.plan import Plan
+from polaris_core.progress import CheckCancel, OnStep, resolve
+
+log = logging.getLogger("polaris")
+
+
+@dataclass
+class IndexBuild:
+    index: Any                                   # polaris_core.index.ZooIndex
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    catalog_summary: str = ""
+    scan_summary: str = ""
+    created: bool = False
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{v} {k}" for k, v in self.index.counts().items()) or "empty"
+        lines = [f"{len(self.index)} entries ({counts}); added {self.added}, updated {self.updated}, "
+                 f"unchanged {self.unchanged}, removed {self.removed}"]
+        lines += [s for s in (self.catalog_summary, self.scan_summary) if s]
+        return "\n".join(lines)
+
+
+def build_or_update_index(
+    folder: str | os.PathLike,
+    *,
+    catalogs: Sequence[str | os.PathLike] = (),
+    model_roots: Sequence[tuple[str | os.PathLike, str]] = (),
+    cache_dir: Optional[str | os.PathLike] = None,
+    clip: Any = None,
+    prune: bool = True,
+    on_step: Optional[OnStep] = None,
+    check_cancel: Optional[CheckCancel] = None,
+) -> IndexBuild:
+    """Index catalogs and local model folders into `folder`, updating it in place when it exists.
+
+    Only new or changed entries are embedded; with `prune`, entries no longer present are removed.
+    Writes are atomic: an interrupted build leaves the previous index usable.
+    """
+    from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
+    from polaris_core.index import ZooIndex
+    from polaris_core.zoo.civitai import IngestStats, iter_catalog
+    from polaris_core.zoo.local import scan_models
+
+    on_step, check_cancel = resolve(on_step, check_cancel)
+    if not catalogs and not model_roots:
+        raise ConfigError("Nothing to index: give a catalog file and/or model folders to scan.")
+    cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
+    entries = []
+    stats = IngestStats()
+    for path in catalogs:
+        entries.extend(iter_catalog(path, stats=stats))
+        check_cancel()
+    scan_summary = ""
+    roots = [(Path(p), kind) for p, kind in model_roots if Path(p).is_dir()]
+    if roots:
+        # Scanning is the first third of the progress bar, embedding the rest.
+        result = scan_models(roots, cache_dir=cache_root, on_step=lambda i, n: on_step(i, 3 * max(n, 1)),
+                             check_cancel=check_cancel)
+        entries.extend(result.entries)
+        scan_summary = f"scanned: {result.report.summary()}"
+    embed_step = lambda i, n: on_step(n + 2 * i, 3 * max(n, 1))  # noqa: E731
+    cache = EmbeddingCache(cache_root / "embeddings.sqlite")
+    image_encoder = None
+    if clip is not None:
+        from polaris_core.embed.image import ClipEncoder
+
+        image_encoder = ClipEncoder(clip)
+    target = Path(folder)
+    build = IndexBuild(index=None, catalog_summary=f"catalogs: {stats.summary()}" if catalogs else "",
+                       scan_summary=scan_summary)
+    existing = None
+    if (target / "manifest.json").is_file():
+        try:
+            existing = ZooIndex.load(target, image_encoder=image_encoder)
+        except IndexFolderError as exc:
+            log.warning("rebuilding %s from scratch: %s", target, exc)
+    if existing is None:
+        index = ZooIndex.build(entries, target, cache=cache, image_encoder=image_encoder, on_step=embed_step,
+                               check_cancel=check_cancel)
+        done = index.build_stats
+        build.created = True
+    else:
+        index = existing
+        done = index.update(entries, cache=cache, on_step=embed_step, check_cancel=check_cancel)
+        if prune:
+            wanted = {e.id for e in entries}
+            done.entries_removed = index.remove([e.id for e in index.entries if e.id not in wanted])
+        index.save()
+    build.index = index
+    build.added, build.updated = done.entries_added, done.entries_updated
+    build.unchanged, build.removed = done.entries_unchanged, done.entries_removed
+    on_step(1, 1)
+    return build
+
+
+def demo_index(folder: Optional[str | os.PathLike] = None, **kwargs: Any) -> IndexBuild:
+    """The shipped demo zoo's index, built (or refreshed) in `folder` (default: the Polaris cache)."""
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.embed.cache import default_cache_dir
+
+    target = Path(folder) if folder else default_cache_dir() / "demo-index"
+    return build_or_update_index(target, catalogs=[demo_catalog_path()], **kwargs)
+
+
+@dataclass
+class PipelineResult:
+    intent: Intent
+    candidates: Candidates            # as retrieved
+    ranked: Candidates                # after the tree rerank (rerank_score set)
+    plan: Plan
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_pipeline(
+    instruction: str,
+    index: Any,
+    reranker: Any,
+    *,
+    image: Any = None,
+    parser_backend: str = "rules",
+    k_checkpoints: int = 5,
+    k_loras: int = 12,
+    keep: int = 3,
+    on_step: Optional[OnStep] = None,
+    check_cancel: Optional[CheckCancel] = None,
+) -> PipelineResult:
+    """parse → two-level retrieve → tree rerank → compose the plan."""
+    import time
+
+    from polaris_core.parse import parse
+    from polaris_core.plan import compose_plan
+    from polaris_core.retrieve import retrieve
+
+    on_step, check_cancel = resolve(on_step, check_cancel)
+    timings = {}
+    started = time.perf_counter()
+    intent = parse(instruction, image, parser_backend)
+    timings["parse"] = time.perf_counter() - started
+    on_step(1, 4)
+    check_cancel()
+    started = time.perf_counter()
+    candidates = retrieve(index, intent, image, k_checkpoints=k_checkpoints, k_loras=k_loras,
+                          check_cancel=check_cancel)
+    timings["retrieve"] = time.perf_counter() - started
+    on_step(2, 4)
+    started = time.perf_counter()
+    ranked = reranker.rerank_all(candidates, keep=keep, check_cancel=check_cancel)
+    timings["rerank"] = time.perf_counter() - started
+    on_step(3, 4)
+    plan = compose_plan(intent, ranked)
+    on_step(4, 4)
+    return PipelineResult(intent=intent, candidates=candidates, ranked=ranked, plan=plan, timings=timings)
