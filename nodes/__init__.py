@@ -5,12 +5,16 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import glue, loaders, mask, parse
+from . import apply, glue, index, loaders, mask, parse, rerank, retrieve
 
 NODE_CLASSES: list[type[io.ComfyNode]] = [
     *loaders.NODES,
+    *index.NODES,
     *parse.NODES,
     *mask.NODES,
+    *retrieve.NODES,
+    *rerank.NODES,
+    *apply.NODES,
 ]
 
 

@@ -49,6 +49,33 @@ def index_root() -> Path:
     return Path(folder_paths.get_folder_paths(POLARIS_KEY)[0]) / "indexes"
 
 
+def index_folder(name: str) -> Path:
+    """An index folder by name, refusing names that would leave models/polaris/indexes."""
+    clean = (name or "").strip()
+    if not clean or clean in (".", "..") or "/" in clean or "\\" in clean or "\x00" in clean:
+        raise UnsafePathError(f"{name!r} is not a valid index name; use a plain folder name such as 'my-zoo'.")
+    return index_root() / clean
+
+
+def index_names() -> list[str]:
+    root = index_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file() and p.name != "demo")
+
+
+def cache_folder() -> Path:
+    """Scan and embedding caches: beside the indexes, never inside the pack folder."""
+    return index_root().parent / "cache"
+
+
+def folder_list(key: str) -> list[str]:
+    try:
+        return folder_paths.get_folder_paths(key)
+    except KeyError:
+        return []
+
+
 def model_path(key: str, name: str) -> str:
     """Full path of a model chosen by name, refusing names that escape the model folders."""
     if not name or ".." in Path(name).parts or os.path.isabs(name):
@@ -191,3 +218,52 @@ def inpaint(model, clip, vae, image: torch.Tensor, mask: torch.Tensor, prompt: s
                                                   mode="bilinear").movedim(1, -1)
     keep = mask.clamp(0, 1)[..., None]  # soft edges from a feathered mask; exactly 0 outside
     return image * (1.0 - keep) + decoded[..., :3].clamp(0, 1) * keep
+
+
+# ---------------------------------------------------------------- previews of what was chosen
+PREVIEW_TILE = 128
+
+
+def _preview_file(entry) -> Path | None:
+    from polaris_core.demo import resolve_demo_url
+
+    for path in entry.preview_paths:
+        if Path(path).is_file():
+            return Path(path)
+    for url in entry.preview_urls:
+        try:
+            local = resolve_demo_url(url)
+        except Exception:  # an odd demo:// URL is just not previewed
+            local = None
+        if local is not None and local.is_file():
+            return local
+    return None
+
+
+def candidate_preview(candidates, text: str, limit: int = 8) -> dict:
+    """UI payload: the ranked table as text plus the candidates' preview images (when the zoo has them)."""
+    from PIL import Image
+    from comfy_api.latest import ui
+
+    tiles = []
+    for slot in ("checkpoint", "style_lora", "object_lora"):
+        for candidate in candidates.slot(slot)[:3]:
+            path = _preview_file(candidate.entry)
+            if path is None or len(tiles) >= limit:
+                continue
+            try:
+                with Image.open(path) as img:
+                    tile = img.convert("RGB").resize((PREVIEW_TILE, PREVIEW_TILE), Image.Resampling.BICUBIC)
+            except (OSError, ValueError):
+                log.debug("preview %s unreadable", path)
+                continue
+            tiles.append(np.asarray(tile))
+    payload = {"text": (text,)}
+    if tiles:
+        batch = torch.from_numpy(np.stack(tiles).astype(np.float32) / 255.0)
+        payload.update(ui.PreviewImage(batch).as_dict())
+    return payload
+
+
+# Folder keys must exist before any schema lists their files (ComfyUI may ask before on_load).
+register_model_folders()

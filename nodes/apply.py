@@ -1,0 +1,99 @@
+"""Apply the selection (checkpoint + LoRAs + trigger words) and inpaint inside the mask."""
+from __future__ import annotations
+
+import comfy.samplers
+from comfy_api.latest import io, ui
+
+from . import glue, types
+
+
+class PolarisApplyPlan(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PolarisApplyPlan",
+            display_name="Apply Plan (Polaris)",
+            category="Polaris/apply",
+            description="Loads the plan's checkpoint by name and applies its LoRAs with their weights. Every LoRA is "
+                        "checked against the checkpoint from its tensor key names before anything is sampled. The "
+                        "prompt (with trigger words) and the chosen names are outputs for core nodes.",
+            inputs=[
+                types.Plan.Input("plan", tooltip="Output of Tree Rerank (Polaris)."),
+                io.String.Input("extra_prompt", default="", multiline=True, optional=True,
+                                tooltip="Appended to the plan's prompt (quality words, details)."),
+                io.Float.Input("lora_strength_scale", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
+                               tooltip="Multiplies every LoRA weight the plan chose."),
+            ],
+            outputs=[
+                io.Model.Output(display_name="model"),
+                io.Clip.Output(display_name="clip"),
+                io.Vae.Output(display_name="vae"),
+                io.String.Output(display_name="prompt"),
+                io.String.Output(display_name="negative_prompt"),
+                io.String.Output(display_name="checkpoint_name"),
+                io.String.Output(display_name="lora_names"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, plan, extra_prompt: str = "", lora_strength_scale: float = 1.0) -> io.NodeOutput:
+        from polaris_core.errors import PlanError
+
+        if plan.checkpoint is None:
+            raise PlanError("The plan has no checkpoint (the zoo had none that fits); add checkpoints to the index "
+                            "or load one with a core checkpoint loader.")
+        plan.validate()
+        model, clip, vae = glue.load_checkpoint(plan.checkpoint_name)
+        loras = [(name, weight * lora_strength_scale) for name, weight in plan.lora_weights()]
+        model, clip = glue.apply_loras(model, clip, loras)
+        prompt = ", ".join(p for p in (plan.prompt, extra_prompt.strip()) if p)
+        lora_names = ", ".join(f"{name}:{weight:.2f}" for name, weight in loras)
+        summary = f"checkpoint: {plan.checkpoint_name}\nloras: {lora_names or '(none)'}\nprompt: {prompt}"
+        return io.NodeOutput(model, clip, vae, prompt, plan.negative_prompt, plan.checkpoint_name, lora_names,
+                             ui=ui.PreviewText(summary))
+
+
+class PolarisInpaintMasked(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="PolarisInpaintMasked",
+            display_name="Inpaint Masked (Polaris)",
+            category="Polaris/apply",
+            description="Edits the image inside the mask with ComfyUI's own sampler (VAE Encode for Inpaint + "
+                        "KSampler), then composites the result so every pixel outside the mask keeps its source value.",
+            inputs=[
+                io.Model.Input("model", tooltip="The model, usually from Apply Plan (Polaris)."),
+                io.Clip.Input("clip", tooltip="The text encoder that goes with the model."),
+                io.Vae.Input("vae", tooltip="The VAE that goes with the model."),
+                io.Image.Input("image", tooltip="The image to edit."),
+                io.Mask.Input("mask", tooltip="Where to edit (1 = edit, 0 = keep)."),
+                io.String.Input("prompt", multiline=True, default="", tooltip="What the masked region should show."),
+                io.String.Input("negative_prompt", multiline=True, default="", tooltip="What to avoid."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="The random seed of the noise."),
+                io.Int.Input("steps", default=20, min=1, max=200, tooltip="Denoising steps."),
+                io.Float.Input("cfg", default=7.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="How strongly the prompt steers the result."),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                               tooltip="The sampling algorithm."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="normal",
+                               tooltip="How noise decreases over the steps."),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="1.0 repaints the masked region fully; lower keeps more of it."),
+                io.Int.Input("grow_mask_by", default=6, min=0, max=64,
+                             tooltip="Grow the sampling mask in latent space for seamless edges."),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(cls, model, clip, vae, image, mask, prompt, negative_prompt, seed, steps, cfg, sampler_name,
+                scheduler, denoise, grow_mask_by) -> io.NodeOutput:
+        edited = glue.inpaint(model, clip, vae, image, mask, prompt, negative_prompt, seed=seed, steps=steps,
+                              cfg=cfg, sampler_name=sampler_name, scheduler=scheduler, denoise=denoise,
+                              grow_mask_by=grow_mask_by)
+        return io.NodeOutput(edited)
+
+
+NODES = [PolarisApplyPlan, PolarisInpaintMasked]
