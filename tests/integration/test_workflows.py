@@ -120,3 +120,21 @@ def test_style_from_reference_uses_the_image_channel(comfy_server):
     prompt, outputs = _run(comfy_server, "polaris-style-from-reference")
     assert _saved(comfy_server, outputs, _node_id(prompt, "SaveImage")).shape == (64, 64, 3)
     assert any(f"{name}.safetensors" in _chosen_loras(prompt, outputs) for name in FIXTURE_LORAS)
+
+
+def test_api_example_script_edits_an_uploaded_image(comfy_server, tmp_path):
+    import subprocess
+    import sys
+
+    source = tmp_path / "photo.png"
+    Image.open(Path(comfy_server.base_dir) / "input" / "reference.png").save(source)
+    out = tmp_path / "edited.png"
+    fast = ["PolarisInpaintMasked.steps=1", "PolarisMaskRegion.points_per_side=2",
+            "PolarisMaskRegion.min_predicted_iou=0", "PolarisMaskRegion.min_stability=0"]
+    cmd = [sys.executable, str(ROOT / "scripts" / "api_example.py"), "--server", comfy_server.url,
+           "--image", str(source), "--instruction", "Replace the box with a red sneaker", "--out", str(out)]
+    for item in fast:
+        cmd += ["--set", item]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr + comfy_server.log()[-2000:]
+    assert np.asarray(Image.open(out)).shape[:2] == np.asarray(Image.open(source)).shape[:2]
