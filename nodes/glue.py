@@ -80,7 +80,13 @@ def model_path(key: str, name: str) -> str:
     """Full path of a model chosen by name, refusing names that escape the model folders."""
     if not name or ".." in Path(name).parts or os.path.isabs(name):
         raise UnsafePathError(f"{name!r} is not a model name inside models/{key}; pick one from the list.")
-    return folder_paths.get_full_path_or_raise(key, name)
+    try:
+        return folder_paths.get_full_path_or_raise(key, name)
+    except FileNotFoundError as exc:
+        raise ModelFileError(
+            f"{name} is not in models/{key} (the index or plan names it, but the file is gone); rebuild the "
+            "index with Build Zoo Index, or put the file back."
+        ) from exc
 
 
 def model_list(key: str) -> list[str]:

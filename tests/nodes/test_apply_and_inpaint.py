@@ -53,6 +53,8 @@ def test_fitting_loras_apply_and_foreign_ones_are_refused_before_sampling(pack, 
     assert len(model.patches) == 0  # nothing was half-applied to the loaded model
     with pytest.raises(ModelFileError, match="pickle"):
         glue.apply_loras(model, clip, [("pickled.pt", 1.0)])
+    with pytest.raises(ModelFileError, match="not in models/loras"):
+        glue.apply_loras(model, clip, [("gone.safetensors", 1.0)])
     with pytest.raises(UnsafePathError):
         glue.apply_loras(model, clip, [("../checkpoints/" + name, 1.0)])
 
