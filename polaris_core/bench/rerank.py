@@ -1,0 +1,218 @@
+"""`polaris bench rerank`: tree reranking against per-candidate and listwise scoring, on CPU.
+
+Candidates are real catalog entries whose sanitised descriptions are 60-150 tokens long. Every method
+scores the same token ids (same prefix, same branches) and computes LM-head logits only where a score is
+read, so the comparison measures packing, caching and masking, not the head. Methods:
+
+- sequential: one forward of prefix + branch per candidate;
+- padded_batched: `--batch-size` candidates per forward, prefix + branch each, right-padded;
+- prefix_cache: the prefix encoded once, then one forward per candidate on its KV cache;
+- prefix_cache_batched: the same, `--batch-size` candidates per forward (the reranker's fallback path);
+- listwise: one prompt holding every candidate, Stylus-style; timed as its prefill only (a lower bound:
+  a real listwise composer also generates its answer);
+- tree: the TreeReranker pass (prefix once, packed branches, 4D mask).
+
+Times are medians over `--repeats`, methods interleaved in each repeat; prefix encoding is inside every
+timed region that uses one. The LAST line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger("polaris")
+
+DEFAULT_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "zoo" / "civitai-2023-sfw.jsonl.gz"
+DESCRIPTION_RANGE = (60, 150)
+METHODS = ("sequential", "padded_batched", "prefix_cache", "prefix_cache_batched", "listwise", "tree")
+INSTRUCTION = "make the cat on the sofa look like a watercolor painting"
+
+
+def register(bench_subparsers) -> None:
+    p = bench_subparsers.add_parser("rerank", help="tree rerank vs per-candidate and listwise scoring (CPU)")
+    p.add_argument("--candidates", type=int, nargs="+", default=[8, 32, 128], metavar="N",
+                   help="candidate counts to run (default: 8 32 128)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per method (median reported)")
+    p.add_argument("--json", action="store_true", help="print only the final JSON line")
+    p.add_argument("--model", default=None, help="LLM folder or .gguf (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--catalog", default=str(DEFAULT_CATALOG), help="Civitai catalog .jsonl(.gz)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--pack-tokens", type=int, nargs="+", default=None, metavar="T",
+                   help="tree pack sizes to time; the first is the tree figure (default: the reranker's)")
+    p.add_argument("--description-tokens", type=int, default=160, help="description budget per branch")
+    p.add_argument("--batch-size", type=int, default=8, help="rows per forward for the batched methods")
+    p.add_argument("--top-k", type=int, default=5, help="k for the top-k agreement figure")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to time")
+    p.set_defaults(run=run)
+
+
+def realistic_candidates(catalog: str, tokenizer: Any, n: int, seed: int = 0) -> list:
+    """`n` catalog entries (LoRAs and checkpoints) whose descriptions are 60-150 tokens, as Candidates."""
+    import itertools
+
+    from polaris_core.candidates import Candidate
+    from polaris_core.rerank.prompt import PromptBuilder
+    from polaris_core.zoo.civitai import iter_catalog
+
+    builder = PromptBuilder(tokenizer)
+    low, high = DESCRIPTION_RANGE
+    pool = []
+    wanted = max(4 * n, 64)  # sample from a wider pool than needed, for variety
+    for entry in itertools.islice(iter_catalog(catalog, kinds=("lora", "checkpoint")), 20_000):
+        if low <= len(builder.untrusted_ids(entry.description, high + 1)) <= high:
+            pool.append(entry)
+            if len(pool) >= wanted:
+                break
+    if len(pool) < n:
+        from polaris_core.errors import ConfigError
+        raise ConfigError(f"Only {len(pool)} catalog entries have {low}-{high}-token descriptions; ask for fewer.")
+    picked = random.Random(seed).sample(pool, n)
+    slot = {"style": "style_lora", "checkpoint": "checkpoint"}
+    return [Candidate(entry=e, slot="checkpoint" if e.kind == "checkpoint" else slot.get(e.role, "object_lora"),
+                      score=1.0 - i / (2 * n)) for i, e in enumerate(picked)]
+
+
+def same_ranking(a: list[float], b: list[float], tie: float = 1e-6) -> bool:
+    """True when sorting by `a` and by `b` orders every pair the same way (pairs tied within `tie` excepted)."""
+    for i in range(len(a)):
+        for j in range(i + 1, len(a)):
+            if abs(a[i] - a[j]) > tie and abs(b[i] - b[j]) > tie and (a[i] > a[j]) != (b[i] > b[j]):
+                return False
+    return True
+
+
+def top_k_agreement(a: list[float], b: list[float], k: int) -> float:
+    k = min(k, len(a))
+    if k == 0:
+        return 1.0
+    top = lambda s: set(sorted(range(len(s)), key=lambda i: (-s[i], i))[:k])  # noqa: E731
+    return len(top(a) & top(b)) / k
+
+
+def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
+    import torch
+
+    from polaris_core.rerank.engine import batched_logits, encode_prefix, logits_to_scores, sequence_logits, tree_logits
+
+    model, prompt = reranker.model, reranker.prompt
+    score_ids, values = prompt.score_tokens.token_ids, prompt.score_tokens.values
+    prefix_ids = prompt.prefix_ids(intent)
+    branches = reranker.branches(candidates, args.description_tokens)
+    listwise_ids = prompt.listwise_ids(intent, candidates, args.description_tokens, reranker.max_branch_tokens)
+    pack_sizes = args.pack_tokens or [reranker.pack_tokens]
+    pad = reranker.pad_id
+
+    def tree_with(pack_tokens: int) -> Callable[[], Any]:
+        return lambda: tree_logits(model, encode_prefix(model, prefix_ids), branches, score_ids,
+                                   pack_tokens=pack_tokens, packs_per_forward=reranker.packs_per_forward, pad_id=pad)[0]
+
+    runners: dict[str, Callable[[], Any]] = {
+        "sequential": lambda: batched_logits(model, branches, score_ids, prefix_ids=prefix_ids, batch_size=1, pad_id=pad)[0],
+        "padded_batched": lambda: batched_logits(model, branches, score_ids, prefix_ids=prefix_ids,
+                                                 batch_size=args.batch_size, pad_id=pad)[0],
+        "prefix_cache": lambda: batched_logits(model, branches, score_ids, prefix=encode_prefix(model, prefix_ids),
+                                               batch_size=1, pad_id=pad)[0],
+        "prefix_cache_batched": lambda: batched_logits(model, branches, score_ids,
+                                                       prefix=encode_prefix(model, prefix_ids),
+                                                       batch_size=args.batch_size, pad_id=pad)[0],
+        "listwise": lambda: sequence_logits(model, listwise_ids, score_ids),
+    }
+    runners = {k: v for k, v in runners.items() if k in args.methods}
+    tree_names = []
+    if "tree" in args.methods:
+        for size in pack_sizes:
+            name = "tree" if size == pack_sizes[0] else f"tree@{size}"
+            runners[name] = tree_with(size)
+            tree_names.append(name)
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    outputs: dict[str, Any] = {}
+    for rep in range(max(1, args.repeats)):
+        names = list(runners)
+        if rep % 2:
+            names.reverse()  # interleave, so drift in machine load hits every method alike
+        for name in names:
+            started = time.perf_counter()
+            outputs[name] = runners[name]()
+            times[name].append(time.perf_counter() - started)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    result: dict[str, Any] = {
+        "n": len(candidates),
+        "prefix_tokens": len(prefix_ids),
+        "branch_tokens_mean": round(sum(map(len, branches)) / len(branches), 1),
+        "branch_tokens_max": max(map(len, branches)),
+        "listwise_tokens": len(listwise_ids),
+        "repeats": max(1, args.repeats),
+        "seconds": {k: round(v, 4) for k, v in medians.items()},
+    }
+    if "tree" in medians:
+        tree_time = medians["tree"]
+        result["tree_pack_tokens"] = pack_sizes[0]
+        others = {k: v for k, v in medians.items() if not k.startswith("tree")}
+        if "sequential" in others:
+            result["speedup_vs_sequential"] = round(others["sequential"] / tree_time, 3)
+        if "listwise" in others:
+            result["speedup_vs_listwise"] = round(others["listwise"] / tree_time, 3)
+        per_candidate = {k: v for k, v in others.items() if k != "listwise"}
+        if others:
+            best = min(others, key=others.get)
+            result["best_other"] = best
+            result["speedup_vs_best_other"] = round(others[best] / tree_time, 3)
+        if per_candidate:
+            best_pc = min(per_candidate, key=per_candidate.get)
+            result["best_per_candidate"] = best_pc
+            result["speedup_vs_best_per_candidate"] = round(per_candidate[best_pc] / tree_time, 3)
+        tree_scores = logits_to_scores(outputs["tree"], values)
+        reference = outputs.get("sequential")
+        if reference is None:  # sequential not timed: still check equivalence against plain passes
+            reference = torch.stack([sequence_logits(model, prefix_ids + b, score_ids) for b in branches])
+        seq_scores = logits_to_scores(reference, values)
+        result["max_abs_score_diff"] = float(max(abs(a - b) for a, b in zip(tree_scores, seq_scores)))
+        result["max_abs_score_diff_all_methods"] = float(max(
+            abs(a - b) for k, v in outputs.items() if k != "listwise"
+            for a, b in zip(logits_to_scores(v, values), seq_scores)))
+        result["rankings_identical"] = same_ranking(tree_scores, seq_scores)
+        result[f"top{args.top_k}_agreement"] = top_k_agreement(tree_scores, seq_scores, args.top_k)
+        if len(tree_names) > 1:
+            result["tree_seconds_by_pack_tokens"] = {
+                str(size): round(medians[name], 4) for size, name in zip(pack_sizes, tree_names)}
+    return result
+
+
+def run(args) -> int:
+    import torch
+
+    from polaris_core.intent import Intent, InstructionType
+    from polaris_core.llm import load_llm
+    from polaris_core.rerank import TreeReranker
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    llm = load_llm(args.model)
+    reranker = TreeReranker(llm, description_tokens=(args.description_tokens,),
+                            max_branch_tokens=args.description_tokens + 96)
+    intent = Intent(instruction=INSTRUCTION, instruction_type=InstructionType.LOCAL_STYLE, subject="cat",
+                    generation_prompt="a cat on a sofa, watercolor painting, soft washes of colour")
+    results = []
+    for n in args.candidates:
+        candidates = realistic_candidates(args.catalog, llm.tokenizer, n)
+        result = bench_one(reranker, intent, candidates, args)
+        results.append(result)
+        if not args.json:
+            print(f"N={n}: prefix {result['prefix_tokens']} tok, branches {result['branch_tokens_mean']} tok mean; "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in result["seconds"].items()), flush=True)
+            print("  " + json.dumps({k: v for k, v in result.items() if k not in ("seconds",)}), flush=True)
+    headline = next((r for r in results if r["n"] == 32), results[-1])
+    summary = {k: v for k, v in headline.items()}
+    summary.update({
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+        "model": Path(llm.path).name,
+        "by_n": {str(r["n"]): r for r in results},
+    })
+    print(json.dumps(summary))
+    return 0

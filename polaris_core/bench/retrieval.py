@@ -1,0 +1,227 @@
+"""`polaris bench retrieval`: retrieval quality on the dev splits and speed figures (printed, never asserted).
+
+Quality: Recall@1/5/10 and MRR@10 on `target_model_id` for each channel alone, fused, and the
+downloads-popularity floor; also on two fixed halves of the split (by target model id), so a
+weight chosen on one half can be checked on the other. Speed: embedding throughput, query
+latency split into encode and search, incremental add of 1,000 entries.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("polaris")
+
+SPLITS = {
+    "lora": ("lora-retrieval-dev.jsonl", "query", "lora"),
+    "lora_no_trigger": ("lora-retrieval-dev.jsonl", "query_no_trigger", "lora"),
+    "checkpoint": ("checkpoint-retrieval-dev.jsonl", "query", "checkpoint"),
+}
+DEFAULT_CHANNEL_SETS = ("popularity", "lexical", "dense", "lexical,dense")
+CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
+
+
+def register(bench_subparsers) -> None:
+    parser = bench_subparsers.add_parser("retrieval", help="retrieval quality on the dev splits, and speed")
+    parser.add_argument("--split", action="append", choices=sorted(SPLITS), help="split(s) to run (default all)")
+    parser.add_argument("--channels", action="append",
+                        help="a comma-separated channel set to evaluate; repeatable "
+                             f"(default: {' | '.join(DEFAULT_CHANNEL_SETS)})")
+    parser.add_argument("--data", default=os.environ.get("POLARIS_SHARED_DATA", "../shared/data"),
+                        help="shared data folder (zoo/ and bench/)")
+    parser.add_argument("--index", help="index folder (default: build one from the catalog under --work)")
+    parser.add_argument("--work", default=".cache/bench-retrieval", help="where the default index is kept")
+    parser.add_argument("--cache", help="embedding cache folder (default $POLARIS_CACHE_DIR or ~/.cache/polaris)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N queries of each split")
+    parser.add_argument("--speed", action="store_true", help="also measure throughput and latency")
+    parser.add_argument("--no-quality", action="store_true", help="skip the quality tables")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the shared 2-core machine)")
+    parser.set_defaults(run=run)
+
+
+@dataclass
+class Metrics:
+    n: int
+    r1: float
+    r5: float
+    r10: float
+    mrr10: float
+
+    def row(self) -> str:
+        return f"{self.r1:.3f}  {self.r5:.3f}  {self.r10:.3f}  {self.mrr10:.3f}"
+
+
+def score(ranked: list[list[int]], targets: list[int]) -> Metrics:
+    r1 = r5 = r10 = mrr = 0.0
+    for models, target in zip(ranked, targets):
+        top = models[:10]
+        if target in top:
+            rank = top.index(target)
+            r1 += rank < 1
+            r5 += rank < 5
+            r10 += 1
+            mrr += 1.0 / (rank + 1)
+    n = max(len(targets), 1)
+    return Metrics(len(targets), r1 / n, r5 / n, r10 / n, mrr / n)
+
+
+def half_of(model_id: int) -> int:
+    """A fixed split of the targets into halves A (0) and B (1) by model id."""
+    return zlib.crc32(str(model_id).encode()) % 2
+
+
+def load_split(data: Path, split: str, limit: int = 0) -> tuple[list[str], list[int], str]:
+    file_name, field, kind = SPLITS[split]
+    path = data / "bench" / file_name
+    queries, targets = [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            queries.append(row.get(field) or row["query"])
+            targets.append(int(row["target_model_id"]))
+            if limit and len(queries) >= limit:
+                break
+    return queries, targets, kind
+
+
+def _cache(args):
+    from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
+
+    return EmbeddingCache((Path(args.cache) if args.cache else default_cache_dir()) / "embeddings.sqlite")
+
+
+def open_index(args):
+    """The index to benchmark: --index, or one built from the catalog once and kept under --work."""
+    from polaris_core.errors import IndexFolderError
+    from polaris_core.index import ZooIndex
+    from polaris_core.zoo.civitai import iter_catalog
+
+    if args.index:
+        return ZooIndex.load(args.index, verify=False), 0.0
+    folder = Path(args.work) / "index"
+    try:
+        return ZooIndex.load(folder, verify=False), 0.0
+    except IndexFolderError:
+        pass
+    started = time.perf_counter()
+    entries = list(iter_catalog(Path(args.data) / CATALOG_NAME, kinds=("checkpoint", "lora")))
+    index = ZooIndex.build(entries, folder, cache=_cache(args))
+    return index, time.perf_counter() - started
+
+
+def popularity_ranking(index, kind: str) -> list[int]:
+    best: dict[int, int] = {}
+    for entry in index.entries:
+        if entry.kind == kind and entry.civitai_model_id is not None:
+            best[entry.civitai_model_id] = max(best.get(entry.civitai_model_id, 0), entry.downloads)
+    return sorted(best, key=lambda m: -best[m])[:10]
+
+
+def evaluate(index, queries: list[str], kind: str, channels: tuple[str, ...]) -> list[list[int]]:
+    from polaris_core.retrieve import SearchOptions, search
+
+    if channels == ("popularity",):
+        ranking = popularity_ranking(index, kind)
+        return [ranking for _ in queries]
+    options = SearchOptions(channels=channels)
+    return [[c.entry.civitai_model_id for c in search(index, q, kind=kind, k=10, options=options)] for q in queries]
+
+
+def quality(index, args) -> None:
+    splits = args.split or list(SPLITS)
+    channel_sets = [tuple(c.strip() for c in s.split(",")) for s in (args.channels or DEFAULT_CHANNEL_SETS)]
+    data = Path(args.data)
+    for split in splits:
+        queries, targets, kind = load_split(data, split, args.limit)
+        halves = [half_of(t) for t in targets]
+        print(f"\n## {split}: {len(queries)} queries, kind {kind}")
+        print(f"{'channels':<24} {'R@1':>5}  {'R@5':>5}  {'R@10':>5}  {'MRR10':>5}   | half A R@10/MRR | half B R@10/MRR")
+        for channels in channel_sets:
+            started = time.perf_counter()
+            ranked = evaluate(index, queries, kind, channels)
+            seconds = time.perf_counter() - started
+            total = score(ranked, targets)
+            parts = []
+            for h in (0, 1):
+                picked = [i for i, x in enumerate(halves) if x == h]
+                m = score([ranked[i] for i in picked], [targets[i] for i in picked])
+                parts.append(f"{m.r10:.3f}/{m.mrr10:.3f}")
+            label = "+".join(channels)
+            print(f"{label:<24} {total.row()}   | {parts[0]:>15} | {parts[1]:>15}   "
+                  f"({1000 * seconds / max(len(queries), 1):.1f} ms/query)")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def speed(index, args) -> None:
+    from polaris_core.embed.chunks import dense_prompt_text, entry_chunks
+    from polaris_core.retrieve import search
+
+    encoder = index.text_encoder
+    data = Path(args.data)
+    print(f"\n## speed (torch threads {args.threads}, encoder dtype {encoder.dtype}, {len(index)} entries, "
+          f"{len(index.store)} chunk vectors)")
+    # Embedding throughput on real chunk texts, uncached.
+    texts = [c.dense_text for e in index.entries[:400] for c in entry_chunks(e)][:1000]
+    encoder.encode(texts[:32])
+    started = time.perf_counter()
+    encoder.encode(texts)
+    seconds = time.perf_counter() - started
+    print(f"embedding: {len(texts)} chunk texts in {seconds:.1f}s = {len(texts) / seconds:.0f} items/s")
+    # Query latency: encode and search separately.
+    queries, _, kind = load_split(data, "lora", 200)
+    encode_ms, search_ms = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        encoder.encode([dense_prompt_text(q)])
+        encode_ms.append(1000 * (time.perf_counter() - t0))
+    for q in queries:
+        t0 = time.perf_counter()
+        search(index, q, kind=kind, k=10)
+        search_ms.append(1000 * (time.perf_counter() - t0))
+    search_only = [max(s - e, 0.0) for s, e in zip(search_ms, encode_ms)]
+    print(f"query encode: p50 {_percentile(encode_ms, .5):.1f} ms  p99 {_percentile(encode_ms, .99):.1f} ms")
+    print(f"search (lexical+dense+fusion, excl. encode): p50 {_percentile(search_only, .5):.1f} ms  "
+          f"p99 {_percentile(search_only, .99):.1f} ms   (total p50 {statistics.median(search_ms):.1f} ms)")
+    # Incremental add of 1,000 entries to an index holding the rest (embeddings warm in the cache).
+    from polaris_core.index import ZooIndex
+
+    loras = [e for e in index.entries if e.kind == "lora"]
+    chosen = loras[-1000:]
+    rest = ZooIndex.load(index.folder, verify=False) if index.folder else None
+    if rest is not None:
+        rest.remove([e.id for e in chosen])
+        cache = _cache(args)
+        started = time.perf_counter()
+        stats = rest.update(chosen, cache=cache)
+        add_seconds = time.perf_counter() - started
+        chunks = stats.chunks_added
+        print(f"incremental add: {len(chosen)} entries ({chunks} chunks) in {add_seconds:.2f}s with warm "
+              f"embeddings; cold, embedding adds ~{chunks / max(len(texts) / seconds, 1e-9):.0f}s at the "
+              "throughput above")
+
+
+def run(args) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    index, built_seconds = open_index(args)
+    if built_seconds:
+        print(f"built the benchmark index in {built_seconds:.0f}s")
+    print(f"index: {len(index)} entries {index.counts()}, {len(index.store)} chunk vectors")
+    if not args.no_quality:
+        quality(index, args)
+    if args.speed:
+        speed(index, args)
+    return 0

@@ -1,0 +1,169 @@
+"""`polaris index build|info`: build or update a zoo index folder from catalogs and model folders."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("polaris")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("index", help="build or inspect a model-zoo index")
+    sub = parser.add_subparsers(dest="index_command", metavar="ACTION")
+
+    build = sub.add_parser("build", help="index Civitai catalogs and/or local model folders")
+    build.add_argument("--catalog", action="append", default=[], metavar="FILE",
+                       help="Civitai API JSON (.jsonl, .jsonl.gz or .json); repeatable")
+    build.add_argument("--models-dir", action="append", default=[], metavar="DIR",
+                       help="a model folder (pair each with --kind), or a ComfyUI models/ folder without --kind")
+    build.add_argument("--kind", action="append", default=[], choices=("lora", "checkpoint", "embedding"),
+                       help="the kind of the --models-dir at the same position")
+    build.add_argument("--kinds", default="checkpoint,lora,embedding",
+                       help="kinds to take from catalogs (comma-separated; default all)")
+    build.add_argument("--out", required=True, metavar="INDEX_DIR", help="index folder to write")
+    build.add_argument("--update", action="store_true",
+                       help="add/replace entries in the existing index at --out instead of rebuilding it")
+    build.add_argument("--prune", action="store_true",
+                       help="with --update: also remove entries that are in none of the inputs")
+    build.add_argument("--cache", metavar="DIR", help="embedding cache folder (default $POLARIS_CACHE_DIR "
+                       "or ~/.cache/polaris)")
+    build.add_argument("--no-cache", action="store_true", help="embed everything afresh, keep no cache")
+    build.add_argument("--clip", metavar="SAFETENSORS", help="open_clip weights for the preview-image channel")
+    build.add_argument("--clip-arch", default="auto", help="open_clip architecture of --clip (default: auto)")
+    build.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    build.set_defaults(run=run_build)
+
+    info = sub.add_parser("info", help="print an index folder's manifest summary")
+    info.add_argument("folder", metavar="INDEX_DIR")
+    info.set_defaults(run=run_info)
+    parser.set_defaults(run=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+class _Bar:
+    """tqdm progress for one phase at a time (the core reports `on_step(i, n)`)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = None
+
+    def __call__(self, i: int, n: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=n, desc=self.label, unit="item", file=sys.stderr, dynamic_ncols=True)
+        if n != self.bar.total:
+            self.bar.total = n
+        self.bar.update(max(0, i - self.bar.n))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _local_roots(args) -> list[tuple[Path, str]]:
+    from polaris_core.errors import ConfigError
+    from polaris_core.zoo.local import comfyui_roots
+
+    if args.kind and len(args.kind) != len(args.models_dir):
+        raise ConfigError("Give one --kind per --models-dir (in the same order), or no --kind at all for a "
+                          "ComfyUI models/ folder.")
+    if args.kind:
+        return [(Path(d), k) for d, k in zip(args.models_dir, args.kind)]
+    roots: list[tuple[Path, str]] = []
+    for folder in args.models_dir:
+        found = comfyui_roots(folder)
+        if not found:
+            raise ConfigError(f"{folder} has no checkpoints/, loras/ or embeddings/ folder; pass --kind for a "
+                              "plain model folder.")
+        roots.extend(found)
+    return roots
+
+
+def collect_entries(args) -> list:
+    """Entries from every --catalog and --models-dir, with a logged summary of skips."""
+    from polaris_core.errors import ConfigError
+    from polaris_core.zoo.civitai import IngestStats, iter_catalog
+
+    if not args.catalog and not args.models_dir:
+        raise ConfigError("Nothing to index: pass --catalog FILE and/or --models-dir DIR.")
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    entries = []
+    stats = IngestStats()
+    for path in args.catalog:
+        entries.extend(iter_catalog(path, kinds=kinds, stats=stats))
+    if args.catalog:
+        log.info("catalog: %s", stats.summary())
+    roots = _local_roots(args) if args.models_dir else []
+    if roots:
+        from polaris_core.zoo.local import scan_models
+
+        bar = _Bar("scan")
+        try:
+            result = scan_models(roots, cache_dir=_cache_dir(args), on_step=bar)
+        finally:
+            bar.close()
+        entries.extend(result.entries)  # pickles are listed (metadata only), never loaded
+    return entries
+
+
+def _cache_dir(args) -> Path:
+    from polaris_core.embed.cache import default_cache_dir
+
+    return Path(args.cache) if args.cache else default_cache_dir()
+
+
+def _image_encoder(args):
+    if not args.clip:
+        return None
+    from polaris_core.clip_model import load_clip
+    from polaris_core.embed.image import ClipEncoder
+
+    return ClipEncoder(load_clip(args.clip, arch=args.clip_arch))
+
+
+def run_build(args) -> int:
+    import time
+
+    from polaris_core.embed.cache import EmbeddingCache
+    from polaris_core.index import ZooIndex
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    entries = collect_entries(args)
+    cache = None if args.no_cache else EmbeddingCache(_cache_dir(args) / "embeddings.sqlite")
+    image_encoder = _image_encoder(args)
+    bar = _Bar("embed")
+    try:
+        if args.update:
+            index = ZooIndex.load(args.out, image_encoder=image_encoder)
+            stats = index.update(entries, cache=cache, on_step=bar)
+            if args.prune:
+                wanted = {e.id for e in entries}
+                stats.entries_removed = index.remove([e.id for e in index.entries if e.id not in wanted])
+            index.save()
+        else:
+            index = ZooIndex.build(entries, args.out, cache=cache, image_encoder=image_encoder, on_step=bar)
+            stats = index.build_stats
+    finally:
+        bar.close()
+    counts = index.counts()
+    print(f"index {args.out}: {len(index)} entries ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
+          f"{len(index.arrays.chunk_label)} chunks; added {stats.entries_added}, updated {stats.entries_updated}, "
+          f"removed {stats.entries_removed}, unchanged {stats.entries_unchanged} "
+          f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def run_info(args) -> int:
+    from polaris_core.index import ZooIndex
+
+    index = ZooIndex.load(args.folder, verify=False)
+    manifest = index.manifest()
+    manifest["partitions"] = {key: index.store.count(key) for key in index.store.partitions()}
+    print(json.dumps(manifest, indent=1))
+    return 0

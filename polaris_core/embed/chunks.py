@@ -1,0 +1,70 @@
+"""What of a ZooEntry gets embedded and indexed: its chunks.
+
+An entry is scored by its best chunk, not by one vector: the example prompts carry most of the
+signal (a query prompt looks like the prompts on the same model page), and one averaged vector
+blurs them. Chunks per entry:
+
+- `title`: name, version name, trigger words and tags (short and precise);
+- `description`: the card text (HTML already stripped by ingest);
+- `prompt`: each example prompt (a local LoRA's `ss_tag_frequency` tags arrive as prompts too).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from polaris_core.embed.lexical import normalize_prompt
+from polaris_core.zoo.entry import ZooEntry
+
+CHUNK_KINDS = ("title", "description", "prompt")
+MAX_PROMPTS_PER_ENTRY = 64
+MAX_DESCRIPTION_CHARS = 1500   # the dense encoder reads ~128 tokens; BM25 reads it all
+MAX_LEXICAL_DESCRIPTION_CHARS = 4000
+
+_BRACKETS = re.compile(r"[()\[\]{}<>]")
+_SEPARATORS = re.compile(r"\s*(?:,\s*)+")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    kind: str          # one of CHUNK_KINDS
+    dense_text: str    # what the sentence encoder reads
+    lexical_text: str  # what BM25 reads (longer, raw words kept)
+
+
+def dense_prompt_text(prompt: str) -> str:
+    """A prompt as plain words for a sentence encoder: no weights, brackets or empty list items."""
+    text = _BRACKETS.sub(" ", normalize_prompt(prompt))
+    text = _SEPARATORS.sub(", ", text)
+    return _SPACES.sub(" ", text).strip(" ,")
+
+
+def title_text(entry: ZooEntry) -> str:
+    parts = [entry.name]
+    if entry.version_name and entry.version_name.lower() not in entry.name.lower():
+        parts.append(entry.version_name)
+    text = " ".join(parts)
+    if entry.trigger_words:
+        text += ". " + ", ".join(entry.trigger_words)
+    if entry.tags:
+        text += ". " + ", ".join(entry.tags)
+    return _SPACES.sub(" ", text).strip()
+
+
+def entry_chunks(entry: ZooEntry) -> list[Chunk]:
+    """The chunks of one entry, title first. Empty texts and repeated prompts are dropped."""
+    title = title_text(entry)
+    chunks = [Chunk("title", title, title)]
+    description = _SPACES.sub(" ", entry.description or "").strip()
+    if description:
+        chunks.append(Chunk("description", description[:MAX_DESCRIPTION_CHARS],
+                            description[:MAX_LEXICAL_DESCRIPTION_CHARS]))
+    seen: set[str] = set()
+    for prompt in entry.example_prompts[:MAX_PROMPTS_PER_ENTRY]:
+        dense = dense_prompt_text(prompt)
+        if not dense or dense.lower() in seen:
+            continue
+        seen.add(dense.lower())
+        chunks.append(Chunk("prompt", dense, prompt))
+    return chunks

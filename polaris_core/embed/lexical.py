@@ -1,0 +1,250 @@
+"""BM25 lexical channel with prompt-aware tokenisation.
+
+Stable-Diffusion prompts are comma lists with emphasis markup: `(masterpiece:1.2)`, `[word]`,
+`((word))`, `<lora:name:0.8>`, `snake_case_tags`. The tokeniser drops weights and markup, splits
+on punctuation and underscores, lower-cases, and splits CJK runs into characters and bigrams.
+Names and trigger words ("ondr", "mumeikim") are rare tokens, so BM25's IDF favours them:
+exactly where dense sentence embeddings are weakest.
+
+Scoring is BM25F (fielded BM25) per chunk: every example-prompt chunk is scored together with its
+entry's title field (name, version, trigger words, tags; weighted up) and description field
+(weighted down), and an entry scores as its best chunk. One saturating function over the summed
+fields lets a trigger word in the title and a near-duplicate example prompt reinforce each other,
+where separately normalised channels drown the title in common prompt words.
+Derived weights are rebuilt from stored term counts when entries change; that is cheap next to
+embedding.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+from scipy import sparse
+
+# `<lora:name:0.8>`, `<lyco:…>`, `<hypernet:…>`: the name inside is kept as words.
+_NETWORK_TAG = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:([^<>:]*)(?::[^<>]*)?>", re.IGNORECASE)
+# `:1.2`, `: 0.8` emphasis weights and bare numbers after a colon.
+_WEIGHT = re.compile(r":\s*-?\d*\.?\d+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# Letters and digits; underscores and apostrophes split words.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+MAX_TOKENS_PER_TEXT = 512
+
+
+def normalize_prompt(text: str) -> str:
+    """Prompt text without emphasis weights or network-tag markup (for both channels)."""
+    if not text:
+        return ""
+    text = _NETWORK_TAG.sub(r" \1 ", text)
+    text = _WEIGHT.sub(" ", text)
+    return text
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens of a prompt, card text or query; CJK split into chars and bigrams."""
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", normalize_prompt(text))
+    tokens: list[str] = []
+    for word in _WORD.findall(text):
+        if _CJK.search(word):
+            tokens.extend(_cjk_tokens(word))
+            continue
+        lowered = word.lower()
+        tokens.append(lowered)
+        parts = _CAMEL.split(word)
+        if len(parts) > 1:  # "DanMumfordStyle" also matches "dan mumford style"
+            tokens.extend(p.lower() for p in parts if p)
+        if len(tokens) >= MAX_TOKENS_PER_TEXT:
+            break
+    return tokens[:MAX_TOKENS_PER_TEXT]
+
+
+def _cjk_tokens(word: str) -> list[str]:
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            out.extend(run)
+            out.extend(a + b for a, b in zip(run, run[1:]))
+            run.clear()
+
+    latin = ""
+    for ch in word:
+        if _CJK.match(ch):
+            if latin:
+                out.append(latin.lower())
+                latin = ""
+            run.append(ch)
+        else:
+            flush()
+            latin += ch
+    flush()
+    if latin:
+        out.append(latin.lower())
+    return out
+
+
+class TermCounts:
+    """Documents as sparse term counts over a growing vocabulary (the persistent part of BM25)."""
+
+    def __init__(self, vocabulary: Optional[list[str]] = None) -> None:
+        self.vocabulary: list[str] = list(vocabulary or [])
+        self.term_ids: dict[str, int] = {t: i for i, t in enumerate(self.vocabulary)}
+
+    def counts(self, token_lists: Iterable[Sequence[str]], grow: bool = True) -> sparse.csr_matrix:
+        """CSR (docs × vocabulary) of term counts; unknown terms are added when `grow`."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[int] = []
+        for tokens in token_lists:
+            row: dict[int, int] = {}
+            for token in tokens:
+                tid = self.term_ids.get(token)
+                if tid is None:
+                    if not grow:
+                        continue
+                    tid = len(self.vocabulary)
+                    self.vocabulary.append(token)
+                    self.term_ids[token] = tid
+                row[tid] = row.get(tid, 0) + 1
+            indices.extend(row.keys())
+            data.extend(row.values())
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+            shape=(len(indptr) - 1, len(self.vocabulary)),
+        )
+
+
+@dataclass
+class BM25FParams:
+    k1: float = 1.2
+    b: float = 0.75
+    title_weight: float = 2.0
+    description_weight: float = 0.3
+    prompt_weight: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _length_norm(counts: sparse.csr_matrix, b: float) -> np.ndarray:
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    present = lengths[lengths > 0]
+    average = float(present.mean()) if len(present) else 1.0
+    return 1.0 - b + b * lengths / average
+
+
+def _scale_rows(counts: sparse.csr_matrix, factors: np.ndarray) -> sparse.csr_matrix:
+    scaled = counts.astype(np.float32, copy=True)
+    scaled.data *= np.repeat(factors.astype(np.float32), np.diff(scaled.indptr))
+    return scaled
+
+
+@dataclass
+class LexicalHits:
+    """Per-entry lexical scores of one query: best score and which chunk gave it (-1: fields only)."""
+
+    scores: np.ndarray       # float32 (entries,)
+    best_chunk: np.ndarray   # int64 (entries,), row into the chunk matrix or -1
+
+
+class FieldedBM25:
+    """BM25F over entries made of a title field, a description field and prompt chunks.
+
+    `title` and `description` are (entries × vocabulary) term counts, `chunks` (chunks ×
+    vocabulary) with `chunk_entry[c]` the entry row of chunk c. IDF counts a term once per
+    `entry_group` (one model with ten versions is one document, not ten).
+    """
+
+    def __init__(
+        self,
+        title: sparse.csr_matrix,
+        description: sparse.csr_matrix,
+        chunks: sparse.csr_matrix,
+        chunk_entry: np.ndarray,
+        entry_group: np.ndarray,
+        params: BM25FParams | None = None,
+    ) -> None:
+        self.params = p = params or BM25FParams()
+        n_entries, n_terms = title.shape
+        self.n_entries = n_entries
+        self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
+        fields = _scale_rows(title, p.title_weight / _length_norm(title, p.b))
+        fields = fields + _scale_rows(description, p.description_weight / _length_norm(description, p.b))
+        self.fields = fields.tocsc()
+        self.chunks = _scale_rows(chunks, p.prompt_weight / _length_norm(chunks, p.b)).tocsc()
+        # Document frequency over groups: a term counts once per model, whichever field has it.
+        groups = np.asarray(entry_group, dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if len(groups) else 0
+        entry_to_group = sparse.csr_matrix(
+            (np.ones(n_entries, dtype=np.float32), (groups, np.arange(n_entries))), shape=(n_groups, n_entries)
+        )
+        chunk_to_entry = sparse.csr_matrix(
+            (np.ones(len(self.chunk_entry), dtype=np.float32), (self.chunk_entry, np.arange(len(self.chunk_entry)))),
+            shape=(n_entries, len(self.chunk_entry)),
+        )
+        per_entry = (title + description + chunk_to_entry @ chunks).astype(bool).astype(np.float32)
+        per_group = (entry_to_group @ per_entry).astype(bool)
+        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)
+        self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.n_terms = n_terms
+
+    def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
+        # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
+        return self.idf[term_ids] * (1.0 + np.log(multiplicity))
+
+    def search(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> LexicalHits:
+        """Best-chunk BM25F score of every entry. Only entries touching a query term are computed."""
+        scores = np.zeros(self.n_entries, dtype=np.float32)
+        best = np.full(self.n_entries, -1, dtype=np.int64)
+        keep = term_ids < self.n_terms
+        term_ids, multiplicity = term_ids[keep], multiplicity[keep]
+        if not len(term_ids) or not self.n_entries:
+            return LexicalHits(scores, best)
+        weights = self.query_weights(term_ids, multiplicity).astype(np.float32)
+        k1 = self.params.k1
+        field_tf = self.fields[:, term_ids].toarray()                  # entries × query terms
+        field_part = field_tf / (k1 + field_tf)
+        scores[:] = field_part @ weights                               # each entry's fields alone
+        # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
+        # only the non-zeros of (chunks × query terms) are touched.
+        chunk_part = self.chunks[:, term_ids].tocoo()
+        if chunk_part.nnz:
+            rows, cols = chunk_part.row, chunk_part.col
+            entries = self.chunk_entry[rows]
+            base = field_tf[entries, cols]
+            tf = chunk_part.data + base
+            gain = weights[cols] * (tf / (k1 + tf) - field_part[entries, cols])
+            n_chunks = self.chunks.shape[0]
+            chunk_rows = np.flatnonzero(np.bincount(rows, minlength=n_chunks))
+            chunk_gain = np.bincount(rows, weights=gain, minlength=n_chunks)[chunk_rows]
+            chunk_entries = self.chunk_entry[chunk_rows]
+            chunk_scores = (scores[chunk_entries] + chunk_gain).astype(np.float32)
+            best_score = scores.copy()
+            np.maximum.at(best_score, chunk_entries, chunk_scores)
+            winner = chunk_scores >= best_score[chunk_entries]
+            improved = best_score > scores
+            best[chunk_entries[winner]] = chunk_rows[winner]
+            best[~improved] = -1
+            scores = best_score
+        return LexicalHits(scores, best)
+
+
+def query_terms(terms: TermCounts, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Known term ids of a tokenised query and their multiplicities."""
+    ids: dict[int, int] = {}
+    for token in tokens:
+        tid = terms.term_ids.get(token)
+        if tid is not None:
+            ids[tid] = ids.get(tid, 0) + 1
+    keys = np.fromiter(ids.keys(), dtype=np.int64, count=len(ids))
+    counts = np.fromiter(ids.values(), dtype=np.float32, count=len(ids))
+    return keys, counts

@@ -1,0 +1,687 @@
+"""The zoo index: entries, their chunks, lexical term counts, dense vectors, in one folder.
+
+Layout of an index folder:
+
+    vectorstore.json   the VectorStore manifest; its `extra["zoo_index"]` is this index's manifest
+                       (format version, encoder ids, dims, counts, file checksums, BM25F settings)
+    vectorstore-data/  VectorStore files: one dense vector per chunk, partitioned "kind/family/role"
+    zoo/               content-addressed files: entries (JSONL), chunk table, term counts, image vectors
+
+Saving writes new `zoo/` files first, then the VectorStore replaces its manifest atomically
+(the single commit point), then files no manifest refers to are removed. A save killed at any
+point leaves the previous index loadable. Loading checks format, version and every checksum;
+nothing is unpickled.
+
+Chunks (see `polaris_core.embed.chunks`) are the unit of the dense channel: an entry scores as
+its best chunk. The lexical channel scores prompt chunks together with their entry's title and
+description fields (BM25F, `polaris_core.embed.lexical`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from polaris_core.embed.cache import EmbeddingCache, embed_with_cache
+from polaris_core.embed.chunks import CHUNK_KINDS, entry_chunks
+from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, query_terms, tokenize
+from polaris_core.errors import EmptyZooError, IndexFolderError, VectorError
+from polaris_core.progress import CheckCancel, OnStep, resolve
+from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
+from polaris_core.vectorstore import VectorStore, _sha256_file, _write_content_addressed
+from polaris_core.zoo.entry import KINDS, ZooEntry
+
+log = logging.getLogger("polaris")
+
+INDEX_FORMAT = "polaris-zoo-index"
+INDEX_FORMAT_VERSION = 1
+ZOO_DIR = "zoo"
+EXTRA_KEY = "zoo_index"
+_SPARSE_PARTS = ("data", "indices", "indptr")
+_KIND_CODES = {kind: i for i, kind in enumerate(CHUNK_KINDS)}
+
+
+def group_key(entry: ZooEntry) -> str:
+    """Versions of one model share a group: results are collapsed per group."""
+    if entry.civitai_model_id is not None:
+        return f"civitai:{entry.civitai_model_id}"
+    return f"entry:{entry.id}"
+
+
+def partition_key(kind: str, family: str, role: str) -> str:
+    return f"{kind}/{family or 'unknown'}/{role or 'other'}"
+
+
+@dataclass
+class IndexStats:
+    """What a build or update did."""
+
+    entries_added: int = 0
+    entries_updated: int = 0
+    entries_unchanged: int = 0
+    entries_removed: int = 0
+    chunks_added: int = 0
+    texts_embedded: int = 0
+    images_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def items_per_second(self) -> float:
+        done = self.entries_added + self.entries_updated
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class DenseHits:
+    """Best dense chunk per entry for one query: entry rows, their scores and chunk rows."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    chunks: np.ndarray
+
+
+@dataclass
+class Selection:
+    """Entry rows passing a kind/family/role filter, grouped per model."""
+
+    rows: np.ndarray          # entry rows
+    groups: np.ndarray        # distinct group numbers among them
+    group_of_row: np.ndarray  # position in `groups` of each row
+    is_local: np.ndarray      # bool per row: a local file (preferred as a group's representative)
+    downloads: np.ndarray     # float32 per row
+
+
+@dataclass
+class _Arrays:
+    """Row-aligned arrays: per entry and per chunk. Kept compact (removal rewrites them)."""
+
+    title: sparse.csr_matrix
+    description: sparse.csr_matrix
+    chunk_counts: sparse.csr_matrix
+    chunk_entry: np.ndarray      # int64, entry row of each chunk
+    chunk_kind: np.ndarray       # int8, index into CHUNK_KINDS
+    chunk_label: np.ndarray      # int64, VectorStore label; ascending
+    image_vectors: np.ndarray    # float32 (entries, image_dim), zeros where no image
+    has_image: np.ndarray        # bool (entries,)
+
+    @classmethod
+    def empty(cls, n_terms: int, image_dim: int) -> "_Arrays":
+        blank = sparse.csr_matrix((0, n_terms), dtype=np.float32)
+        return cls(blank, blank.copy(), blank.copy(), np.empty(0, np.int64), np.empty(0, np.int8),
+                   np.empty(0, np.int64), np.zeros((0, image_dim), np.float32), np.zeros(0, bool))
+
+
+@dataclass
+class _NewRows:
+    """Everything computed for a batch of new entries before it is appended."""
+
+    entries: list[ZooEntry]
+    arrays: _Arrays
+    vectors: np.ndarray
+    partitions: list[str] = field(default_factory=list)
+
+
+class ZooIndex:
+    """A persistent, incrementally updatable index of checkpoints, LoRAs and embeddings."""
+
+    def __init__(self, text_encoder_id: str, text_dim: int, *, max_tokens: int,
+                 image_encoder_id: str = "", image_dim: int = 0, params: BM25FParams | None = None) -> None:
+        self.text_encoder_id = text_encoder_id
+        self.text_dim = int(text_dim)
+        self.max_tokens = int(max_tokens)
+        self.image_encoder_id = image_encoder_id
+        self.image_dim = int(image_dim)
+        self.params = params or BM25FParams()
+        self.entries: list[ZooEntry] = []
+        self.terms = TermCounts()
+        self.arrays = _Arrays.empty(0, self.image_dim)
+        self.store = VectorStore.create(self.text_dim)
+        self.folder: Optional[Path] = None
+        self.next_label = 0
+        self.created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._text_encoder = None
+        self._image_encoder = None
+        self._derived: dict = {}
+        self.build_stats = IndexStats()
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def build(
+        cls,
+        entries: Iterable[ZooEntry],
+        folder: str | os.PathLike | None = None,
+        *,
+        text_encoder=None,
+        image_encoder=None,
+        cache: EmbeddingCache | None = None,
+        params: BM25FParams | None = None,
+        on_step: OnStep | None = None,
+        check_cancel: CheckCancel | None = None,
+    ) -> "ZooIndex":
+        """Index `entries` (duplicates by id: the last wins) and save to `folder` if given.
+
+        `text_encoder` defaults to all-MiniLM-L6-v2; `image_encoder` (a ClipEncoder) is optional
+        and only used for entries with local preview files. `cache` avoids re-embedding texts.
+        """
+        if text_encoder is None:
+            from polaris_core.embed.text import load_text_encoder
+
+            text_encoder = load_text_encoder()
+        index = cls(text_encoder.encoder_id, text_encoder.dim, max_tokens=text_encoder.max_tokens,
+                    image_encoder_id=image_encoder.encoder_id if image_encoder else "",
+                    image_dim=image_encoder.dim if image_encoder else 0, params=params)
+        index._text_encoder = text_encoder
+        index._image_encoder = image_encoder
+        index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
+        if folder is not None:
+            index.save(folder)
+        return index
+
+    # ------------------------------------------------------------ encoders
+    @property
+    def text_encoder(self):
+        """The text encoder this index was built with (loaded on first use and checked)."""
+        if self._text_encoder is None:
+            from polaris_core.embed.text import load_text_encoder, text_encoder_id
+
+            expected = text_encoder_id(max_tokens=self.max_tokens)
+            self._check_text_encoder_id(expected)
+            self._text_encoder = load_text_encoder(max_tokens=self.max_tokens)
+        return self._text_encoder
+
+    def set_text_encoder(self, encoder) -> None:
+        self._check_text_encoder_id(encoder.encoder_id)
+        self._text_encoder = encoder
+
+    def _check_text_encoder_id(self, encoder_id: str) -> None:
+        if encoder_id != self.text_encoder_id:
+            raise IndexFolderError(
+                f"The index {self.folder or ''} was built with text encoder {self.text_encoder_id!r}, but the "
+                f"encoder available now is {encoder_id!r}. Their vectors are not comparable: rebuild the index "
+                "with `polaris index build`, or point POLARIS_TEXT_ENCODER at the original model."
+            )
+
+    @property
+    def image_encoder(self):
+        return self._image_encoder
+
+    @property
+    def has_image_channel(self) -> bool:
+        """True when some entries have preview vectors and a matching CLIP encoder is attached."""
+        return self._image_encoder is not None and bool(self.arrays.has_image.any())
+
+    def set_image_encoder(self, encoder) -> None:
+        """Attach a ClipEncoder for image queries; it must be the one the previews were embedded with."""
+        if self.image_encoder_id and encoder.encoder_id != self.image_encoder_id:
+            raise IndexFolderError(
+                f"The index's preview vectors come from {self.image_encoder_id!r}, not {encoder.encoder_id!r}; "
+                "load the same CLIP weights or rebuild the index with these."
+            )
+        if not self.image_encoder_id:
+            self.image_encoder_id, self.image_dim = encoder.encoder_id, encoder.dim
+            self.arrays.image_vectors = np.zeros((len(self.entries), encoder.dim), np.float32)
+        self._image_encoder = encoder
+
+    # ------------------------------------------------------------ inspection
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def counts(self) -> dict[str, int]:
+        by_kind = {kind: 0 for kind in KINDS}
+        for entry in self.entries:
+            by_kind[entry.kind] = by_kind.get(entry.kind, 0) + 1
+        return by_kind
+
+    def entry_row(self, entry_id: str) -> Optional[int]:
+        return self._rows().get(entry_id)
+
+    def get(self, entry_id: str) -> Optional[ZooEntry]:
+        row = self.entry_row(entry_id)
+        return self.entries[row] if row is not None else None
+
+    def _rows(self) -> dict[str, int]:
+        rows = self._derived.get("rows")
+        if rows is None:
+            rows = self._derived["rows"] = {e.id: i for i, e in enumerate(self.entries)}
+        return rows
+
+    def entry_groups(self) -> tuple[np.ndarray, list[str]]:
+        """(group number per entry row, group keys)."""
+        cached = self._derived.get("groups")
+        if cached is None:
+            numbers: dict[str, int] = {}
+            ids = np.array([numbers.setdefault(group_key(e), len(numbers)) for e in self.entries], dtype=np.int64)
+            cached = self._derived["groups"] = (ids, list(numbers))
+        return cached
+
+    def kind_rows(self, kind: str) -> np.ndarray:
+        key = ("kind_rows", kind)
+        rows = self._derived.get(key)
+        if rows is None:
+            rows = self._derived[key] = np.array(
+                [i for i, e in enumerate(self.entries) if e.kind == kind], dtype=np.int64)
+        return rows
+
+    def select(self, kind: str, families: Optional[Sequence[str]] = None,
+               roles: Optional[Sequence[str]] = None) -> Selection:
+        """Rows of `kind` (optionally only these base families / roles), cached until the next change."""
+        key = ("select", kind, tuple(families) if families is not None else None,
+               tuple(roles) if roles is not None else None)
+        cached = self._derived.get(key)
+        if cached is None:
+            rows = [i for i in self.kind_rows(kind).tolist()
+                    if (families is None or self.entries[i].base_family in families)
+                    and (roles is None or self.entries[i].role in roles)]
+            rows = np.array(rows, dtype=np.int64)
+            groups, _ = self.entry_groups()
+            unique, position = np.unique(groups[rows], return_inverse=True)
+            cached = self._derived[key] = Selection(
+                rows, unique, position.astype(np.int64),
+                np.array([self.entries[i].source == "local" for i in rows.tolist()], dtype=bool),
+                np.array([max(self.entries[i].downloads or 0, 0) for i in rows.tolist()], dtype=np.float32))
+        return cached
+
+    def require_kind(self, kind: str) -> np.ndarray:
+        """Entry rows of `kind`; EmptyZooError if there are none."""
+        if kind not in KINDS:
+            raise VectorError(f"Unknown kind {kind!r}; use one of {list(KINDS)}.")
+        rows = self.kind_rows(kind)
+        if not len(rows):
+            raise EmptyZooError(
+                f"The index {self.folder or ''} has no {kind} entries ({len(self.entries)} entries in all). "
+                f"Add some with `polaris index build --catalog FILE` or `--models-dir DIR --kind {kind}`."
+            )
+        return rows
+
+    # ------------------------------------------------------------ updates
+    def update(
+        self,
+        entries: Iterable[ZooEntry],
+        *,
+        cache: EmbeddingCache | None = None,
+        on_step: OnStep | None = None,
+        check_cancel: CheckCancel | None = None,
+    ) -> IndexStats:
+        """Insert new entries and replace changed ones (by id); unchanged entries are skipped."""
+        on_step, check_cancel = resolve(on_step, check_cancel)
+        started = time.perf_counter()
+        stats = IndexStats()
+        incoming: dict[str, ZooEntry] = {}
+        for entry in entries:
+            incoming[entry.id] = entry
+        rows = self._rows()
+        changed_ids, fresh = [], []
+        for entry_id, entry in incoming.items():
+            row = rows.get(entry_id)
+            if row is None:
+                fresh.append(entry)
+            elif self.entries[row].to_dict() != entry.to_dict():
+                changed_ids.append(entry_id)
+                fresh.append(entry)
+            else:
+                stats.entries_unchanged += 1
+        if changed_ids:
+            self._remove_rows([rows[i] for i in changed_ids])
+        stats.entries_updated = len(changed_ids)
+        stats.entries_added = len(fresh) - len(changed_ids)
+        if fresh:
+            new = self._prepare(fresh, cache, stats, on_step, check_cancel)
+            self._append(new)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Remove entries by id; unknown ids are ignored. Returns how many were removed."""
+        rows = self._rows()
+        found = sorted({rows[i] for i in ids if i in rows})
+        self._remove_rows(found)
+        return len(found)
+
+    def _prepare(self, entries: list[ZooEntry], cache, stats: IndexStats, on_step: OnStep,
+                 check_cancel: CheckCancel) -> _NewRows:
+        chunk_lists = [entry_chunks(e) for e in entries]
+        texts = [c.dense_text for chunks in chunk_lists for c in chunks]
+        encoder = self.text_encoder
+        vectors, embedded = embed_with_cache(texts, encoder.encode, self.text_encoder_id, self.text_dim, cache,
+                                             on_step=on_step, check_cancel=check_cancel)
+        stats.texts_embedded += embedded
+        stats.chunks_added += len(texts)
+        check_cancel()
+        title_tokens = [tokenize(chunks[0].lexical_text) for chunks in chunk_lists]
+        description_tokens = [
+            tokenize(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
+        ]
+        chunk_tokens = [tokenize(c.lexical_text) if c.kind == "prompt" else [] for chunks in chunk_lists
+                        for c in chunks]
+        title = self.terms.counts(title_tokens)
+        description = self.terms.counts(description_tokens)
+        chunk_counts = self.terms.counts(chunk_tokens)
+        chunk_entry = np.repeat(np.arange(len(entries), dtype=np.int64), [len(c) for c in chunk_lists])
+        chunk_kind = np.array([_KIND_CODES[c.kind] for chunks in chunk_lists for c in chunks], dtype=np.int8)
+        labels = np.arange(self.next_label, self.next_label + len(texts), dtype=np.int64)
+        image_vectors = np.zeros((len(entries), self.image_dim), np.float32)
+        has_image = np.zeros(len(entries), bool)
+        if self._image_encoder is not None:
+            wanted = [i for i, e in enumerate(entries) if e.preview_paths]
+            if wanted:
+                vecs, ok = self._image_encoder.entry_vectors([entries[i].preview_paths for i in wanted],
+                                                             check_cancel=check_cancel)
+                image_vectors[wanted] = vecs
+                has_image[wanted] = ok
+                stats.images_embedded += int(ok.sum())
+        arrays = _Arrays(title, description, chunk_counts, chunk_entry, chunk_kind, labels, image_vectors, has_image)
+        partitions = [partition_key(e.kind, e.base_family, e.role) for e in entries]
+        return _NewRows(entries, arrays, vectors, partitions)
+
+    def _append(self, new: _NewRows) -> None:
+        base = len(self.entries)
+        old, add = self.arrays, new.arrays
+        n_terms = len(self.terms.vocabulary)
+
+        def stack(a: sparse.csr_matrix, b: sparse.csr_matrix) -> sparse.csr_matrix:
+            a = _with_columns(a, n_terms)
+            b = _with_columns(b, n_terms)
+            return sparse.vstack([a, b], format="csr")
+
+        self.arrays = _Arrays(
+            stack(old.title, add.title),
+            stack(old.description, add.description),
+            stack(old.chunk_counts, add.chunk_counts),
+            np.concatenate([old.chunk_entry, add.chunk_entry + base]),
+            np.concatenate([old.chunk_kind, add.chunk_kind]),
+            np.concatenate([old.chunk_label, add.chunk_label]),
+            np.concatenate([old.image_vectors, add.image_vectors]),
+            np.concatenate([old.has_image, add.has_image]),
+        )
+        by_partition: dict[str, list[int]] = {}
+        for local_row, key in enumerate(new.partitions):
+            by_partition.setdefault(key, []).append(local_row)
+        for key, local_rows in by_partition.items():
+            mask = np.isin(add.chunk_entry, local_rows)
+            self.store.add(key, add.chunk_label[mask], new.vectors[mask])
+        self.entries.extend(new.entries)
+        if len(add.chunk_label):
+            self.next_label = int(add.chunk_label[-1]) + 1
+        self._derived.clear()
+
+    def _remove_rows(self, rows: Sequence[int]) -> None:
+        if not len(rows):
+            return
+        drop = np.zeros(len(self.entries), bool)
+        drop[list(rows)] = True
+        arrays = self.arrays
+        chunk_drop = drop[arrays.chunk_entry]
+        self.store.delete(arrays.chunk_label[chunk_drop])
+        keep_rows = np.flatnonzero(~drop)
+        new_row = np.full(len(self.entries), -1, dtype=np.int64)
+        new_row[keep_rows] = np.arange(len(keep_rows))
+        keep_chunks = ~chunk_drop
+        self.arrays = _Arrays(
+            arrays.title[keep_rows],
+            arrays.description[keep_rows],
+            arrays.chunk_counts[keep_chunks],
+            new_row[arrays.chunk_entry[keep_chunks]],
+            arrays.chunk_kind[keep_chunks],
+            arrays.chunk_label[keep_chunks],
+            arrays.image_vectors[keep_rows],
+            arrays.has_image[keep_rows],
+        )
+        self.entries = [self.entries[i] for i in keep_rows.tolist()]
+        self._derived.clear()
+
+    # ------------------------------------------------------------ channels
+    def lexical(self, kind: str) -> tuple[FieldedBM25, np.ndarray, np.ndarray]:
+        """(BM25F over `kind`, entry rows it covers, chunk rows it covers); built once per change."""
+        key = ("lexical", kind)
+        cached = self._derived.get(key)
+        if cached is None:
+            rows = self.kind_rows(kind)
+            arrays = self.arrays
+            n_terms = len(self.terms.vocabulary)
+            local = np.full(len(self.entries), -1, dtype=np.int64)
+            local[rows] = np.arange(len(rows))
+            chunk_rows = np.flatnonzero(local[arrays.chunk_entry] >= 0)
+            groups, _ = self.entry_groups()
+            _, group_numbers = np.unique(groups[rows], return_inverse=True)
+            model = FieldedBM25(
+                _with_columns(arrays.title[rows], n_terms),
+                _with_columns(arrays.description[rows], n_terms),
+                _with_columns(arrays.chunk_counts[chunk_rows], n_terms),
+                local[arrays.chunk_entry[chunk_rows]],
+                group_numbers,
+                self.params,
+            )
+            cached = self._derived[key] = (model, rows, chunk_rows)
+        return cached
+
+    def lexical_search(self, kind: str, text: str) -> tuple[np.ndarray, LexicalHits]:
+        """(entry rows of `kind`, their BM25F hits) for a query text."""
+        model, rows, chunk_rows = self.lexical(kind)
+        hits = model.search(*query_terms(self.terms, tokenize(text)))
+        best = np.where(hits.best_chunk >= 0, chunk_rows[np.maximum(hits.best_chunk, 0)], -1)
+        return rows, LexicalHits(hits.scores, best)
+
+    def partitions_for(self, kind: str, families: Optional[Sequence[str]] = None,
+                       roles: Optional[Sequence[str]] = None) -> list[str]:
+        prefix = f"{kind}/"
+        out = []
+        for key in self.store.partitions():
+            if not key.startswith(prefix):
+                continue
+            _, family, role = key.split("/", 2)
+            if (families is None or family in families) and (roles is None or role in roles):
+                out.append(key)
+        return out
+
+    def dense_search(self, vector: np.ndarray, partitions: Sequence[str], n_chunks: int) -> DenseHits:
+        """Best chunk per entry among the top `n_chunks` chunks of `partitions`."""
+        if not partitions:
+            return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
+        scores, labels = self.store.search(vector, n_chunks, partitions)
+        return self._best_per_entry(self.chunk_rows_of(labels), scores)
+
+    def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray) -> DenseHits:
+        """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
+        mask = np.isin(self.arrays.chunk_entry, entry_rows)
+        chunk_rows = np.flatnonzero(mask)
+        if not len(chunk_rows):
+            return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
+        vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
+        return self._best_per_entry(chunk_rows, vectors @ np.asarray(vector, np.float32))
+
+    def chunk_rows_of(self, labels: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.arrays.chunk_label, labels)
+
+    def _best_per_entry(self, chunk_rows: np.ndarray, scores: np.ndarray) -> DenseHits:
+        entries = self.arrays.chunk_entry[chunk_rows]
+        order = np.lexsort((scores, entries))
+        entries, chunk_rows, scores = entries[order], chunk_rows[order], scores[order]
+        last = np.flatnonzero(np.append(entries[1:] != entries[:-1], True)) if len(entries) else entries
+        return DenseHits(entries[last], scores[last].astype(np.float32), chunk_rows[last])
+
+    def chunk_vectors(self, entry_row: int) -> np.ndarray:
+        """Dense vectors of an entry's chunks (for affinity to a chosen checkpoint)."""
+        rows = np.flatnonzero(self.arrays.chunk_entry == entry_row)
+        return self.store.get_vectors(self.arrays.chunk_label[rows])
+
+    # ------------------------------------------------------------ persistence
+    def manifest(self) -> dict:
+        return {
+            "format": INDEX_FORMAT,
+            "format_version": INDEX_FORMAT_VERSION,
+            "text_encoder": {"id": self.text_encoder_id, "dim": self.text_dim, "max_tokens": self.max_tokens},
+            "image_encoder": {"id": self.image_encoder_id, "dim": self.image_dim},
+            "bm25f": self.params.to_dict(),
+            "counts": {"entries": len(self.entries), "chunks": len(self.arrays.chunk_label),
+                       "images": int(self.arrays.has_image.sum()), "terms": len(self.terms.vocabulary),
+                       "by_kind": self.counts()},
+            "next_label": self.next_label,
+            "created_at": self.created_at,
+        }
+
+    def save(self, folder: str | os.PathLike | None = None) -> Path:
+        """Write the index to `folder` (default: where it was loaded from) atomically."""
+        target = Path(folder) if folder is not None else self.folder
+        if target is None:
+            raise IndexFolderError("No index folder given; pass the folder to save the index in.")
+        zoo = target / ZOO_DIR
+        try:
+            zoo.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexFolderError(f"Cannot create index folder {target}: {exc}. Choose a writable folder.") from exc
+        try:
+            files = self._write_files(zoo)
+        except OSError as exc:
+            raise IndexFolderError(f"Saving the index to {target} failed ({exc}); the previous index, if any, "
+                                   "is still intact. Free disk space and retry.") from exc
+        manifest = self.manifest()
+        manifest["files"] = files
+        manifest["shapes"] = {"terms": len(self.terms.vocabulary), "entries": len(self.entries),
+                              "chunks": len(self.arrays.chunk_label)}
+        manifest["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.store.extra[EXTRA_KEY] = manifest
+        self.store.save(target)  # the commit point
+        keep = {info["name"] for info in files.values()}
+        for path in zoo.iterdir():
+            if path.name not in keep:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.debug("could not remove stale %s: %s", path, exc)
+        self.folder = target
+        return target
+
+    def _write_files(self, zoo: Path) -> dict:
+        files: dict[str, dict] = {}
+
+        def write_entries(path: Path) -> None:
+            with open(path, "w", encoding="utf-8") as fh:
+                for entry in self.entries:
+                    fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+
+        def write_json(obj) -> callable:
+            def writer(path: Path) -> None:
+                with open(path, "w", encoding="utf-8") as fh:
+                    json.dump(obj, fh, ensure_ascii=False)
+            return writer
+
+        def write_array(array: np.ndarray) -> callable:
+            def writer(path: Path) -> None:
+                with open(path, "wb") as fh:
+                    np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+            return writer
+
+        files["entries"] = _write_content_addressed(zoo, "entries", ".jsonl", write_entries)
+        files["vocabulary"] = _write_content_addressed(zoo, "vocabulary", ".json", write_json(self.terms.vocabulary))
+        arrays = self.arrays
+        n_terms = len(self.terms.vocabulary)
+        for name in ("title", "description", "chunk_counts"):
+            matrix = _with_columns(getattr(arrays, name), n_terms)
+            for part in _SPARSE_PARTS:
+                files[f"{name}.{part}"] = _write_content_addressed(
+                    zoo, f"{name}-{part}", ".npy", write_array(getattr(matrix, part)))
+        for name in ("chunk_entry", "chunk_kind", "chunk_label", "image_vectors", "has_image"):
+            files[name] = _write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
+        return files
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, *, text_encoder=None, image_encoder=None,
+             verify: bool = True) -> "ZooIndex":
+        """Load an index folder. Raises IndexFolderError when it is missing, damaged, of another format
+        version, or built with another text encoder than `text_encoder` (checked lazily if None)."""
+        folder = Path(folder)
+        if not (folder / STORE_MANIFEST).is_file():
+            raise IndexFolderError(f"{folder} is not a Polaris index folder (no {STORE_MANIFEST}); "
+                                   "build one with `polaris index build --catalog FILE --out FOLDER`.")
+        store = VectorStore.load(folder, verify=verify)
+        manifest = store.extra.get(EXTRA_KEY)
+        if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
+            raise IndexFolderError(f"{folder} holds vectors but no Polaris zoo index; rebuild it with "
+                                   "`polaris index build`.")
+        version = manifest.get("format_version")
+        if version != INDEX_FORMAT_VERSION:
+            raise IndexFolderError(f"{folder} is a zoo index of format version {version!r}; this Polaris reads "
+                                   f"version {INDEX_FORMAT_VERSION}. Rebuild it with `polaris index build`.")
+        try:
+            text = manifest["text_encoder"]
+            image = manifest.get("image_encoder") or {}
+            index = cls(str(text["id"]), int(text["dim"]), max_tokens=int(text["max_tokens"]),
+                        image_encoder_id=str(image.get("id") or ""), image_dim=int(image.get("dim") or 0),
+                        params=BM25FParams(**manifest.get("bm25f", {})))
+            if store.dim != index.text_dim:
+                raise IndexFolderError(f"{folder}: vectors are {store.dim}-d but the manifest says "
+                                       f"{index.text_dim}-d; rebuild the index.")
+            index.store = store
+            index.next_label = int(manifest["next_label"])
+            index.created_at = str(manifest.get("created_at", ""))
+            index._read_files(folder / ZOO_DIR, manifest["files"], manifest["shapes"], verify)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFolderError(f"{folder}: the index manifest is incomplete ({exc!r}); rebuild the index.") from exc
+        index.folder = folder
+        if text_encoder is not None:
+            index.set_text_encoder(text_encoder)
+        if image_encoder is not None:
+            index.set_image_encoder(image_encoder)
+        return index
+
+    def _read_files(self, zoo: Path, files: dict, shapes: dict, verify: bool) -> None:
+        def path_of(name: str) -> Path:
+            info = files[name]
+            file_name = str(info["name"])
+            if "/" in file_name or "\\" in file_name or file_name.startswith("."):
+                raise IndexFolderError(f"{zoo}: file name {file_name!r} leaves the index folder; rebuild it.")
+            path = zoo / file_name
+            if not path.is_file() or path.stat().st_size != int(info["bytes"]):
+                raise IndexFolderError(f"{path} is missing or truncated; the index is damaged, rebuild it.")
+            if verify and _sha256_file(path) != info["sha256"]:
+                raise IndexFolderError(f"{path} fails its checksum; the index is damaged, rebuild it.")
+            return path
+
+        def array(name: str) -> np.ndarray:
+            try:
+                return np.load(path_of(name), allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise IndexFolderError(f"{zoo}: {name} is not a valid array ({exc}); rebuild the index.") from exc
+
+        n_terms, n_entries, n_chunks = int(shapes["terms"]), int(shapes["entries"]), int(shapes["chunks"])
+        with open(path_of("entries"), encoding="utf-8") as fh:
+            self.entries = [ZooEntry.from_dict(json.loads(line)) for line in fh if line.strip()]
+        vocabulary = json.loads(path_of("vocabulary").read_text(encoding="utf-8"))
+        if not isinstance(vocabulary, list) or len(vocabulary) != n_terms or len(self.entries) != n_entries:
+            raise IndexFolderError(f"{zoo}: entry or vocabulary counts differ from the manifest; rebuild the index.")
+        self.terms = TermCounts(vocabulary)
+
+        def matrix(name: str, rows: int) -> sparse.csr_matrix:
+            data, indices, indptr = (array(f"{name}.{part}") for part in _SPARSE_PARTS)
+            try:
+                return sparse.csr_matrix((data, indices, indptr), shape=(rows, n_terms))
+            except ValueError as exc:
+                raise IndexFolderError(f"{zoo}: {name} is malformed ({exc}); rebuild the index.") from exc
+
+        arrays = _Arrays(matrix("title", n_entries), matrix("description", n_entries),
+                         matrix("chunk_counts", n_chunks), array("chunk_entry"), array("chunk_kind"),
+                         array("chunk_label"), array("image_vectors"), array("has_image"))
+        if not (len(arrays.chunk_entry) == len(arrays.chunk_kind) == len(arrays.chunk_label) == n_chunks) or \
+                len(arrays.has_image) != n_entries or arrays.image_vectors.shape != (n_entries, self.image_dim) or \
+                (n_chunks and (arrays.chunk_entry.min() < 0 or arrays.chunk_entry.max() >= n_entries)):
+            raise IndexFolderError(f"{zoo}: chunk or image arrays do not match the manifest; rebuild the index.")
+        if len(self.store) != n_chunks:
+            raise IndexFolderError(f"{zoo}: {n_chunks} chunks but {len(self.store)} vectors; rebuild the index.")
+        self.arrays = arrays
+
+
+def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
+    """The same matrix widened to the current vocabulary (new terms have no counts in old rows)."""
+    if matrix.shape[1] == n_terms:
+        return matrix
+    widened = matrix.copy()
+    widened.resize((matrix.shape[0], n_terms))
+    return widened
+

@@ -1,0 +1,276 @@
+"""TreeReranker: score many candidates in one tree pass of a causal LM, prune, look closer, repeat."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import torch
+
+from polaris_core.candidates import SLOTS, Candidate, Candidates
+from polaris_core.errors import RerankError
+from polaris_core.intent import Intent
+from polaris_core.progress import CheckCancel, OnStep, resolve
+from polaris_core.rerank.engine import (
+    DEFAULT_PACK_TOKENS,
+    DEFAULT_PACKS_PER_FORWARD,
+    PassStats,
+    PrefixState,
+    batched_logits,
+    encode_prefix,
+    logits_to_scores,
+    sequence_logits,
+    tree_logits,
+)
+from polaris_core.rerank.prompt import DEFAULT_RUBRIC, PromptBuilder
+
+log = logging.getLogger("polaris")
+
+MODES = ("auto", "tree", "per_candidate")
+PROBE_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
+
+
+@dataclass
+class RerankStats:
+    """What the last `score` / `rerank` call did (for logs, the CLI and the benchmark)."""
+
+    mode: str = ""
+    rounds: int = 0
+    scored: list[int] = dataclasses.field(default_factory=list)       # candidates scored per round
+    description_tokens: list[int] = dataclasses.field(default_factory=list)
+    prefix_tokens: int = 0
+    prefix_reused: bool = False
+    passes: PassStats = dataclasses.field(default_factory=PassStats)
+    seconds: float = 0.0
+
+
+class TreeReranker:
+    """Rerank candidates with a causal LM, every candidate a branch of one tree over a shared prefix.
+
+    - `rubric`: system instructions (the candidate text never reaches this part).
+    - `score_mode`: "yes_no" (P(Yes) normalised over Yes/No) or "likert5" (expected value over 1..5, in [0, 1]).
+    - `description_tokens`: description budget per pruning round; later rounds look closer. `score()` uses the last.
+    - `max_branch_tokens`: hard cap on one branch (fields + description + delimiters).
+    - `keep_fraction`: share of candidates kept after each round (never fewer than `keep`).
+    - `pack_tokens` / `packs_per_forward`: branch tokens per pack, packs per forward (memory bound).
+    - `mode`: "auto" (tree when the model's attention takes a custom 4D mask, checked once by a probe;
+      otherwise batched per-candidate scoring on the shared prefix cache, logged), "tree", "per_candidate".
+    """
+
+    def __init__(self, llm: Any, *, rubric: str = DEFAULT_RUBRIC, score_mode: str = "yes_no",
+                 description_tokens: Sequence[int] = (48, 128), max_branch_tokens: int = 256,
+                 keep_fraction: float = 1 / 3, pack_tokens: int = DEFAULT_PACK_TOKENS,
+                 packs_per_forward: int = DEFAULT_PACKS_PER_FORWARD, fallback_batch_size: int = 8,
+                 mode: str = "auto", prefix_cache_entries: int = 4) -> None:
+        model = getattr(llm, "model", None)
+        tokenizer = getattr(llm, "tokenizer", None)
+        if model is None or tokenizer is None:
+            raise RerankError("TreeReranker needs a loaded LLM with .model and .tokenizer (see polaris_core.llm.load_llm).")
+        if mode not in MODES:
+            raise RerankError(f"Unknown rerank mode {mode!r}; use one of {MODES}.")
+        budgets = tuple(int(b) for b in description_tokens)
+        if not budgets or min(budgets) < 1:
+            raise RerankError("description_tokens must be one or more positive token budgets, e.g. (48, 128).")
+        if not 0 < keep_fraction < 1:
+            raise RerankError(f"keep_fraction must be between 0 and 1 (got {keep_fraction}); 1/3 is a good start.")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.prompt = PromptBuilder(tokenizer, rubric=rubric, score_mode=score_mode)
+        self.description_tokens = budgets
+        self.max_branch_tokens = int(max_branch_tokens)
+        self.keep_fraction = float(keep_fraction)
+        self.pack_tokens = int(pack_tokens)
+        self.packs_per_forward = int(packs_per_forward)
+        self.fallback_batch_size = int(fallback_batch_size)
+        self.requested_mode = mode
+        self._tree_ok: Optional[bool] = None if mode == "auto" else mode == "tree"
+        self._prefix_cache: OrderedDict[tuple[int, ...], PrefixState] = OrderedDict()
+        self._prefix_cache_entries = max(1, int(prefix_cache_entries))
+        pad = getattr(tokenizer, "pad_token_id", None)
+        pad = getattr(tokenizer, "eos_token_id", None) if pad is None else pad
+        self.pad_id = int(pad) if isinstance(pad, int) else 0
+        self.last_stats = RerankStats()
+
+    # ---- public API -------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """"tree" or "per_candidate": what scoring actually uses (probing the model on first call)."""
+        return "tree" if self._tree_supported() else "per_candidate"
+
+    def score(self, intent_or_text: Intent | str, candidates: Sequence[Candidate], *,
+              description_tokens: Optional[int] = None, on_step: Optional[OnStep] = None,
+              check_cancel: Optional[CheckCancel] = None) -> list[float]:
+        """One scoring pass: a calibrated score in [0, 1] per candidate, in input order.
+
+        Zero candidates give an empty list. The prefix (rubric + request) is encoded once and cached.
+        """
+        on_step, check_cancel = resolve(on_step, check_cancel)
+        started = time.perf_counter()
+        self.last_stats = RerankStats(mode=self.mode if candidates else "")
+        if not candidates:
+            return []
+        budget = int(description_tokens or self.description_tokens[-1])
+        prefix, self.last_stats.prefix_reused = self._prefix(intent_or_text)
+        self.last_stats.prefix_tokens = prefix.length
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            on_step(done[0], len(candidates))
+
+        scores, self.last_stats.passes = self._score_round(prefix, candidates, budget, check_cancel, step)
+        self.last_stats.rounds, self.last_stats.scored = 1, [len(candidates)]
+        self.last_stats.description_tokens = [budget]
+        self.last_stats.seconds = time.perf_counter() - started
+        return scores
+
+    def rerank(self, intent: Intent | str, candidates: Sequence[Candidate], keep: int = 3, *,
+               on_step: Optional[OnStep] = None, check_cancel: Optional[CheckCancel] = None) -> list[Candidate]:
+        """All candidates, best first, as copies with `rerank_score` set; the first `keep` are the finalists.
+
+        Round r scores the survivors with `description_tokens[r]` description tokens, then keeps the top
+        `keep_fraction` (never fewer than `keep`). When only `keep` survive, the next round jumps to the
+        closest look. Survivors rank by their last-round score, then pruned candidates by the round they
+        reached and their score; ties break on the retrieval score. Zero candidates give an empty list.
+        """
+        on_step, check_cancel = resolve(on_step, check_cancel)
+        started = time.perf_counter()
+        stats = RerankStats(mode=self.mode if candidates else "")
+        if not candidates:
+            self.last_stats = stats
+            return []
+        keep = max(1, int(keep))
+        prefix, stats.prefix_reused = self._prefix(intent)
+        stats.prefix_tokens = prefix.length
+        n = len(candidates)
+        last_score = [0.0] * n
+        reached = [0] * n
+        alive = list(range(n))
+        budgets = list(self.description_tokens)
+        total_work = self._planned_work(n, keep)
+        done = [0]
+
+        def step(count: int) -> None:
+            done[0] += count
+            on_step(min(done[0], total_work), total_work)
+
+        r = 0
+        while True:
+            final = r >= len(budgets) - 1 or len(alive) <= keep
+            budget = budgets[-1] if final else budgets[r]
+            scores, passes = self._score_round(prefix, [candidates[i] for i in alive], budget, check_cancel, step)
+            for i, s in zip(alive, scores):
+                last_score[i], reached[i] = s, r + 1
+            stats.scored.append(len(alive))
+            stats.description_tokens.append(budget)
+            stats.passes.add(passes)
+            r += 1
+            alive.sort(key=lambda i: (-last_score[i], -candidates[i].score, i))
+            if final:
+                break
+            alive = alive[: max(keep, math.ceil(len(alive) * self.keep_fraction))]
+        order = sorted(range(n), key=lambda i: (-reached[i], -last_score[i], -candidates[i].score, i))
+        stats.rounds = r
+        stats.seconds = time.perf_counter() - started
+        self.last_stats = stats
+        on_step(total_work, total_work)
+        return [dataclasses.replace(candidates[i], rerank_score=last_score[i]) for i in order]
+
+    def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
+                   check_cancel: Optional[CheckCancel] = None) -> Candidates:
+        """Rerank every slot of a retrieval result against its intent (one cached prefix for all slots)."""
+        if candidates.intent is None:
+            raise RerankError("These candidates carry no intent; parse the instruction first.")
+        on_step, check_cancel = resolve(on_step, check_cancel)
+        ranked = {}
+        for s, slot in enumerate(SLOTS):
+            ranked[slot] = self.rerank(candidates.intent, candidates.slot(slot), keep, check_cancel=check_cancel)
+            on_step(s + 1, len(SLOTS))
+        return Candidates(intent=candidates.intent, checkpoints=ranked["checkpoint"],
+                          style_loras=ranked["style_lora"], object_loras=ranked["object_lora"])
+
+    def reference_scores(self, intent_or_text: Intent | str, candidates: Sequence[Candidate],
+                         description_tokens: Optional[int] = None) -> list[float]:
+        """Each candidate scored by its own plain forward pass of prefix + branch (no cache, no mask)."""
+        budget = int(description_tokens or self.description_tokens[-1])
+        prefix_ids = self.prompt.prefix_ids(intent_or_text)
+        rows = [sequence_logits(self.model, prefix_ids + b, self.prompt.score_tokens.token_ids)
+                for b in self.branches(candidates, budget)]
+        return logits_to_scores(torch.stack(rows), self.prompt.score_tokens.values) if rows else []
+
+    def branches(self, candidates: Sequence[Candidate], description_tokens: int) -> list[list[int]]:
+        return [self.prompt.branch_ids(c, description_tokens, self.max_branch_tokens) for c in candidates]
+
+    # ---- internals --------------------------------------------------------------------------------------
+    def _planned_work(self, n: int, keep: int) -> int:
+        total, alive = 0, n
+        for r in range(len(self.description_tokens)):
+            total += alive
+            if alive <= keep or r == len(self.description_tokens) - 1:
+                break
+            alive = max(keep, math.ceil(alive * self.keep_fraction))
+        return total
+
+    def _prefix(self, intent_or_text: Intent | str) -> tuple[PrefixState, bool]:
+        """The encoded prefix for this request, and whether it came from the cache."""
+        ids = tuple(self.prompt.prefix_ids(intent_or_text))
+        cached = self._prefix_cache.get(ids)
+        if cached is not None:
+            self._prefix_cache.move_to_end(ids)
+            return cached, True
+        state = encode_prefix(self.model, ids)
+        self._prefix_cache[ids] = state
+        while len(self._prefix_cache) > self._prefix_cache_entries:
+            self._prefix_cache.popitem(last=False)
+        return state, False
+
+    def _score_round(self, prefix: PrefixState, candidates: Sequence[Candidate], budget: int,
+                     check_cancel: CheckCancel, step: Any) -> tuple[list[float], PassStats]:
+        branches = self.branches(candidates, budget)
+        score_ids = self.prompt.score_tokens.token_ids
+        if self._tree_supported():
+            logits, passes = tree_logits(self.model, prefix, branches, score_ids, pack_tokens=self.pack_tokens,
+                                         packs_per_forward=self.packs_per_forward, pad_id=self.pad_id,
+                                         check_cancel=check_cancel, on_forward=step)
+        else:
+            logits, passes = batched_logits(self.model, branches, score_ids, prefix=prefix,
+                                            batch_size=self.fallback_batch_size, pad_id=self.pad_id,
+                                            check_cancel=check_cancel, on_forward=step)
+        return logits_to_scores(logits, self.prompt.score_tokens.values), passes
+
+    def _tree_supported(self) -> bool:
+        if self._tree_ok is None:
+            self._tree_ok = self._probe_tree()
+        return self._tree_ok
+
+    def _probe_tree(self) -> bool:
+        """Does this model honour a custom 4D mask with a prefix cache? Compare a tiny tree to plain passes.
+
+        Kernels that only do plain causal attention (e.g. flash-attention) either reject the mask or ignore
+        it; both show up here, and scoring then uses the per-candidate path, which needs no mask.
+        """
+        attn = getattr(getattr(self.model, "config", None), "_attn_implementation", None)
+        prefix_ids = self.prompt.prefix_ids("probe: a red cat")[:12]
+        branches = [prefix_ids[2:5], prefix_ids[1:8], prefix_ids[3:4]]
+        score_ids = self.prompt.score_tokens.token_ids
+        try:
+            tree, _ = tree_logits(self.model, encode_prefix(self.model, prefix_ids), branches, score_ids,
+                                  pack_tokens=10_000, pad_id=self.pad_id)
+            plain = torch.stack([sequence_logits(self.model, prefix_ids + b, score_ids) for b in branches])
+        except Exception as exc:  # any failure means the tree path is unusable for this model
+            log.warning("reranker: tree pass failed on %s with %r attention (%s); falling back to batched "
+                        "per-candidate scoring on the shared prefix cache", type(self.model).__name__, attn, exc)
+            return False
+        tolerance = PROBE_TOLERANCE.get(next(self.model.parameters()).dtype, 5e-2)
+        diff = float((tree - plain).abs().max())
+        if diff > tolerance * max(1.0, float(plain.abs().max())):
+            log.warning("reranker: %s with %r attention does not honour custom 4D masks (probe diff %.3g); "
+                        "falling back to batched per-candidate scoring on the shared prefix cache",
+                        type(self.model).__name__, attn, diff)
+            return False
+        log.debug("reranker: tree probe passed (max diff %.2g)", diff)
+        return True

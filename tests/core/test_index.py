@@ -1,0 +1,164 @@
+"""ZooIndex: build, save, load, incremental update/remove, manifest checks, atomic saves."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from polaris_core.errors import EmptyZooError, IndexFolderError
+from polaris_core.index import ZooIndex
+from polaris_core.retrieve import search
+from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
+from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
+
+
+@pytest.fixture(scope="module")
+def subset(shared_data, fixture_cache):
+    return catalog_subset(shared_data, fixture_cache)
+
+
+@pytest.fixture(scope="module")
+def built(subset, fixture_cache, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("index")
+    index = ZooIndex.build(subset, folder, cache=embedding_cache(fixture_cache))
+    return index, folder
+
+
+def _ids(results):
+    return [c.entry.id for c in results]
+
+
+def test_build_counts_and_manifest(built, subset):
+    index, folder = built
+    assert len(index) == len(subset)
+    counts = index.counts()
+    assert counts["lora"] == sum(e.kind == "lora" for e in subset) > 0
+    assert counts["checkpoint"] == sum(e.kind == "checkpoint" for e in subset) > 0
+    manifest = json.loads((folder / STORE_MANIFEST).read_text())["extra"]["zoo_index"]
+    assert manifest["format_version"] == 1
+    assert manifest["text_encoder"]["dim"] == 384 and manifest["text_encoder"]["id"] == index.text_encoder_id
+    assert manifest["counts"]["entries"] == len(subset)
+    assert manifest["counts"]["chunks"] == len(index.store) == len(index.arrays.chunk_label)
+    assert all(len(info["sha256"]) == 64 for info in manifest["files"].values())
+    # Partitions follow kind/family/role.
+    assert all(key.split("/")[0] in ("lora", "checkpoint") for key in index.store.partitions())
+
+
+def test_own_example_prompt_retrieves_its_model_first(built):
+    index, _ = built
+    probes = [e for e in index.entries if e.kind == "lora" and e.example_prompts][:8]
+    assert len(probes) >= 5
+    hits = 0
+    for entry in probes:
+        top = search(index, entry.example_prompts[0], kind="lora", k=3)
+        hits += top[0].entry.civitai_model_id == entry.civitai_model_id
+    assert hits >= len(probes) - 1
+
+
+def test_load_round_trip_gives_the_same_results(built):
+    index, folder = built
+    loaded = ZooIndex.load(folder)
+    assert [e.to_dict() for e in loaded.entries] == [e.to_dict() for e in index.entries]
+    assert loaded.text_encoder_id == index.text_encoder_id
+    query = next(e for e in index.entries if e.kind == "lora" and e.example_prompts).example_prompts[0]
+    assert _ids(search(loaded, query, kind="lora", k=5)) == _ids(search(index, query, kind="lora", k=5))
+    assert np.array_equal(loaded.arrays.chunk_label, index.arrays.chunk_label)
+
+
+def test_update_remove_and_reload(built, subset, fixture_cache, tmp_path):
+    _, folder = built
+    index = ZooIndex.load(folder)
+    cache = embedding_cache(fixture_cache)
+    loras = [e for e in subset if e.kind == "lora"]
+    # A changed entry: a new, unique trigger word makes it findable by that word.
+    changed = dataclasses.replace(loras[3], trigger_words=["zorblaxquent"], example_prompts=[])
+    added = dataclasses.replace(loras[5], id="test:new-entry", civitai_model_id=999999999,
+                                name="Brand New Glimmerwing Style", trigger_words=["glimmerwing"])
+    before_chunks = len(index.store)
+    stats = index.update([changed, added, loras[7]], cache=cache)
+    assert (stats.entries_added, stats.entries_updated, stats.entries_unchanged) == (1, 1, 1)
+    assert len(index) == len(subset) + 1
+    assert search(index, "zorblaxquent", kind="lora", k=1)[0].entry.id == changed.id
+    assert search(index, "glimmerwing", kind="lora", k=1)[0].entry.id == "test:new-entry"
+    assert len(index.store) == len(index.arrays.chunk_label) != before_chunks
+
+    assert index.remove(["test:new-entry", "no-such-id"]) == 1
+    assert index.get("test:new-entry") is None
+    top = search(index, "glimmerwing", kind="lora", k=3)
+    assert "test:new-entry" not in _ids(top)
+
+    copy = tmp_path / "copy"
+    index.save(copy)
+    reloaded = ZooIndex.load(copy)
+    assert len(reloaded) == len(subset)
+    assert search(reloaded, "zorblaxquent", kind="lora", k=1)[0].entry.id == changed.id
+    labels = reloaded.arrays.chunk_label
+    assert np.all(np.diff(labels) > 0) and len(reloaded.store) == len(labels)
+
+
+def test_a_killed_save_leaves_the_previous_index(built, fixture_cache, tmp_path, monkeypatch):
+    index, _ = built
+    folder = tmp_path / "atomic"
+    index.save(folder)
+    before = (folder / STORE_MANIFEST).read_text()
+    other = ZooIndex.load(folder)
+    other.remove([other.entries[0].id])
+
+    def killed(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(other.store, "save", killed)
+    with pytest.raises(OSError):
+        other.save(folder)
+    assert (folder / STORE_MANIFEST).read_text() == before
+    assert len(ZooIndex.load(folder)) == len(index)
+
+
+def _edit_manifest(folder, change) -> None:
+    path = folder / STORE_MANIFEST
+    manifest = json.loads(path.read_text())
+    change(manifest["extra"]["zoo_index"])
+    path.write_text(json.dumps(manifest))
+
+
+def test_encoder_and_version_mismatch_are_clear(built, tmp_path):
+    index, _ = built
+    folder = tmp_path / "mismatch"
+    index.save(folder)
+    _edit_manifest(folder, lambda m: m["text_encoder"].update(id="text:other-model:0000:mean:max128"))
+    loaded = ZooIndex.load(folder)
+    with pytest.raises(IndexFolderError, match="rebuild the index"):
+        search(loaded, "a castle", kind="lora")
+    with pytest.raises(IndexFolderError, match="text encoder"):
+        ZooIndex.load(folder, text_encoder=index.text_encoder)
+
+    _edit_manifest(folder, lambda m: m.update(format_version=99))
+    with pytest.raises(IndexFolderError, match="format version 99"):
+        ZooIndex.load(folder)
+
+
+def test_damaged_files_are_detected(built, tmp_path):
+    index, _ = built
+    folder = tmp_path / "damaged"
+    index.save(folder)
+    entries_file = next((folder / "zoo").glob("entries-*.jsonl"))
+    data = bytearray(entries_file.read_bytes())
+    data[10] ^= 0xFF
+    entries_file.write_bytes(bytes(data))
+    with pytest.raises(IndexFolderError, match="checksum"):
+        ZooIndex.load(folder)
+    with pytest.raises(IndexFolderError, match="no vectorstore.json"):
+        ZooIndex.load(tmp_path / "nothing-here")
+
+
+def test_empty_zoo_errors_at_query_time(built, tmp_path):
+    index, _ = built
+    empty = ZooIndex.build([], tmp_path / "empty", text_encoder=index.text_encoder)
+    loaded = ZooIndex.load(tmp_path / "empty")
+    assert len(loaded) == 0
+    with pytest.raises(EmptyZooError, match="no lora entries"):
+        search(loaded, "a castle", kind="lora")
+    with pytest.raises(EmptyZooError):
+        search(empty, "a castle", kind="checkpoint")

@@ -1,0 +1,186 @@
+"""Plan composition: slots per intent, weights, trigger words, family checks, JSON round trip."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from polaris_core.candidates import Candidate, Candidates
+from polaris_core.errors import PlanError
+from polaris_core.intent import Intent, InstructionType
+from polaris_core.plan import (
+    DEFAULT_NEGATIVE_PROMPT,
+    MAX_TOTAL_WEIGHT,
+    Plan,
+    check_compatible,
+    clean_trigger,
+    compose_plan,
+    wanted_lora_slots,
+)
+from polaris_core.zoo.entry import ZooEntry
+
+
+def intent(kind: InstructionType, subject: str = "dog", prompt: str = "a tiger on the grass", style: int = 0) -> Intent:
+    return Intent(instruction=f"edit the {subject}", instruction_type=kind, subject=subject,
+                  generation_prompt=prompt, style_transformation=style)
+
+
+def cand(slot: str, name: str, family: str = "sd15", score: float = 0.5, rerank=None, **kw) -> Candidate:
+    kind = "checkpoint" if slot == "checkpoint" else "lora"
+    entry = ZooEntry(id=f"id:{name}", kind=kind, name=name, base_family=family, **kw)
+    return Candidate(entry=entry, slot=slot, score=score, rerank_score=rerank)
+
+
+def pool(**slots) -> Candidates:
+    return Candidates(intent=None, checkpoints=slots.get("checkpoints", []),
+                      style_loras=slots.get("style_loras", []), object_loras=slots.get("object_loras", []))
+
+
+def test_replace_uses_the_object_lora_with_default_weight_and_its_triggers():
+    c = pool(checkpoints=[cand("checkpoint", "RealVis")],
+             object_loras=[cand("object_lora", "Tiger", trigger_words=["tgr", "striped cat"]),
+                           cand("object_lora", "Lion", score=0.4)],
+             style_loras=[cand("style_lora", "Watercolor")])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.checkpoint_name == "RealVis"
+    assert [(l.slot, l.name, l.weight, l.weight_source) for l in plan.loras] == [("object_lora", "Tiger", 0.8, "default")]
+    assert plan.trigger_words == ["tgr", "striped cat"]
+    assert plan.prompt == "tgr, striped cat, a tiger on the grass"
+    assert plan.negative_prompt == DEFAULT_NEGATIVE_PROMPT and plan.base_family == "sd15"
+    assert "best-ranked object LoRA" in plan.loras[0].why and "'dog'" in plan.loras[0].why
+    assert "best-ranked checkpoint" in plan.checkpoint.why
+
+
+def test_style_intents_use_the_style_lora_and_remove_uses_none():
+    c = pool(checkpoints=[cand("checkpoint", "Base")], object_loras=[cand("object_lora", "Cat")],
+             style_loras=[cand("style_lora", "Ink")])
+    for kind in (InstructionType.LOCAL_STYLE, InstructionType.GLOBAL_STYLE, InstructionType.STYLE_REFERENCE):
+        assert [l.name for l in compose_plan(intent(kind), c).loras] == ["Ink"]
+    removal = compose_plan(intent(InstructionType.REMOVE, subject="lamp post", prompt="empty street"), c)
+    assert removal.loras == [] and removal.checkpoint_name == "Base"
+    assert removal.negative_prompt.startswith("lamp post, ") and removal.prompt == "empty street"
+
+
+def test_replace_with_style_change_splits_default_weights():
+    c = pool(checkpoints=[cand("checkpoint", "Base")], object_loras=[cand("object_lora", "Cat")],
+             style_loras=[cand("style_lora", "Ink")])
+    plan = compose_plan(intent(InstructionType.ADD, style=1), c)
+    assert [(l.name, l.weight) for l in plan.loras] == [("Cat", 0.7), ("Ink", 0.5)]
+    assert wanted_lora_slots(intent(InstructionType.ADD, style=1)) == (["object_lora"], ["style_lora"])
+
+
+def test_weights_come_from_metadata_and_are_scaled_when_they_stack_too_high():
+    c = pool(checkpoints=[cand("checkpoint", "Base")],
+             object_loras=[cand("object_lora", "Cat", recommended_weight=0.6)],
+             style_loras=[cand("style_lora", "Ink")])
+    plan = compose_plan(intent(InstructionType.REPLACE, style=1), c)
+    assert [(l.weight, l.weight_source) for l in plan.loras] == [(0.6, "metadata"), (0.5, "default")]
+    heavy = pool(checkpoints=[cand("checkpoint", "Base")],
+                 object_loras=[cand("object_lora", "Cat", recommended_weight=1.2)],
+                 style_loras=[cand("style_lora", "Ink", recommended_weight=1.0)])
+    plan = compose_plan(intent(InstructionType.REPLACE, style=1), heavy)
+    assert sum(l.weight for l in plan.loras) == pytest.approx(MAX_TOTAL_WEIGHT, abs=2e-3)
+    assert all(l.weight_source == "metadata, scaled" for l in plan.loras)
+    odd = pool(object_loras=[cand("object_lora", "Cat", recommended_weight=9.0)])  # implausible metadata
+    assert compose_plan(intent(InstructionType.REPLACE), odd).loras[0].weight_source == "default"
+
+
+def test_rerank_score_decides_the_order_over_retrieval_score():
+    c = pool(checkpoints=[cand("checkpoint", "Base")],
+             object_loras=[cand("object_lora", "HighRetrieval", score=0.9, rerank=0.2),
+                           cand("object_lora", "HighRerank", score=0.1, rerank=0.8)])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.loras[0].name == "HighRerank" and "rerank 0.80" in plan.loras[0].why
+
+
+def test_incompatible_lora_is_skipped_for_the_next_compatible_one():
+    c = pool(checkpoints=[cand("checkpoint", "SD15 Base", family="sd15")],
+             object_loras=[cand("object_lora", "XL Tiger", family="sdxl", score=0.9),
+                           cand("object_lora", "SD15 Tiger", family="sd15", score=0.5)])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.loras[0].name == "SD15 Tiger" and plan.loras[0].rank == 1
+    assert "skipped 1" in plan.loras[0].why
+
+
+def test_next_checkpoint_is_tried_when_no_lora_fits_the_best_one():
+    c = pool(checkpoints=[cand("checkpoint", "XL Base", family="sdxl", score=0.9),
+                          cand("checkpoint", "SD15 Base", family="sd15", score=0.5)],
+             style_loras=[cand("style_lora", "SD15 Ink", family="sd15")])
+    plan = compose_plan(intent(InstructionType.GLOBAL_STYLE), c)
+    assert plan.checkpoint_name == "SD15 Base" and plan.checkpoint.rank == 1
+    assert "no compatible LoRA" in plan.checkpoint.why and plan.base_family == "sd15"
+
+
+def test_no_compatible_combination_is_a_plan_error():
+    c = pool(checkpoints=[cand("checkpoint", "XL Base", family="sdxl")],
+             object_loras=[cand("object_lora", "SD15 Tiger", family="sd15")])
+    with pytest.raises(PlanError, match="base model"):
+        compose_plan(intent(InstructionType.REPLACE), c)
+
+
+def test_optional_slot_without_a_compatible_candidate_is_left_out_with_a_note():
+    c = pool(checkpoints=[cand("checkpoint", "Base", family="sd15")], object_loras=[cand("object_lora", "Cat")],
+             style_loras=[cand("style_lora", "XL Ink", family="sdxl")])
+    plan = compose_plan(intent(InstructionType.REPLACE, style=1), c)
+    assert [l.name for l in plan.loras] == ["Cat"]
+    assert any("style LoRA fits" in n for n in plan.notes)
+
+
+def test_unknown_families_are_allowed_with_a_note_and_missing_checkpoint_keeps_the_workflows():
+    c = pool(object_loras=[cand("object_lora", "Mystery", family="unknown"), cand("object_lora", "Known")])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.checkpoint is None and plan.checkpoint_name == ""
+    assert any("workflow's own checkpoint" in n for n in plan.notes)
+    with pytest.raises(PlanError, match="no checkpoint"):
+        compose_plan(intent(InstructionType.REPLACE), c, require_checkpoint=True)
+    mixed = pool(checkpoints=[cand("checkpoint", "Base", family="unknown")], object_loras=[cand("object_lora", "Cat")])
+    plan = compose_plan(intent(InstructionType.REPLACE), mixed)
+    assert plan.base_family == "sd15" and any("unknown base model" in n for n in plan.notes)
+
+
+def test_no_candidates_at_all_gives_a_plan_with_notes():
+    plan = compose_plan(intent(InstructionType.REPLACE), pool())
+    assert plan.checkpoint is None and plan.loras == [] and plan.prompt == "a tiger on the grass"
+    assert any("no object LoRA candidate" in n for n in plan.notes)
+    with pytest.raises(PlanError, match="intent"):
+        compose_plan(None, pool())
+
+
+def test_trigger_words_are_cleaned_deduplicated_and_capped():
+    assert clean_trigger("<lora:evil:1.0> tiger\nstyle, ") == "tiger style"
+    c = pool(object_loras=[cand("object_lora", "Cat", trigger_words=["Tiger", "tiger", "<hypernet:x:1>", "a", "b", "c"])])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.trigger_words == ["Tiger", "a", "b"]  # 3 usable words per LoRA: dupes and empties skipped
+
+
+def test_plan_json_round_trip_and_bad_json():
+    c = pool(checkpoints=[cand("checkpoint", "Base", rerank=0.7)],
+             object_loras=[cand("object_lora", "Cat", trigger_words=["kitty"], recommended_weight=0.65)],
+             style_loras=[cand("style_lora", "Ink")])
+    plan = compose_plan(intent(InstructionType.REPLACE, style=1), c)
+    again = Plan.from_json(plan.to_json())
+    assert again == plan
+    assert again.intent.instruction_type is InstructionType.REPLACE
+    assert again.lora_weights() == [("Cat", 0.65), ("Ink", 0.5)]
+    with pytest.raises(PlanError, match="not valid JSON"):
+        Plan.from_json("{nope")
+    data = json.loads(plan.to_json())
+    data["version"] = 99
+    with pytest.raises(PlanError, match="version"):
+        Plan.from_dict(data)
+    data["version"] = 1
+    data["loras"][0].pop("entry")
+    with pytest.raises(PlanError, match="malformed"):
+        Plan.from_dict(data)
+    with pytest.raises(PlanError):
+        Plan.from_dict([1, 2])
+
+
+def test_validate_refuses_mixed_families():
+    plan = compose_plan(intent(InstructionType.REPLACE),
+                        pool(checkpoints=[cand("checkpoint", "Base")], object_loras=[cand("object_lora", "Cat")]))
+    plan.validate()
+    plan.loras[0].entry.base_family = "sdxl"
+    with pytest.raises(PlanError, match="different base models"):
+        plan.validate()
+    assert check_compatible([]) == "unknown"

@@ -1,0 +1,170 @@
+"""search() / retrieve() on a real-catalog subset, the image channel, and the search/index CLIs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from polaris_core.candidates import Candidates
+from polaris_core.cli import main
+from polaris_core.errors import EmptyZooError
+from polaris_core.index import ZooIndex
+from polaris_core.intent import Intent, InstructionType
+from polaris_core.retrieve import SearchOptions, retrieve, search
+from polaris_core.zoo.entry import ZooEntry
+from tests.core.retrieval_fixtures import catalog_file, catalog_subset, embedding_cache
+
+
+@pytest.fixture(scope="module")
+def index(shared_data, fixture_cache, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("retrieve-index")
+    return ZooIndex.build(catalog_subset(shared_data, fixture_cache), folder, cache=embedding_cache(fixture_cache))
+
+
+def test_results_are_grouped_per_model_and_scored(index):
+    results = search(index, "1girl, portrait, detailed face, realistic", kind="lora", k=10)
+    assert 0 < len(results) <= 10
+    models = [c.entry.civitai_model_id for c in results]
+    assert len(models) == len(set(models))  # versions collapsed
+    assert all(c.entry.kind == "lora" for c in results)
+    assert [c.score for c in results] == sorted((c.score for c in results), reverse=True)
+    assert {"lexical", "dense"} <= set(results[0].channel_scores)
+    assert all(c.slot in ("style_lora", "object_lora") for c in results)
+
+
+def test_each_channel_alone_and_filters(index):
+    query = next(e for e in index.entries if e.kind == "lora" and e.example_prompts).example_prompts[0]
+    for channels in (("lexical",), ("dense",)):
+        found = search(index, query, kind="lora", k=5, options=SearchOptions(channels=channels))
+        assert found and set(found[0].channel_scores) <= set(channels) | {"popularity"}
+    family = index.entries[0].base_family
+    assert all(c.entry.base_family in (family, "unknown")
+               for c in search(index, query, kind="lora", k=20, base_family=family))
+    assert all(c.entry.role == "style" for c in search(index, query, kind="lora", k=20, role="style"))
+    assert search(index, "", kind="lora") == []
+
+
+def test_checkpoints_are_found_by_their_prompts(index):
+    probes = [e for e in index.entries if e.kind == "checkpoint" and e.example_prompts][:5]
+    hits = sum(search(index, e.example_prompts[0], kind="checkpoint", k=3)[0].entry.civitai_model_id
+               == e.civitai_model_id for e in probes)
+    assert hits >= len(probes) - 1
+
+
+def _intent(kind: InstructionType, subject: str, prompt: str) -> Intent:
+    return Intent(instruction=prompt, instruction_type=kind, subject=subject, generation_prompt=prompt)
+
+
+def test_two_level_retrieval_fills_the_right_slots(index):
+    style = retrieve(index, _intent(InstructionType.GLOBAL_STYLE, "", "anime style illustration, vivid colors"),
+                     k_checkpoints=3, k_loras=5)
+    assert isinstance(style, Candidates)
+    assert 0 < len(style.checkpoints) <= 3 and all(c.slot == "checkpoint" for c in style.checkpoints)
+    assert style.style_loras and not style.object_loras
+    family = style.checkpoints[0].entry.base_family
+    assert all(c.entry.base_family in (family, "unknown") for c in style.style_loras)
+    assert all(c.slot == "style_lora" for c in style.style_loras)
+    assert "affinity" in style.style_loras[0].channel_scores
+
+    add = retrieve(index, _intent(InstructionType.ADD, "a knight in armor", "a knight in shining armor"),
+                   k_loras=4)
+    assert add.object_loras and not add.style_loras and len(add.object_loras) <= 4
+    removed = retrieve(index, _intent(InstructionType.REMOVE, "the cup", "a table"))
+    assert removed.checkpoints and not removed.style_loras and not removed.object_loras
+    json.dumps(add.to_dict())  # the contract the reranker and nodes read
+
+
+def test_retrieve_on_an_empty_zoo(index, tmp_path):
+    empty = ZooIndex.build([], None, text_encoder=index.text_encoder)
+    with pytest.raises(EmptyZooError, match="no checkpoints or LoRAs"):
+        retrieve(empty, _intent(InstructionType.GLOBAL_STYLE, "", "watercolor"))
+
+
+def test_image_channel_finds_the_entry_with_that_preview(index, fixture_cache, tmp_path):
+    from PIL import Image
+
+    from polaris_core.clip_model import load_clip
+    from polaris_core.embed.image import ClipEncoder
+    from tests.model_fixtures import build_clip_fixture
+
+    encoder = ClipEncoder(load_clip(build_clip_fixture(fixture_cache)))
+    rng = np.random.default_rng(0)
+    entries = []
+    for i in range(4):
+        path = tmp_path / f"preview{i}.png"
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+        entries.append(ZooEntry(id=f"local:{i}", kind="lora", name=f"Local {i}", source="local",
+                                preview_paths=[str(path)], base_family="sd15"))
+    entries.append(ZooEntry(id="local:nopreview", kind="lora", name="No preview", source="local",
+                            preview_paths=[str(tmp_path / "missing.png")]))
+    built = ZooIndex.build(entries, tmp_path / "img-index", text_encoder=index.text_encoder,
+                           image_encoder=encoder)
+    assert built.arrays.has_image.tolist() == [True, True, True, True, False]
+    loaded = ZooIndex.load(tmp_path / "img-index", image_encoder=encoder)
+    target = Image.open(tmp_path / "preview2.png")
+    found = search(loaded, None, target, kind="lora", k=3, options=SearchOptions(channels=("image",)))
+    assert found[0].entry.id == "local:2"
+    assert found[0].channel_scores["image"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_search_cli_writes_one_line_per_query_in_order(index, tmp_path, capsys):
+    folder = index.folder
+    probes = [e for e in index.entries if e.kind == "lora" and e.example_prompts][:3]
+    queries = tmp_path / "queries.jsonl"
+    lines = [json.dumps({"query": e.example_prompts[0], "other": 1}) for e in probes]
+    lines.insert(1, "not json")
+    lines.append(json.dumps({"query": ""}))
+    queries.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ranked.jsonl"
+    assert main(["search", "--index", str(folder), "--kind", "lora", "--queries", str(queries),
+                 "--field", "query", "--k", "4", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(lines)
+    assert rows[1] == {"results": []} and rows[-1] == {"results": []}
+    first = rows[0]["results"]
+    assert 0 < len(first) <= 4
+    assert set(first[0]) == {"id", "civitai_model_id", "civitai_version_id", "name", "score"}
+    assert first[0]["civitai_model_id"] == probes[0].civitai_model_id
+    assert rows[2]["results"][0]["civitai_model_id"] == probes[1].civitai_model_id
+
+    assert main(["search", "--index", str(folder), "--kind", "checkpoint", "photo of a woman, portrait"]) == 0
+    table = capsys.readouterr().out
+    assert "score" in table.splitlines()[0] and len(table.splitlines()) > 2
+
+
+def test_index_cli_builds_and_updates(shared_data, fixture_cache, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(fixture_cache))
+    catalog = catalog_file(shared_data, fixture_cache)
+    out = tmp_path / "cli-index"
+    assert main(["index", "build", "--catalog", str(catalog), "--out", str(out)]) == 0
+    assert "entries" in capsys.readouterr().out
+    built = ZooIndex.load(out)
+    assert len(built) > 0 and built.counts()["lora"] == len(built)
+    assert main(["index", "build", "--catalog", str(catalog), "--out", str(out), "--update"]) == 0
+    assert "unchanged" in capsys.readouterr().out and len(ZooIndex.load(out)) == len(built)
+    assert main(["index", "info", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["entries"] == len(built)
+    assert main(["index", "build", "--out", str(out)]) == 1  # nothing to index: a clear error, no crash
+
+
+def test_local_lora_is_found_by_its_training_tags(tmp_path, fixture_cache, monkeypatch, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(fixture_cache))
+    loras = tmp_path / "loras"
+    loras.mkdir()
+    for value, (name, tags) in enumerate((("glimmer", {"glimmerwing": 10, "neon lights": 3}),
+                                          ("castle", {"old castle": 8}))):
+        # Different tensor data: files with the same content hash are one model to the scanner.
+        save_file({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": torch.full((4, 320), value)},
+                  str(loras / f"{name}.safetensors"),
+                  metadata={"ss_tag_frequency": json.dumps({"10_img": tags}), "ss_base_model_version": "sd_v1"})
+    out = tmp_path / "local-index"
+    assert main(["index", "build", "--models-dir", str(loras), "--kind", "lora", "--out", str(out)]) == 0
+    capsys.readouterr()
+    index = ZooIndex.load(out)
+    assert len(index) == 2
+    found = search(index, "glimmerwing, neon lights, city at night", kind="lora", k=2)
+    assert found[0].entry.file_name.startswith("glimmer") and found[0].entry.source == "local"

@@ -1,0 +1,275 @@
+"""VectorStore: recall on clustered vectors, incremental updates, persistence and atomic saves."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from polaris_core.bench.index import clustered_vectors
+from polaris_core.errors import IndexFolderError, VectorError
+from polaris_core import vectorstore
+from polaris_core.vectorstore import HnswParams, VectorStore
+
+DIM = 48
+
+
+def _exact_top(queries, vectors, labels, k):
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    return labels[np.argsort(-(q @ unit.T), axis=1)[:, :k]]
+
+
+def _recall(found, truth):
+    return np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)])
+
+
+@pytest.fixture(scope="module")
+def data():
+    vectors, queries = clustered_vectors(6000, DIM, n_queries=100, seed=3)
+    return vectors, queries
+
+
+def test_recall_on_clustered_vectors_hnsw_and_exact(data):
+    vectors, queries = data
+    vectors = vectors[:5900]
+    labels = np.arange(10_000, 10_000 + len(vectors), dtype=np.int64)
+    store = VectorStore.create(DIM, exact_threshold=1000)
+    store.add("big", labels[:5000], vectors[:5000])
+    store.add("small", labels[5000:], vectors[5000:])
+    assert store.storage("big") == "hnsw" and store.storage("small") == "exact"
+    truth = _exact_top(queries, vectors, labels, 10)
+    scores, found = store.search(queries, 10)
+    assert _recall(found, truth) >= 0.98
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    # The exact partition alone is exact; a single query gives 1-D results.
+    small_truth = _exact_top(queries[:1], vectors[5000:], labels[5000:], 5)
+    s1, l1 = store.search(queries[0], 5, partitions=["small", "missing"])
+    assert l1.shape == (5,) and list(l1) == list(small_truth[0])
+    np.testing.assert_allclose(s1[0], float(queries[0] @ vectors[5000 + (l1[0] - 15000)] /
+                                            np.linalg.norm(queries[0]) /
+                                            np.linalg.norm(vectors[5000 + (l1[0] - 15000)])), rtol=1e-5)
+
+
+def test_incremental_add_update_delete_and_move(data):
+    vectors, queries = data
+    store = VectorStore.create(DIM, exact_threshold=500)
+    labels = np.arange(3000)
+    store.add("p", labels, vectors[:3000])
+    assert len(store) == 3000 and store.storage("p") == "hnsw"
+    # Delete a third: deleted labels never come back, counts follow.
+    gone = labels[::3]
+    assert store.delete(gone) == len(gone) and store.delete(gone) == 0
+    _, found = store.search(queries, 50)
+    assert not set(found.ravel()) & set(gone.tolist())
+    # New labels reuse deleted slots; a deleted label can be re-added; an existing one is updated in place.
+    store.add("p", np.arange(5000, 5000 + 500), vectors[3000:3500])
+    store.add("p", gone[:10], vectors[3500:3510])
+    store.add("p", [1], vectors[4000:4001] * 3)
+    assert len(store) == 3000 - len(gone) + 510 == store.count("p")
+    _, top = store.search(vectors[4000], 1)
+    assert top[0] == 1
+    np.testing.assert_allclose(store.get_vectors([1])[0], vectors[4000] / np.linalg.norm(vectors[4000]), rtol=1e-5)
+    _, found = store.search(queries, 100)
+    assert all(len(set(row)) == len(row) for row in found)  # no duplicate labels after slot reuse
+    # Moving a label to another partition removes it from the first.
+    store.add("q", [2], vectors[:1])
+    assert store.partition_of(2) == "q" and 2 not in store.labels("p") and store.count("q") == 1
+    # Shrinking far below the threshold turns the partition back into an exact one.
+    store.delete(store.labels("p")[100:])
+    assert store.storage("p") == "exact" and store.count("p") == 100
+    _, found = store.search(queries, 5, partitions=["p"])
+    truth = _exact_top(queries, store.get_vectors(store.labels("p")), store.labels("p"), 5)
+    assert _recall(found, truth) == 1.0
+    store.delete(store.labels("q"))
+    assert "q" not in store.partitions()
+
+
+def test_bad_inputs_raise_vector_error(data):
+    vectors, _ = data
+    store = VectorStore.create(DIM)
+    with pytest.raises(VectorError, match="shape"):
+        store.add("p", [1], np.zeros((1, DIM + 1)))
+    with pytest.raises(VectorError, match="NaN"):
+        store.add("p", [1], np.full((1, DIM), np.nan))
+    with pytest.raises(VectorError, match="zeros"):
+        store.add("p", [1], np.zeros((1, DIM)))
+    with pytest.raises(VectorError, match="≥ 0"):
+        store.add("p", [-1], vectors[:1])
+    with pytest.raises(VectorError, match="one vector per label"):
+        store.add("p", [1, 2], vectors[:1])
+    with pytest.raises(VectorError, match="Partition"):
+        store.add("", [1], vectors[:1])
+    with pytest.raises(VectorError):
+        store.search(vectors[0], 0)
+    with pytest.raises(VectorError):
+        VectorStore.create(0)
+    scores, labels = store.search(vectors[:2], 5)  # empty store: empty results, not an error
+    assert scores.shape == (2, 0) and labels.shape == (2, 0)
+    store.add("p", [7, 7], vectors[:2])  # a repeated label keeps its last vector
+    assert len(store) == 1
+    np.testing.assert_allclose(store.get_vectors([7])[0], vectors[1] / np.linalg.norm(vectors[1]), rtol=1e-5)
+    assert store.search(vectors[0], 10)[1].shape == (1,)
+
+
+def _store(data, n=1500):
+    vectors, _ = data
+    store = VectorStore.create(DIM, exact_threshold=1000, hnsw=HnswParams(M=12, ef_construction=80, ef_search=48),
+                               extra={"text_encoder": "minilm"})
+    store.add("lora/sd15", np.arange(n), vectors[:n])
+    store.add("checkpoint/sd15", np.arange(n, n + 200), vectors[n:n + 200])
+    return store
+
+
+def test_save_load_round_trip_and_unchanged_partitions_are_not_rewritten(data, tmp_path):
+    _, queries = data
+    store = _store(data)
+    folder = tmp_path / "idx"
+    store.save(folder)
+    manifest = json.loads((folder / vectorstore.MANIFEST).read_text())
+    assert manifest["format_version"] == vectorstore.FORMAT_VERSION and manifest["dim"] == DIM
+    assert manifest["partitions"]["lora/sd15"]["count"] == 1500 and manifest["count"] == 1700
+    assert manifest["extra"] == {"text_encoder": "minilm"} and manifest["hnsw"]["M"] == 12
+    loaded = VectorStore.load(folder, dim=DIM)
+    assert loaded.partitions() == store.partitions() and len(loaded) == len(store)
+    for a, b in zip(store.search(queries, 10), loaded.search(queries, 10)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    loaded.check_extra({"text_encoder": "minilm"})
+    with pytest.raises(IndexFolderError, match="text_encoder"):
+        loaded.check_extra({"text_encoder": "clip"})
+    with pytest.raises(IndexFolderError, match="encoder changed"):
+        VectorStore.load(folder, dim=DIM + 1)
+
+    graph_file = folder / vectorstore.DATA_DIR / manifest["partitions"]["lora/sd15"]["files"]["hnsw"]["name"]
+    before = graph_file.stat().st_mtime_ns
+    loaded.add("checkpoint/sd15", [99999], data[0][1:2])
+    loaded.delete([1500])
+    loaded.save(folder)
+    assert graph_file.stat().st_mtime_ns == before  # the unchanged HNSW partition was reused
+    assert len(list((folder / vectorstore.DATA_DIR).iterdir())) == 4  # old files of the changed partition are gone
+    again = VectorStore.load(folder)
+    assert len(again) == 1700 and 99999 in again and 1500 not in again
+
+
+def test_corrupt_or_mismatched_folders_raise_index_folder_error(data, tmp_path):
+    folder = tmp_path / "idx"
+    _store(data).save(folder)
+    manifest_path = folder / vectorstore.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    with pytest.raises(IndexFolderError, match="not a vector-store folder"):
+        VectorStore.load(tmp_path / "nothing")
+
+    def broken(change):
+        m = json.loads(json.dumps(manifest))
+        change(m)
+        manifest_path.write_text(json.dumps(m))
+        with pytest.raises(IndexFolderError) as info:
+            VectorStore.load(folder)
+        return str(info.value)
+
+    assert "version" in broken(lambda m: m.update(format_version=99))
+    assert "not a Polaris" in broken(lambda m: m.update(format="other"))
+    assert "vectors" in broken(lambda m: m.update(count=5))
+    assert "leaves" in broken(lambda m: m["partitions"]["lora/sd15"]["files"]["labels"].update(name="../x"))
+    manifest_path.write_text("{not json")
+    with pytest.raises(IndexFolderError, match="not JSON"):
+        VectorStore.load(folder)
+    manifest_path.write_text(json.dumps(manifest))
+    graph = folder / vectorstore.DATA_DIR / manifest["partitions"]["lora/sd15"]["files"]["hnsw"]["name"]
+    raw = bytearray(graph.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    graph.write_bytes(bytes(raw))
+    with pytest.raises(IndexFolderError, match="checksum"):
+        VectorStore.load(folder)
+    graph.write_bytes(bytes(raw[:100]))
+    with pytest.raises(IndexFolderError, match="size"):
+        VectorStore.load(folder)
+    graph.unlink()
+    with pytest.raises(IndexFolderError, match="missing"):
+        VectorStore.load(folder)
+
+
+class _Crash(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing in save() may swallow it."""
+
+
+@pytest.mark.parametrize("crash_at", ["data file", "manifest replace"])
+def test_crash_mid_save_leaves_previous_version_loadable(data, tmp_path, monkeypatch, crash_at):
+    _, queries = data
+    folder = tmp_path / "idx"
+    old = _store(data)
+    old.save(folder)
+    expected = old.search(queries, 10)
+
+    new = _store(data, n=1400)
+    new.add("lora/sdxl", [777777], data[0][:1])
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def crashing_replace(src, dst):
+        calls["n"] += 1
+        target = str(dst)
+        if (crash_at == "data file" and calls["n"] == 2) or (crash_at == "manifest replace"
+                                                             and target.endswith(vectorstore.MANIFEST)):
+            raise _Crash()
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(vectorstore.os, "replace", crashing_replace)
+    with pytest.raises(_Crash):
+        new.save(folder)
+    monkeypatch.setattr(vectorstore.os, "replace", real_replace)
+    reloaded = VectorStore.load(folder)
+    assert len(reloaded) == 1700 and 777777 not in reloaded
+    for a, b in zip(expected, reloaded.search(queries, 10)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    new.save(folder)  # the next save succeeds and clears the leftovers
+    assert 777777 in VectorStore.load(folder)
+    assert not [p for p in (folder / vectorstore.DATA_DIR).iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses SIGKILL")
+def test_process_killed_during_save(data, tmp_path):
+    folder = tmp_path / "idx"
+    _store(data).save(folder)
+    script = textwrap.dedent(f"""
+        import os, signal, numpy as np
+        from polaris_core import vectorstore
+        store = vectorstore.VectorStore.load({str(folder)!r})
+        store.add("lora/sd15", np.arange(50_000, 50_100), np.random.default_rng(0).normal(size=(100, {DIM})))
+        real = vectorstore._write_json_atomic
+        def die(path, obj):
+            # Write half a manifest into the temp file, then die without cleanup.
+            with open(str(path) + ".partial", "w") as fh:
+                fh.write(str(obj)[:100])
+            os.kill(os.getpid(), signal.SIGKILL)
+        vectorstore._write_json_atomic = die
+        store.save({str(folder)!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    reloaded = VectorStore.load(folder)
+    assert len(reloaded) == 1700 and 50_000 not in reloaded
+
+
+def test_synthetic_vectors_are_clustered_not_random(data):
+    vectors, queries = data
+    sims = queries @ vectors.T
+    nearest = np.sort(sims, axis=1)[:, -10:].mean()
+    assert nearest > 0.6 and abs(float(sims.mean())) < 0.1  # tight neighbourhoods, unrelated far points
+
+
+def test_search_survives_a_mostly_deleted_graph(data):
+    vectors, queries = data
+    store = VectorStore.create(DIM, exact_threshold=0, hnsw=HnswParams(M=8, ef_construction=40, ef_search=10))
+    store.add("p", np.arange(1000), vectors[:1000])
+    store.delete(np.arange(12, 1000))
+    assert store.storage("p") == "hnsw" and len(store) == 12
+    scores, labels = store.search(queries[:3], 10)
+    assert labels.shape == (3, 10) and set(labels.ravel()) <= set(range(12))
+    assert all(len(set(row)) == 10 for row in labels)
+    assert store.search(queries[0], 50)[1].shape == (12,)

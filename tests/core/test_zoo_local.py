@@ -1,0 +1,188 @@
+"""Local model-folder scan: headers, sidecars, previews, pickles, bad files, scan cache, renames."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from polaris_core.errors import Cancelled, ZooError
+from polaris_core.zoo.local import comfyui_roots, parse_sidecar, scan_folder, scan_models
+
+SD15_KEY = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight"
+SDXL_KEY = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight"
+
+
+def _lora(path, key=SD15_KEY, ctx=768, fill=0.0, metadata=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: np.full((4, ctx), fill, dtype=np.float16)}, str(path), metadata=metadata)
+
+
+CIVITAI_INFO = {
+    "id": 555, "modelId": 77, "name": "v1", "baseModel": "SD 1.5", "trainedWords": ["hrn style"],
+    "description": "<p>Use <b>weight 0.6</b></p>",
+    "model": {"name": "Heron Ink", "type": "LORA", "tags": ["style"]},
+    "files": [{"name": "heron.safetensors", "hashes": {"SHA256": "00" * 32}}],
+    "images": [{"url": "https://img/1.png", "nsfw": "None", "meta": {"prompt": "a heron <lora:heron:0.6>"}}],
+}
+
+
+@pytest.fixture()
+def models(tmp_path):
+    root = tmp_path / "models"
+    loras = root / "loras"
+    _lora(loras / "style" / "heron.safetensors", metadata={
+        "ss_output_name": "heron_v1", "ss_base_model_version": "sd_v1",
+        "ss_tag_frequency": json.dumps({"10_hrn bird": {"bird": 12, "ink": 7, "1girl": 1}})})
+    (loras / "style" / "heron.civitai.info").write_text(json.dumps(CIVITAI_INFO))
+    (loras / "style" / "heron.preview.png").write_bytes(b"\x89PNG")
+    (loras / "style" / "heron.txt").write_text("extra trigger\n")
+    _lora(loras / "xl.safetensors", key=SDXL_KEY, ctx=2048, fill=1.0)
+    (loras / "xl.json").write_text(json.dumps({"description": "An XL thing", "activation text": "xlword",
+                                               "preferred weight": 0.9, "sd version": "SDXL"}))
+    (loras / "xl.jpg").write_bytes(b"\xff\xd8")
+    _lora(loras / "managed.safetensors", fill=2.0)
+    (loras / "managed.metadata.json").write_text(json.dumps({
+        "model_name": "Managed Model", "base_model": "SD 1.5", "tags": ["clothing"],
+        "modelDescription": "<p>a coat</p>", "usage_tips": json.dumps({"strength": 0.75}),
+        "civitai": {"id": 9, "modelId": 8, "trainedWords": ["coat"], "images": []}}))
+    _lora(loras / "rg.safetensors", fill=3.0)
+    (loras / "rg.rgthree-info.json").write_text(json.dumps({
+        "name": "RG Lora", "baseModel": "SDXL 1.0", "strengthMin": 0.4, "strengthMax": 0.8,
+        "trainedWords": [{"word": "rgword", "civitai": True}],
+        "images": [{"url": "https://img/rg.png", "positive": "a castle"}]}))
+    _lora(loras / "dupe.safetensors", metadata={"other": "metadata"})  # same tensors as heron → same AutoV3
+    (loras / "empty.safetensors").write_bytes(b"")
+    (loras / "huge.safetensors").write_bytes((2**40).to_bytes(8, "little") + b"{}")
+    (loras / "trunc.safetensors").write_bytes((500).to_bytes(8, "little") + b'{"a": 1')
+    (loras / "badutf.safetensors").write_bytes((4).to_bytes(8, "little") + b"\xff\xfe\xfd\xfc")
+    (loras / "old.ckpt").write_bytes(b"\x80\x04cos\nsystem\n")  # never unpickled
+    (loras / "notes.md").write_text("not a model")
+    (loras / "style" / "loop").symlink_to(loras, target_is_directory=True)
+    ckpts = root / "checkpoints"
+    ckpts.mkdir()
+    save_file({"model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight":
+               np.zeros((8, 1024), dtype=np.float16)}, str(ckpts / "base.safetensors"))
+    return root
+
+
+def _by_file(entries):
+    return {e.file_name: e for e in entries}
+
+
+def test_scan_reads_headers_sidecars_previews_and_skips_bad_files(models, tmp_path):
+    result = scan_models(comfyui_roots(models), cache_dir=tmp_path / "cache")
+    entries = _by_file(result.entries)
+    report = result.report
+    assert set(entries) == {os.path.join("style", "heron.safetensors"), "xl.safetensors", "managed.safetensors",
+                            "rg.safetensors", "old.ckpt", "base.safetensors"}
+
+    heron = entries[os.path.join("style", "heron.safetensors")]
+    assert heron.name == "Heron Ink" and heron.kind == "lora" and heron.source == "local"
+    assert heron.base_family == "sd15" and heron.id == "autov3:" + heron.autov3[:12]
+    assert heron.civitai_model_id == 77 and heron.civitai_version_id == 555
+    assert {"hrn style", "extra trigger"} <= set(heron.trigger_words)
+    assert "bird" in heron.tags and "bird, ink, 1girl" in heron.example_prompts and "a heron" in heron.example_prompts
+    assert heron.recommended_weight == 0.6 and heron.role == "style"
+    assert heron.preview_paths == [str(models / "loras" / "style" / "heron.preview.png")]
+    assert heron.file_path == str(models / "loras" / "style" / "heron.safetensors")
+
+    xl = entries["xl.safetensors"]
+    assert xl.base_family == "sdxl" and xl.trigger_words == ["xlword"] and xl.recommended_weight == 0.9
+    assert "An XL thing" in xl.description and xl.preview_paths[0].endswith("xl.jpg")
+    managed = entries["managed.safetensors"]
+    assert managed.name == "Managed Model" and managed.recommended_weight == 0.75 and managed.role == "object"
+    assert managed.trigger_words == ["coat"] and managed.civitai_version_id == 9 and "a coat" in managed.description
+    rg = entries["rg.safetensors"]
+    assert (rg.name, rg.trigger_words, rg.recommended_weight) == ("RG Lora", ["rgword"], 0.6)
+    assert rg.example_prompts == ["a castle"] and rg.preview_urls == ["https://img/rg.png"]
+    assert rg.base_family == "sd15"  # the tensors say SD 1.x; the sidecar's label does not override them
+    pickle = entries["old.ckpt"]
+    assert pickle.file_format == "pickle" and pickle.id.startswith("sha256:") and pickle.base_family == "unknown"
+    assert entries["base.safetensors"].kind == "checkpoint" and entries["base.safetensors"].base_family == "sd2"
+
+    assert report.pickles == 1 and report.hashed == 7 and report.entries == 6
+    skipped = dict(report.skipped)
+    assert skipped.pop("zero-byte file") == 1
+    assert skipped.pop("duplicate of another file (same autov3)") == 1
+    assert skipped.pop("symlink loop or repeated folder") == 1
+    assert sum(skipped.values()) == 3  # huge, truncated and non-UTF-8 headers
+    assert any("claims" in k for k in skipped) and any("UTF-8" in k for k in skipped)
+
+
+def test_rescan_uses_the_cache_and_renames_keep_their_hashes(models, tmp_path):
+    cache = tmp_path / "cache"
+    first = scan_folder(models / "loras", "lora", cache_dir=cache)
+    second = scan_folder(models / "loras", "lora", cache_dir=cache)
+    assert second.report.hashed == 0 and second.report.from_cache == first.report.hashed
+    assert [e.to_dict() for e in second.entries] == [e.to_dict() for e in first.entries]
+    assert second.report.skipped == first.report.skipped
+
+    os.rename(models / "loras" / "xl.safetensors", models / "loras" / "renamed_xl.safetensors")
+    (models / "loras" / "style" / "heron.txt").write_text("changed trigger\n")  # sidecar edit: no rehash
+    third = scan_folder(models / "loras", "lora", cache_dir=cache)
+    assert third.report.hashed == 0 and third.report.renamed == 1
+    entries = _by_file(third.entries)
+    old = _by_file(first.entries)
+    assert entries["renamed_xl.safetensors"].id == old["xl.safetensors"].id
+    assert "changed trigger" in entries[os.path.join("style", "heron.safetensors")].trigger_words
+
+    _lora(models / "loras" / "managed.safetensors", fill=5.0)  # content changed: rehash that file only
+    fourth = scan_folder(models / "loras", "lora", cache_dir=cache)
+    assert fourth.report.hashed == 1
+    assert _by_file(fourth.entries)["managed.safetensors"].id != old["managed.safetensors"].id
+
+
+def test_scan_without_hashing_and_bad_cache(models, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "scan-cache.json").write_text("{corrupt")
+    result = scan_folder(models / "checkpoints", "checkpoint", cache_dir=cache, hash_files=False)
+    assert result.report.hashed == 0 and len(result.entries) == 1 and result.entries[0].id.startswith("quick:")
+    assert result.entries[0].sha256 == "" and result.entries[0].base_family == "sd2"
+    hashed = scan_folder(models / "checkpoints", "checkpoint", cache_dir=cache)  # hashes what was skipped
+    assert hashed.report.hashed == 1 and hashed.entries[0].id.startswith("autov3:")
+    records = json.loads((cache / "scan-cache.json").read_text())
+    for record in records["records"].values():
+        del record["hashes"]  # a damaged cache is ignored record by record, never trusted
+    (cache / "scan-cache.json").write_text(json.dumps(records))
+    assert scan_folder(models / "checkpoints", "checkpoint", cache_dir=cache).report.hashed == 1
+
+
+def test_progress_cancel_and_missing_folder(models):
+    steps = []
+    scan_folder(models / "loras", "lora", on_step=lambda i, n: steps.append((i, n)))
+    assert steps and steps[-1][0] == steps[-1][1]
+
+    def cancel():
+        raise Cancelled("stop")
+    with pytest.raises(Cancelled):
+        scan_folder(models / "loras", "lora", check_cancel=cancel)
+    with pytest.raises(ZooError, match="does not exist"):
+        scan_folder(models / "nope", "lora")
+    with pytest.raises(ZooError, match="Unknown kind"):
+        scan_folder(models / "loras", "vae")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_file_is_skipped(models):
+    path = models / "loras" / "xl.safetensors"
+    path.chmod(0)
+    try:
+        result = scan_folder(models / "loras", "lora")
+    finally:
+        path.chmod(0o644)
+    assert any(k.startswith("unreadable") for k in result.report.skipped)
+
+
+@pytest.mark.parametrize("suffix, data", [
+    (".civitai.info", b"\xff\xfe not utf8"),
+    (".metadata.json", b"[1, 2]"),
+    (".json", b"{\"description\": "),
+    (".rgthree-info.json", b'{"trainedWords": 5}'),
+])
+def test_bad_sidecars_raise_zoo_error(suffix, data):
+    with pytest.raises(ZooError):
+        parse_sidecar(suffix, data)
