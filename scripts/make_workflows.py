@@ -140,13 +140,8 @@ def retrieval_chain(g: Graph, index, intent, llm, image=None):
     return g.add("PolarisApplyPlan", plan=rerank[0], extra_prompt="", lora_strength_scale=1.0)
 
 
-def text_to_image() -> Graph:
-    g = Graph("Text to image with a retrieved checkpoint and LoRAs")
-    llm = g.add("PolarisLoadLLM", model="(bundled SmolLM2-135M)", dtype="float32")
-    index = g.add("PolarisBuildIndex", index_name="my-zoo", scan_checkpoints=True, scan_loras=True, catalogs="")
-    parsed = g.add("PolarisParseInstruction", instruction="a watercolor painting of a corgi in a meadow",
-                   backend="rules", base_url="")
-    applied = retrieval_chain(g, index[0], parsed[0], llm[0])
+def sample_and_save(g: Graph, applied: NodeRef, prefix: str) -> None:
+    """Core nodes sample from Apply Plan's model, CLIP, VAE and prompts, and save the image."""
     positive = g.add("CLIPTextEncode", text=applied[3], clip=applied[1])
     negative = g.add("CLIPTextEncode", text=applied[4], clip=applied[1])
     latent = g.add("EmptyLatentImage", width=512, height=512, batch_size=1)
@@ -154,7 +149,17 @@ def text_to_image() -> Graph:
                     scheduler="normal", positive=positive[0], negative=negative[0], latent_image=latent[0],
                     denoise=1.0)
     decoded = g.add("VAEDecode", samples=sampled[0], vae=applied[2])
-    g.add("SaveImage", images=decoded[0], filename_prefix="polaris/t2i")
+    g.add("SaveImage", images=decoded[0], filename_prefix=prefix)
+
+
+def text_to_image() -> Graph:
+    g = Graph("Text to image with a retrieved checkpoint and LoRAs")
+    llm = g.add("PolarisLoadLLM", model="(bundled SmolLM2-135M)", dtype="float32")
+    index = g.add("PolarisBuildIndex", index_name="my-zoo", scan_checkpoints=True, scan_loras=True, catalogs="")
+    parsed = g.add("PolarisParseInstruction", instruction="a watercolor painting of a corgi in a meadow",
+                   backend="rules", base_url="")
+    applied = retrieval_chain(g, index[0], parsed[0], llm[0])
+    sample_and_save(g, applied, "polaris/t2i")
     return g
 
 
@@ -190,14 +195,7 @@ def style_from_reference() -> Graph:
     parsed = g.add("PolarisParseInstruction", instruction="Paint it in the style of this reference image",
                    backend="rules", image=reference[0], base_url="")
     applied = retrieval_chain(g, index[0], parsed[0], llm[0], image=reference[0])
-    positive = g.add("CLIPTextEncode", text=applied[3], clip=applied[1])
-    negative = g.add("CLIPTextEncode", text=applied[4], clip=applied[1])
-    latent = g.add("EmptyLatentImage", width=512, height=512, batch_size=1)
-    sampled = g.add("KSampler", model=applied[0], seed=0, steps=25, cfg=7.0, sampler_name="euler",
-                    scheduler="normal", positive=positive[0], negative=negative[0], latent_image=latent[0],
-                    denoise=1.0)
-    decoded = g.add("VAEDecode", samples=sampled[0], vae=applied[2])
-    g.add("SaveImage", images=decoded[0], filename_prefix="polaris/style")
+    sample_and_save(g, applied, "polaris/style")
     return g
 
 
