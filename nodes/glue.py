@@ -61,7 +61,9 @@ def index_names() -> list[str]:
     root = index_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file() and p.name != "demo")
+    from polaris_core.index import is_index_folder
+
+    return sorted(p.name for p in root.iterdir() if is_index_folder(p) and p.name != "demo")
 
 
 def cache_folder() -> Path:

@@ -685,3 +685,8 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
     widened.resize((matrix.shape[0], n_terms))
     return widened
 
+
+
+def is_index_folder(folder: str | os.PathLike) -> bool:
+    """True when `folder` holds a saved index (its commit point exists); says nothing about its health."""
+    return (Path(folder) / STORE_MANIFEST).is_file()

@@ -56,7 +56,7 @@ def build_or_update_index(
     Writes are atomic: an interrupted build leaves the previous index usable.
     """
     from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
-    from polaris_core.index import ZooIndex
+    from polaris_core.index import ZooIndex, is_index_folder
     from polaris_core.zoo.civitai import IngestStats, iter_catalog
     from polaris_core.zoo.local import scan_models
 
@@ -88,7 +88,7 @@ def build_or_update_index(
     build = IndexBuild(index=None, catalog_summary=f"catalogs: {stats.summary()}" if catalogs else "",
                        scan_summary=scan_summary)
     existing = None
-    if (target / "manifest.json").is_file():
+    if is_index_folder(target):
         try:
             existing = ZooIndex.load(target, image_encoder=image_encoder)
         except IndexFolderError as exc:

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +245,8 @@ if __name__ == "__main__":
     if what == "sd15":
         build_sd15_checkpoint(Path(sys.argv[2]))
     elif what == "lora":
-        build_lora(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4],
+        # Each name gets its own random tensors, so content hashes differ as they would for real LoRAs.
+        build_lora(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], seed=zlib.crc32(sys.argv[4].encode()),
                    trigger_words=tuple(w for w in sys.argv[5:]))
     else:
         raise SystemExit(__doc__)

@@ -60,7 +60,7 @@ def lora_files(fixture_cache, sd15_checkpoint) -> dict[str, Path]:
     """Kohya-format LoRAs (ss_*/modelspec.* metadata) whose keys target real layers of the SD1.5 fixture."""
     out = {}
     for name, triggers in FIXTURE_LORAS.items():
-        target = fixture_cache / "loras" / f"{name}.safetensors"
+        target = fixture_cache / "loras-v2" / f"{name}.safetensors"  # v2: distinct tensors per LoRA
         out[name] = _build_once(target, "lora", str(sd15_checkpoint), str(target), name, *triggers)
     return out
 

@@ -10,7 +10,8 @@ read, so the comparison measures packing, caching and masking, not the head. Met
 - prefix_cache_batched: the same, `--batch-size` candidates per forward (the reranker's fallback path);
 - listwise: one prompt holding every candidate, Stylus-style; timed as its prefill only (a lower bound:
   a real listwise composer also generates its answer);
-- tree: the TreeReranker pass (prefix once, packed branches, 4D mask).
+- tree_mask: the tree pass with the dense 4D additive mask (packs of 512 tokens);
+- tree: the TreeReranker's own pass (the tree attention kernel where the model supports it).
 
 Times are medians over `--repeats`, methods interleaved in each repeat; prefix encoding is inside every
 timed region that uses one. The LAST line printed is one JSON object.
@@ -29,7 +30,7 @@ log = logging.getLogger("polaris")
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "zoo" / "civitai-2023-sfw.jsonl.gz"
 DESCRIPTION_RANGE = (60, 150)
-METHODS = ("sequential", "padded_batched", "prefix_cache", "prefix_cache_batched", "listwise", "tree")
+METHODS = ("sequential", "padded_batched", "prefix_cache", "prefix_cache_batched", "listwise", "tree_mask", "tree")
 INSTRUCTION = "make the cat on the sofa look like a watercolor painting"
 
 
@@ -97,7 +98,14 @@ def top_k_agreement(a: list[float], b: list[float], k: int) -> float:
 def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
     import torch
 
-    from polaris_core.rerank.engine import batched_logits, encode_prefix, logits_to_scores, sequence_logits, tree_logits
+    from polaris_core.rerank.engine import (
+        MASK_PACK_TOKENS,
+        batched_logits,
+        encode_prefix,
+        logits_to_scores,
+        sequence_logits,
+        tree_logits,
+    )
 
     model, prompt = reranker.model, reranker.prompt
     score_ids, values = prompt.score_tokens.token_ids, prompt.score_tokens.values
@@ -107,8 +115,8 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
     pack_sizes = args.pack_tokens or [reranker.pack_tokens]
     pad = reranker.pad_id
 
-    def tree_with(pack_tokens: int) -> Callable[[], Any]:
-        return lambda: tree_logits(model, encode_prefix(model, prefix_ids), branches, score_ids,
+    def tree_with(pack_tokens: int, kernel: bool) -> Callable[[], Any]:
+        return lambda: tree_logits(model, encode_prefix(model, prefix_ids), branches, score_ids, kernel=kernel,
                                    pack_tokens=pack_tokens, packs_per_forward=reranker.packs_per_forward, pad_id=pad)[0]
 
     runners: dict[str, Callable[[], Any]] = {
@@ -121,13 +129,14 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
                                                        prefix=encode_prefix(model, prefix_ids),
                                                        batch_size=args.batch_size, pad_id=pad)[0],
         "listwise": lambda: sequence_logits(model, listwise_ids, score_ids),
+        "tree_mask": tree_with(MASK_PACK_TOKENS, kernel=False),
     }
     runners = {k: v for k, v in runners.items() if k in args.methods}
     tree_names = []
     if "tree" in args.methods:
         for size in pack_sizes:
             name = "tree" if size == pack_sizes[0] else f"tree@{size}"
-            runners[name] = tree_with(size)
+            runners[name] = tree_with(size, kernel=reranker.attention == "kernel")
             tree_names.append(name)
     times: dict[str, list[float]] = {k: [] for k in runners}
     outputs: dict[str, Any] = {}
@@ -152,11 +161,14 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
     if "tree" in medians:
         tree_time = medians["tree"]
         result["tree_pack_tokens"] = pack_sizes[0]
+        result["tree_attention"] = reranker.attention
         others = {k: v for k, v in medians.items() if not k.startswith("tree")}
         if "sequential" in others:
             result["speedup_vs_sequential"] = round(others["sequential"] / tree_time, 3)
         if "listwise" in others:
             result["speedup_vs_listwise"] = round(others["listwise"] / tree_time, 3)
+        if "tree_mask" in medians:
+            result["speedup_vs_tree_mask"] = round(medians["tree_mask"] / tree_time, 3)
         per_candidate = {k: v for k, v in others.items() if k != "listwise"}
         if others:
             best = min(others, key=others.get)

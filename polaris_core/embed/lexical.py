@@ -202,7 +202,7 @@ class FieldedBM25:
         return self.idf[term_ids] * (1.0 + np.log(multiplicity))
 
     def search(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> LexicalHits:
-        """Best-chunk BM25F score of every entry. Only entries touching a query term are computed."""
+        """Best-chunk BM25F score of every entry; the cost follows the non-zeros the query terms touch."""
         scores = np.zeros(self.n_entries, dtype=np.float32)
         best = np.full(self.n_entries, -1, dtype=np.int64)
         keep = term_ids < self.n_terms
@@ -211,18 +211,20 @@ class FieldedBM25:
             return LexicalHits(scores, best)
         weights = self.query_weights(term_ids, multiplicity).astype(np.float32)
         k1 = self.params.k1
-        field_tf = self.fields[:, term_ids].toarray()                  # entries × query terms
-        field_part = field_tf / (k1 + field_tf)
-        scores[:] = field_part @ weights                               # each entry's fields alone
+        # Sparse throughout: a million-entry zoo never becomes a dense (entries × terms) block.
+        field_tf = self.fields[:, term_ids].tocsr()                    # entries × query terms
+        saturated = field_tf.copy()
+        saturated.data = saturated.data / (k1 + saturated.data)
+        scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
         chunk_part = self.chunks[:, term_ids].tocoo()
         if chunk_part.nnz:
             rows, cols = chunk_part.row, chunk_part.col
             entries = self.chunk_entry[rows]
-            base = field_tf[entries, cols]
+            base = np.asarray(field_tf[entries, cols]).ravel()
             tf = chunk_part.data + base
-            gain = weights[cols] * (tf / (k1 + tf) - field_part[entries, cols])
+            gain = weights[cols] * (tf / (k1 + tf) - base / (k1 + base))
             n_chunks = self.chunks.shape[0]
             chunk_rows = np.flatnonzero(np.bincount(rows, minlength=n_chunks))
             chunk_gain = np.bincount(rows, weights=gain, minlength=n_chunks)[chunk_rows]

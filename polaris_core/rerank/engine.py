@@ -2,10 +2,11 @@
 
 `tree_logits` is the tree pass: the prefix is encoded once into a KV cache; branches are packed
 (first-fit decreasing) into sequences of at most `pack_tokens` tokens, each pack a row of one forward;
-a 4D additive mask lets every branch token see the prefix and the earlier tokens of its own branch only,
-and every branch's position ids continue from the end of the prefix. The logits are read at the last
-token of each branch. The other functions are the per-candidate methods: the fallback for models whose
-attention ignores custom masks, and the benchmark's baselines.
+every branch token sees the prefix and the earlier tokens of its own branch only, through either a
+4D additive mask or the tree attention kernel (kernel.py), and every branch's position ids continue
+from the end of the prefix. The logits are read at the last token of each branch. The other functions
+are the per-candidate methods: the fallback for models that can take neither, and the benchmark's
+baselines.
 
 How transformers 5.x Llama-family models take the mask (checked in the installed source):
 `create_causal_mask` returns a 4D tensor mask unchanged (`_preprocess_mask_arguments`), so it must
@@ -23,10 +24,15 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from polaris_core.errors import RerankError
+from polaris_core.rerank.kernel import tree_attention
 
 log = logging.getLogger("polaris")
 
-DEFAULT_PACK_TOKENS = 512
+# Pack sizes measured on CPU (SmolLM2-135M, N=32, see bench/rerank.py): with the dense mask, 512 tokens
+# balanced mask waste against forward count; the kernel wastes nothing, so bigger packs only save forwards.
+MASK_PACK_TOKENS = 512
+KERNEL_PACK_TOKENS = 4096
+DEFAULT_PACK_TOKENS = MASK_PACK_TOKENS
 DEFAULT_PACKS_PER_FORWARD = 1
 
 
@@ -135,11 +141,13 @@ def plan_packs(lengths: Sequence[int], pack_tokens: int) -> list[list[int]]:
 
 
 def tree_inputs(prefix_len: int, rows: Sequence[Sequence[Sequence[int]]], pad_id: int, dtype: torch.dtype,
-                device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+                device: torch.device, with_mask: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor], list[tuple[int, int]]]:
     """Input ids, position ids, 4D additive mask and (row, last column) of every branch, for packed rows.
 
     `rows[b]` is the list of branches (token id lists) packed into row b. Rows are right-padded; pad
-    queries see only the prefix (so no softmax row is empty) and nobody sees a pad key.
+    queries see only the prefix (so no softmax row is empty) and nobody sees a pad key. The mask is
+    None when `with_mask` is False (the tree kernel needs only the branch lengths).
     """
     width = max(sum(len(br) for br in row) for row in rows)
     batch = len(rows)
@@ -156,6 +164,8 @@ def tree_inputs(prefix_len: int, rows: Sequence[Sequence[Sequence[int]]], pad_id
             segment[b, start:start + n] = s
             start += n
             ends.append((b, start - 1))
+    if not with_mask:
+        return ids.to(device), positions.to(device), None, ends
     col = torch.arange(width)
     same_branch = (segment[:, :, None] == segment[:, None, :]) & (segment[:, None, :] >= 0)
     visible = same_branch & (col[None, None, :] <= col[None, :, None])
@@ -166,10 +176,12 @@ def tree_inputs(prefix_len: int, rows: Sequence[Sequence[Sequence[int]]], pad_id
 
 def tree_logits(model: Any, prefix: PrefixState, branches: Sequence[Sequence[int]], score_ids: Sequence[int], *,
                 pack_tokens: int = DEFAULT_PACK_TOKENS, packs_per_forward: int = DEFAULT_PACKS_PER_FORWARD,
-                pad_id: int = 0, check_cancel: Optional[Callable[[], None]] = None,
+                pad_id: int = 0, kernel: bool = False, check_cancel: Optional[Callable[[], None]] = None,
                 on_forward: Optional[Callable[[int], None]] = None) -> tuple[torch.Tensor, PassStats]:
     """Score-token logits (n_branches, n_labels) from packed tree forwards sharing the prefix cache.
 
+    `kernel=False`: the 4D additive mask (any eager/SDPA model). `kernel=True`: the tree attention
+    kernel (kernel.py), same result without the dense mask's waste.
     A forward that runs out of memory is split (first its rows, then a row's branches) and retried.
     """
     if not branches:
@@ -188,13 +200,19 @@ def tree_logits(model: Any, prefix: PrefixState, branches: Sequence[Sequence[int
             check_cancel()
         rows = [[branches[i] for i in pack] for pack in group]
         try:  # building the mask can run out of memory too
-            ids, positions, mask, ends = tree_inputs(prefix.length, rows, pad_id, dtype, device)
-            logits = _score_logits(model, ids, ends, score_index, attention_mask=mask, position_ids=positions,
-                                   past_key_values=_cache_for(prefix, len(rows)), use_cache=True)
+            ids, positions, mask, ends = tree_inputs(prefix.length, rows, pad_id, dtype, device, with_mask=not kernel)
+            cache = _cache_for(prefix, len(rows))
+            if kernel:
+                with tree_attention(model, prefix.length, [[len(b) for b in row] for row in rows]):
+                    logits = _score_logits(model, ids, ends, score_index, position_ids=positions,
+                                           past_key_values=cache, use_cache=True)
+            else:
+                logits = _score_logits(model, ids, ends, score_index, attention_mask=mask, position_ids=positions,
+                                       past_key_values=cache, use_cache=True)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
-            ids = positions = mask = None  # free what was built before retrying smaller
+            ids = positions = mask = cache = None  # free what was built before retrying smaller
             stats.oom_splits += 1
             if len(group) > 1:
                 halves = [group[: len(group) // 2], group[len(group) // 2:]]

@@ -16,8 +16,9 @@ from polaris_core.errors import RerankError
 from polaris_core.intent import Intent
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.rerank.engine import (
-    DEFAULT_PACK_TOKENS,
     DEFAULT_PACKS_PER_FORWARD,
+    KERNEL_PACK_TOKENS,
+    MASK_PACK_TOKENS,
     PassStats,
     PrefixState,
     batched_logits,
@@ -26,11 +27,13 @@ from polaris_core.rerank.engine import (
     sequence_logits,
     tree_logits,
 )
+from polaris_core.rerank.kernel import supports_kernel
 from polaris_core.rerank.prompt import DEFAULT_RUBRIC, PromptBuilder
 
 log = logging.getLogger("polaris")
 
 MODES = ("auto", "tree", "per_candidate")
+ATTENTION_PATHS = ("auto", "kernel", "mask")
 PROBE_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
 
 
@@ -38,7 +41,8 @@ PROBE_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
 class RerankStats:
     """What the last `score` / `rerank` call did (for logs, the CLI and the benchmark)."""
 
-    mode: str = ""
+    mode: str = ""                  # "tree" or "per_candidate"
+    attention: str = ""             # tree attention: "kernel" or "mask"
     rounds: int = 0
     scored: list[int] = dataclasses.field(default_factory=list)       # candidates scored per round
     description_tokens: list[int] = dataclasses.field(default_factory=list)
@@ -56,22 +60,30 @@ class TreeReranker:
     - `description_tokens`: description budget per pruning round; later rounds look closer. `score()` uses the last.
     - `max_branch_tokens`: hard cap on one branch (fields + description + delimiters).
     - `keep_fraction`: share of candidates kept after each round (never fewer than `keep`).
-    - `pack_tokens` / `packs_per_forward`: branch tokens per pack, packs per forward (memory bound).
-    - `mode`: "auto" (tree when the model's attention takes a custom 4D mask, checked once by a probe;
-      otherwise batched per-candidate scoring on the shared prefix cache, logged), "tree", "per_candidate".
+    - `pack_tokens` / `packs_per_forward`: branch tokens per pack (default: by attention path), packs per
+      forward. Packs that run out of memory are split and retried.
+    - `attention`: how branches are kept apart in a pack. "kernel": the tree attention kernel (exact
+      prefix + own-branch attention, no dense mask; models dispatching through transformers'
+      AttentionInterface); "mask": a custom 4D additive mask (any eager/SDPA model); "auto": kernel if
+      the model supports it, else mask.
+    - `mode`: "auto" (tree, after a one-off probe that the chosen attention path reproduces plain passes;
+      if it does not, batched per-candidate scoring on the shared prefix cache, logged), "tree"
+      (no probe), "per_candidate".
     """
 
     def __init__(self, llm: Any, *, rubric: str = DEFAULT_RUBRIC, score_mode: str = "yes_no",
                  description_tokens: Sequence[int] = (48, 128), max_branch_tokens: int = 256,
-                 keep_fraction: float = 1 / 3, pack_tokens: int = DEFAULT_PACK_TOKENS,
+                 keep_fraction: float = 1 / 3, pack_tokens: Optional[int] = None,
                  packs_per_forward: int = DEFAULT_PACKS_PER_FORWARD, fallback_batch_size: int = 8,
-                 mode: str = "auto", prefix_cache_entries: int = 4) -> None:
+                 attention: str = "auto", mode: str = "auto", prefix_cache_entries: int = 4) -> None:
         model = getattr(llm, "model", None)
         tokenizer = getattr(llm, "tokenizer", None)
         if model is None or tokenizer is None:
             raise RerankError("TreeReranker needs a loaded LLM with .model and .tokenizer (see polaris_core.llm.load_llm).")
         if mode not in MODES:
             raise RerankError(f"Unknown rerank mode {mode!r}; use one of {MODES}.")
+        if attention not in ATTENTION_PATHS:
+            raise RerankError(f"Unknown tree attention {attention!r}; use one of {ATTENTION_PATHS}.")
         budgets = tuple(int(b) for b in description_tokens)
         if not budgets or min(budgets) < 1:
             raise RerankError("description_tokens must be one or more positive token budgets, e.g. (48, 128).")
@@ -83,11 +95,17 @@ class TreeReranker:
         self.description_tokens = budgets
         self.max_branch_tokens = int(max_branch_tokens)
         self.keep_fraction = float(keep_fraction)
-        self.pack_tokens = int(pack_tokens)
+        self._pack_tokens = int(pack_tokens) if pack_tokens else None
         self.packs_per_forward = int(packs_per_forward)
         self.fallback_batch_size = int(fallback_batch_size)
         self.requested_mode = mode
-        self._tree_ok: Optional[bool] = None if mode == "auto" else mode == "tree"
+        self.requested_attention = attention
+        self._path: Optional[str] = None  # "kernel", "mask" or "per_candidate", settled on first use
+        if mode == "per_candidate":
+            self._path = "per_candidate"
+        elif mode == "tree":
+            self._path = "kernel" if attention == "kernel" or (attention == "auto" and supports_kernel(model)) \
+                else "mask"
         self._prefix_cache: OrderedDict[tuple[int, ...], PrefixState] = OrderedDict()
         self._prefix_cache_entries = max(1, int(prefix_cache_entries))
         pad = getattr(tokenizer, "pad_token_id", None)
@@ -99,7 +117,23 @@ class TreeReranker:
     @property
     def mode(self) -> str:
         """"tree" or "per_candidate": what scoring actually uses (probing the model on first call)."""
-        return "tree" if self._tree_supported() else "per_candidate"
+        return "per_candidate" if self._scoring_path() == "per_candidate" else "tree"
+
+    @property
+    def attention(self) -> str:
+        """"kernel" or "mask" for the tree, "" for per-candidate scoring."""
+        path = self._scoring_path()
+        return "" if path == "per_candidate" else path
+
+    @property
+    def pack_tokens(self) -> int:
+        if self._pack_tokens:
+            return self._pack_tokens
+        return KERNEL_PACK_TOKENS if self._scoring_path() == "kernel" else MASK_PACK_TOKENS
+
+    @pack_tokens.setter
+    def pack_tokens(self, value: Optional[int]) -> None:
+        self._pack_tokens = int(value) if value else None
 
     def score(self, intent_or_text: Intent | str, candidates: Sequence[Candidate], *,
               description_tokens: Optional[int] = None, on_step: Optional[OnStep] = None,
@@ -110,7 +144,7 @@ class TreeReranker:
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
-        self.last_stats = RerankStats(mode=self.mode if candidates else "")
+        self.last_stats = RerankStats(mode=self.mode, attention=self.attention) if candidates else RerankStats()
         if not candidates:
             return []
         budget = int(description_tokens or self.description_tokens[-1])
@@ -139,7 +173,7 @@ class TreeReranker:
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
-        stats = RerankStats(mode=self.mode if candidates else "")
+        stats = RerankStats(mode=self.mode, attention=self.attention) if candidates else RerankStats()
         if not candidates:
             self.last_stats = stats
             return []
@@ -232,45 +266,61 @@ class TreeReranker:
                      check_cancel: CheckCancel, step: Any) -> tuple[list[float], PassStats]:
         branches = self.branches(candidates, budget)
         score_ids = self.prompt.score_tokens.token_ids
-        if self._tree_supported():
+        path = self._scoring_path()
+        if path != "per_candidate":
             logits, passes = tree_logits(self.model, prefix, branches, score_ids, pack_tokens=self.pack_tokens,
                                          packs_per_forward=self.packs_per_forward, pad_id=self.pad_id,
-                                         check_cancel=check_cancel, on_forward=step)
+                                         kernel=path == "kernel", check_cancel=check_cancel, on_forward=step)
         else:
             logits, passes = batched_logits(self.model, branches, score_ids, prefix=prefix,
                                             batch_size=self.fallback_batch_size, pad_id=self.pad_id,
                                             check_cancel=check_cancel, on_forward=step)
         return logits_to_scores(logits, self.prompt.score_tokens.values), passes
 
-    def _tree_supported(self) -> bool:
-        if self._tree_ok is None:
-            self._tree_ok = self._probe_tree()
-        return self._tree_ok
+    def _scoring_path(self) -> str:
+        if self._path is None:
+            self._path = self._probe_paths()
+        return self._path
 
-    def _probe_tree(self) -> bool:
-        """Does this model honour a custom 4D mask with a prefix cache? Compare a tiny tree to plain passes.
+    def _probe_paths(self) -> str:
+        """The first tree attention path that reproduces plain passes on this model, else per-candidate."""
+        candidates = []
+        if self.requested_attention in ("auto", "kernel") and supports_kernel(self.model):
+            candidates.append("kernel")
+        if self.requested_attention in ("auto", "mask"):
+            candidates.append("mask")
+        for path in candidates:
+            if self._probe(kernel=path == "kernel"):
+                return path
+        log.warning("reranker: %s cannot run the tree pass (%s); falling back to batched per-candidate scoring "
+                    "on the shared prefix cache", type(self.model).__name__,
+                    "tried " + " and ".join(candidates) if candidates else "no tree attention path applies")
+        return "per_candidate"
 
-        Kernels that only do plain causal attention (e.g. flash-attention) either reject the mask or ignore
-        it; both show up here, and scoring then uses the per-candidate path, which needs no mask.
+    def _probe(self, kernel: bool) -> bool:
+        """Does a tiny tree (prefix cache + 3 packed branches) reproduce plain passes on this model?
+
+        Kernels that only do plain causal attention (e.g. flash-attention) either reject a 4D mask or
+        ignore it; both show up here.
         """
+        path = "tree attention kernel" if kernel else "4D attention mask"
         attn = getattr(getattr(self.model, "config", None), "_attn_implementation", None)
         prefix_ids = self.prompt.prefix_ids("probe: a red cat")[:12]
         branches = [prefix_ids[2:5], prefix_ids[1:8], prefix_ids[3:4]]
         score_ids = self.prompt.score_tokens.token_ids
         try:
             tree, _ = tree_logits(self.model, encode_prefix(self.model, prefix_ids), branches, score_ids,
-                                  pack_tokens=10_000, pad_id=self.pad_id)
+                                  pack_tokens=10_000, pad_id=self.pad_id, kernel=kernel)
             plain = torch.stack([sequence_logits(self.model, prefix_ids + b, score_ids) for b in branches])
-        except Exception as exc:  # any failure means the tree path is unusable for this model
-            log.warning("reranker: tree pass failed on %s with %r attention (%s); falling back to batched "
-                        "per-candidate scoring on the shared prefix cache", type(self.model).__name__, attn, exc)
+        except Exception as exc:  # any failure means this path is unusable for this model
+            log.warning("reranker: the %s failed on %s with %r attention: %s", path, type(self.model).__name__,
+                        attn, exc)
             return False
         tolerance = PROBE_TOLERANCE.get(next(self.model.parameters()).dtype, 5e-2)
         diff = float((tree - plain).abs().max())
         if diff > tolerance * max(1.0, float(plain.abs().max())):
-            log.warning("reranker: %s with %r attention does not honour custom 4D masks (probe diff %.3g); "
-                        "falling back to batched per-candidate scoring on the shared prefix cache",
-                        type(self.model).__name__, attn, diff)
+            log.warning("reranker: %s with %r attention does not honour the %s (probe diff %.3g)",
+                        type(self.model).__name__, attn, path, diff)
             return False
-        log.debug("reranker: tree probe passed (max diff %.2g)", diff)
+        log.debug("reranker: %s probe passed (max diff %.2g)", path, diff)
         return True

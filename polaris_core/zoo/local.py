@@ -274,11 +274,12 @@ def _tag_frequency(value) -> Counter:
 def _valid_record(record) -> bool:
     """A cache record has the fields `_process` relies on (the cache file may be damaged)."""
     try:
-        FileHashes(**record["hashes"])
-        ZooEntry.from_dict(record["entry"])
+        hashes, entry = record["hashes"], record["entry"]
         return (isinstance(record["size"], int) and isinstance(record["mtime_ns"], int)
-                and isinstance(record["quick"], str) and isinstance(record["sidecars"], list))
-    except (KeyError, TypeError, AttributeError):
+                and isinstance(record["quick"], str) and isinstance(record["sidecars"], list)
+                and isinstance(hashes, dict) and set(hashes) == set(FileHashes.__dataclass_fields__)
+                and isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("id", "kind", "name")))
+    except (KeyError, TypeError):
         return False
 
 
@@ -320,8 +321,9 @@ class ScanCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".scan-cache-", suffix=".tmp", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": CACHE_FORMAT, "version": CACHE_VERSION, "records": records}, fh,
-                          ensure_ascii=False, separators=(",", ":"))
+                # json.dumps uses the C encoder; json.dump streams through the slow Python one.
+                fh.write(json.dumps({"format": CACHE_FORMAT, "version": CACHE_VERSION, "records": records},
+                                    ensure_ascii=False, separators=(",", ":")))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -554,7 +556,9 @@ def _reason(exc: PolarisError) -> str:
 
 def _keep_one(copies: list[tuple[ZooEntry, _ModelFile]], report: ScanReport) -> ZooEntry:
     """Of several files with the same content, keep the best described one (then the first path)."""
-    best = max(copies, key=lambda c: (len(c[1].sidecars) + len(c[1].previews), [-ord(ch) for ch in c[1].path]))
+    if len(copies) == 1:
+        return copies[0][0]
+    best = min(copies, key=lambda c: (-len(c[1].sidecars) - len(c[1].previews), c[1].path))
     for entry, model in copies:
         if model is not best[1]:
             report.skip(f"duplicate of another file (same {entry.id.split(':')[0]})",
@@ -584,11 +588,9 @@ def scan_models(roots: Sequence[tuple[str | os.PathLike, str]], *, cache_dir: Op
         models.extend(_walk(root_path, kind, report, check_cancel))
     report.files_seen = len(models)
     cache = ScanCache(cache_dir)
-    scanned_roots = [os.path.abspath(r) for r, _ in roots]
-    records: dict[str, dict] = {
-        path: rec for path, rec in cache.records.items()
-        if not any(path.startswith(root.rstrip(os.sep) + os.sep) for root in scanned_roots)
-    }
+    scanned = tuple(os.path.abspath(r).rstrip(os.sep) + os.sep for r, _ in roots)
+    # Records of other roots stay; those under the scanned roots are rebuilt from what exists now.
+    records: dict[str, dict] = {path: rec for path, rec in cache.records.items() if not path.startswith(scanned)}
     by_id: dict[str, list[tuple[ZooEntry, _ModelFile]]] = {}
     try:
         for i, model in enumerate(models):
@@ -598,14 +600,18 @@ def scan_models(roots: Sequence[tuple[str | os.PathLike, str]], *, cache_dir: Op
             if record is None:
                 continue
             records[model.path] = record
-            entry = ZooEntry.from_dict(record["entry"])
+            try:
+                entry = ZooEntry(**record["entry"])  # fast path: the cache was written by this version
+            except TypeError:
+                entry = ZooEntry.from_dict(record["entry"])
             if entry.file_format == "pickle":
                 report.pickles += 1
             by_id.setdefault(entry.id, []).append((entry, model))
     except Cancelled:
         cache.save(records)  # keep the hashing done so far
         raise
-    cache.save(records)
+    if len(records) != len(cache.records) or any(cache.records.get(p) is not r for p, r in records.items()):
+        cache.save(records)  # an unchanged rescan writes nothing
     entries = [_keep_one(copies, report) for copies in by_id.values()]
     report.entries = len(entries)
     report.seconds = time.perf_counter() - started

@@ -75,6 +75,18 @@ def test_two_level_retrieval_fills_the_right_slots(index):
     json.dumps(add.to_dict())  # the contract the reranker and nodes read
 
 
+def test_the_two_levels_run_apart_as_the_nodes_do(index):
+    from polaris_core.retrieve import retrieve_checkpoints, retrieve_loras
+
+    intent = _intent(InstructionType.GLOBAL_STYLE, "", "oil painting of a harbour at dusk")
+    level_one = retrieve_checkpoints(index, intent, k=2)
+    assert len(level_one.checkpoints) == 2 and not level_one.style_loras
+    level_two = retrieve_loras(index, level_one, k=3)
+    assert level_two.checkpoints == level_one.checkpoints and 0 < len(level_two.style_loras) <= 3
+    family = level_one.checkpoints[0].entry.base_family
+    assert all(c.entry.base_family in (family, "unknown") for c in level_two.style_loras)
+
+
 def test_retrieve_on_an_empty_zoo(index, tmp_path):
     empty = ZooIndex.build([], None, text_encoder=index.text_encoder)
     with pytest.raises(EmptyZooError, match="no checkpoints or LoRAs"):

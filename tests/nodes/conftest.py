@@ -22,6 +22,8 @@ def comfy(tmp_path_factory):
     import folder_paths
 
     base = tmp_path_factory.mktemp("comfy-models")
+    # Polaris's own folders (indexes, caches) are registered relative to this when the pack is imported.
+    folder_paths.models_dir = str(base / "models")
     folder_paths.set_output_directory(str(base / "output"))
     folder_paths.set_temp_directory(str(base / "temp"))
     folder_paths.set_input_directory(str(base / "input"))

@@ -13,7 +13,8 @@ def test_checkpoint_and_loras_load_with_no_unloaded_keys(comfy, pack, sd15_check
     lora_dir = comfy / "models" / "loras"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     lora_dir.mkdir(parents=True, exist_ok=True)
-    (ckpt_dir / sd15_checkpoint.name).symlink_to(sd15_checkpoint)
+    if not (ckpt_dir / sd15_checkpoint.name).exists():
+        (ckpt_dir / sd15_checkpoint.name).symlink_to(sd15_checkpoint)
     for path in lora_files.values():
         shutil.copy(path, lora_dir / path.name)
     folder_paths.add_model_folder_path("checkpoints", str(ckpt_dir), is_default=True)
