@@ -196,6 +196,7 @@ def bench_crossover(args) -> None:
 def bench_scale(args, n: int) -> None:
     import numpy as np
 
+    from polaris_core import vectorstore
     from polaris_core.vectorstore import HnswParams, VectorStore
 
     print(f"\n## scale: {n:,} vectors, dim {args.dim}, one HNSW partition (M={args.M}, "
@@ -208,7 +209,7 @@ def bench_scale(args, n: int) -> None:
     settings = {"bench_n": n, "bench_seed": args.seed, "M": args.M, "ef_construction": args.ef_construction}
     keep = Path(args.keep) / f"n{n}-d{args.dim}-M{args.M}-efc{args.ef_construction}" if args.keep else None
     store = None
-    if keep is not None and (keep / "vectorstore.json").is_file():
+    if keep is not None and (keep / vectorstore.MANIFEST).is_file():
         store = VectorStore.load(keep, dim=args.dim)
         if store.extra != settings:
             store = None
@@ -247,7 +248,7 @@ def bench_scale(args, n: int) -> None:
         t = time.perf_counter()
         store.save(folder)
         saved = time.perf_counter() - t
-        size_mb = sum(p.stat().st_size for p in Path(folder, "data").iterdir()) / 2**20
+        size_mb = sum(p.stat().st_size for p in Path(folder, vectorstore.DATA_DIR).iterdir()) / 2**20
         t = time.perf_counter()
         loaded = VectorStore.load(folder)
         print(f"save: {saved:.1f} s ({size_mb:,.0f} MB); load with checksums: {time.perf_counter() - t:.1f} s "
