@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import gzip
 import itertools
 import json
 import logging
