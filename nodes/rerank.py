@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io, ui
 
+from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT
+
 from . import glue, types
 from .retrieve import candidates_table
 
@@ -24,18 +26,23 @@ class PolarisTreeRerank(io.ComfyNode):
                              tooltip="Finalists per slot after the pruning rounds."),
                 io.Combo.Input("score", options=["yes_no", "likert5"], default="yes_no", optional=True,
                                tooltip="yes_no: P(Yes) that the model fits; likert5: expected rating 1-5."),
+                io.Float.Input("retrieval_weight", default=DEFAULT_RETRIEVAL_WEIGHT, min=0.0, max=1.0, step=0.05,
+                               optional=True,
+                               tooltip="How much the retrieval score counts next to the LLM's judgement: 0 trusts "
+                                       "the LLM alone, 1 keeps the retrieval order. Small LLMs judge noisily."),
             ],
             outputs=[types.Plan.Output(display_name="plan"), types.Candidates.Output(display_name="ranked")],
         )
 
     @classmethod
-    def execute(cls, llm, candidates, keep=3, score="yes_no") -> io.NodeOutput:
+    def execute(cls, llm, candidates, keep=3, score="yes_no",
+                retrieval_weight=DEFAULT_RETRIEVAL_WEIGHT) -> io.NodeOutput:
         from polaris_core.plan import compose_plan
         from polaris_core.rerank import TreeReranker
 
         on_step, check_cancel = glue.callbacks()
-        ranked = TreeReranker(llm, score_mode=score).rerank_all(candidates, keep=keep, on_step=on_step,
-                                                                check_cancel=check_cancel)
+        reranker = TreeReranker(llm, score_mode=score, retrieval_weight=retrieval_weight)
+        ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
         plan = compose_plan(candidates.intent, ranked)
         text = candidates_table(ranked) + "\n\n" + plan.to_json()
         return io.NodeOutput(plan, ranked, ui=glue.candidate_preview(ranked, text))

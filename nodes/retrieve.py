@@ -10,7 +10,8 @@ def candidates_table(candidates, slots=("checkpoint", "style_lora", "object_lora
     lines = []
     for slot in slots:
         for rank, c in enumerate(candidates.slot(slot), 1):
-            rerank = f" rerank {c.rerank_score:.3f}" if c.rerank_score is not None else ""
+            rerank = f" llm {c.rerank_score:.3f}" if c.rerank_score is not None else ""
+            rerank += f" final {c.final_score:.3f}" if c.final_score is not None else ""
             lines.append(f"{slot:<11} #{rank:<2} {c.score:+.3f}{rerank}  [{c.entry.base_family}] {c.entry.name}")
     return "\n".join(lines) or "(no candidates)"
 

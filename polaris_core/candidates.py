@@ -8,6 +8,9 @@ from polaris_core.intent import Intent
 from polaris_core.zoo.entry import ZooEntry
 
 SLOTS = ("checkpoint", "style_lora", "object_lora")
+# Share of the retrieval score in the reranker's ranking key (polaris_core.rerank.reranker.blend_scores):
+# measured with `polaris bench rerank --quality`, where a small LLM judge alone ranks worse than retrieval.
+DEFAULT_RETRIEVAL_WEIGHT = 0.5
 
 
 @dataclass
@@ -17,6 +20,7 @@ class Candidate:
     score: float                                # fused retrieval score (higher is better)
     channel_scores: dict[str, float] = field(default_factory=dict)  # e.g. {"text": .., "bm25": .., "image": ..}
     rerank_score: Optional[float] = None        # set by the reranker (calibrated, e.g. P("Yes"))
+    final_score: Optional[float] = None         # set by the reranker: its ranking key (LLM blended with retrieval)
 
     def to_dict(self) -> dict:
         return {
@@ -25,6 +29,7 @@ class Candidate:
             "score": self.score,
             "channel_scores": dict(self.channel_scores),
             "rerank_score": self.rerank_score,
+            "final_score": self.final_score,
         }
 
 

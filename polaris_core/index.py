@@ -29,19 +29,20 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 from scipy import sparse
 
+from polaris_core.atomic import sha256_file, write_content_addressed
 from polaris_core.embed.cache import EmbeddingCache, embed_with_cache
-from polaris_core.embed.chunks import CHUNK_KINDS, entry_chunks
-from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, query_terms, tokenize
+from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
+from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
 from polaris_core.errors import EmptyZooError, IndexFolderError, VectorError
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
-from polaris_core.vectorstore import VectorStore, _sha256_file, _write_content_addressed
+from polaris_core.vectorstore import VectorStore
 from polaris_core.zoo.entry import KINDS, ZooEntry
 
 log = logging.getLogger("polaris")
 
 INDEX_FORMAT = "polaris-zoo-index"
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 2: word-pair terms and related-prompt chunks
 ZOO_DIR = "zoo"
 EXTRA_KEY = "zoo_index"
 _SPARSE_PARTS = ("data", "indices", "indptr")
@@ -354,11 +355,11 @@ class ZooIndex:
         stats.texts_embedded += embedded
         stats.chunks_added += len(texts)
         check_cancel()
-        title_tokens = [tokenize(chunks[0].lexical_text) for chunks in chunk_lists]
+        title_tokens = [lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists]
         description_tokens = [
-            tokenize(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
+            lexical_terms(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
         ]
-        chunk_tokens = [tokenize(c.lexical_text) if c.kind == "prompt" else [] for chunks in chunk_lists
+        chunk_tokens = [lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else [] for chunks in chunk_lists
                         for c in chunks]
         title = self.terms.counts(title_tokens)
         description = self.terms.counts(description_tokens)
@@ -457,16 +458,20 @@ class ZooIndex:
                 local[arrays.chunk_entry[chunk_rows]],
                 group_numbers,
                 self.params,
+                chunk_weight=np.where(arrays.chunk_kind[chunk_rows] == _KIND_CODES["related"],
+                                      self.params.related_weight, 1.0),
             )
             cached = self._derived[key] = (model, rows, chunk_rows)
         return cached
 
-    def lexical_search(self, kind: str, text: str) -> tuple[np.ndarray, LexicalHits]:
-        """(entry rows of `kind`, their BM25F hits) for a query text."""
+    def lexical_search(self, kind: str, text: str, rare_title: bool = False) -> tuple[np.ndarray, LexicalHits]:
+        """(entry rows of `kind`, their BM25F hits) for a query text; with `rare_title`, the hits
+        also carry the rare-term title scores (`FieldedBM25.rare_title_scores`)."""
         model, rows, chunk_rows = self.lexical(kind)
-        hits = model.search(*query_terms(self.terms, tokenize(text)))
+        terms = query_terms(self.terms, lexical_terms(text))
+        hits = model.search(*terms)
         best = np.where(hits.best_chunk >= 0, chunk_rows[np.maximum(hits.best_chunk, 0)], -1)
-        return rows, LexicalHits(hits.scores, best)
+        return rows, LexicalHits(hits.scores, best, model.rare_title_scores(*terms) if rare_title else None)
 
     def partitions_for(self, kind: str, families: Optional[Sequence[str]] = None,
                        roles: Optional[Sequence[str]] = None) -> list[str]:
@@ -489,12 +494,25 @@ class ZooIndex:
 
     def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray) -> DenseHits:
         """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
-        mask = np.isin(self.arrays.chunk_entry, entry_rows)
-        chunk_rows = np.flatnonzero(mask)
+        chunk_rows = self.chunk_rows_for(entry_rows)
         if not len(chunk_rows):
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
         return self._best_per_entry(chunk_rows, vectors @ np.asarray(vector, np.float32))
+
+    def chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
+        """Ascending chunk rows of the given entry rows, without a pass over all chunks."""
+        span = self._derived.get("chunk_span")
+        if span is None:
+            chunk_entry = self.arrays.chunk_entry
+            counts = np.bincount(chunk_entry, minlength=len(self.entries))
+            span = self._derived["chunk_span"] = (np.argsort(chunk_entry, kind="stable"),
+                                                  np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        order, starts, counts = span
+        entry_rows = np.unique(np.asarray(entry_rows, dtype=np.int64))
+        lengths = counts[entry_rows]
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return np.sort(order[np.repeat(starts[entry_rows], lengths) + offsets])
 
     def chunk_rows_of(self, labels: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.arrays.chunk_label, labels)
@@ -508,8 +526,7 @@ class ZooIndex:
 
     def chunk_vectors(self, entry_row: int) -> np.ndarray:
         """Dense vectors of an entry's chunks (for affinity to a chosen checkpoint)."""
-        rows = np.flatnonzero(self.arrays.chunk_entry == entry_row)
-        return self.store.get_vectors(self.arrays.chunk_label[rows])
+        return self.store.get_vectors(self.arrays.chunk_label[self.chunk_rows_for(np.array([entry_row]))])
 
     # ------------------------------------------------------------ persistence
     def manifest(self) -> dict:
@@ -578,17 +595,17 @@ class ZooIndex:
                     np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
             return writer
 
-        files["entries"] = _write_content_addressed(zoo, "entries", ".jsonl", write_entries)
-        files["vocabulary"] = _write_content_addressed(zoo, "vocabulary", ".json", write_json(self.terms.vocabulary))
+        files["entries"] = write_content_addressed(zoo, "entries", ".jsonl", write_entries)
+        files["vocabulary"] = write_content_addressed(zoo, "vocabulary", ".json", write_json(self.terms.vocabulary))
         arrays = self.arrays
         n_terms = len(self.terms.vocabulary)
         for name in ("title", "description", "chunk_counts"):
             matrix = _with_columns(getattr(arrays, name), n_terms)
             for part in _SPARSE_PARTS:
-                files[f"{name}.{part}"] = _write_content_addressed(
+                files[f"{name}.{part}"] = write_content_addressed(
                     zoo, f"{name}-{part}", ".npy", write_array(getattr(matrix, part)))
         for name in ("chunk_entry", "chunk_kind", "chunk_label", "image_vectors", "has_image"):
-            files[name] = _write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
+            files[name] = write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
         return files
 
     @classmethod
@@ -640,7 +657,7 @@ class ZooIndex:
             path = zoo / file_name
             if not path.is_file() or path.stat().st_size != int(info["bytes"]):
                 raise IndexFolderError(f"{path} is missing or truncated; the index is damaged, rebuild it.")
-            if verify and _sha256_file(path) != info["sha256"]:
+            if verify and sha256_file(path) != info["sha256"]:
                 raise IndexFolderError(f"{path} fails its checksum; the index is damaged, rebuild it.")
             return path
 

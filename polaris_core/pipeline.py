@@ -57,7 +57,7 @@ def build_or_update_index(
     """
     from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
     from polaris_core.index import ZooIndex, is_index_folder
-    from polaris_core.zoo.civitai import IngestStats, iter_catalog
+    from polaris_core.zoo.civitai import IngestStats, load_catalog
     from polaris_core.zoo.local import scan_models
 
     on_step, check_cancel = resolve(on_step, check_cancel)
@@ -66,8 +66,8 @@ def build_or_update_index(
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
     entries = []
     stats = IngestStats()
-    for path in catalogs:
-        entries.extend(iter_catalog(path, stats=stats))
+    if catalogs:  # load_catalog also links cross-page evidence across all the files
+        entries.extend(load_catalog(catalogs, stats=stats))
         check_cancel()
     scan_summary = ""
     roots = [(Path(p), kind) for p, kind in model_roots if Path(p).is_dir()]

@@ -198,9 +198,13 @@ def wanted_lora_slots(intent: Intent) -> tuple[list[str], list[str]]:
 
 
 def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Best first: by rerank score where the reranker ran, else by retrieval score (stable)."""
-    return sorted(candidates, key=lambda c: (-(c.rerank_score if c.rerank_score is not None else -1.0),
-                                             -float(c.score)))
+    """Best first: by the reranker's key where it ran (final score, else its LLM score), else by retrieval."""
+    def key(c: Candidate) -> float:
+        if c.final_score is not None:
+            return c.final_score
+        return c.rerank_score if c.rerank_score is not None else -1.0
+
+    return sorted(candidates, key=lambda c: (-key(c), -float(c.score)))
 
 
 def clean_trigger(word: str) -> str:

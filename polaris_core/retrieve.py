@@ -2,14 +2,19 @@
 
 Channels, each scored per model (versions collapsed: a model scores as its best version):
 
-- `lexical`: BM25F over example-prompt chunks with the entry's title and description fields;
+- `lexical`: BM25F over example-prompt chunks (own and related) with the entry's title and
+  description fields, on words and adjacent word pairs;
+- `names`: the query's rare words (trigger words, names) matched against titles alone, so one
+  decisive trigger word is not outvoted by a chunk sharing many common tags;
 - `dense`: MiniLM cosine of the query with the model's best chunk (title, description, prompts);
 - `image`: CLIP cosine of the query image (or, cross-modal, the query text) with the mean
   preview embedding, when the index has preview vectors and a CLIP encoder is attached;
 - `popularity`: log downloads, a small tie breaker.
 
 Fusion is a weighted sum of per-query standardised scores over the candidate pool (the union
-of each channel's top models), so no channel's raw scale dominates.
+of each channel's top models), so no channel's raw scale dominates. The `names` channel is sparse
+(a few models match a rare word), so its standardised score is capped: a rare match moves a model
+up a lot, but cannot by itself outweigh everything else.
 Two-level retrieval (`retrieve`) follows the Polaris paper: choose the checkpoint c* first,
 then search LoRAs among models of c*'s base family, optionally pulled towards c*'s own
 embedding.
@@ -32,7 +37,7 @@ from polaris_core.zoo.entry import ZooEntry
 
 log = logging.getLogger("polaris")
 
-CHANNELS = ("lexical", "dense", "image", "popularity")
+CHANNELS = ("lexical", "dense", "names", "image", "popularity")
 STYLE_ROLES = ("style",)
 OBJECT_ROLES = ("object", "character")
 
@@ -43,7 +48,10 @@ class FusionWeights:
     checked on the other (see `polaris bench retrieval`)."""
 
     lexical: float = 1.0
-    dense: float = 0.7       # chosen on dev half A (0.5–1.0 are within ±0.5 pt on half B)
+    dense: float = 0.5       # chosen on dev half A (0.4–0.7 are within ±0.5 pt on half B)
+    names: float = 1.5       # chosen on dev half A with names_cap: LoRA +6 pt R@10, checkpoint +1,
+                             # no-trigger R@10 ±0 (R@1 −2: a rare word shared by chance)
+    names_cap: float = 3.0   # cap of the names channel's standardised score
     image: float = 1.0
     popularity: float = 0.0  # measured: no gain on any split, so only a benchmark floor by default
     affinity: float = 0.15   # pull towards the chosen checkpoint (two-level LoRA search)
@@ -65,6 +73,9 @@ class _Pool:
     groups: np.ndarray                               # group numbers
     best_entry: np.ndarray                           # entry row representing each group
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+_SPARSE_CHANNELS = ("lexical", "names")  # only models with a positive score join the pool
 
 
 def _slot_of(kind: str, role: str) -> str:
@@ -113,7 +124,7 @@ def _pool(selection: Selection, entry_scores: dict[str, np.ndarray], options: Se
             continue
         finite = np.isfinite(values)
         combined += np.where(finite, _standardise(np.where(finite, values, 0.0)), 0.0)
-        usable = np.flatnonzero(np.isfinite(best) & ((best > 0) if name == "lexical" else True))
+        usable = np.flatnonzero(np.isfinite(best) & ((best > 0) if name in _SPARSE_CHANNELS else True))
         if len(usable) > options.pool_per_channel:
             usable = usable[np.argpartition(-best[usable], options.pool_per_channel - 1)[: options.pool_per_channel]]
         chosen.append(usable)
@@ -141,13 +152,15 @@ def _entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, quer
     position = np.full(len(index.entries), -1, dtype=np.int64)
     position[rows] = np.arange(len(rows))
     text = (query_text or "").strip()
-    if text and "lexical" in channels:
-        kind_rows, hits = index.lexical_search(kind, text)
-        values = np.zeros(len(rows), dtype=np.float32)
+    if text and channels & {"lexical", "names"}:
+        kind_rows, hits = index.lexical_search(kind, text, rare_title="names" in channels)
         where = position[kind_rows]
         ok = where >= 0
-        values[where[ok]] = hits.scores[ok]
-        scores["lexical"] = values
+        for name, found in (("lexical", hits.scores), ("names", hits.rare_title)):
+            if name in channels:
+                values = np.zeros(len(rows), dtype=np.float32)
+                values[where[ok]] = found[ok]
+                scores[name] = values
     if text and "dense" in channels:
         vector = _query_vector(index, text)
         partitions = index.partitions_for(kind, families, roles)
@@ -185,7 +198,10 @@ def _fuse(pool: _Pool, weights: FusionWeights) -> np.ndarray:
             continue
         finite = np.isfinite(values)
         filled = np.where(finite, values, values[finite].min() if finite.any() else 0.0)
-        fused += weight * _standardise(filled)
+        standard = _standardise(filled)
+        if name == "names":
+            standard = np.minimum(standard, weights.names_cap)
+        fused += weight * standard
     return fused
 
 

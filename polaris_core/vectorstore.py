@@ -3,7 +3,9 @@
 Each partition (a string key such as "lora/sd15") is searched on its own, so a filter by kind and
 base family is a choice of partitions instead of a per-candidate callback (hnswlib's Python
 filter costs tens of ms per query). Small partitions are searched exactly (one numpy product);
-partitions at or above `exact_threshold` vectors use an hnswlib graph. Labels are int64 ids unique
+partitions at or above `exact_threshold` vectors use an hnswlib graph, and keep their vectors in
+numpy too (fetching vectors by label is then one fancy index; this doubles the memory of the vectors,
+1.5 KB each at dim 384, on top of the graph). Labels are int64 ids unique
 across the whole store: adding a label again updates it (and moves it if the partition differs).
 
 On disk a store is `vectorstore.json` (the manifest) plus content-addressed files under
@@ -15,11 +17,10 @@ never unpickles (`np.load(allow_pickle=False)`).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Iterable, Optional
 import hnswlib
 import numpy as np
 
+from polaris_core.atomic import sha256_file, write_content_addressed, write_json_atomic
 from polaris_core.errors import IndexFolderError, VectorError
 
 log = logging.getLogger("polaris")
@@ -41,51 +43,70 @@ DATA_DIR = "vectorstore-data"
 # at 1,000, 0.17 ms at 2,000, 0.63 ms at 8,000 vectors; HNSW at recall ≥ 0.98 0.05–0.14 ms. Both
 # cost ~0.1 ms up to 1,000, and HNSW pulls ahead above.
 DEFAULT_EXACT_THRESHOLD = 1000
-_HASH_CHUNK = 8 << 20
 _EINSUM_MAX_QUERIES = 8
+
+
+def auto_ef(n: int) -> int:
+    """ef_search for recall@10 ≥ 0.98 against exact search on an HNSW graph of `n` vectors (M=16).
+
+    Recall at a fixed ef falls as the graph grows, so ef grows by 20 per doubling of n: 72 at 5K,
+    96 at 10K, 120 at 27K, 152 at 82K, 224 at 1M (64..512). `polaris bench index` (dim 384) needs,
+    on real MiniLM chunk vectors, ef 64 at 5K, 80 at 10K, ~108 at 27K and ~112 at 80K for 0.98
+    (ef 160 gives 0.986 at 80K), and on clustered synthetic ones ef 192 at 1M (256: 0.992).
+    """
+    ef = 72 + 20 * math.log2(max(int(n), 1) / 5000)
+    return int(min(512, max(64, 8 * round(ef / 8))))
 
 
 @dataclass
 class HnswParams:
-    """hnswlib graph settings. ef_search is raised to k when a query asks for more results.
+    """hnswlib graph settings. `ef_search` 0 (the default) picks ef per partition with `auto_ef`;
+    a positive value fixes it. Either way ef is raised to k when a query asks for more results.
 
     Chosen with `polaris bench index` (2 shared CPUs): on 80K real MiniLM catalog embeddings,
     M=16/ef_construction=200 reaches recall@10 0.983 vs exact at ef 128 (p50 0.47 ms); ef 64
     gives 0.970. M=32 needs ef 96 for the same recall at the same latency, and builds 50% slower.
-    At 1M synthetic vectors ef 192 is needed for 0.98 (p50 1.3 ms): pass `ef=` to `search`.
     """
 
     M: int = 16
     ef_construction: int = 200
-    ef_search: int = 128
+    ef_search: int = 0
 
     def __post_init__(self) -> None:
-        if not (2 <= int(self.M) <= 256 and 1 <= int(self.ef_construction) and 1 <= int(self.ef_search)):
-            raise VectorError(f"Invalid HNSW parameters {asdict(self)}: use 2 ≤ M ≤ 256 and positive ef values.")
+        if not (2 <= int(self.M) <= 256 and 1 <= int(self.ef_construction) and 0 <= int(self.ef_search)):
+            raise VectorError(f"Invalid HNSW parameters {asdict(self)}: use 2 ≤ M ≤ 256, ef_construction ≥ 1 "
+                              "and ef_search ≥ 0 (0 = automatic).")
+
+    def ef_for(self, n: int) -> int:
+        """The ef_search used on a partition of `n` vectors."""
+        return int(self.ef_search) if self.ef_search else auto_ef(n)
 
 
 class _Partition:
-    """One partition: exact (dense normalised arrays) or hnsw (an hnswlib graph)."""
+    """One partition: exact (dense normalised arrays) or hnsw (an hnswlib graph over the same arrays).
+
+    Both keep the live vectors in row-aligned arrays: hnswlib's `get_items` costs ~20 µs per
+    vector, which made fetching a query's candidate vectors the slowest step of a search.
+    """
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self.storage = "exact"
-        self.labels = np.empty(0, dtype=np.int64)        # exact: live labels, row-aligned with vectors
+        self.labels = np.empty(0, dtype=np.int64)        # live labels, row-aligned with vectors
         self.vectors = np.empty((0, dim), dtype=np.float32)
-        self.size = 0                                     # exact: rows in use
-        self.rows: dict[int, int] = {}                    # exact: label -> row
+        self.size = 0                                     # rows in use
+        self.rows: dict[int, int] = {}                    # label -> row
         self.graph: Optional[hnswlib.Index] = None        # hnsw
         self.live: set[int] = set()                       # hnsw: live labels
         self.deleted_in_graph: set[int] = set()           # hnsw: labels present but marked deleted
         self.saved_files: Optional[tuple[str, dict]] = None  # (folder, files) of the last save, if unchanged
 
     def __len__(self) -> int:
-        return self.size if self.storage == "exact" else len(self.live)
+        return self.size
 
     def live_labels(self) -> np.ndarray:
-        if self.storage == "exact":
-            return self.labels[: self.size].copy()
-        return np.fromiter(self.live, dtype=np.int64, count=len(self.live))
+        """Live labels in row order."""
+        return self.labels[: self.size].copy()
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -101,25 +122,9 @@ def _similarities(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return queries @ vectors.T
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    except OSError:
-        return  # directories cannot be opened for fsync on Windows
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _graph_vectors(graph: hnswlib.Index, labels: np.ndarray) -> np.ndarray:
+    """Vectors of `labels` from an hnswlib graph in one call (float32, as stored: unit length)."""
+    return np.asarray(graph.get_items(labels, return_type="numpy"), dtype=np.float32)
 
 
 class VectorStore:
@@ -139,6 +144,7 @@ class VectorStore:
         self._parts: dict[str, _Partition] = {}
         self._where: dict[int, str] = {}       # label -> partition key
         self.query_threads = 1                  # hnswlib threads per search call (batch queries may use more)
+        self._table: Optional[tuple] = None     # label lookup table, see _label_table
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -177,16 +183,35 @@ class VectorStore:
         """Stored (unit-length) vectors for `labels`, in order. Unknown labels raise VectorError."""
         labels = self._check_labels(labels)
         out = np.empty((len(labels), self.dim), dtype=np.float32)
-        for i, label in enumerate(labels.tolist()):
-            key = self._where.get(label)
-            if key is None:
-                raise VectorError(f"Label {label} is not in the vector store.")
-            part = self._parts[key]
-            if part.storage == "exact":
-                out[i] = part.vectors[part.rows[label]]
-            else:
-                out[i] = np.asarray(part.graph.get_items([label]), dtype=np.float32)[0]
+        if not len(labels):
+            return out
+        keys, sorted_labels, part_numbers, rows = self._label_table()
+        position = np.minimum(np.searchsorted(sorted_labels, labels), max(len(sorted_labels) - 1, 0))
+        known = sorted_labels[position] == labels if len(sorted_labels) else np.zeros(len(labels), bool)
+        if not known.all():
+            raise VectorError(f"Label {int(labels[np.argmin(known)])} is not in the vector store.")
+        numbers, rows = part_numbers[position], rows[position]
+        for number in np.unique(numbers).tolist():
+            picked = np.flatnonzero(numbers == number)
+            out[picked] = self._parts[keys[number]].vectors[rows[picked]]
         return out
+
+    def _label_table(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(partition keys, all labels sorted, partition number and row of each), rebuilt
+        after a change: label lookups become one searchsorted instead of a Python loop."""
+        if self._table is None:
+            keys = list(self._parts)
+            labels, numbers, rows = [np.empty(0, np.int64)], [np.empty(0, np.int32)], [np.empty(0, np.int64)]
+            for number, key in enumerate(keys):
+                part = self._parts[key]
+                live = part.live_labels()
+                labels.append(live)
+                numbers.append(np.full(len(live), number, dtype=np.int32))
+                rows.append(np.arange(len(live), dtype=np.int64))
+            all_labels = np.concatenate(labels)
+            order = np.argsort(all_labels, kind="stable")
+            self._table = (keys, all_labels[order], np.concatenate(numbers)[order], np.concatenate(rows)[order])
+        return self._table
 
     # ------------------------------------------------------------ validation
     def _check_labels(self, labels) -> np.ndarray:
@@ -241,12 +266,14 @@ class VectorStore:
             self._hnsw_upsert(part, labels, vectors)
         for lab in labels.tolist():
             self._where[lab] = partition
+        self._table = None
 
     def delete(self, labels) -> int:
         """Remove labels from the store; unknown labels are ignored. Returns how many were removed."""
         labels = self._check_labels(labels)
         removed = 0
         touched: set[str] = set()
+        self._table = None
         for lab in dict.fromkeys(labels.tolist()):
             key = self._where.pop(lab, None)
             if key is None:
@@ -254,16 +281,15 @@ class VectorStore:
             part = self._parts[key]
             touched.add(key)
             removed += 1
-            if part.storage == "exact":
-                row = part.rows.pop(lab)
-                last = part.size - 1
-                if row != last:  # move the last row into the hole to keep the arrays dense
-                    moved = int(part.labels[last])
-                    part.labels[row] = moved
-                    part.vectors[row] = part.vectors[last]
-                    part.rows[moved] = row
-                part.size -= 1
-            else:
+            row = part.rows.pop(lab)
+            last = part.size - 1
+            if row != last:  # move the last row into the hole to keep the arrays dense
+                moved = int(part.labels[last])
+                part.labels[row] = moved
+                part.vectors[row] = part.vectors[last]
+                part.rows[moved] = row
+            part.size -= 1
+            if part.storage == "hnsw":
                 part.graph.mark_deleted(lab)
                 part.live.discard(lab)
                 part.deleted_in_graph.add(lab)
@@ -302,7 +328,6 @@ class VectorStore:
         graph = hnswlib.Index(space="cosine", dim=self.dim)
         graph.init_index(max_elements=max(capacity, 16), ef_construction=self.hnsw.ef_construction,
                          M=self.hnsw.M, allow_replace_deleted=True)
-        graph.set_ef(self.hnsw.ef_search)
         return graph
 
     def _to_hnsw(self, part: _Partition) -> None:
@@ -312,21 +337,12 @@ class VectorStore:
         part.graph, part.storage = graph, "hnsw"
         part.live = set(part.labels[:n].tolist())
         part.deleted_in_graph = set()
-        part.labels = np.empty(0, dtype=np.int64)
-        part.vectors = np.empty((0, self.dim), dtype=np.float32)
-        part.rows, part.size = {}, 0
 
     def _to_exact(self, part: _Partition) -> None:
-        labels = part.live_labels()
-        vectors = (np.asarray(part.graph.get_items(labels), dtype=np.float32) if len(labels)
-                   else np.empty((0, self.dim), dtype=np.float32))
         part.graph, part.storage, part.live, part.deleted_in_graph = None, "exact", set(), set()
-        part.labels = np.empty(0, dtype=np.int64)
-        part.vectors = np.empty((0, self.dim), dtype=np.float32)
-        part.rows, part.size = {}, 0
-        self._exact_upsert(part, labels, vectors)
 
     def _hnsw_upsert(self, part: _Partition, labels: np.ndarray, vectors: np.ndarray) -> None:
+        self._exact_upsert(part, labels, vectors)
         graph = part.graph
         # hnswlib rules: a live label is updated in place; a deleted one must be unmarked first;
         # only brand-new labels may take a deleted slot (replace_deleted), or the label map breaks.
@@ -407,7 +423,7 @@ class VectorStore:
 
     def _graph_query(self, part: _Partition, queries: np.ndarray, k: int,
                      ef: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-        ef_now = max(ef or self.hnsw.ef_search, k)
+        ef_now = max(ef or self.hnsw.ef_for(len(part)), k)
         for attempt in range(4):
             part.graph.set_ef(ef_now)
             try:
@@ -417,10 +433,9 @@ class VectorStore:
                 # Deleted nodes can leave the search with fewer than k live hits; widen it.
                 ef_now = min(ef_now * 4, max(len(part) + len(part.deleted_in_graph), k))
         # Last resort: brute force over the live vectors of this partition.
-        labels = part.live_labels()
-        sims = _similarities(queries, np.asarray(part.graph.get_items(labels), dtype=np.float32))
+        sims = _similarities(queries, part.vectors[: part.size])
         top = np.argsort(-sims, axis=1)[:, :k]
-        return labels[top], 1.0 - np.take_along_axis(sims, top, axis=1)
+        return part.labels[: part.size][top], 1.0 - np.take_along_axis(sims, top, axis=1)
 
     # ------------------------------------------------------------ persistence
     def save(self, folder: str | os.PathLike) -> None:
@@ -457,7 +472,7 @@ class VectorStore:
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "versions": {"numpy": np.__version__, "hnswlib": getattr(hnswlib, "__version__", "0.8")},
             }
-            _write_json_atomic(folder / MANIFEST, manifest)
+            write_json_atomic(folder / MANIFEST, manifest)
         except OSError as exc:
             raise IndexFolderError(f"Saving the vector store to {folder} failed ({exc}); the previous "
                                    "version, if any, is still intact. Free disk space and retry.") from exc
@@ -476,13 +491,12 @@ class VectorStore:
         return files
 
     def _write_partition(self, part: _Partition, number: int, data: Path) -> dict:
-        files = {"labels": _write_content_addressed(data, f"p{number:04d}-labels", ".npy",
-                                                    lambda p: _save_npy(p, part.live_labels()))}
-        if part.storage == "exact":
-            files["vectors"] = _write_content_addressed(
-                data, f"p{number:04d}-vectors", ".npy", lambda p: _save_npy(p, part.vectors[: part.size]))
-        else:
-            files["hnsw"] = _write_content_addressed(
+        files = {"labels": write_content_addressed(data, f"p{number:04d}-labels", ".npy",
+                                                   lambda p: _save_npy(p, part.live_labels()))}
+        files["vectors"] = write_content_addressed(
+            data, f"p{number:04d}-vectors", ".npy", lambda p: _save_npy(p, part.vectors[: part.size]))
+        if part.storage == "hnsw":
+            files["hnsw"] = write_content_addressed(
                 data, f"p{number:04d}-graph", ".hnsw", lambda p: part.graph.save_index(str(p)))
         return files
 
@@ -543,12 +557,13 @@ class VectorStore:
         if len(np.unique(labels)) != len(labels):
             raise IndexFolderError(f"{where}: duplicate labels; rebuild the index.")
         part = _Partition(self.dim)
-        if storage == "exact":
+        if "vectors" in paths:
             vectors = _load_npy(paths["vectors"], where)
             if vectors.dtype != np.float32 or vectors.shape != (count, self.dim) or not np.isfinite(vectors).all():
                 raise IndexFolderError(f"{where}: vectors file does not hold {count}×{self.dim} finite float32 "
                                        "values; rebuild the index.")
             self._exact_upsert(part, labels, vectors)
+        if storage == "exact":
             return part
         graph = hnswlib.Index(space="cosine", dim=self.dim)
         try:
@@ -558,10 +573,11 @@ class VectorStore:
             raise IndexFolderError(f"{where}: the HNSW graph cannot be read ({exc}); rebuild the index.") from exc
         if graph.dim != self.dim or graph.get_current_count() < count:
             raise IndexFolderError(f"{where}: the HNSW graph does not match the manifest; rebuild the index.")
-        graph.set_ef(self.hnsw.ef_search)
         part.storage, part.graph = "hnsw", graph
         part.live = set(labels.tolist())
         part.deleted_in_graph = set(graph.get_ids_list()) - part.live
+        if "vectors" not in paths:  # saved before HNSW partitions kept their vectors: read them once
+            self._exact_upsert(part, labels, _graph_vectors(graph, labels))
         return part
 
     def check_extra(self, expected: dict, folder: str = "") -> None:
@@ -605,7 +621,7 @@ def _checked_file(data: Path, info: dict, verify: bool, where: str) -> Path:
         raise IndexFolderError(f"{where}: {path} is missing; the index folder is incomplete, rebuild it.")
     if path.stat().st_size != int(info["bytes"]):
         raise IndexFolderError(f"{where}: {path.name} has the wrong size (truncated?); rebuild the index.")
-    if verify and _sha256_file(path) != info["sha256"]:
+    if verify and sha256_file(path) != info["sha256"]:
         raise IndexFolderError(f"{where}: {path.name} fails its sha256 checksum (corrupt); rebuild the index.")
     return path
 
@@ -620,35 +636,3 @@ def _load_npy(path: Path, where: str) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise IndexFolderError(f"{where}: {path.name} is not a valid .npy file ({exc}); rebuild the index.") from exc
-
-
-def _write_content_addressed(data: Path, stem: str, suffix: str, writer) -> dict:
-    """Write via `writer(tmp_path)`, fsync, then rename to `<stem>-<sha256[:16]><suffix>`."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}-", suffix=".tmp", dir=data)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        writer(tmp)
-        _fsync_path(tmp)
-        digest = _sha256_file(tmp)
-        final = data / f"{stem}-{digest[:16]}{suffix}"
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_path(data, directory=True)
-    return {"name": final.name, "sha256": digest, "bytes": final.stat().st_size}
-
-
-def _write_json_atomic(path: Path, obj: dict) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_path(path.parent, directory=True)

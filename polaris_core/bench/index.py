@@ -147,6 +147,12 @@ def _ef_table(store, queries, k: int, truth, efs) -> None:
               f"p99 {chosen[1]['p99']:.3f} ms")
 
 
+def _default_ef_line(store, queries, k: int, truth, n: int) -> None:
+    m = measure(store, queries, k, truth)
+    print(f"default ef (automatic for {n:,} vectors: {store.hnsw.ef_for(n)}): p50 {m['p50']:.3f} ms, "
+          f"p99 {m['p99']:.3f} ms, recall {m['recall']:.4f}")
+
+
 # ---------------------------------------------------------------- sections
 
 def bench_catalog(path: str) -> None:
@@ -235,8 +241,7 @@ def bench_scale(args, n: int) -> None:
     brute_ms = (time.perf_counter() - t) / len(queries) * 1000
     print(f"exact brute force (batched numpy, for reference): {brute_ms:.2f} ms/query")
     _ef_table(store, queries, args.k, truth, args.ef)
-    m = measure(store, queries, args.k, truth)
-    print(f"default ef_search={store.hnsw.ef_search}: p50 {m['p50']:.3f} ms, recall {m['recall']:.4f}")
+    _default_ef_line(store, queries, args.k, truth, n)
 
     t = time.perf_counter()
     store.add("lora/sd15", np.arange(n, n + args.add), extra)
@@ -316,7 +321,9 @@ def bench_real(args) -> None:
     t = time.perf_counter()
     store.add("real", np.arange(len(vectors)), vectors)
     print(f"build: {time.perf_counter() - t:.1f} s")
-    _ef_table(store, queries, args.k, exact_top_k(queries, vectors, args.k), args.ef)
+    truth = exact_top_k(queries, vectors, args.k)
+    _ef_table(store, queries, args.k, truth, args.ef)
+    _default_ef_line(store, queries, args.k, truth, len(vectors))
 
 
 def bench_scan(files: int) -> None:

@@ -1,8 +1,9 @@
 """`polaris bench rerank`: tree reranking against per-candidate and listwise scoring, on CPU.
 
-Candidates are real catalog entries whose sanitised descriptions are 60-150 tokens long. Every method
-scores the same token ids (same prefix, same branches) and computes LM-head logits only where a score is
-read, so the comparison measures packing, caching and masking, not the head. Methods:
+Candidates are real catalog LoRAs (one version per model, one slot, as a rerank call sees them) whose
+sanitised descriptions are 60-150 tokens long. Every method scores the same token ids (same prefix,
+same branches) and computes LM-head logits only where a score is read, so the comparison measures
+packing, caching and masking, not the head. Methods:
 
 - sequential: one forward of prefix + branch per candidate;
 - padded_batched: `--batch-size` candidates per forward, prefix + branch each, right-padded;
@@ -11,10 +12,15 @@ read, so the comparison measures packing, caching and masking, not the head. Met
 - listwise: one prompt holding every candidate, Stylus-style; timed as its prefill only (a lower bound:
   a real listwise composer also generates its answer);
 - tree_mask: the tree pass with the dense 4D additive mask (packs of 512 tokens);
-- tree: the TreeReranker's own pass (the tree attention kernel where the model supports it).
+- tree: the TreeReranker's own pass (the tree attention kernel where the model supports it). Being a
+  tree, it also runs the tokens every branch opens with (candidate tag, slot line) once, as its trunk;
+  the per-candidate methods run them in every candidate, as they would.
 
 Times are medians over `--repeats`, methods interleaved in each repeat; prefix encoding is inside every
 timed region that uses one. The LAST line printed is one JSON object.
+
+`--quality` asks another question: for dev-split prompts, does reordering retrieval's top N by the LLM
+(alone, or blended with the retrieval score at several weights) put the target model higher?
 """
 from __future__ import annotations
 
@@ -49,11 +55,19 @@ def register(bench_subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="rows per forward for the batched methods")
     p.add_argument("--top-k", type=int, default=5, help="k for the top-k agreement figure")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to time")
+    p.add_argument("--quality", action="store_true",
+                   help="instead of speed: does reranking improve retrieval? Dev-split queries, retrieval's top "
+                        "N (the first --candidates) reranked by the LLM alone and blended (needs --index)")
+    p.add_argument("--index", default=".cache/bench-retrieval/index",
+                   help="index folder for --quality (`polaris bench retrieval` builds this one)")
+    p.add_argument("--split", choices=("lora", "checkpoint"), default="lora", help="dev split for --quality")
+    p.add_argument("--queries", type=int, default=40, help="queries for --quality, spread evenly over the split")
+    p.add_argument("--data", default=str(DEFAULT_CATALOG.parents[1]), help="shared data folder (bench/)")
     p.set_defaults(run=run)
 
 
 def realistic_candidates(catalog: str, tokenizer: Any, n: int, seed: int = 0) -> list:
-    """`n` catalog entries (LoRAs and checkpoints) whose descriptions are 60-150 tokens, as Candidates."""
+    """`n` catalog LoRA models (one version each) whose descriptions are 60-150 tokens, as Candidates."""
     import itertools
 
     from polaris_core.candidates import Candidate
@@ -62,10 +76,13 @@ def realistic_candidates(catalog: str, tokenizer: Any, n: int, seed: int = 0) ->
 
     builder = PromptBuilder(tokenizer)
     low, high = DESCRIPTION_RANGE
-    pool = []
+    pool, models = [], set()
     wanted = max(4 * n, 64)  # sample from a wider pool than needed, for variety
-    for entry in itertools.islice(iter_catalog(catalog, kinds=("lora", "checkpoint")), 20_000):
-        if low <= len(builder.untrusted_ids(entry.description, high + 1)) <= high:
+    for entry in itertools.islice(iter_catalog(catalog, kinds=("lora",)), 20_000):
+        # One version per model, as retrieval hands them over (versions collapsed).
+        model = entry.civitai_model_id or entry.name
+        if model not in models and low <= len(builder.untrusted_ids(entry.description, high + 1)) <= high:
+            models.add(model)
             pool.append(entry)
             if len(pool) >= wanted:
                 break
@@ -73,9 +90,9 @@ def realistic_candidates(catalog: str, tokenizer: Any, n: int, seed: int = 0) ->
         from polaris_core.errors import ConfigError
         raise ConfigError(f"Only {len(pool)} catalog entries have {low}-{high}-token descriptions; ask for fewer.")
     picked = random.Random(seed).sample(pool, n)
-    slot = {"style": "style_lora", "checkpoint": "checkpoint"}
-    return [Candidate(entry=e, slot="checkpoint" if e.kind == "checkpoint" else slot.get(e.role, "object_lora"),
-                      score=1.0 - i / (2 * n)) for i, e in enumerate(picked)]
+    # One rerank call judges one slot (TreeReranker.rerank_all goes slot by slot); the benchmark's
+    # request is a style edit, so these are the style-LoRA slot's candidates.
+    return [Candidate(entry=e, slot="style_lora", score=1.0 - i / (2 * n)) for i, e in enumerate(picked)]
 
 
 def same_ranking(a: list[float], b: list[float], tie: float = 1e-6) -> bool:
@@ -195,6 +212,60 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
     return result
 
 
+QUALITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def rank_metrics(ranked_ids: list[list[Any]], targets: list[Any]) -> dict[str, float]:
+    """R@1, R@3 and MRR of the targets within each query's ranked candidate list."""
+    r1 = r3 = mrr = 0.0
+    for ids, target in zip(ranked_ids, targets):
+        if target in ids:
+            rank = ids.index(target)
+            r1, r3, mrr = r1 + (rank == 0), r3 + (rank < 3), mrr + 1.0 / (rank + 1)
+    n = max(len(targets), 1)
+    return {"r1": round(r1 / n, 3), "r3": round(r3 / n, 3), "mrr": round(mrr / n, 3)}
+
+
+def run_quality(args, llm: Any) -> dict:
+    """Rerank retrieval's top N for dev queries and compare orders: retrieval, LLM alone, and blends."""
+    from polaris_core.index import ZooIndex
+    from polaris_core.intent import Intent, InstructionType
+    from polaris_core.rerank import TreeReranker
+    from polaris_core.rerank.reranker import blend_scores
+    from polaris_core.retrieve import search
+
+    name = {"lora": "lora-retrieval-dev.jsonl", "checkpoint": "checkpoint-retrieval-dev.jsonl"}[args.split]
+    with open(Path(args.data) / "bench" / name, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    rows = rows[:: max(1, len(rows) // max(1, args.queries))][: args.queries]
+    index = ZooIndex.load(args.index)
+    reranker = TreeReranker(llm, description_tokens=(args.description_tokens,),
+                            max_branch_tokens=args.description_tokens + 96)
+    n = args.candidates[0]
+    pools = []
+    for row in rows:
+        candidates = search(index, row["query"], kind=args.split, k=n)
+        if not candidates:
+            continue
+        # The query is a generation prompt: the request is "generate this".
+        intent = Intent(instruction=f"generate: {row['query']}", instruction_type=InstructionType.GLOBAL_STYLE,
+                        subject="", generation_prompt=row["query"])
+        llm_scores = reranker.score(intent, candidates)
+        pools.append((row["target_model_id"], [c.entry.civitai_model_id for c in candidates],
+                      [c.score for c in candidates], llm_scores))
+    targets = [p[0] for p in pools]
+    result: dict[str, Any] = {"split": args.split, "queries": len(pools), "candidates": n,
+                              "target_in_pool": round(sum(t in p[1] for t, p in zip(targets, pools)) / max(len(pools), 1), 3)}
+    for w in QUALITY_WEIGHTS:
+        orders = []
+        for _, ids, retrieval, llm_scores in pools:
+            keys = blend_scores(llm_scores, retrieval, w)
+            order = sorted(range(len(ids)), key=lambda i: (-keys[i], -retrieval[i], i))
+            orders.append([ids[i] for i in order])
+        result[f"retrieval_weight_{w}"] = rank_metrics(orders, targets)
+    return result
+
+
 def run(args) -> int:
     import torch
 
@@ -205,6 +276,15 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     llm = load_llm(args.model)
+    if args.quality:
+        result = run_quality(args, llm)
+        if not args.json:
+            print("retrieval weight   R@1    R@3    MRR   (0 = LLM alone, 1 = retrieval order)")
+            for w in QUALITY_WEIGHTS:
+                m = result[f"retrieval_weight_{w}"]
+                print(f"  {w:<16} {m['r1']:.3f}  {m['r3']:.3f}  {m['mrr']:.3f}")
+        print(json.dumps(result))
+        return 0
     reranker = TreeReranker(llm, description_tokens=(args.description_tokens,),
                             max_branch_tokens=args.description_tokens + 96)
     intent = Intent(instruction=INSTRUCTION, instruction_type=InstructionType.LOCAL_STYLE, subject="cat",

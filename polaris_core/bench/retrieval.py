@@ -23,7 +23,7 @@ SPLITS = {
     "lora_no_trigger": ("lora-retrieval-dev.jsonl", "query_no_trigger", "lora"),
     "checkpoint": ("checkpoint-retrieval-dev.jsonl", "query", "checkpoint"),
 }
-DEFAULT_CHANNEL_SETS = ("popularity", "lexical", "dense", "lexical,dense")
+DEFAULT_CHANNEL_SETS = ("popularity", "lexical", "dense", "names", "lexical,dense", "lexical,dense,names")
 CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
 
 
@@ -101,7 +101,7 @@ def open_index(args):
     """The index to benchmark: --index, or one built from the catalog once and kept under --work."""
     from polaris_core.errors import IndexFolderError
     from polaris_core.index import ZooIndex
-    from polaris_core.zoo.civitai import iter_catalog
+    from polaris_core.zoo.civitai import load_catalog
 
     if args.index:
         return ZooIndex.load(args.index, verify=False), 0.0
@@ -111,7 +111,7 @@ def open_index(args):
     except IndexFolderError:
         pass
     started = time.perf_counter()
-    entries = list(iter_catalog(Path(args.data) / CATALOG_NAME, kinds=("checkpoint", "lora")))
+    entries = load_catalog([Path(args.data) / CATALOG_NAME], kinds=("checkpoint", "lora"))
     index = ZooIndex.build(entries, folder, cache=_cache(args))
     return index, time.perf_counter() - started
 
@@ -169,15 +169,18 @@ def speed(index, args) -> None:
 
     encoder = index.text_encoder
     data = Path(args.data)
-    print(f"\n## speed (torch threads {args.threads}, encoder dtype {encoder.dtype}, {len(index)} entries, "
-          f"{len(index.store)} chunk vectors)")
-    # Embedding throughput on real chunk texts, uncached.
-    texts = [c.dense_text for e in index.entries[:400] for c in entry_chunks(e)][:1000]
+    print(f"\n## speed (torch threads {args.threads}, encoder dtype {encoder.dtype}, token cap "
+          f"{encoder.max_tokens}, {len(index)} entries, {len(index.store)} chunk vectors, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    # Embedding throughput, uncached, on the chunks of entries spread over the catalog (as a build embeds them).
+    sample = index.entries[:: max(1, len(index.entries) // 240)][:240]
+    texts = [c.dense_text for e in sample for c in entry_chunks(e)]
     encoder.encode(texts[:32])
     started = time.perf_counter()
     encoder.encode(texts)
     seconds = time.perf_counter() - started
-    print(f"embedding: {len(texts)} chunk texts in {seconds:.1f}s = {len(texts) / seconds:.0f} items/s")
+    print(f"embedding: {len(sample)} entries = {len(texts)} chunk texts in {seconds:.1f}s: "
+          f"{len(texts) / seconds:.0f} chunk texts/s, {len(sample) / seconds:.0f} entries/s")
     # Query latency: encode and search separately.
     queries, _, kind = load_split(data, "lora", 200)
     encode_ms, search_ms = [], []

@@ -84,17 +84,15 @@ def _local_roots(args) -> list[tuple[Path, str]]:
 def collect_entries(args) -> list:
     """Entries from every --catalog and --models-dir, with a logged summary of skips."""
     from polaris_core.errors import ConfigError
-    from polaris_core.zoo.civitai import IngestStats, iter_catalog
+    from polaris_core.zoo.civitai import IngestStats, load_catalog
 
     if not args.catalog and not args.models_dir:
         raise ConfigError("Nothing to index: pass --catalog FILE and/or --models-dir DIR.")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     entries = []
     stats = IngestStats()
-    for path in args.catalog:
-        entries.extend(iter_catalog(path, kinds=kinds, stats=stats))
-    if args.catalog:
-        log.info("catalog: %s", stats.summary())
+    if args.catalog:  # load_catalog also links cross-page evidence across all the files
+        entries.extend(load_catalog(args.catalog, kinds=kinds, stats=stats))
     roots = _local_roots(args) if args.models_dir else []
     if roots:
         from polaris_core.zoo.local import scan_models

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from polaris_core.atomic import write_atomic, write_text_atomic
 
 log = logging.getLogger("polaris")
 
@@ -47,21 +47,10 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _write_atomically(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _save_png(array, target: Path) -> None:
     from PIL import Image
 
-    _write_atomically(target, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    write_atomic(target, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
 def _models_for(args):
@@ -117,7 +106,7 @@ def run(args) -> int:
         _save_png(candidate.mask.astype(np.uint8) * 255, written[-1])
     summary = json.dumps(result.to_dict(), indent=2)
     written.append(out / f"{stem}_candidates.json")
-    _write_atomically(written[-1], lambda tmp: Path(tmp).write_text(summary + "\n", encoding="utf-8"))
+    write_text_atomic(written[-1], summary + "\n")
 
     print(f"method: {result.method}")
     for rank, candidate in enumerate(result.candidates[:args.top], start=1):

@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
+
+from polaris_core.atomic import write_text_atomic
 
 log = logging.getLogger("polaris")
 
@@ -145,16 +145,7 @@ def _run_batch(parser: Any, in_path: Path, field: str, out_path: Path | None, im
 def _write_atomic(path: Path, text: str) -> None:
     from polaris_core.errors import ConfigError
 
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(path, text)
     except OSError as exc:
         raise ConfigError(f"Cannot write {path} ({exc}); check the --out path.") from exc

@@ -13,8 +13,9 @@ import argparse
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
+
+from polaris_core.atomic import write_text_atomic
 
 log = logging.getLogger("polaris")
 
@@ -62,18 +63,6 @@ def load_candidates_json(path: str | os.PathLike):
     return Candidates(intent=intent, **slots)
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def format_ranked(candidates) -> list[str]:
     from polaris_core.candidates import SLOTS
 
@@ -85,7 +74,8 @@ def format_ranked(candidates) -> list[str]:
         lines.append(f"{slot} ({len(items)}):")
         for rank, c in enumerate(items, 1):
             score = "   -  " if c.rerank_score is None else f"{c.rerank_score:.3f}"
-            lines.append(f"  {rank:>2}. rerank {score}  retrieval {c.score:+.3f}  [{c.entry.base_family}] "
+            final = "   -  " if c.final_score is None else f"{c.final_score:.3f}"
+            lines.append(f"  {rank:>2}. final {final}  llm {score}  retrieval {c.score:+.3f}  [{c.entry.base_family}] "
                          f"{c.entry.name[:70]}")
     return lines
 
@@ -134,7 +124,7 @@ def run(args) -> int:
     ranked = reranker.rerank_all(candidates, keep=args.keep)
     plan = compose_plan(intent, ranked)
     if args.out:
-        _write_atomically(Path(args.out), plan.to_json())
+        write_text_atomic(Path(args.out), plan.to_json())
     if args.json:
         print(json.dumps({"candidates": ranked.to_dict(), "plan": plan.to_dict()}, ensure_ascii=False))
         return 0

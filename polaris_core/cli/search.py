@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from polaris_core.atomic import write_text_atomic
 
 log = logging.getLogger("polaris")
 
@@ -117,23 +117,11 @@ def _run_batch(index, args, kwargs) -> int:
         log.warning("%d query lines had no usable %r text; their results are empty", skipped, args.field)
     payload = "\n".join(lines_out) + ("\n" if lines_out else "")
     if args.out:
-        _write_atomic(Path(args.out), payload)
+        write_text_atomic(Path(args.out), payload)
         log.info("wrote %d result lines to %s", len(lines_out), args.out)
     else:
         sys.stdout.write(payload)
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _print_table(results, kind: str) -> None:

@@ -6,7 +6,9 @@ blurs them. Chunks per entry:
 
 - `title`: name, version name, trigger words and tags (short and precise);
 - `description`: the card text (HTML already stripped by ingest);
-- `prompt`: each example prompt (a local LoRA's `ss_tag_frequency` tags arrive as prompts too).
+- `prompt`: each example prompt (a local LoRA's `ss_tag_frequency` tags arrive as prompts too);
+- `related`: prompts of images posted on other pages that record this model in their metadata
+  (`ZooEntry.related_prompts`, mined at ingest); BM25 weighs them a little below own prompts.
 """
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from polaris_core.embed.lexical import normalize_prompt
 from polaris_core.zoo.entry import ZooEntry
 
-CHUNK_KINDS = ("title", "description", "prompt")
+CHUNK_KINDS = ("title", "description", "prompt", "related")  # append only: stored as codes
+PROMPT_KINDS = ("prompt", "related")
 MAX_PROMPTS_PER_ENTRY = 64
+MAX_RELATED_PROMPTS_PER_ENTRY = 16  # 16 and 64 measured alike; fewer keep popular models' chunk counts down
 MAX_DESCRIPTION_CHARS = 1500   # the dense encoder reads ~128 tokens; BM25 reads it all
 MAX_LEXICAL_DESCRIPTION_CHARS = 4000
 
@@ -61,10 +65,16 @@ def entry_chunks(entry: ZooEntry) -> list[Chunk]:
         chunks.append(Chunk("description", description[:MAX_DESCRIPTION_CHARS],
                             description[:MAX_LEXICAL_DESCRIPTION_CHARS]))
     seen: set[str] = set()
-    for prompt in entry.example_prompts[:MAX_PROMPTS_PER_ENTRY]:
-        dense = dense_prompt_text(prompt)
-        if not dense or dense.lower() in seen:
-            continue
-        seen.add(dense.lower())
-        chunks.append(Chunk("prompt", dense, prompt))
+    for kind, prompts, limit in (("prompt", entry.example_prompts, MAX_PROMPTS_PER_ENTRY),
+                                 ("related", entry.related_prompts, MAX_RELATED_PROMPTS_PER_ENTRY)):
+        added = 0
+        for prompt in prompts:
+            if added >= limit:
+                break
+            dense = dense_prompt_text(prompt)
+            if not dense or dense.lower() in seen:
+                continue
+            seen.add(dense.lower())
+            chunks.append(Chunk(kind, dense, prompt))
+            added += 1
     return chunks

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -24,6 +25,10 @@ log = logging.getLogger("polaris")
 
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_BATCH_SIZE = 64
+# Opt-in token cap: 64 embeds catalog chunks ~1.45x faster than 128 (45 vs 62 tokens on average)
+# for a dense-channel R@10 within 0.01. It is part of the encoder id; an index reloads the encoder
+# with the cap it was built with.
+MAX_TOKENS_ENV = "POLARIS_TEXT_MAX_TOKENS"
 
 
 @dataclass
@@ -50,6 +55,20 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
+def default_max_tokens() -> int:
+    """$POLARIS_TEXT_MAX_TOKENS if set (8..512), else 128."""
+    raw = os.environ.get(MAX_TOKENS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_TOKENS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 8 <= value <= 512:
+        raise ConfigError(f"{MAX_TOKENS_ENV}={raw!r} is not a token count in 8..512; unset it for the default 128.")
+    return value
+
+
 def _weights_fingerprint(folder: Path) -> str:
     """A cheap identity of the weights: size + the first MiB of each weights file, plus the config."""
     digest = hashlib.sha256()
@@ -65,7 +84,7 @@ def _weights_fingerprint(folder: Path) -> str:
 
 
 def text_encoder_id(
-    path: str | os.PathLike | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, quantize_int8: bool = False
+    path: str | os.PathLike | None = None, max_tokens: int | None = None, quantize_int8: bool = False
 ) -> str:
     """The id an index records for this encoder, computed without loading the model."""
     import json
@@ -81,6 +100,7 @@ def text_encoder_id(
             "sentence-transformers model folder such as all-MiniLM-L6-v2."
         ) from exc
     arch = f"{config.get('model_type', 'model')}-{config.get('hidden_size', '?')}"
+    max_tokens = default_max_tokens() if max_tokens is None else max_tokens
     return f"text:{arch}:{_weights_fingerprint(folder)}:mean:max{int(max_tokens)}" + (
         ":int8" if quantize_int8 else ""
     )
@@ -96,10 +116,11 @@ class TextEncoder:
     def __init__(
         self,
         path: str | os.PathLike | None = None,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_tokens: int | None = None,
         quantize_int8: bool = False,
         num_threads: Optional[int] = None,
         dtype: str = "auto",
+        trace: bool = True,
     ) -> None:
         from polaris_core.weights import default_text_encoder_path
 
@@ -120,8 +141,9 @@ class TextEncoder:
         if num_threads:
             torch.set_num_threads(num_threads)
         self.folder = folder
-        self.max_tokens = int(max_tokens)
+        self.max_tokens = int(default_max_tokens() if max_tokens is None else max_tokens)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
         model = AutoModel.from_pretrained(str(folder), use_safetensors=True)
         model.eval()
         if dtype not in ("auto", "float32", "bfloat16"):
@@ -131,6 +153,8 @@ class TextEncoder:
             model = model.to(torch.bfloat16)
         self.dtype = "bfloat16" if use_bf16 else "float32"
         if quantize_int8:
+            # Measured on catalog chunks: 1.4x bf16 speed but cosine to float32 only 0.93 on average
+            # (per-tensor activation scales and MiniLM's outlier channels); kept as an experiment.
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
         self.dim = int(model.config.hidden_size)
@@ -139,6 +163,7 @@ class TextEncoder:
         self.encoder_id = text_encoder_id(folder, self.max_tokens, quantize_int8)
         self.last_stats = EncodeStats()
         self._lock = threading.Lock()
+        self._traced = None if trace else False  # None: not tried yet; False: eager only
 
     def encode(
         self,
@@ -147,7 +172,11 @@ class TextEncoder:
         on_step: OnStep | None = None,
         check_cancel: CheckCancel | None = None,
     ) -> np.ndarray:
-        """Embed `texts` (any length; each is cut at `max_tokens`) into unit vectors."""
+        """Embed `texts` (any length; each is cut at `max_tokens`) into unit vectors.
+
+        Texts are tokenised once, sorted by length and batched so that a batch holds about
+        `batch_size` × 64 tokens; padding is built here instead of re-tokenising each batch.
+        """
         import torch
 
         on_step, check_cancel = resolve(on_step, check_cancel)
@@ -157,38 +186,86 @@ class TextEncoder:
             return out
         started = time.perf_counter()
         clean = [t if isinstance(t, str) and t.strip() else " " for t in texts]
-        # Tokenise once without padding to learn lengths, then batch texts of similar length.
-        lengths = [
-            len(ids)
-            for ids in self.tokenizer(clean, truncation=True, max_length=self.max_tokens)["input_ids"]
-        ]
-        order = np.argsort(lengths, kind="stable")[::-1]
+        ids = self.tokenizer(clean, truncation=True, max_length=self.max_tokens, return_attention_mask=False,
+                             return_token_type_ids=False)["input_ids"]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n)
+        order = np.argsort(-lengths, kind="stable")  # longest first
+        tokens_per_batch = max(batch_size, 1) * 64
         done = 0
         position = 0
         with self._lock, torch.inference_mode():
             while position < n:
                 check_cancel()
-                longest = lengths[order[position]]
-                # Short texts go in bigger batches: a batch costs about (size × longest) tokens.
-                size = max(1, min(batch_size * 4, batch_size * 64 // max(longest, 1)))
+                longest = int(lengths[order[position]])
+                size = max(1, min(batch_size * 4, tokens_per_batch // max(longest, 1)))
                 chunk = order[position : position + size]
-                batch = self.tokenizer(
-                    [clean[i] for i in chunk],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_tokens,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**batch).last_hidden_state.float()  # pool and normalise in float32
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[chunk] = pooled.numpy()
+                out[chunk] = self._embed_ids([ids[i] for i in chunk.tolist()], longest)
                 position += len(chunk)
                 done += len(chunk)
                 on_step(done, n)
         self.last_stats = EncodeStats(items=n, seconds=time.perf_counter() - started)
         return out
+
+    def _embed_ids(self, rows: list[list[int]], width: int) -> np.ndarray:
+        """Mean-pooled, L2-normalised vectors of token-id rows (longest first, `width` tokens at most)."""
+        import torch
+
+        if len(rows[-1]) == width:  # all rows equally long (a single query): no padding, no mask
+            pooled = self._unpadded_hidden(torch.tensor(rows, dtype=torch.long)).float().mean(1)
+        else:
+            padded = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for i, row in enumerate(rows):
+                padded[i, : len(row)] = row
+                mask[i, : len(row)] = 1
+            attention = torch.from_numpy(mask)
+            hidden = self.model(input_ids=torch.from_numpy(padded), attention_mask=attention).last_hidden_state
+            weights = attention.unsqueeze(-1).to(torch.float32)  # pool and normalise in float32
+            pooled = (hidden.float() * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+
+    def _unpadded_hidden(self, input_ids):
+        """Last hidden states of unpadded rows. A traced copy of the model skips the Python work of
+        the eager modules (measured 19 → 13 ms CPU for a 48-token query in bf16, 11 → 7 ms for 8)."""
+        if self._traced is None:
+            self._traced = self._trace() or False
+        if self._traced is not False:
+            return self._traced(input_ids)
+        return self.model(input_ids=input_ids).last_hidden_state
+
+    def _trace(self):
+        """TorchScript trace of the model on unpadded input ids, or None when tracing fails or its
+        output differs from eager on a probe of another length (it is only an optimisation)."""
+        import torch
+        from transformers.utils import logging as hf_logging
+
+        class _LastHidden(torch.nn.Module):
+            def __init__(self, model) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids):
+                return self.model(input_ids=input_ids).last_hidden_state
+
+        example = torch.full((1, 9), 2000, dtype=torch.long)
+        probe = torch.arange(1000, 1000 + 2 * 23, dtype=torch.long).reshape(2, 23)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # tracing touches model properties that log notices
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(_LastHidden(self.model), example, check_trace=False)
+                agree = torch.nn.functional.cosine_similarity(
+                    traced(probe).float().flatten(1), self.model(input_ids=probe).last_hidden_state.float().flatten(1))
+        except Exception as exc:  # noqa: BLE001 - any failure means: stay with eager
+            log.info("text encoder: tracing failed (%s); using the eager model", exc)
+            return None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        if float(agree.min()) < 0.9999:
+            log.info("text encoder: traced model disagrees with eager (cosine %.5f); using eager", float(agree.min()))
+            return None
+        return traced
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed one query string: (dim,) unit vector."""
@@ -201,12 +278,13 @@ _ENCODERS_LOCK = threading.Lock()
 
 def load_text_encoder(
     path: str | os.PathLike | None = None,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
     quantize_int8: bool = False,
     dtype: str = "auto",
 ) -> TextEncoder:
     """Load (once per process) and return the text encoder."""
-    key = (str(path) if path else "", int(max_tokens), bool(quantize_int8), dtype)
+    max_tokens = default_max_tokens() if max_tokens is None else int(max_tokens)
+    key = (str(path) if path else "", max_tokens, bool(quantize_int8), dtype)
     with _ENCODERS_LOCK:
         encoder = _ENCODERS.get(key)
         if encoder is None:

@@ -1,6 +1,7 @@
 """Forward passes that turn (prefix, branches) into score-token logits.
 
-`tree_logits` is the tree pass: the prefix is encoded once into a KV cache; branches are packed
+`tree_logits` is the tree pass: the prefix is encoded once into a KV cache, extended by the tokens
+every branch opens with (the trunk of the branch trie, run once); the rest of each branch is packed
 (first-fit decreasing) into sequences of at most `pack_tokens` tokens, each pack a row of one forward;
 every branch token sees the prefix and the earlier tokens of its own branch only, through either a
 4D additive mask or the tree attention kernel (kernel.py), and every branch's position ids continue
@@ -28,12 +29,12 @@ from polaris_core.rerank.kernel import tree_attention
 
 log = logging.getLogger("polaris")
 
-# Pack sizes measured on CPU, 1 thread (SmolLM2-135M, N=32, 424-token prefix, ~165-token branches; see
-# bench/rerank.py). Dense mask: 256/512/768/1024/2048/one pack took 46.7/45.5/46.1/49.0/56.4/102 s, as
-# every query attends over the whole pack. Kernel: nothing is wasted, so packs only need to be big
-# enough to amortise the forward (1024/4096/one pack: 19.7/20.2/22.3 s, within noise of each other).
+# Pack sizes measured on CPU (SmolLM2-135M, N=32, 424-token prefix, ~170-token branches; see
+# bench/rerank.py). Dense mask, 1 thread: 256/512/768/1024/2048/one pack took 46.7/45.5/46.1/49.0/56.4/102 s,
+# as every query attends over the whole pack. Kernel: nothing is wasted on attention, but activations of
+# big packs spill out of the CPU caches: 512/1024/2048/4096 tokens took 14.7/12.5/12.5/13.8 s (2 threads).
 MASK_PACK_TOKENS = 512
-KERNEL_PACK_TOKENS = 4096
+KERNEL_PACK_TOKENS = 1024
 DEFAULT_PACK_TOKENS = MASK_PACK_TOKENS
 DEFAULT_PACKS_PER_FORWARD = 1
 
@@ -98,6 +99,31 @@ def encode_prefix(model: Any, ids: Sequence[int]) -> PrefixState:
         raise RerankError(f"{type(model).__name__} returned no KV cache; the reranker needs a causal LM with one.")
     key_values = [tuple(t for t in layer if t is not None) for layer in cache]
     return PrefixState(ids=tuple(ids), key_values=key_values)
+
+
+def extend_prefix(model: Any, prefix: PrefixState, ids: Sequence[int]) -> PrefixState:
+    """The prefix followed by `ids`, run once on top of the prefix's cache (its tensors stay untouched)."""
+    if not ids:
+        return prefix
+    device = _device(model)
+    input_ids = torch.tensor([list(ids)], dtype=torch.long, device=device)
+    positions = torch.arange(prefix.length, prefix.length + len(ids), device=device)[None]
+    with torch.inference_mode():
+        out = model(input_ids=input_ids, position_ids=positions, past_key_values=_cache_for(prefix, 1),
+                    use_cache=True, logits_to_keep=1)
+    key_values = [tuple(t for t in layer if t is not None)[:2] for layer in out.past_key_values]
+    return PrefixState(ids=prefix.ids + tuple(int(i) for i in ids), key_values=key_values)
+
+
+def shared_head_length(branches: Sequence[Sequence[int]]) -> int:
+    """Tokens that every branch starts with (the root of the branch trie), leaving each branch ≥ 1 token."""
+    if len(branches) < 2:
+        return 0
+    first, limit = branches[0], min(len(b) for b in branches) - 1
+    n = 0
+    while n < limit and all(b[n] == first[n] for b in branches):
+        n += 1
+    return n
 
 
 def _cache_for(prefix: PrefixState, batch: int) -> Any:
@@ -190,12 +216,19 @@ def tree_logits(model: Any, prefix: PrefixState, branches: Sequence[Sequence[int
         return torch.empty(0, len(score_ids)), PassStats()
     device, dtype = _device(model), _dtype(model)
     score_index = torch.tensor(list(score_ids), dtype=torch.long, device=device)
+    # The tokens all branches open with (candidate tag, slot line, "name:") are the trunk of the tree:
+    # run once on the prefix cache instead of once per branch. Same tokens, same positions, same scores.
+    head = shared_head_length(branches)
+    if head:
+        prefix = extend_prefix(model, prefix, branches[0][:head])
+        branches = [b[head:] for b in branches]
     packs = plan_packs([len(b) for b in branches], max(1, int(pack_tokens)))
     # Similar-length packs share a forward, so row padding stays small.
     packs.sort(key=lambda p: -sum(len(branches[i]) for i in p))
     groups = [packs[i:i + max(1, packs_per_forward)] for i in range(0, len(packs), max(1, packs_per_forward))]
     out = torch.empty(len(branches), len(score_ids))
     stats = PassStats()
+    stats.tokens += head
 
     def run(group: list[list[int]]) -> None:
         if check_cancel:

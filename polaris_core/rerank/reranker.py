@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from polaris_core.candidates import SLOTS, Candidate, Candidates
+from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT, SLOTS, Candidate, Candidates
 from polaris_core.errors import RerankError
 from polaris_core.intent import Intent
 from polaris_core.progress import CheckCancel, OnStep, resolve
@@ -35,6 +35,21 @@ log = logging.getLogger("polaris")
 MODES = ("auto", "tree", "per_candidate")
 ATTENTION_PATHS = ("auto", "kernel", "mask")
 PROBE_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
+
+
+def blend_scores(llm_scores: Sequence[float], retrieval_scores: Sequence[float], retrieval_weight: float) -> list[float]:
+    """Ranking key: (1 - w)·LLM score + w·retrieval score rescaled to [0, 1] over the same candidates.
+
+    The LLM score is calibrated ([0, 1]); the fused retrieval score has no fixed scale, so it is
+    min-max rescaled within the call. w = 0 trusts the LLM alone, w = 1 keeps the retrieval order.
+    """
+    w = min(max(float(retrieval_weight), 0.0), 1.0)
+    if not retrieval_scores:
+        return []
+    low, high = min(retrieval_scores), max(retrieval_scores)
+    spread = high - low
+    unit = [(r - low) / spread if spread > 1e-12 else 0.5 for r in retrieval_scores]
+    return [(1.0 - w) * float(a) + w * b for a, b in zip(llm_scores, unit)]
 
 
 @dataclass
@@ -66,6 +81,8 @@ class TreeReranker:
       prefix + own-branch attention, no dense mask; models dispatching through transformers'
       AttentionInterface); "mask": a custom 4D additive mask (any eager/SDPA model); "auto": kernel if
       the model supports it, else mask.
+    - `retrieval_weight`: share of the retrieval score in the ranking key (`blend_scores`); the LLM
+      score alone is kept as `rerank_score`, the key as `final_score`.
     - `mode`: "auto" (tree, after a one-off probe that the chosen attention path reproduces plain passes;
       if it does not, batched per-candidate scoring on the shared prefix cache, logged), "tree"
       (no probe), "per_candidate".
@@ -75,7 +92,8 @@ class TreeReranker:
                  description_tokens: Sequence[int] = (48, 128), max_branch_tokens: int = 256,
                  keep_fraction: float = 1 / 3, pack_tokens: Optional[int] = None,
                  packs_per_forward: int = DEFAULT_PACKS_PER_FORWARD, fallback_batch_size: int = 8,
-                 attention: str = "auto", mode: str = "auto", prefix_cache_entries: int = 4) -> None:
+                 attention: str = "auto", mode: str = "auto", prefix_cache_entries: int = 4,
+                 retrieval_weight: float = DEFAULT_RETRIEVAL_WEIGHT) -> None:
         model = getattr(llm, "model", None)
         tokenizer = getattr(llm, "tokenizer", None)
         if model is None or tokenizer is None:
@@ -87,6 +105,8 @@ class TreeReranker:
         budgets = tuple(int(b) for b in description_tokens)
         if not budgets or min(budgets) < 1:
             raise RerankError("description_tokens must be one or more positive token budgets, e.g. (48, 128).")
+        if not 0.0 <= retrieval_weight <= 1.0:
+            raise RerankError(f"retrieval_weight must be between 0 and 1 (got {retrieval_weight}).")
         if not 0 < keep_fraction < 1:
             raise RerankError(f"keep_fraction must be between 0 and 1 (got {keep_fraction}); 1/3 is a good start.")
         self.model = model
@@ -95,6 +115,7 @@ class TreeReranker:
         self.description_tokens = budgets
         self.max_branch_tokens = int(max_branch_tokens)
         self.keep_fraction = float(keep_fraction)
+        self.retrieval_weight = float(retrieval_weight)
         self._pack_tokens = int(pack_tokens) if pack_tokens else None
         self.packs_per_forward = int(packs_per_forward)
         self.fallback_batch_size = int(fallback_batch_size)
@@ -168,8 +189,9 @@ class TreeReranker:
 
         Round r scores the survivors with `description_tokens[r]` description tokens, then keeps the top
         `keep_fraction` (never fewer than `keep`). When only `keep` survive, the next round jumps to the
-        closest look. Survivors rank by their last-round score, then pruned candidates by the round they
-        reached and their score; ties break on the retrieval score. Zero candidates give an empty list.
+        closest look. Survivors rank by their last-round key (`blend_scores` of the LLM and retrieval
+        scores), then pruned candidates by the round they reached and their key; ties break on the
+        retrieval score. Zero candidates give an empty list.
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
@@ -182,6 +204,7 @@ class TreeReranker:
         stats.prefix_tokens = prefix.length
         n = len(candidates)
         last_score = [0.0] * n
+        ranking_key = [0.0] * n
         reached = [0] * n
         alive = list(range(n))
         budgets = list(self.description_tokens)
@@ -197,22 +220,24 @@ class TreeReranker:
             final = r >= len(budgets) - 1 or len(alive) <= keep
             budget = budgets[-1] if final else budgets[r]
             scores, passes = self._score_round(prefix, [candidates[i] for i in alive], budget, check_cancel, step)
-            for i, s in zip(alive, scores):
-                last_score[i], reached[i] = s, r + 1
+            keys = blend_scores(scores, [float(candidates[i].score) for i in alive], self.retrieval_weight)
+            for i, s, key in zip(alive, scores, keys):
+                last_score[i], ranking_key[i], reached[i] = s, key, r + 1
             stats.scored.append(len(alive))
             stats.description_tokens.append(budget)
             stats.passes.add(passes)
             r += 1
-            alive.sort(key=lambda i: (-last_score[i], -candidates[i].score, i))
+            alive.sort(key=lambda i: (-ranking_key[i], -candidates[i].score, i))
             if final:
                 break
             alive = alive[: max(keep, math.ceil(len(alive) * self.keep_fraction))]
-        order = sorted(range(n), key=lambda i: (-reached[i], -last_score[i], -candidates[i].score, i))
+        order = sorted(range(n), key=lambda i: (-reached[i], -ranking_key[i], -candidates[i].score, i))
         stats.rounds = r
         stats.seconds = time.perf_counter() - started
         self.last_stats = stats
         on_step(total_work, total_work)
-        return [dataclasses.replace(candidates[i], rerank_score=last_score[i]) for i in order]
+        return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i])
+                for i in order]
 
     def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
                    check_cancel: Optional[CheckCancel] = None) -> Candidates:

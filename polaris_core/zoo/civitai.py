@@ -6,6 +6,12 @@ also the format of `.civitai.info` sidecars), as a line or as a whole `.json` fi
 
 All text here is untrusted: it is cleaned (HTML stripped, control characters dropped, length
 capped) and only ever used as data to embed and score.
+
+Cross-page evidence (`CrossReferences`, used by `load_catalog`): an image's metadata records the
+checkpoint it was generated on (`Model hash`, `Model`) and the LoRAs it used (`<lora:NAME:w>`
+tags, `resources`, `hashes`). So an image posted on one page is also evidence of how OTHER models
+are used: its prompt becomes a related prompt of each model it names unambiguously (by file hash,
+else by file name), wherever in the catalog that model is.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ CIVITAI_KINDS = {
 MAX_DESCRIPTION_CHARS = 8000
 MAX_PROMPT_CHARS = 2000
 MAX_PROMPTS_PER_VERSION = 64
+MAX_RELATED_PROMPTS_PER_VERSION = 16
 MAX_TRIGGER_CHARS = 200
 MAX_JSON_FILE_BYTES = 512 * 1024 * 1024  # a whole-file `.json` catalog is parsed in memory
 _WARN_LIMIT = 20  # per-reason skip warnings before falling back to debug logging
@@ -77,10 +84,12 @@ class IngestStats(SkipCounter):
     models: int = 0
     versions: int = 0
     entries: int = 0
+    related_prompts: int = 0  # cross-page prompts attached by `load_catalog`
 
     def summary(self) -> str:
+        related = f", {self.related_prompts} related prompts from other pages" if self.related_prompts else ""
         return (f"{self.entries} entries from {self.versions} versions of {self.models} models "
-                f"({self.lines} lines); {self.skip_summary()}")
+                f"({self.lines} lines){related}; {self.skip_summary()}")
 
 
 # ---------------------------------------------------------------- text cleaning
@@ -440,20 +449,168 @@ def entry_from_version(version: dict, model: Optional[dict] = None, *,
     return entry, ""
 
 
+# ---------------------------------------------------------------- cross-page evidence
+
+_LINKED_KINDS = ("checkpoint", "lora")
+_LORA_RESOURCE_TYPES = ("lora", "lycoris", "locon", "dora")
+_MODEL_FILE_TYPES = ("model", "pruned model")
+_HASH_KEYS = ("autov1", "autov2", "autov3", "sha256")
+
+
+@dataclass(frozen=True)
+class _ImageUse:
+    """What one example image's metadata says it was made with."""
+
+    page_model: Optional[int]        # the Civitai model whose page shows the image
+    prompt: str                      # cleaned, network tags removed
+    checkpoint_hashes: tuple[str, ...]
+    checkpoint_names: tuple[str, ...]
+    lora_hashes: tuple[str, ...]
+    lora_names: tuple[str, ...]
+
+
+def _lower_str(value) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _image_use(meta: dict, page_model: Optional[int]) -> Optional[_ImageUse]:
+    prompt = meta.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return None
+    cleaned = clean_text(strip_network_tags(prompt[: MAX_PROMPT_CHARS * 2]), MAX_PROMPT_CHARS).replace("\n", " ")
+    if not cleaned:
+        return None
+    checkpoint_hashes = [_hex(meta.get("Model hash"))]
+    checkpoint_names = [_lower_str(meta.get("Model"))]
+    lora_hashes: list[str] = []
+    lora_names = [name.lower() for name, _ in network_tags(prompt)]
+    for resource in _as_list(meta.get("resources")):
+        if not isinstance(resource, dict):
+            continue
+        kind = _lower_str(resource.get("type"))
+        if kind == "model":
+            checkpoint_hashes.append(_hex(resource.get("hash")))
+            checkpoint_names.append(_lower_str(resource.get("name")))
+        elif kind in _LORA_RESOURCE_TYPES:
+            lora_hashes.append(_hex(resource.get("hash")))
+            lora_names.append(_lower_str(resource.get("name")))
+    for key, value in _as_dict(meta.get("hashes")).items():
+        if isinstance(key, str) and key.lower().startswith(("lora:", "lyco:")):
+            lora_hashes.append(_hex(value))
+
+    def distinct(values: list[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for v in values if v))
+
+    use = _ImageUse(page_model, cleaned, distinct(checkpoint_hashes), distinct(checkpoint_names),
+                    distinct(lora_hashes), distinct(lora_names))
+    if not (use.checkpoint_hashes or use.checkpoint_names or use.lora_hashes or use.lora_names):
+        return None
+    return use
+
+
+class CrossReferences:
+    """Links example images to the checkpoints and LoRAs their metadata records, across pages.
+
+    Feed it every version (`add_version`, done by `entries_from_object`), then `attach` the
+    prompts to the entries. A reference is followed only when it is unambiguous: a hash or file
+    name shared by files of two different models links to neither. A checkpoint is matched by
+    hash first and by file name only when the image records no known hash.
+    """
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, dict[str, set[str]]] = {k: {} for k in _LINKED_KINDS}
+        self._by_stem: dict[str, dict[str, set[str]]] = {k: {} for k in _LINKED_KINDS}
+        self._model_of: dict[str, Optional[int]] = {}
+        self._uses: list[_ImageUse] = []
+
+    def add_version(self, version: dict, model: Optional[dict], entry: Optional[ZooEntry]) -> None:
+        """Record a version's model files (when `entry` is a kept checkpoint or LoRA) and the
+        generation metadata of its example images (always: any page can be evidence)."""
+        if not isinstance(version, dict):
+            return
+        if entry is not None and entry.kind in _LINKED_KINDS:
+            self._model_of[entry.id] = entry.civitai_model_id
+            for file in _as_list(version.get("files")):
+                if not isinstance(file, dict) or str(file.get("type") or "Model").lower() not in _MODEL_FILE_TYPES:
+                    continue
+                hashes = {str(k).lower(): _hex(v) for k, v in _as_dict(file.get("hashes")).items()}
+                for key in _HASH_KEYS:
+                    value = hashes.get(key, "")
+                    for prefix in ((value[:10], value[:12]) if key == "sha256" else (value,)):
+                        if prefix:
+                            self._by_hash[entry.kind].setdefault(prefix, set()).add(entry.id)
+                stem = str(file.get("name") or "").rsplit(".", 1)[0].strip().lower()
+                if stem:
+                    self._by_stem[entry.kind].setdefault(stem, set()).add(entry.id)
+        page_model = entry.civitai_model_id if entry is not None else (
+            _as_int(_as_dict(model).get("id")) or _as_int(version.get("modelId")))
+        for image in _as_list(version.get("images")):
+            if isinstance(image, dict):
+                use = _image_use(_as_dict(image.get("meta")), page_model)
+                if use is not None:
+                    self._uses.append(use)
+
+    def _unique(self, table: dict[str, set[str]], keys: Iterable[str]) -> set[str]:
+        """Entry ids the keys name, keeping a key only when all its files belong to one model."""
+        found: set[str] = set()
+        for key in keys:
+            ids = table.get(key)
+            if ids and len({self._model_of.get(i) for i in ids}) == 1:
+                found |= ids
+        return found
+
+    def targets(self, use: _ImageUse) -> set[str]:
+        """Entry ids of the checkpoints and LoRAs an image's metadata names unambiguously."""
+        checkpoints = self._unique(self._by_hash["checkpoint"], use.checkpoint_hashes) or \
+            self._unique(self._by_stem["checkpoint"], use.checkpoint_names)
+        loras = self._unique(self._by_hash["lora"], use.lora_hashes) | \
+            self._unique(self._by_stem["lora"], use.lora_names)
+        return checkpoints | loras
+
+    def attach(self, entries: Iterable[ZooEntry], stats: Optional[IngestStats] = None) -> int:
+        """Append related prompts (other pages only, deduplicated, capped per version) to the
+        entries they name. Returns how many prompts were attached."""
+        by_id = {e.id: e for e in entries}
+        seen: dict[str, set[str]] = {}
+        attached = 0
+        for use in self._uses:
+            for entry_id in self.targets(use):
+                entry = by_id.get(entry_id)
+                if entry is None or (use.page_model is not None and use.page_model == entry.civitai_model_id):
+                    continue
+                if len(entry.related_prompts) >= MAX_RELATED_PROMPTS_PER_VERSION:
+                    continue
+                known = seen.get(entry_id)
+                if known is None:
+                    known = seen[entry_id] = {p.lower() for p in entry.example_prompts + entry.related_prompts}
+                key = use.prompt.lower()
+                if key in known:
+                    continue
+                known.add(key)
+                entry.related_prompts.append(use.prompt)
+                attached += 1
+        if stats is not None:
+            stats.related_prompts += attached
+        return attached
+
+
 def entries_from_object(obj, kinds: Iterable[str] = KINDS, stats: Optional[IngestStats] = None,
-                        where: str = "") -> Iterator[ZooEntry]:
-    """Entries from one parsed JSON value: a model, a model version, an API page or a list of those."""
+                        where: str = "", references: Optional["CrossReferences"] = None) -> Iterator[ZooEntry]:
+    """Entries from one parsed JSON value: a model, a model version, an API page or a list of those.
+
+    `references`, when given, records every version's files and images (of any kind or type)
+    for cross-page linking."""
     stats = stats if stats is not None else IngestStats()
     kinds = set(kinds)
     if isinstance(obj, list):
         for item in obj:
-            yield from entries_from_object(item, kinds, stats, where)
+            yield from entries_from_object(item, kinds, stats, where, references)
         return
     if not isinstance(obj, dict):
         stats.skip("not a JSON object", where)
         return
     if isinstance(obj.get("items"), list) and "modelVersions" not in obj:
-        yield from entries_from_object(obj["items"], kinds, stats, where)
+        yield from entries_from_object(obj["items"], kinds, stats, where, references)
         return
     if isinstance(obj.get("modelVersions"), list):
         stats.models += 1
@@ -468,6 +625,8 @@ def entries_from_object(obj, kinds: Iterable[str] = KINDS, stats: Optional[Inges
     for version, model in pairs:
         stats.versions += 1
         entry, reason = entry_from_version(version, model, model_description=model_description)
+        if references is not None:
+            references.add_version(version, model, entry if entry is not None and entry.kind in kinds else None)
         if entry is None:
             stats.skip(reason, where)
         elif entry.kind not in kinds:
@@ -486,12 +645,15 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def iter_catalog(path: str | os.PathLike, *, kinds: Iterable[str] = KINDS,
-                 stats: Optional[IngestStats] = None) -> Iterator[ZooEntry]:
-    """Yield one ZooEntry per usable model version in a Civitai catalog file.
+                 stats: Optional[IngestStats] = None,
+                 references: Optional[CrossReferences] = None) -> Iterator[ZooEntry]:
+    """Yield one ZooEntry per usable model version in a Civitai catalog file, as it is read.
 
     `.jsonl` / `.jsonl.gz` (gzip detected by content): one JSON value per line; a bad line is
     skipped, logged and counted in `stats`. `.json`: one JSON value for the whole file. The same
     entry id twice (the same file re-listed) is kept once. Raises ZooError if the file cannot be read.
+    Streaming cannot know cross-page evidence yet: `load_catalog` adds it (or pass `references`
+    and call `references.attach` on the entries at the end).
     """
     path = Path(path)
     stats = stats if stats is not None else IngestStats()
@@ -525,7 +687,7 @@ def iter_catalog(path: str | os.PathLike, *, kinds: Iterable[str] = KINDS,
             except ValueError as exc:
                 stats.skip(f"invalid JSON ({exc.msg})", str(path))
                 return
-            yield from unique(entries_from_object(obj, kinds, stats, path.name))
+            yield from unique(entries_from_object(obj, kinds, stats, path.name, references))
             return
         with _open_text(path) as fh:
             for line_no, line in enumerate(fh, 1):
@@ -538,7 +700,7 @@ def iter_catalog(path: str | os.PathLike, *, kinds: Iterable[str] = KINDS,
                 except ValueError as exc:
                     stats.skip(f"invalid JSON ({getattr(exc, 'msg', exc)})", where)
                     continue
-                yield from unique(entries_from_object(obj, kinds, stats, where))
+                yield from unique(entries_from_object(obj, kinds, stats, where, references))
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         # A truncated download: keep what was read, count the rest as one skip.
         stats.skip(f"truncated or corrupt compressed file ({exc})", str(path))
@@ -547,11 +709,15 @@ def iter_catalog(path: str | os.PathLike, *, kinds: Iterable[str] = KINDS,
 
 
 def load_catalog(paths: Iterable[str | os.PathLike], *, kinds: Iterable[str] = KINDS,
-                 stats: Optional[IngestStats] = None) -> list[ZooEntry]:
-    """All entries of several catalog files, in order (ids unique per file)."""
+                 stats: Optional[IngestStats] = None, related_prompts: bool = True) -> list[ZooEntry]:
+    """All entries of several catalog files, in order (ids unique per file), with cross-page
+    related prompts attached (`CrossReferences`; evidence may come from any of the files)."""
     stats = stats if stats is not None else IngestStats()
+    references = CrossReferences() if related_prompts else None
     out: list[ZooEntry] = []
     for path in paths:
-        out.extend(iter_catalog(path, kinds=kinds, stats=stats))
+        out.extend(iter_catalog(path, kinds=kinds, stats=stats, references=references))
+    if references is not None:
+        references.attach(out, stats)
     log.info("catalog: %s", stats.summary())
     return out

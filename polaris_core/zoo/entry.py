@@ -26,6 +26,9 @@ class ZooEntry:
     tags: list[str] = field(default_factory=list)
     description: str = ""        # HTML stripped, untrusted
     example_prompts: list[str] = field(default_factory=list)
+    # Prompts of images posted on OTHER pages whose metadata records this model (by hash or file
+    # name): evidence of how it is used; untrusted like all catalog text.
+    related_prompts: list[str] = field(default_factory=list)
     preview_paths: list[str] = field(default_factory=list)
     preview_urls: list[str] = field(default_factory=list)
     recommended_weight: Optional[float] = None

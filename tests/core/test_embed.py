@@ -6,8 +6,8 @@ import pytest
 from scipy import sparse
 
 from polaris_core.embed.cache import EmbeddingCache, as_stored, embed_with_cache, text_key
-from polaris_core.embed.chunks import dense_prompt_text, entry_chunks
-from polaris_core.embed.lexical import FieldedBM25, TermCounts, query_terms, tokenize
+from polaris_core.embed.chunks import MAX_RELATED_PROMPTS_PER_ENTRY, dense_prompt_text, entry_chunks
+from polaris_core.embed.lexical import FieldedBM25, TermCounts, lexical_terms, query_terms, tokenize
 from polaris_core.errors import Cancelled, ConfigError
 from polaris_core.zoo.entry import ZooEntry
 
@@ -42,6 +42,34 @@ def test_encoder_id_names_weights_and_token_cap(encoder):
     assert encoder.encoder_id == text_encoder_id(max_tokens=encoder.max_tokens)
     assert text_encoder_id(max_tokens=64) != encoder.encoder_id
     assert encoder.encoder_id.startswith("text:bert-384:")
+
+
+def test_traced_query_path_matches_the_eager_model(encoder):
+    from polaris_core.embed.text import TextEncoder
+
+    eager = TextEncoder(trace=False, dtype=encoder.dtype)
+    texts = ["a", "portrait of a knight in ornate silver armour, dramatic lighting, detailed face " * 3]
+    fast = np.stack([encoder.encode_one(t) for t in texts])
+    assert encoder._traced is not False  # the traced model passed its self-check and is in use
+    slow = np.stack([eager.encode_one(t) for t in texts])
+    assert np.min(np.sum(fast * slow, axis=1)) > 0.9999
+    # Equal-length rows share the unpadded path; mixed lengths go through padding and the mask.
+    assert np.min(np.sum(encoder.encode(texts + texts) * np.concatenate([slow, slow]), axis=1)) > 0.999
+
+
+def test_token_cap_from_the_environment_changes_the_id(monkeypatch):
+    from polaris_core.embed.text import DEFAULT_MAX_TOKENS, MAX_TOKENS_ENV, default_max_tokens, text_encoder_id
+
+    monkeypatch.delenv(MAX_TOKENS_ENV, raising=False)
+    assert default_max_tokens() == DEFAULT_MAX_TOKENS
+    default_id = text_encoder_id()
+    monkeypatch.setenv(MAX_TOKENS_ENV, "64")
+    assert default_max_tokens() == 64 and text_encoder_id() == text_encoder_id(max_tokens=64) != default_id
+    assert text_encoder_id().endswith(":max64")
+    for bad in ("zero", "4", "100000"):
+        monkeypatch.setenv(MAX_TOKENS_ENV, bad)
+        with pytest.raises(ConfigError, match=MAX_TOKENS_ENV):
+            default_max_tokens()
 
 
 def test_encoder_refuses_a_folder_without_safetensors(tmp_path):
@@ -119,16 +147,60 @@ def test_chunks_of_an_entry():
     assert "wethair" in chunks[0].dense_text and "Wet Hair" in chunks[0].dense_text
 
 
-def _bm25(entries_fields, chunks, chunk_entry, groups=None):
+def test_related_prompts_become_their_own_chunks_after_own_prompts():
+    related = ["1girl, wethair", "castle, rain"] + [f"scene {i}, rain" for i in range(40)]
+    entry = ZooEntry(id="e1", kind="lora", name="Wet Hair", example_prompts=["1girl, wethair"],
+                     related_prompts=related)
+    kinds = [c.kind for c in entry_chunks(entry)]
+    assert kinds[:3] == ["title", "prompt", "related"]  # the repeat of an own prompt is dropped
+    assert kinds.count("related") == MAX_RELATED_PROMPTS_PER_ENTRY
+
+
+def _bm25(entries_fields, chunks, chunk_entry, groups=None, terms_of=tokenize, chunk_weight=None):
     terms = TermCounts()
-    title = terms.counts([tokenize(t) for t, _ in entries_fields])
-    description = terms.counts([tokenize(d) for _, d in entries_fields])
-    chunk_counts = terms.counts([tokenize(c) for c in chunks])
+    title = terms.counts([terms_of(t) for t, _ in entries_fields])
+    description = terms.counts([terms_of(d) for _, d in entries_fields])
+    chunk_counts = terms.counts([terms_of(c) for c in chunks])
     n = len(terms.vocabulary)
     for m in (title, description, chunk_counts):
         m.resize((m.shape[0], n))
     groups = np.arange(len(entries_fields)) if groups is None else np.asarray(groups)
-    return terms, FieldedBM25(title, description, chunk_counts, np.asarray(chunk_entry), groups)
+    return terms, FieldedBM25(title, description, chunk_counts, np.asarray(chunk_entry), groups,
+                              chunk_weight=chunk_weight)
+
+
+def test_lexical_terms_add_adjacent_word_pairs():
+    assert lexical_terms("(red kimono:1.2), smile") == ["red", "kimono", "smile", "red kimono", "kimono smile"]
+    assert lexical_terms("") == []
+
+
+def test_word_pairs_prefer_the_prompt_with_the_same_phrases():
+    # Both chunks hold exactly the query's words; only the first keeps its phrases.
+    chunks = ["red kimono, black hair, white dress", "black kimono, white hair, red dress"]
+    fields = [("First", ""), ("Second", "")]
+    query = "red kimono, white dress, black hair"
+    terms, words_only = _bm25(fields, chunks, [0, 1])
+    scores = words_only.search(*query_terms(terms, tokenize(query))).scores
+    assert scores[0] == pytest.approx(scores[1])
+    terms, with_pairs = _bm25(fields, chunks, [0, 1], terms_of=lexical_terms)
+    scores = with_pairs.search(*query_terms(terms, lexical_terms(query))).scores
+    assert scores[0] > scores[1]
+
+
+def test_rare_title_scores_see_only_rare_query_words():
+    fields = [("Akane akanedef", ""), ("Girl portrait", "")] + [(f"Model {i} girl", "") for i in range(30)]
+    terms, model = _bm25(fields, [], [])
+    rare = model.rare_title_scores(*query_terms(terms, tokenize("akanedef, girl, smile")))
+    assert rare[0] > 0 and not rare[1:].any()  # "girl" is common: it adds nothing anywhere
+    assert not model.rare_title_scores(*query_terms(terms, tokenize("girl, model"))).any()
+
+
+def test_chunk_weight_makes_a_related_prompt_count_less():
+    fields = [("One", ""), ("Two", "")]
+    chunks = ["lighthouse, cliff, dawn", "lighthouse, cliff, dawn"]
+    terms, model = _bm25(fields, chunks, [0, 1], chunk_weight=np.array([1.0, 0.8], np.float32))
+    scores = model.search(*query_terms(terms, tokenize("lighthouse, cliff, dawn"))).scores
+    assert scores[0] > scores[1] > 0
 
 
 def test_bm25f_trigger_in_title_and_best_chunk():

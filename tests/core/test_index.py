@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from polaris_core.errors import EmptyZooError, IndexFolderError
-from polaris_core.index import ZooIndex
+from polaris_core.index import INDEX_FORMAT_VERSION, ZooIndex
 from polaris_core.retrieve import search
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
 from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
@@ -37,7 +37,7 @@ def test_build_counts_and_manifest(built, subset):
     assert counts["lora"] == sum(e.kind == "lora" for e in subset) > 0
     assert counts["checkpoint"] == sum(e.kind == "checkpoint" for e in subset) > 0
     manifest = json.loads((folder / STORE_MANIFEST).read_text())["extra"]["zoo_index"]
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == INDEX_FORMAT_VERSION
     assert manifest["text_encoder"]["dim"] == 384 and manifest["text_encoder"]["id"] == index.text_encoder_id
     assert manifest["counts"]["entries"] == len(subset)
     assert manifest["counts"]["chunks"] == len(index.store) == len(index.arrays.chunk_label)
@@ -162,3 +162,20 @@ def test_empty_zoo_errors_at_query_time(built, tmp_path):
         search(loaded, "a castle", kind="lora")
     with pytest.raises(EmptyZooError):
         search(empty, "a castle", kind="checkpoint")
+
+
+def test_chunk_rows_for_matches_a_full_scan_after_changes(built, tmp_path):
+    index, folder = built
+    other = ZooIndex.load(folder)
+    other.remove([other.entries[i].id for i in (0, 5, 6)])
+    other.update([dataclasses.replace(index.entries[5], description="changed card text")])
+    rng = np.random.default_rng(0)
+    for rows in (np.array([], np.int64), np.array([len(other) - 1]), rng.choice(len(other), 40), np.arange(len(other))):
+        expected = np.flatnonzero(np.isin(other.arrays.chunk_entry, rows))
+        np.testing.assert_array_equal(other.chunk_rows_for(rows), expected)
+    vector = other.store.get_vectors(other.arrays.chunk_label[:1])[0]
+    rows = rng.choice(len(other), 25, replace=False)
+    hits = other.dense_scores_for(vector, rows)
+    for row, score in zip(hits.rows.tolist(), hits.scores.tolist()):
+        assert score == pytest.approx(float(np.max(other.chunk_vectors(row) @ vector)), abs=1e-5)
+    assert sorted(hits.rows.tolist()) == sorted(set(rows.tolist()) & set(other.arrays.chunk_entry.tolist()))

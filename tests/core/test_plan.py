@@ -93,6 +93,15 @@ def test_rerank_score_decides_the_order_over_retrieval_score():
     assert plan.loras[0].name == "HighRerank" and "rerank 0.80" in plan.loras[0].why
 
 
+def test_the_rerankers_final_score_decides_over_its_llm_score():
+    blended = cand("object_lora", "Blended", score=0.9, rerank=0.4)
+    blended.final_score = 0.7
+    llm_favourite = cand("object_lora", "LLMFavourite", score=0.1, rerank=0.6)
+    llm_favourite.final_score = 0.3
+    c = pool(checkpoints=[cand("checkpoint", "Base")], object_loras=[llm_favourite, blended])
+    assert compose_plan(intent(InstructionType.REPLACE), c).loras[0].name == "Blended"
+
+
 def test_incompatible_lora_is_skipped_for_the_next_compatible_one():
     c = pool(checkpoints=[cand("checkpoint", "SD15 Base", family="sd15")],
              object_loras=[cand("object_lora", "XL Tiger", family="sdxl", score=0.9),

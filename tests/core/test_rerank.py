@@ -101,6 +101,30 @@ def test_tree_scores_equal_separate_passes_across_packs(smollm, attention):
     _assert_equivalent(scores, reranker.reference_scores(INTENT, candidates))
 
 
+def test_the_branches_shared_opening_runs_once_as_the_trunk(reranker):
+    from polaris_core.rerank.engine import encode_prefix, shared_head_length, tree_logits
+
+    candidates = _candidates()
+    branches = reranker.branches(candidates, 40)
+    head = shared_head_length(branches)
+    assert head >= 3  # "<candidate>", the slot line, "name:" are the same in every branch of one slot
+    assert all(b[:head] == branches[0][:head] for b in branches) and len({b[head] for b in branches}) > 1
+    prefix_ids = reranker.prompt.prefix_ids(INTENT)
+    model, score_ids = reranker.model, reranker.prompt.score_tokens.token_ids
+    logits, stats = tree_logits(model, encode_prefix(model, prefix_ids), branches, score_ids, kernel=True,
+                                pack_tokens=4096, pad_id=reranker.pad_id)
+    assert stats.tokens == sum(map(len, branches)) - (len(branches) - 1) * head
+    _assert_equivalent(_scores(logits, reranker), reranker.reference_scores(INTENT, candidates))
+    assert shared_head_length([[1, 2, 3], [1, 2]]) == 1  # every branch keeps at least its last token
+    assert shared_head_length([[1, 2]]) == 0
+
+
+def _scores(logits, reranker) -> list[float]:
+    from polaris_core.rerank.engine import logits_to_scores
+
+    return logits_to_scores(logits, reranker.prompt.score_tokens.values)
+
+
 def test_eager_and_sdpa_attention_give_the_same_tree_scores(smollm):
     candidates = _candidates()[:3]
     sdpa = TreeReranker(smollm, rubric=SHORT_RUBRIC, description_tokens=(24,), pack_tokens=4096, attention="mask")
@@ -332,8 +356,35 @@ def test_rerank_prunes_in_rounds_and_looks_closer(reranker):
     closer = reranker.score(INTENT, finalists, description_tokens=40)
     assert reranker.last_stats.prefix_reused  # the prefix KV cache outlives the call
     assert [c.rerank_score for c in finalists] == pytest.approx(closer, abs=TOLERANCE)
-    assert [c.rerank_score for c in finalists] == sorted((c.rerank_score for c in finalists), reverse=True)
+    assert [c.final_score for c in finalists] == sorted((c.final_score for c in finalists), reverse=True)
     assert steps[-1] == (10, 10)
+
+
+def test_blend_scores_mixes_the_llm_with_rescaled_retrieval():
+    from polaris_core.rerank.reranker import blend_scores
+
+    assert blend_scores([0.2, 0.9], [5.0, 1.0], 0.0) == pytest.approx([0.2, 0.9])
+    assert blend_scores([0.2, 0.9], [5.0, 1.0], 1.0) == pytest.approx([1.0, 0.0])
+    assert blend_scores([0.2, 0.9], [5.0, 1.0], 0.5) == pytest.approx([0.6, 0.45])
+    assert blend_scores([0.4, 0.8], [2.0, 2.0], 0.5) == pytest.approx([0.45, 0.65])  # no spread: LLM decides
+    assert blend_scores([], [], 0.5) == []
+
+
+def test_retrieval_weight_moves_the_ranking_between_llm_and_retrieval(smollm):
+    candidates = _candidates()
+    by_retrieval = [c.entry.id for c in sorted(candidates, key=lambda c: -c.score)]
+    llm_only = TreeReranker(smollm, rubric=SHORT_RUBRIC, description_tokens=(24,), retrieval_weight=0.0)
+    ranked = llm_only.rerank(INTENT, candidates, keep=len(candidates))
+    llm_order = [c.entry.id for c in ranked]
+    assert [c.rerank_score for c in ranked] == sorted((c.rerank_score for c in ranked), reverse=True)
+    assert all(c.final_score == pytest.approx(c.rerank_score) for c in ranked)
+    assert llm_order != by_retrieval  # this judge disagrees with the retrieval order, so the weight matters
+    keep_order = TreeReranker(smollm, rubric=SHORT_RUBRIC, description_tokens=(24,), retrieval_weight=1.0)
+    ranked = keep_order.rerank(INTENT, candidates, keep=len(candidates))
+    assert [c.entry.id for c in ranked] == by_retrieval
+    assert [c.rerank_score for c in ranked] != sorted((c.rerank_score for c in ranked), reverse=True)
+    with pytest.raises(RerankError, match="retrieval_weight"):
+        TreeReranker(smollm, retrieval_weight=1.5)
 
 
 def test_rerank_with_few_candidates_takes_the_closest_look_at_once(reranker):

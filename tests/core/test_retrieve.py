@@ -180,3 +180,50 @@ def test_local_lora_is_found_by_its_training_tags(tmp_path, fixture_cache, monke
     assert len(index) == 2
     found = search(index, "glimmerwing, neon lights, city at night", kind="lora", k=2)
     assert found[0].entry.file_name.startswith("glimmer") and found[0].entry.source == "local"
+
+
+@pytest.fixture(scope="module")
+def crafted_index(fixture_cache, tmp_path_factory):
+    """A small zoo where the answers are known: generic LoRAs that share common tags with the
+    queries, one LoRA known only by its trigger word, and checkpoints with related prompts."""
+    def lora(i: int, **fields) -> ZooEntry:
+        fields.setdefault("name", f"LoRA {i}")
+        return ZooEntry(id=f"lora-{i}", kind="lora", civitai_model_id=100 + i, civitai_version_id=1000 + i,
+                        base_family="sd15", **fields)
+
+    girls = [f"masterpiece, best quality, 1girl, solo, smile, looking at viewer, outdoors, {scene}, long hair"
+             for scene in ("beach", "forest", "city street", "garden")]
+    things = [f"a {thing} in the {place}, {light}" for thing in ("sports car", "dragon", "teapot", "spaceship", "robot")
+              for place in ("desert", "ocean", "mountains", "jungle") for light in ("sunset", "fog")]
+    entries = [lora(i, example_prompts=[prompt]) for i, prompt in enumerate(girls + things)]
+    entries.append(lora(50, name="Akane Character", trigger_words=["akanedef"], tags=["character"]))
+    for i, related in enumerate((["a lighthouse on a cliff at dawn, oil painting, crashing waves"],
+                                 ["cyberpunk alley at night, neon signs, rain"], [])):
+        entries.append(ZooEntry(id=f"ckpt-{i}", kind="checkpoint", name=f"Checkpoint {i}", base_family="sd15",
+                                civitai_model_id=200 + i, civitai_version_id=2000 + i,
+                                example_prompts=[f"portrait of a woman, style {i}"], related_prompts=related))
+    folder = tmp_path_factory.mktemp("crafted-index")
+    return ZooIndex.build(entries, folder, cache=embedding_cache(fixture_cache))
+
+
+def test_a_query_equal_to_a_related_prompt_finds_that_checkpoint(crafted_index):
+    kinds = [crafted_index.arrays.chunk_kind[crafted_index.arrays.chunk_entry == row]
+             for row in range(len(crafted_index))]
+    assert sum(int((k == 3).sum()) for k in kinds) == 2  # two "related" chunks were indexed
+    for query, model in (("a lighthouse on a cliff at dawn, oil painting, crashing waves", 200),
+                         ("cyberpunk alley at night, neon signs, rain", 201)):
+        found = search(crafted_index, query, kind="checkpoint", k=3)
+        assert found[0].entry.civitai_model_id == model
+
+
+def test_a_rare_trigger_word_outweighs_many_shared_common_tags(crafted_index):
+    query = "akanedef, masterpiece, best quality, 1girl, solo, smile, looking at viewer, outdoors, beach, long hair"
+    found = search(crafted_index, query, kind="lora", k=3)
+    assert found[0].entry.civitai_model_id == 150 and found[0].channel_scores["names"] > 0
+    # Without the names channel, the prompt sharing ten tags wins.
+    plain = search(crafted_index, query, kind="lora", k=3, options=SearchOptions(channels=("lexical", "dense")))
+    assert plain[0].entry.civitai_model_id == 100
+    # No rare word in the query: the names channel stays silent.
+    generic = search(crafted_index, "1girl, solo, smile, forest", kind="lora", k=3)
+    assert generic[0].entry.civitai_model_id == 101
+    assert all(c.channel_scores.get("names", 0.0) == 0.0 for c in generic)

@@ -151,7 +151,8 @@ def test_save_load_round_trip_and_unchanged_partitions_are_not_rewritten(data, t
     loaded.delete([1500])
     loaded.save(folder)
     assert graph_file.stat().st_mtime_ns == before  # the unchanged HNSW partition was reused
-    assert len(list((folder / vectorstore.DATA_DIR).iterdir())) == 4  # old files of the changed partition are gone
+    # hnsw: labels, vectors, graph; exact: labels, vectors. Old files of the changed partition are gone.
+    assert len(list((folder / vectorstore.DATA_DIR).iterdir())) == 5
     again = VectorStore.load(folder)
     assert len(again) == 1700 and 99999 in again and 1500 not in again
 
@@ -241,13 +242,12 @@ def test_process_killed_during_save(data, tmp_path):
         from polaris_core import vectorstore
         store = vectorstore.VectorStore.load({str(folder)!r})
         store.add("lora/sd15", np.arange(50_000, 50_100), np.random.default_rng(0).normal(size=(100, {DIM})))
-        real = vectorstore._write_json_atomic
         def die(path, obj):
             # Write half a manifest into the temp file, then die without cleanup.
             with open(str(path) + ".partial", "w") as fh:
                 fh.write(str(obj)[:100])
             os.kill(os.getpid(), signal.SIGKILL)
-        vectorstore._write_json_atomic = die
+        vectorstore.write_json_atomic = die  # the manifest write, the save's commit point
         store.save({str(folder)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, timeout=120)
@@ -273,3 +273,61 @@ def test_search_survives_a_mostly_deleted_graph(data):
     assert labels.shape == (3, 10) and set(labels.ravel()) <= set(range(12))
     assert all(len(set(row)) == 10 for row in labels)
     assert store.search(queries[0], 50)[1].shape == (12,)
+
+
+def test_get_vectors_across_exact_and_hnsw_partitions_follows_updates(data):
+    vectors, _ = data
+    store = VectorStore.create(DIM, exact_threshold=1000)
+    store.add("big", np.arange(1200), vectors[:1200])
+    store.add("small", np.arange(5000, 5100), vectors[1200:1300])
+    assert store.storage("big") == "hnsw" and store.storage("small") == "exact"
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    wanted = np.array([5099, 3, 5000, 1199, 3])  # mixed partitions, out of order, a repeat
+    expected = unit[[1299, 3, 1200, 1199, 3]]
+    np.testing.assert_allclose(store.get_vectors(wanted), expected, rtol=1e-5, atol=1e-6)
+    assert store.get_vectors([]).shape == (0, DIM)
+    with pytest.raises(VectorError, match="Label 4242"):
+        store.get_vectors([3, 4242])
+    # The lookup follows deletes, moves and updates (exact rows get compacted on delete).
+    store.delete([5000, 3])
+    store.add("small", [7], vectors[2000:2001])  # moved from "big"
+    store.add("small", [5050], vectors[2001:2002])  # updated in place
+    np.testing.assert_allclose(store.get_vectors([5099, 7, 5050, 1199]), unit[[1299, 2000, 2001, 1199]],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(VectorError, match="Label 5000"):
+        store.get_vectors([5000])
+
+
+def test_automatic_ef_grows_with_partition_size(data):
+    from polaris_core.vectorstore import auto_ef
+
+    sizes = [1_000, 10_000, 27_000, 82_000, 1_000_000, 10**8]
+    efs = [auto_ef(n) for n in sizes]
+    assert efs == sorted(efs) and efs[0] >= 64 and efs[-1] <= 512
+    assert auto_ef(82_000) >= 128 and auto_ef(1_000_000) >= 224  # measured needs for recall ≥ 0.98
+    assert HnswParams().ef_for(50_000) == auto_ef(50_000) and HnswParams(ef_search=40).ef_for(10**6) == 40
+    with pytest.raises(VectorError):
+        HnswParams(ef_search=-1)
+    # Automatic ef gives near-exact recall on a small clustered partition.
+    vectors, queries = data
+    store = VectorStore.create(DIM, exact_threshold=0)
+    store.add("p", np.arange(len(vectors)), vectors)
+    _, found = store.search(queries, 10)
+    assert _recall(found, _exact_top(queries, vectors, np.arange(len(vectors)), 10)) >= 0.98
+
+
+def test_a_store_saved_without_hnsw_vectors_still_loads(data, tmp_path):
+    """Stores saved before HNSW partitions kept their vectors list only labels and the graph."""
+    vectors, queries = data
+    store = _store(data)
+    folder = tmp_path / "idx"
+    store.save(folder)
+    manifest_path = folder / vectorstore.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["partitions"]["lora/sd15"]["files"]["vectors"]
+    manifest_path.write_text(json.dumps(manifest))
+    loaded = VectorStore.load(folder)
+    assert loaded.storage("lora/sd15") == "hnsw"
+    np.testing.assert_allclose(loaded.get_vectors([0, 1499, 1500]), store.get_vectors([0, 1499, 1500]), rtol=1e-6)
+    for a, b in zip(store.search(queries, 10), loaded.search(queries, 10)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from polaris_core.errors import ZooError
-from polaris_core.zoo.civitai import (IngestStats, entries_from_object, iter_catalog, network_tags, role_from_tags,
+from polaris_core.zoo.civitai import (MAX_RELATED_PROMPTS_PER_VERSION, CrossReferences, IngestStats,
+                                      entries_from_object, iter_catalog, load_catalog, network_tags, role_from_tags,
                                       strip_html, weight_from_description, weight_from_prompts)
 
 
@@ -159,3 +160,62 @@ def test_real_catalog_sample(shared_data, tmp_path):
     loras = [e for e in entries if e.kind == "lora"]
     assert sum(e.recommended_weight is not None for e in loras) > len(loras) // 2
     assert all(0.05 <= e.recommended_weight <= 2 for e in loras if e.recommended_weight is not None)
+
+
+def _page(model_id: int, civitai_type: str, file_name: str, autov2: str, images: list[dict]) -> dict:
+    return {"id": model_id, "name": f"Model {model_id}", "type": civitai_type, "modelVersions": [
+        {"id": model_id * 10, "name": "v1", "baseModel": "SD 1.5",
+         "files": [{"name": file_name, "type": "Model", "hashes": {"AutoV2": autov2, "SHA256": autov2 + "0" * 54}},
+                   {"name": "shared.vae.pt", "type": "VAE", "hashes": {"AutoV2": "abcabcabca"}}],
+         "images": images}]}
+
+
+def _cross_page_catalog(tmp_path, extra_pages=()):
+    checkpoint = _page(1, "Checkpoint", "dreamy_v1.safetensors", "aaaaaaaaaa",
+                       [{"meta": {"prompt": "own checkpoint prompt", "Model hash": "aaaaaaaaaa"}}])
+    castle = _page(2, "LORA", "castle_style.safetensors", "bbbbbbbbbb", [])
+    # An image on a third page: made on the checkpoint (by hash), using the castle LoRA (by tag name).
+    other = _page(3, "LORA", "other.safetensors", "cccccccccc", [
+        {"meta": {"prompt": "a castle at dusk, <lora:castle_style:0.8>", "Model hash": "aaaaaaaaaa"}},
+        {"meta": {"prompt": "a forest", "Model": "dreamy_v1",
+                  "hashes": {"lora:whatever": "bbbbbbbbbb"}}},  # checkpoint by file name, LoRA by hash
+        {"meta": {"prompt": "unknown refs", "Model hash": "ffffffffff", "Model": "not_in_zoo"}},
+    ])
+    path = tmp_path / "cross.jsonl"
+    path.write_text("\n".join(json.dumps(p) for p in [checkpoint, castle, other, *extra_pages]) + "\n")
+    return path
+
+
+def test_load_catalog_links_images_to_the_models_they_record(tmp_path):
+    stats = IngestStats()
+    entries = {e.civitai_model_id: e for e in load_catalog([_cross_page_catalog(tmp_path)], stats=stats)}
+    assert entries[1].related_prompts == ["a castle at dusk,", "a forest"]
+    assert entries[2].related_prompts == ["a castle at dusk,", "a forest"]
+    assert entries[3].related_prompts == []  # its own images are example prompts, not related ones
+    assert entries[1].example_prompts == ["own checkpoint prompt"]
+    assert stats.related_prompts == 4 and "4 related prompts" in stats.summary()
+    # Streaming ingest cannot know later pages: no related prompts there.
+    assert not any(e.related_prompts for e in iter_catalog(_cross_page_catalog(tmp_path)))
+    assert not any(e.related_prompts
+                   for e in load_catalog([_cross_page_catalog(tmp_path)], related_prompts=False))
+
+
+def test_cross_page_links_skip_ambiguous_names_and_cap_per_version(tmp_path):
+    # A second LoRA model with the same file name makes "castle_style" ambiguous: no link by name.
+    twin = _page(4, "LORA", "castle_style.safetensors", "dddddddddd", [])
+    many = _page(5, "Checkpoint", "x.safetensors", "eeeeeeeeee",
+                 [{"meta": {"prompt": f"scene {i}", "Model hash": "aaaaaaaaaa"}} for i in range(40)])
+    entries = {e.civitai_model_id: e for e in load_catalog([_cross_page_catalog(tmp_path, [twin, many])])}
+    assert "a castle at dusk," not in entries[2].related_prompts and entries[4].related_prompts == []
+    assert entries[2].related_prompts == ["a forest"]  # the hash link still holds
+    assert len(entries[1].related_prompts) == MAX_RELATED_PROMPTS_PER_VERSION
+
+
+def test_cross_references_ignore_odd_metadata():
+    references = CrossReferences()
+    odd_pages = [{"id": 9, "type": "LORA", "name": "x", "modelVersions": [
+        {"id": 90, "files": "nope", "images": [None, {"meta": "text"}, {"meta": {"prompt": 5}},
+                                                 {"meta": {"prompt": "p", "resources": ["x", {"type": None}],
+                                                           "hashes": {"lora:a": None}, "Model hash": "zz"}}]}]}]
+    entries = list(entries_from_object(odd_pages, references=references))
+    assert len(entries) == 1 and references.attach(entries) == 0
