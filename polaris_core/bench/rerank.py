@@ -215,19 +215,9 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
 QUALITY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def rank_metrics(ranked_ids: list[list[Any]], targets: list[Any]) -> dict[str, float]:
-    """R@1, R@3 and MRR of the targets within each query's ranked candidate list."""
-    r1 = r3 = mrr = 0.0
-    for ids, target in zip(ranked_ids, targets):
-        if target in ids:
-            rank = ids.index(target)
-            r1, r3, mrr = r1 + (rank == 0), r3 + (rank < 3), mrr + 1.0 / (rank + 1)
-    n = max(len(targets), 1)
-    return {"r1": round(r1 / n, 3), "r3": round(r3 / n, 3), "mrr": round(mrr / n, 3)}
-
-
 def run_quality(args, llm: Any) -> dict:
     """Rerank retrieval's top N for dev queries and compare orders: retrieval, LLM alone, and blends."""
+    from polaris_core.bench.retrieval import score
     from polaris_core.index import ZooIndex
     from polaris_core.intent import Intent, InstructionType
     from polaris_core.rerank import TreeReranker
@@ -262,7 +252,9 @@ def run_quality(args, llm: Any) -> dict:
             keys = blend_scores(llm_scores, retrieval, w)
             order = sorted(range(len(ids)), key=lambda i: (-keys[i], -retrieval[i], i))
             orders.append([ids[i] for i in order])
-        result[f"retrieval_weight_{w}"] = rank_metrics(orders, targets)
+        metrics = score(orders, targets)
+        result[f"retrieval_weight_{w}"] = {"r1": round(metrics.r1, 3), "r5": round(metrics.r5, 3),
+                                            "mrr10": round(metrics.mrr10, 3)}
     return result
 
 
@@ -279,10 +271,10 @@ def run(args) -> int:
     if args.quality:
         result = run_quality(args, llm)
         if not args.json:
-            print("retrieval weight   R@1    R@3    MRR   (0 = LLM alone, 1 = retrieval order)")
+            print("retrieval weight   R@1    R@5    MRR@10   (0 = LLM alone, 1 = retrieval order)")
             for w in QUALITY_WEIGHTS:
                 m = result[f"retrieval_weight_{w}"]
-                print(f"  {w:<16} {m['r1']:.3f}  {m['r3']:.3f}  {m['mrr']:.3f}")
+                print(f"  {w:<16} {m['r1']:.3f}  {m['r5']:.3f}  {m['mrr10']:.3f}")
         print(json.dumps(result))
         return 0
     reranker = TreeReranker(llm, description_tokens=(args.description_tokens,),
