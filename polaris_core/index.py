@@ -42,7 +42,7 @@ from polaris_core.zoo.entry import KINDS, ZooEntry
 log = logging.getLogger("polaris")
 
 INDEX_FORMAT = "polaris-zoo-index"
-INDEX_FORMAT_VERSION = 2  # 2: word-pair terms and related-prompt chunks
+INDEX_FORMAT_VERSION = 3  # 2: word-pair terms and related-prompt chunks; 3: only some chunks have vectors
 ZOO_DIR = "zoo"
 EXTRA_KEY = "zoo_index"
 _SPARSE_PARTS = ("data", "indices", "indptr")
@@ -69,6 +69,7 @@ class IndexStats:
     entries_unchanged: int = 0
     entries_removed: int = 0
     chunks_added: int = 0
+    dense_chunks_added: int = 0  # chunks with a vector (some chunks are BM25 only)
     texts_embedded: int = 0
     images_embedded: int = 0
     seconds: float = 0.0
@@ -109,6 +110,7 @@ class _Arrays:
     chunk_entry: np.ndarray      # int64, entry row of each chunk
     chunk_kind: np.ndarray       # int8, index into CHUNK_KINDS
     chunk_label: np.ndarray      # int64, VectorStore label; ascending
+    chunk_dense: np.ndarray      # bool, the chunk has a vector under its label (else it is BM25 only)
     image_vectors: np.ndarray    # float32 (entries, image_dim), zeros where no image
     has_image: np.ndarray        # bool (entries,)
 
@@ -116,7 +118,7 @@ class _Arrays:
     def empty(cls, n_terms: int, image_dim: int) -> "_Arrays":
         blank = sparse.csr_matrix((0, n_terms), dtype=np.float32)
         return cls(blank, blank.copy(), blank.copy(), np.empty(0, np.int64), np.empty(0, np.int8),
-                   np.empty(0, np.int64), np.zeros((0, image_dim), np.float32), np.zeros(0, bool))
+                   np.empty(0, np.int64), np.zeros(0, bool), np.zeros((0, image_dim), np.float32), np.zeros(0, bool))
 
 
 @dataclass
@@ -125,7 +127,7 @@ class _NewRows:
 
     entries: list[ZooEntry]
     arrays: _Arrays
-    vectors: np.ndarray
+    vectors: np.ndarray          # one row per dense chunk, in chunk order
     partitions: list[str] = field(default_factory=list)
 
 
@@ -348,12 +350,14 @@ class ZooIndex:
     def _prepare(self, entries: list[ZooEntry], cache, stats: IndexStats, on_step: OnStep,
                  check_cancel: CheckCancel) -> _NewRows:
         chunk_lists = [entry_chunks(e) for e in entries]
-        texts = [c.dense_text for chunks in chunk_lists for c in chunks]
+        all_chunks = [c for chunks in chunk_lists for c in chunks]
+        texts = [c.dense_text for c in all_chunks if c.dense]
         encoder = self.text_encoder
         vectors, embedded = embed_with_cache(texts, encoder.encode, self.text_encoder_id, self.text_dim, cache,
                                              on_step=on_step, check_cancel=check_cancel)
         stats.texts_embedded += embedded
-        stats.chunks_added += len(texts)
+        stats.chunks_added += len(all_chunks)
+        stats.dense_chunks_added += len(texts)
         check_cancel()
         title_tokens = [lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists]
         description_tokens = [
@@ -365,8 +369,9 @@ class ZooIndex:
         description = self.terms.counts(description_tokens)
         chunk_counts = self.terms.counts(chunk_tokens)
         chunk_entry = np.repeat(np.arange(len(entries), dtype=np.int64), [len(c) for c in chunk_lists])
-        chunk_kind = np.array([_KIND_CODES[c.kind] for chunks in chunk_lists for c in chunks], dtype=np.int8)
-        labels = np.arange(self.next_label, self.next_label + len(texts), dtype=np.int64)
+        chunk_kind = np.array([_KIND_CODES[c.kind] for c in all_chunks], dtype=np.int8)
+        chunk_dense = np.array([c.dense for c in all_chunks], dtype=bool)
+        labels = np.arange(self.next_label, self.next_label + len(all_chunks), dtype=np.int64)
         image_vectors = np.zeros((len(entries), self.image_dim), np.float32)
         has_image = np.zeros(len(entries), bool)
         if self._image_encoder is not None:
@@ -377,7 +382,8 @@ class ZooIndex:
                 image_vectors[wanted] = vecs
                 has_image[wanted] = ok
                 stats.images_embedded += int(ok.sum())
-        arrays = _Arrays(title, description, chunk_counts, chunk_entry, chunk_kind, labels, image_vectors, has_image)
+        arrays = _Arrays(title, description, chunk_counts, chunk_entry, chunk_kind, labels, chunk_dense,
+                         image_vectors, has_image)
         partitions = [partition_key(e.kind, e.base_family, e.role) for e in entries]
         return _NewRows(entries, arrays, vectors, partitions)
 
@@ -398,15 +404,17 @@ class ZooIndex:
             np.concatenate([old.chunk_entry, add.chunk_entry + base]),
             np.concatenate([old.chunk_kind, add.chunk_kind]),
             np.concatenate([old.chunk_label, add.chunk_label]),
+            np.concatenate([old.chunk_dense, add.chunk_dense]),
             np.concatenate([old.image_vectors, add.image_vectors]),
             np.concatenate([old.has_image, add.has_image]),
         )
         by_partition: dict[str, list[int]] = {}
         for local_row, key in enumerate(new.partitions):
             by_partition.setdefault(key, []).append(local_row)
+        dense_chunks = np.flatnonzero(add.chunk_dense)  # row j of new.vectors is chunk dense_chunks[j]
         for key, local_rows in by_partition.items():
-            mask = np.isin(add.chunk_entry, local_rows)
-            self.store.add(key, add.chunk_label[mask], new.vectors[mask])
+            mask = np.isin(add.chunk_entry[dense_chunks], local_rows)
+            self.store.add(key, add.chunk_label[dense_chunks[mask]], new.vectors[mask])
         self.entries.extend(new.entries)
         if len(add.chunk_label):
             self.next_label = int(add.chunk_label[-1]) + 1
@@ -419,7 +427,7 @@ class ZooIndex:
         drop[list(rows)] = True
         arrays = self.arrays
         chunk_drop = drop[arrays.chunk_entry]
-        self.store.delete(arrays.chunk_label[chunk_drop])
+        self.store.delete(arrays.chunk_label[chunk_drop & arrays.chunk_dense])
         keep_rows = np.flatnonzero(~drop)
         new_row = np.full(len(self.entries), -1, dtype=np.int64)
         new_row[keep_rows] = np.arange(len(keep_rows))
@@ -431,6 +439,7 @@ class ZooIndex:
             new_row[arrays.chunk_entry[keep_chunks]],
             arrays.chunk_kind[keep_chunks],
             arrays.chunk_label[keep_chunks],
+            arrays.chunk_dense[keep_chunks],
             arrays.image_vectors[keep_rows],
             arrays.has_image[keep_rows],
         )
@@ -495,6 +504,7 @@ class ZooIndex:
     def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray) -> DenseHits:
         """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
         chunk_rows = self.chunk_rows_for(entry_rows)
+        chunk_rows = chunk_rows[self.arrays.chunk_dense[chunk_rows]]
         if not len(chunk_rows):
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
@@ -526,7 +536,8 @@ class ZooIndex:
 
     def chunk_vectors(self, entry_row: int) -> np.ndarray:
         """Dense vectors of an entry's chunks (for affinity to a chosen checkpoint)."""
-        return self.store.get_vectors(self.arrays.chunk_label[self.chunk_rows_for(np.array([entry_row]))])
+        chunk_rows = self.chunk_rows_for(np.array([entry_row]))
+        return self.store.get_vectors(self.arrays.chunk_label[chunk_rows[self.arrays.chunk_dense[chunk_rows]]])
 
     # ------------------------------------------------------------ persistence
     def manifest(self) -> dict:
@@ -537,6 +548,7 @@ class ZooIndex:
             "image_encoder": {"id": self.image_encoder_id, "dim": self.image_dim},
             "bm25f": self.params.to_dict(),
             "counts": {"entries": len(self.entries), "chunks": len(self.arrays.chunk_label),
+                       "dense_chunks": len(self.store),
                        "images": int(self.arrays.has_image.sum()), "terms": len(self.terms.vocabulary),
                        "by_kind": self.counts()},
             "next_label": self.next_label,
@@ -604,7 +616,7 @@ class ZooIndex:
             for part in _SPARSE_PARTS:
                 files[f"{name}.{part}"] = write_content_addressed(
                     zoo, f"{name}-{part}", ".npy", write_array(getattr(matrix, part)))
-        for name in ("chunk_entry", "chunk_kind", "chunk_label", "image_vectors", "has_image"):
+        for name in ("chunk_entry", "chunk_kind", "chunk_label", "chunk_dense", "image_vectors", "has_image"):
             files[name] = write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
         return files
 
@@ -684,13 +696,16 @@ class ZooIndex:
 
         arrays = _Arrays(matrix("title", n_entries), matrix("description", n_entries),
                          matrix("chunk_counts", n_chunks), array("chunk_entry"), array("chunk_kind"),
-                         array("chunk_label"), array("image_vectors"), array("has_image"))
-        if not (len(arrays.chunk_entry) == len(arrays.chunk_kind) == len(arrays.chunk_label) == n_chunks) or \
+                         array("chunk_label"), array("chunk_dense").astype(bool, copy=False), array("image_vectors"),
+                         array("has_image"))
+        if not (len(arrays.chunk_entry) == len(arrays.chunk_kind) == len(arrays.chunk_label)
+                == len(arrays.chunk_dense) == n_chunks) or \
                 len(arrays.has_image) != n_entries or arrays.image_vectors.shape != (n_entries, self.image_dim) or \
                 (n_chunks and (arrays.chunk_entry.min() < 0 or arrays.chunk_entry.max() >= n_entries)):
             raise IndexFolderError(f"{zoo}: chunk or image arrays do not match the manifest; rebuild the index.")
-        if len(self.store) != n_chunks:
-            raise IndexFolderError(f"{zoo}: {n_chunks} chunks but {len(self.store)} vectors; rebuild the index.")
+        n_dense = int(arrays.chunk_dense.sum())
+        if len(self.store) != n_dense:
+            raise IndexFolderError(f"{zoo}: {n_dense} embedded chunks but {len(self.store)} vectors; rebuild the index.")
         self.arrays = arrays
 
 

@@ -174,13 +174,14 @@ def speed(index, args) -> None:
           f"load average {os.getloadavg()[0]:.1f})")
     # Embedding throughput, uncached, on the chunks of entries spread over the catalog (as a build embeds them).
     sample = index.entries[:: max(1, len(index.entries) // 240)][:240]
-    texts = [c.dense_text for e in sample for c in entry_chunks(e)]
+    texts = [c.dense_text for e in sample for c in entry_chunks(e) if c.dense]
     encoder.encode(texts[:32])
     started = time.perf_counter()
     encoder.encode(texts)
     seconds = time.perf_counter() - started
     print(f"embedding: {len(sample)} entries = {len(texts)} chunk texts in {seconds:.1f}s: "
-          f"{len(texts) / seconds:.0f} chunk texts/s, {len(sample) / seconds:.0f} entries/s")
+          f"{len(texts) / seconds:.0f} chunk texts/s, {len(sample) / seconds:.0f} entries/s "
+          f"({sum(map(len, texts)) / max(len(texts), 1):.0f} characters per text)")
     # Query latency: encode and search separately.
     queries, _, kind = load_split(data, "lora", 200)
     encode_ms, search_ms = [], []
@@ -208,8 +209,8 @@ def speed(index, args) -> None:
         started = time.perf_counter()
         stats = rest.update(chosen, cache=cache)
         add_seconds = time.perf_counter() - started
-        chunks = stats.chunks_added
-        print(f"incremental add: {len(chosen)} entries ({chunks} chunks) in {add_seconds:.2f}s with warm "
+        chunks = stats.dense_chunks_added
+        print(f"incremental add: {len(chosen)} entries ({stats.chunks_added} chunks, {chunks} embedded) in {add_seconds:.2f}s with warm "
               f"embeddings; cold, embedding adds ~{chunks / max(len(texts) / seconds, 1e-9):.0f}s at the "
               "throughput above")
 

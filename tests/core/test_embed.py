@@ -6,7 +6,8 @@ import pytest
 from scipy import sparse
 
 from polaris_core.embed.cache import EmbeddingCache, as_stored, embed_with_cache, text_key
-from polaris_core.embed.chunks import MAX_RELATED_PROMPTS_PER_ENTRY, dense_prompt_text, entry_chunks
+from polaris_core.embed.chunks import (MAX_DENSE_PROMPTS_PER_ENTRY, MAX_RELATED_PROMPTS_PER_ENTRY,
+                                      dense_prompt_text, entry_chunks)
 from polaris_core.embed.lexical import FieldedBM25, TermCounts, lexical_terms, query_terms, tokenize
 from polaris_core.errors import Cancelled, ConfigError
 from polaris_core.zoo.entry import ZooEntry
@@ -154,6 +155,19 @@ def test_related_prompts_become_their_own_chunks_after_own_prompts():
     kinds = [c.kind for c in entry_chunks(entry)]
     assert kinds[:3] == ["title", "prompt", "related"]  # the repeat of an own prompt is dropped
     assert kinds.count("related") == MAX_RELATED_PROMPTS_PER_ENTRY
+
+
+def test_only_the_title_and_first_prompts_are_embedded():
+    entry = ZooEntry(id="e1", kind="lora", name="Wet Hair", description="Makes hair wet.",
+                     example_prompts=["1girl, wethair", "portrait, rain"],
+                     related_prompts=[f"scene {i}, rain" for i in range(5)])
+    chunks = entry_chunks(entry)
+    dense = [(c.kind, c.dense) for c in chunks]
+    assert dense[:2] == [("title", True), ("description", False)]
+    prompt_flags = [flag for kind, flag in dense if kind in ("prompt", "related")]
+    assert prompt_flags == [True] * MAX_DENSE_PROMPTS_PER_ENTRY + [False] * (7 - MAX_DENSE_PROMPTS_PER_ENTRY)
+    # BM25 still reads the chunks the encoder skips.
+    assert chunks[1].lexical_text == "Makes hair wet." and chunks[-1].lexical_text == "scene 4, rain"
 
 
 def _bm25(entries_fields, chunks, chunk_entry, groups=None, terms_of=tokenize, chunk_weight=None):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from polaris_core.embed.chunks import CHUNK_KINDS, MAX_DENSE_PROMPTS_PER_ENTRY, PROMPT_KINDS
 from polaris_core.errors import EmptyZooError, IndexFolderError
 from polaris_core.index import INDEX_FORMAT_VERSION, ZooIndex
 from polaris_core.retrieve import search
@@ -40,7 +41,15 @@ def test_build_counts_and_manifest(built, subset):
     assert manifest["format_version"] == INDEX_FORMAT_VERSION
     assert manifest["text_encoder"]["dim"] == 384 and manifest["text_encoder"]["id"] == index.text_encoder_id
     assert manifest["counts"]["entries"] == len(subset)
-    assert manifest["counts"]["chunks"] == len(index.store) == len(index.arrays.chunk_label)
+    assert manifest["counts"]["chunks"] == len(index.arrays.chunk_label)
+    # Only titles and the first prompts are embedded; descriptions and later prompts are BM25 only.
+    assert manifest["counts"]["dense_chunks"] == len(index.store) == int(index.arrays.chunk_dense.sum())
+    assert 0 < len(index.store) < len(index.arrays.chunk_label)
+    kinds = np.array(CHUNK_KINDS)[index.arrays.chunk_kind]
+    assert not index.arrays.chunk_dense[kinds == "description"].any()
+    assert index.arrays.chunk_dense[kinds == "title"].all()
+    per_entry = np.bincount(index.arrays.chunk_entry[index.arrays.chunk_dense & np.isin(kinds, PROMPT_KINDS)])
+    assert per_entry.max() == MAX_DENSE_PROMPTS_PER_ENTRY
     assert all(len(info["sha256"]) == 64 for info in manifest["files"].values())
     # Partitions follow kind/family/role.
     assert all(key.split("/")[0] in ("lora", "checkpoint") for key in index.store.partitions())
@@ -82,7 +91,7 @@ def test_update_remove_and_reload(built, subset, fixture_cache, tmp_path):
     assert len(index) == len(subset) + 1
     assert search(index, "zorblaxquent", kind="lora", k=1)[0].entry.id == changed.id
     assert search(index, "glimmerwing", kind="lora", k=1)[0].entry.id == "test:new-entry"
-    assert len(index.store) == len(index.arrays.chunk_label) != before_chunks
+    assert len(index.store) == int(index.arrays.chunk_dense.sum()) != before_chunks
 
     assert index.remove(["test:new-entry", "no-such-id"]) == 1
     assert index.get("test:new-entry") is None
@@ -95,7 +104,8 @@ def test_update_remove_and_reload(built, subset, fixture_cache, tmp_path):
     assert len(reloaded) == len(subset)
     assert search(reloaded, "zorblaxquent", kind="lora", k=1)[0].entry.id == changed.id
     labels = reloaded.arrays.chunk_label
-    assert np.all(np.diff(labels) > 0) and len(reloaded.store) == len(labels)
+    assert np.all(np.diff(labels) > 0) and len(reloaded.store) == int(reloaded.arrays.chunk_dense.sum())
+    assert np.array_equal(reloaded.arrays.chunk_dense, index.arrays.chunk_dense)
 
 
 def test_a_killed_save_leaves_the_previous_index(built, fixture_cache, tmp_path, monkeypatch):
