@@ -494,21 +494,23 @@ class ZooIndex:
                 out.append(key)
         return out
 
-    def dense_search(self, vector: np.ndarray, partitions: Sequence[str], n_chunks: int) -> DenseHits:
-        """Best chunk per entry among the top `n_chunks` chunks of `partitions`."""
+    def dense_search(self, vector: np.ndarray, partitions: Sequence[str], n_chunks: int,
+                     title_bonus: float = 0.0) -> DenseHits:
+        """Best chunk per entry among the top `n_chunks` chunks of `partitions` (`title_bonus` is
+        added to title chunks' cosines before the max; see `SearchOptions.dense_title_bonus`)."""
         if not partitions:
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         scores, labels = self.store.search(vector, n_chunks, partitions)
-        return self._best_per_entry(self.chunk_rows_of(labels), scores)
+        return self._best_per_entry(self.chunk_rows_of(labels), scores, title_bonus)
 
-    def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray) -> DenseHits:
+    def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray, title_bonus: float = 0.0) -> DenseHits:
         """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
         chunk_rows = self.chunk_rows_for(entry_rows)
         chunk_rows = chunk_rows[self.arrays.chunk_dense[chunk_rows]]
         if not len(chunk_rows):
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
-        return self._best_per_entry(chunk_rows, vectors @ np.asarray(vector, np.float32))
+        return self._best_per_entry(chunk_rows, vectors @ np.asarray(vector, np.float32), title_bonus)
 
     def chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending chunk rows of the given entry rows, without a pass over all chunks."""
@@ -527,7 +529,9 @@ class ZooIndex:
     def chunk_rows_of(self, labels: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.arrays.chunk_label, labels)
 
-    def _best_per_entry(self, chunk_rows: np.ndarray, scores: np.ndarray) -> DenseHits:
+    def _best_per_entry(self, chunk_rows: np.ndarray, scores: np.ndarray, title_bonus: float = 0.0) -> DenseHits:
+        if title_bonus:
+            scores = scores + np.float32(title_bonus) * (self.arrays.chunk_kind[chunk_rows] == _KIND_CODES["title"])
         entries = self.arrays.chunk_entry[chunk_rows]
         order = np.lexsort((scores, entries))
         entries, chunk_rows, scores = entries[order], chunk_rows[order], scores[order]

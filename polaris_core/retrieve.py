@@ -63,6 +63,10 @@ class SearchOptions:
     channels: tuple[str, ...] = CHANNELS      # channels to use (benchmarks measure each alone)
     pool_per_channel: int = 100               # models each channel puts in the candidate pool
     dense_chunks: int = 400                   # chunks fetched from the vector store per query
+    # Added to a title chunk's cosine before the max over an entry's chunks: a title (name, triggers,
+    # tags) scores systematically lower against a prompt-like query than a prompt does, so without it
+    # the title rarely counts. Chosen on dev half A (0.05–0.15 all help; +0.2–0.6 pt R@10 on half B).
+    dense_title_bonus: float = 0.1
     unknown_family_ok: bool = True            # a family filter also admits models of unknown family
 
 
@@ -164,7 +168,7 @@ def _entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, quer
     if text and "dense" in channels:
         vector = _query_vector(index, text)
         partitions = index.partitions_for(kind, families, roles)
-        hits = index.dense_search(vector, partitions, options.dense_chunks)
+        hits = index.dense_search(vector, partitions, options.dense_chunks, options.dense_title_bonus)
         values = np.full(len(rows), -np.inf, dtype=np.float32)
         where = position[hits.rows]
         ok = where >= 0
@@ -174,7 +178,7 @@ def _entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, quer
             top = np.argsort(-scores["lexical"])[: options.pool_per_channel]
             missing = top[~np.isfinite(values[top])]
             if len(missing):
-                exact = index.dense_scores_for(vector, rows[missing])
+                exact = index.dense_scores_for(vector, rows[missing], options.dense_title_bonus)
                 values[position[exact.rows]] = exact.scores
         scores["dense"] = values
     if "image" in channels and index.has_image_channel:

@@ -189,3 +189,20 @@ def test_chunk_rows_for_matches_a_full_scan_after_changes(built, tmp_path):
     for row, score in zip(hits.rows.tolist(), hits.scores.tolist()):
         assert score == pytest.approx(float(np.max(other.chunk_vectors(row) @ vector)), abs=1e-5)
     assert sorted(hits.rows.tolist()) == sorted(set(rows.tolist()) & set(other.arrays.chunk_entry.tolist()))
+
+
+def test_title_bonus_lifts_only_title_chunks(built):
+    index, _ = built
+    rows = np.arange(min(len(index), 60))
+    vector = index.store.get_vectors(index.arrays.chunk_label[index.arrays.chunk_dense][1:2])[0]
+    plain = index.dense_scores_for(vector, rows)
+    lifted = index.dense_scores_for(vector, rows, title_bonus=0.1)
+    np.testing.assert_array_equal(plain.rows, lifted.rows)
+    title_code = CHUNK_KINDS.index("title")
+    for row, before, after, chunk in zip(plain.rows, plain.scores, lifted.scores, lifted.chunks):
+        chunk_rows = index.chunk_rows_for(np.array([row]))
+        chunk_rows = chunk_rows[index.arrays.chunk_dense[chunk_rows]]
+        cosines = index.store.get_vectors(index.arrays.chunk_label[chunk_rows]) @ vector
+        title_cosine = cosines[index.arrays.chunk_kind[chunk_rows] == title_code].max()
+        assert after == pytest.approx(max(before, title_cosine + 0.1), abs=1e-5)
+        assert (index.arrays.chunk_kind[chunk] == title_code) == (title_cosine + 0.1 >= before - 1e-6)
