@@ -363,8 +363,7 @@ class ZooIndex:
         description_tokens = [
             lexical_terms(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
         ]
-        chunk_tokens = [lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else [] for chunks in chunk_lists
-                        for c in chunks]
+        chunk_tokens = [lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else [] for c in all_chunks]
         title = self.terms.counts(title_tokens)
         description = self.terms.counts(description_tokens)
         chunk_counts = self.terms.counts(chunk_tokens)
@@ -505,8 +504,7 @@ class ZooIndex:
 
     def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray, title_bonus: float = 0.0) -> DenseHits:
         """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
-        chunk_rows = self.chunk_rows_for(entry_rows)
-        chunk_rows = chunk_rows[self.arrays.chunk_dense[chunk_rows]]
+        chunk_rows = self.dense_chunk_rows_for(entry_rows)
         if not len(chunk_rows):
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
@@ -526,6 +524,11 @@ class ZooIndex:
         offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return np.sort(order[np.repeat(starts[entry_rows], lengths) + offsets])
 
+    def dense_chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
+        """Ascending rows of the given entries' chunks that have a vector."""
+        chunk_rows = self.chunk_rows_for(entry_rows)
+        return chunk_rows[self.arrays.chunk_dense[chunk_rows]]
+
     def chunk_rows_of(self, labels: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.arrays.chunk_label, labels)
 
@@ -540,8 +543,7 @@ class ZooIndex:
 
     def chunk_vectors(self, entry_row: int) -> np.ndarray:
         """Dense vectors of an entry's chunks (for affinity to a chosen checkpoint)."""
-        chunk_rows = self.chunk_rows_for(np.array([entry_row]))
-        return self.store.get_vectors(self.arrays.chunk_label[chunk_rows[self.arrays.chunk_dense[chunk_rows]]])
+        return self.store.get_vectors(self.arrays.chunk_label[self.dense_chunk_rows_for(np.array([entry_row]))])
 
     # ------------------------------------------------------------ persistence
     def manifest(self) -> dict:
@@ -709,7 +711,8 @@ class ZooIndex:
             raise IndexFolderError(f"{zoo}: chunk or image arrays do not match the manifest; rebuild the index.")
         n_dense = int(arrays.chunk_dense.sum())
         if len(self.store) != n_dense:
-            raise IndexFolderError(f"{zoo}: {n_dense} embedded chunks but {len(self.store)} vectors; rebuild the index.")
+            raise IndexFolderError(f"{zoo}: {n_dense} embedded chunks but {len(self.store)} vectors; "
+                                   "rebuild the index.")
         self.arrays = arrays
 
 

@@ -210,9 +210,9 @@ def speed(index, args) -> None:
         stats = rest.update(chosen, cache=cache)
         add_seconds = time.perf_counter() - started
         chunks = stats.dense_chunks_added
-        print(f"incremental add: {len(chosen)} entries ({stats.chunks_added} chunks, {chunks} embedded) in {add_seconds:.2f}s with warm "
-              f"embeddings; cold, embedding adds ~{chunks / max(len(texts) / seconds, 1e-9):.0f}s at the "
-              "throughput above")
+        print(f"incremental add: {len(chosen)} entries ({stats.chunks_added} chunks, {chunks} embedded) in "
+              f"{add_seconds:.2f}s with warm embeddings; cold, embedding adds "
+              f"~{chunks / max(len(texts) / seconds, 1e-9):.0f}s at the throughput above")
 
 
 def run(args) -> int:

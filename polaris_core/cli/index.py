@@ -151,8 +151,8 @@ def run_build(args) -> int:
         bar.close()
     counts = index.counts()
     print(f"index {args.out}: {len(index)} entries ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
-          f"{len(index.arrays.chunk_label)} chunks ({len(index.store)} embedded); added {stats.entries_added}, updated {stats.entries_updated}, "
-          f"removed {stats.entries_removed}, unchanged {stats.entries_unchanged} "
+          f"{len(index.arrays.chunk_label)} chunks ({len(index.store)} embedded); added {stats.entries_added}, "
+          f"updated {stats.entries_updated}, removed {stats.entries_removed}, unchanged {stats.entries_unchanged} "
           f"in {time.perf_counter() - started:.1f}s")
     return 0
 

@@ -200,8 +200,7 @@ def test_title_bonus_lifts_only_title_chunks(built):
     np.testing.assert_array_equal(plain.rows, lifted.rows)
     title_code = CHUNK_KINDS.index("title")
     for row, before, after, chunk in zip(plain.rows, plain.scores, lifted.scores, lifted.chunks):
-        chunk_rows = index.chunk_rows_for(np.array([row]))
-        chunk_rows = chunk_rows[index.arrays.chunk_dense[chunk_rows]]
+        chunk_rows = index.dense_chunk_rows_for(np.array([row]))
         cosines = index.store.get_vectors(index.arrays.chunk_label[chunk_rows]) @ vector
         title_cosine = cosines[index.arrays.chunk_kind[chunk_rows] == title_code].max()
         assert after == pytest.approx(max(before, title_cosine + 0.1), abs=1e-5)
