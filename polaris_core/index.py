@@ -98,6 +98,21 @@ class Selection:
     group_of_row: np.ndarray  # position in `groups` of each row
     is_local: np.ndarray      # bool per row: a local file (preferred as a group's representative)
     downloads: np.ndarray     # float32 per row
+    group_author: np.ndarray  # int64 per group: an author number, or -1 where no entry names one
+    row_order: np.ndarray     # rows (positions in `rows`) sorted by group, for per-group reductions
+    group_starts: np.ndarray  # where each group begins in `row_order`
+
+    def group_max(self, values: np.ndarray) -> np.ndarray:
+        """Per-group maximum of per-row values (every group has at least one row)."""
+        if not len(values):
+            return np.empty(0, dtype=values.dtype)
+        return np.maximum.reduceat(values[self.row_order], self.group_starts)
+
+
+def _group_order(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(position, kind="stable")
+    starts = np.flatnonzero(np.r_[True, position[order][1:] != position[order][:-1]]) if len(order) else order
+    return order, starts.astype(np.int64)
 
 
 @dataclass
@@ -285,10 +300,17 @@ class ZooIndex:
             rows = np.array(rows, dtype=np.int64)
             groups, _ = self.entry_groups()
             unique, position = np.unique(groups[rows], return_inverse=True)
+            authors: dict[str, int] = {}
+            group_author = np.full(len(unique), -1, dtype=np.int64)
+            for row, group in zip(rows.tolist(), position.tolist()):
+                name = self.entries[row].author.strip().lower()
+                if name and group_author[group] < 0:
+                    group_author[group] = authors.setdefault(name, len(authors))
             cached = self._derived[key] = Selection(
                 rows, unique, position.astype(np.int64),
                 np.array([self.entries[i].source == "local" for i in rows.tolist()], dtype=bool),
-                np.array([max(self.entries[i].downloads or 0, 0) for i in rows.tolist()], dtype=np.float32))
+                np.array([max(self.entries[i].downloads or 0, 0) for i in rows.tolist()], dtype=np.float32),
+                group_author, *_group_order(position))
         return cached
 
     def require_kind(self, kind: str) -> np.ndarray:

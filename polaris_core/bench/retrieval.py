@@ -23,7 +23,8 @@ SPLITS = {
     "lora_no_trigger": ("lora-retrieval-dev.jsonl", "query_no_trigger", "lora"),
     "checkpoint": ("checkpoint-retrieval-dev.jsonl", "query", "checkpoint"),
 }
-DEFAULT_CHANNEL_SETS = ("popularity", "lexical", "dense", "names", "lexical,dense", "lexical,dense,names")
+DEFAULT_CHANNEL_SETS = ("popularity", "lexical", "dense", "names", "lexical,dense", "lexical,dense,names",
+                        "lexical,dense,names,author")
 CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
 
 
@@ -142,7 +143,8 @@ def quality(index, args) -> None:
         queries, targets, kind = load_split(data, split, args.limit)
         halves = [half_of(t) for t in targets]
         print(f"\n## {split}: {len(queries)} queries, kind {kind}")
-        print(f"{'channels':<24} {'R@1':>5}  {'R@5':>5}  {'R@10':>5}  {'MRR10':>5}   | half A R@10/MRR | half B R@10/MRR")
+        print(f"{'channels':<28} {'R@1':>5}  {'R@5':>5}  {'R@10':>5}  {'MRR10':>5}   "
+              "| half A R@10/MRR | half B R@10/MRR")
         for channels in channel_sets:
             started = time.perf_counter()
             ranked = evaluate(index, queries, kind, channels)
@@ -154,7 +156,7 @@ def quality(index, args) -> None:
                 m = score([ranked[i] for i in picked], [targets[i] for i in picked])
                 parts.append(f"{m.r10:.3f}/{m.mrr10:.3f}")
             label = "+".join(channels)
-            print(f"{label:<24} {total.row()}   | {parts[0]:>15} | {parts[1]:>15}   "
+            print(f"{label:<28} {total.row()}   | {parts[0]:>15} | {parts[1]:>15}   "
                   f"({1000 * seconds / max(len(queries), 1):.1f} ms/query)")
 
 

@@ -23,7 +23,8 @@ def register(subparsers) -> None:
     parser.add_argument("--k", type=int, default=10, help="results per query (default 10)")
     parser.add_argument("--base-family", help="only this base family (e.g. sd15, sdxl)")
     parser.add_argument("--role", help="only this role (style, object, character, other)")
-    parser.add_argument("--channels", help="comma-separated channels to use (lexical,dense,image,popularity)")
+    parser.add_argument("--channels", help="comma-separated channels to use "
+                                           "(default all: lexical,dense,names,image,popularity,author)")
     parser.add_argument("--image", metavar="PATH", help="query image (needs an index built with --clip)")
     parser.add_argument("--clip", metavar="SAFETENSORS", help="the CLIP weights the index was built with")
     parser.add_argument("--clip-arch", default="auto")

@@ -52,6 +52,7 @@ MAX_PROMPT_CHARS = 2000
 MAX_PROMPTS_PER_VERSION = 64
 MAX_RELATED_PROMPTS_PER_VERSION = 16
 MAX_TRIGGER_CHARS = 200
+MAX_AUTHOR_CHARS = 100
 MAX_JSON_FILE_BYTES = 512 * 1024 * 1024  # a whole-file `.json` catalog is parsed in memory
 _WARN_LIMIT = 20  # per-reason skip warnings before falling back to debug logging
 
@@ -299,6 +300,12 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def _author_of(obj: dict) -> str:
+    """`creator.username` of a Civitai model (or of a sidecar that copied it), cleaned."""
+    creator = _as_dict(obj.get("creator"))
+    return clean_text(str(creator.get("username") or ""), MAX_AUTHOR_CHARS).replace("\n", " ")
+
+
 def _as_dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -383,6 +390,7 @@ def entry_from_version(version: dict, model: Optional[dict] = None, *,
     entry_id = autov3_key(autov3) if autov3 else f"civitai:{version_id}"
 
     tags = _clean_words(model.get("tags") or inner_model.get("tags"), 80)
+    author = _author_of(model) or _author_of(inner_model) or _author_of(version)
     if model_description is None:
         model_description = strip_html(str(model.get("description") or ""))
     version_description = strip_html(str(version.get("description") or ""))
@@ -444,6 +452,7 @@ def entry_from_version(version: dict, model: Optional[dict] = None, *,
         preview_urls=previews,
         recommended_weight=recommended,
         downloads=max(0, downloads),
+        author=author,
         source="catalog",
     )
     return entry, ""

@@ -35,6 +35,9 @@ class ZooEntry:
     file_name: str = ""          # name relative to ComfyUI's model folder, for local files
     file_path: str = ""          # absolute path, for local files
     downloads: int = 0
+    # Who published the model (Civitai creator, `modelspec.author`): authors keep a prompting style
+    # and subject area across their models, which retrieval uses (retrieve.py). Untrusted text.
+    author: str = ""
     source: str = "catalog"      # "catalog" or "local"
     file_format: str = ""        # local files: "safetensors", or "pickle" (listed by name and hash, never loaded)
 

@@ -27,8 +27,9 @@ from typing import Optional, Sequence
 from polaris_core.atomic import write_text_atomic
 from polaris_core.errors import Cancelled, ModelFileError, PolarisError, ZooError
 from polaris_core.progress import CheckCancel, OnStep, resolve
-from polaris_core.zoo.civitai import (MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter, clean_text,
-                                      entry_from_version, role_from_tags, strip_html, weight_from_description)
+from polaris_core.zoo.civitai import (MAX_AUTHOR_CHARS, MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter,
+                                      clean_text, entry_from_version, role_from_tags, strip_html,
+                                      weight_from_description)
 from polaris_core.zoo.entry import KINDS, ZooEntry
 from polaris_core.zoo.family import detect_family, family_from_label
 from polaris_core.zoo.hashing import FileHashes, hash_file
@@ -47,6 +48,9 @@ MAX_TRIGGER_WORDS = 64
 TOP_DATASET_TAGS = 40
 CACHE_FILE = "scan-cache.json"
 CACHE_FORMAT, CACHE_VERSION = "polaris-scan-cache", 1
+# Bumped when entries gain fields read from headers or sidecars: such records rebuild their entry
+# (re-reading the bounded header) but keep their hashes, so nothing is hashed again.
+ENTRY_VERSION = 2
 _QUICK_BYTES = 64 * 1024
 
 
@@ -90,6 +94,7 @@ class SidecarInfo:
     base_model: str = ""
     civitai_model_id: Optional[int] = None
     civitai_version_id: Optional[int] = None
+    author: str = ""
 
 
 def _words(values, limit: int = MAX_TRIGGER_WORDS) -> list[str]:
@@ -130,7 +135,7 @@ def _from_civitai_version(version, kind: str) -> SidecarInfo:
                        tags=entry.tags, description=entry.description, example_prompts=entry.example_prompts,
                        preview_urls=entry.preview_urls, recommended_weight=entry.recommended_weight,
                        base_model=entry.base_model, civitai_model_id=entry.civitai_model_id,
-                       civitai_version_id=entry.civitai_version_id or None)
+                       civitai_version_id=entry.civitai_version_id or None, author=entry.author)
 
 
 def parse_sidecar(kind_of_sidecar: str, data: bytes, model_kind: str = "lora") -> SidecarInfo:
@@ -227,6 +232,7 @@ def metadata_fields(metadata: dict) -> SidecarInfo:
     """kohya `ss_*` and `modelspec.*` keys → name, trigger words, tags, a tag 'prompt', description."""
     info = SidecarInfo()
     info.name = clean_text(metadata.get("modelspec.title") or metadata.get("ss_output_name") or "", 300)
+    info.author = clean_text(metadata.get("modelspec.author") or "", MAX_AUTHOR_CHARS).replace("\n", " ")
     info.description = clean_text(" ".join(metadata.get(k) or "" for k in
                                            ("modelspec.description", "modelspec.usage_hint")))
     triggers = _split_words(metadata.get("modelspec.trigger_phrase") or "")
@@ -438,6 +444,7 @@ def _merge(entry: ZooEntry, info: SidecarInfo, *, prefer_name: bool) -> None:
         entry.base_model = info.base_model
     entry.civitai_model_id = entry.civitai_model_id or info.civitai_model_id
     entry.civitai_version_id = entry.civitai_version_id or info.civitai_version_id
+    entry.author = entry.author or info.author
 
 
 def _build_entry(model: _ModelFile, hashes: FileHashes, header_shapes: dict, metadata: dict,
@@ -493,6 +500,7 @@ def _process(model: _ModelFile, cache: ScanCache, report: ScanReport, hash_files
     unchanged = bool(cached) and cached.get("size") == model.size and cached.get("mtime_ns") == model.mtime_ns
     if unchanged and cached.get("sidecars") == sidecar_sig and cached.get("previews") == model.previews \
             and cached.get("root") == model.root and cached.get("kind") == model.kind \
+            and cached.get("entry_version") == ENTRY_VERSION \
             and (cached["hashes"].get("sha256") or not hash_files):
         report.from_cache += 1
         for reason, path in cached.get("skips") or []:
@@ -541,7 +549,7 @@ def _process(model: _ModelFile, cache: ScanCache, report: ScanReport, hash_files
         report.skip(reason, path)
     return {"size": model.size, "mtime_ns": model.mtime_ns, "quick": quick, "hashes": asdict(hashes),
             "sidecars": sidecar_sig, "previews": model.previews, "root": model.root, "kind": model.kind,
-            "skips": skips, "entry": entry.to_dict()}
+            "skips": skips, "entry": entry.to_dict(), "entry_version": ENTRY_VERSION}
 
 
 def _reason(exc: PolarisError) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from polaris_core.zoo.entry import ZooEntry
 
-SUBSET_VERSION = 1
+SUBSET_VERSION = 2  # 2: entries carry their author
 SUBSET_CHECKPOINTS = 40
 SUBSET_LORAS = 120
 CATALOG = Path("zoo") / "civitai-2023-sfw.jsonl.gz"

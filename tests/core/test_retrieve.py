@@ -227,3 +227,45 @@ def test_a_rare_trigger_word_outweighs_many_shared_common_tags(crafted_index):
     generic = search(crafted_index, "1girl, solo, smile, forest", kind="lora", k=3)
     assert generic[0].entry.civitai_model_id == 101
     assert all(c.channel_scores.get("names", 0.0) == 0.0 for c in generic)
+
+
+def _author_zoo() -> list[ZooEntry]:
+    """Sixteen LoRAs by fourteen authors; "Outfit Pack 7" has no prompts and a name unlike the query."""
+    def lora(n: int, name: str, author: str, prompts: list[str], version: int = 1) -> ZooEntry:
+        return ZooEntry(id=f"civitai:{n}{version}", kind="lora", name=name, civitai_model_id=n,
+                        civitai_version_id=n * 10 + version, author=author, example_prompts=prompts,
+                        base_family="sd15")
+
+    zoo = [lora(1, "Winter Knight", "Ana", ["a knight in crimson armour riding through deep snow, castle walls"]),
+           lora(2, "Outfit Pack 7", "ana", []),
+           lora(2, "Outfit Pack 7", "ana", [], version=2),
+           lora(3, "Harbour Watercolour", "Ana", ["watercolour harbour with fishing boats at dawn"])]
+    topics = ["a bowl of ramen, food photography", "neon city street at night, rain", "a cat sleeping on a sofa",
+              "pixel art dungeon tiles", "portrait of an old sailor, oil painting", "a red sports car on a coast road",
+              "snowy mountain lake, landscape photo", "a knight's helmet on a wooden table, still life",
+              "armoured knight on horseback, medieval battle", "a castle in a snowstorm", "red armour, fantasy warrior",
+              "riding a horse through a winter forest", "knight kneeling in a snowy courtyard"]
+    zoo += [lora(10 + i, f"Model {i}", f"author{i}", [topic]) for i, topic in enumerate(topics)]
+    return zoo
+
+
+def test_author_step_brings_in_a_prompt_less_sibling_of_the_best_match(tmp_path):
+    from polaris_core.embed.text import load_text_encoder
+
+    built = ZooIndex.build(_author_zoo(), None, text_encoder=load_text_encoder())
+    query = "knight in crimson armour riding through snow"
+    without = SearchOptions(pool_per_channel=3, channels=("lexical", "dense", "names"))
+    plain = [c.entry.civitai_model_id for c in search(built, query, kind="lora", k=5, options=without)]
+    assert plain[0] == 1 and 2 not in plain  # no channel puts the sibling in a pool of three
+
+    found = search(built, query, kind="lora", k=5, options=SearchOptions(pool_per_channel=3))
+    models = [c.entry.civitai_model_id for c in found]
+    assert models[0] == 1 and 2 in models and models.count(2) == 1  # authors match case-insensitively
+    sibling = found[models.index(2)]
+    assert sibling.channel_scores["author"] == pytest.approx(found[0].channel_scores["author"])
+    assert all("author" in c.channel_scores for c in found)
+
+    anonymous = [ZooEntry.from_dict({**e.to_dict(), "author": ""}) for e in _author_zoo()]
+    no_authors = ZooIndex.build(anonymous, None, text_encoder=built.text_encoder)
+    assert [c.entry.civitai_model_id for c in search(no_authors, query, kind="lora", k=5,
+                                                     options=SearchOptions(pool_per_channel=3))] == plain

@@ -17,7 +17,7 @@ def _model(**overrides) -> dict:
     model = {
         "id": 11, "name": "Ink Wash <b>Style</b>", "type": "LORA", "tags": ["style", "art style", "ink"],
         "description": "<p>Ink wash painting.</p><script>alert('x')</script><p>Use weight 0.6-0.8 &amp; enjoy</p>",
-        "stats": {"downloadCount": 1234},
+        "stats": {"downloadCount": 1234}, "creator": {"username": "ink\nmaster", "image": None},
         "modelVersions": [
             {"id": 101, "name": "v2", "baseModel": "SDXL 1.0", "trainedWords": [" inkwash ", "inkwash", ""],
              "description": None,
@@ -81,6 +81,8 @@ def test_entry_from_model_versions():
     assert "alert" not in v2.description and "Ink wash painting." in v2.description
     assert v2.sha256 == "ab" * 32 and v2.autov2 == "ababababab" and v1.autov2 == "ef" * 5
     assert v2.downloads == 1234 and v2.source == "catalog" and v2.civitai_model_id == 11
+    assert v2.author == v1.author == "ink master"  # one line of plain text
+    assert next(iter_model(_model(creator="not an object"))).author == ""
 
 
 def iter_model(model: dict):

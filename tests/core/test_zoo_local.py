@@ -34,7 +34,7 @@ def models(tmp_path):
     root = tmp_path / "models"
     loras = root / "loras"
     _lora(loras / "style" / "heron.safetensors", metadata={
-        "ss_output_name": "heron_v1", "ss_base_model_version": "sd_v1",
+        "ss_output_name": "heron_v1", "ss_base_model_version": "sd_v1", "modelspec.author": "Heron Studio",
         "ss_tag_frequency": json.dumps({"10_hrn bird": {"bird": 12, "ink": 7, "1girl": 1}})})
     (loras / "style" / "heron.civitai.info").write_text(json.dumps(CIVITAI_INFO))
     (loras / "style" / "heron.preview.png").write_bytes(b"\x89PNG")
@@ -47,7 +47,8 @@ def models(tmp_path):
     (loras / "managed.metadata.json").write_text(json.dumps({
         "model_name": "Managed Model", "base_model": "SD 1.5", "tags": ["clothing"],
         "modelDescription": "<p>a coat</p>", "usage_tips": json.dumps({"strength": 0.75}),
-        "civitai": {"id": 9, "modelId": 8, "trainedWords": ["coat"], "images": []}}))
+        "civitai": {"id": 9, "modelId": 8, "trainedWords": ["coat"], "images": [],
+                    "creator": {"username": "coatmaker"}}}))
     _lora(loras / "rg.safetensors", fill=3.0)
     (loras / "rg.rgthree-info.json").write_text(json.dumps({
         "name": "RG Lora", "baseModel": "SDXL 1.0", "strengthMin": 0.4, "strengthMax": 0.8,
@@ -85,7 +86,7 @@ def test_scan_reads_headers_sidecars_previews_and_skips_bad_files(models, tmp_pa
     assert heron.civitai_model_id == 77 and heron.civitai_version_id == 555
     assert {"hrn style", "extra trigger"} <= set(heron.trigger_words)
     assert "bird" in heron.tags and "bird, ink, 1girl" in heron.example_prompts and "a heron" in heron.example_prompts
-    assert heron.recommended_weight == 0.6 and heron.role == "style"
+    assert heron.recommended_weight == 0.6 and heron.role == "style" and heron.author == "Heron Studio"
     assert heron.preview_paths == [str(models / "loras" / "style" / "heron.preview.png")]
     assert heron.file_path == str(models / "loras" / "style" / "heron.safetensors")
 
@@ -95,6 +96,7 @@ def test_scan_reads_headers_sidecars_previews_and_skips_bad_files(models, tmp_pa
     managed = entries["managed.safetensors"]
     assert managed.name == "Managed Model" and managed.recommended_weight == 0.75 and managed.role == "object"
     assert managed.trigger_words == ["coat"] and managed.civitai_version_id == 9 and "a coat" in managed.description
+    assert managed.author == "coatmaker" and entries["xl.safetensors"].author == ""
     rg = entries["rg.safetensors"]
     assert (rg.name, rg.trigger_words, rg.recommended_weight) == ("RG Lora", ["rgword"], 0.6)
     assert rg.example_prompts == ["a castle"] and rg.preview_urls == ["https://img/rg.png"]
@@ -133,6 +135,22 @@ def test_rescan_uses_the_cache_and_renames_keep_their_hashes(models, tmp_path):
     fourth = scan_folder(models / "loras", "lora", cache_dir=cache)
     assert fourth.report.hashed == 1
     assert _by_file(fourth.entries)["managed.safetensors"].id != old["managed.safetensors"].id
+
+
+def test_cache_records_from_before_a_new_entry_field_rebuild_entries_without_rehashing(models, tmp_path):
+    from polaris_core.zoo.local import CACHE_FILE
+
+    cache = tmp_path / "cache"
+    first = scan_folder(models / "loras", "lora", cache_dir=cache)
+    saved = json.loads((cache / CACHE_FILE).read_text())
+    for record in saved["records"].values():  # as an older Polaris wrote them: no author, no entry version
+        record["entry"].pop("author")
+        record.pop("entry_version")
+    (cache / CACHE_FILE).write_text(json.dumps(saved))
+    again = scan_folder(models / "loras", "lora", cache_dir=cache)
+    assert again.report.hashed == 0 and again.report.from_cache == 0
+    assert [e.to_dict() for e in again.entries] == [e.to_dict() for e in first.entries]
+    assert scan_folder(models / "loras", "lora", cache_dir=cache).report.from_cache == first.report.hashed
 
 
 def test_scan_without_hashing_and_bad_cache(models, tmp_path):
