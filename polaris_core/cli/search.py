@@ -129,11 +129,11 @@ def _print_table(results, kind: str) -> None:
     if not results:
         print(f"no {kind} matches")
         return
-    rows = [("#", "score", "name", "version", "family", "role", "channels", "id")]
+    rows = [("#", "score", "name", "version", "author", "family", "role", "channels", "id")]
     for rank, c in enumerate(results, 1):
         channels = " ".join(f"{k}={v:.2f}" for k, v in c.channel_scores.items())
         rows.append((str(rank), f"{c.score:.2f}", _clip(c.entry.name, 40), _clip(c.entry.version_name, 16),
-                     c.entry.base_family, c.entry.role, channels, c.entry.id))
+                     _clip(c.entry.author, 16) or "-", c.entry.base_family, c.entry.role, channels, c.entry.id))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())

@@ -142,7 +142,7 @@ def test_search_cli_writes_one_line_per_query_in_order(index, tmp_path, capsys):
 
     assert main(["search", "--index", str(folder), "--kind", "checkpoint", "photo of a woman, portrait"]) == 0
     table = capsys.readouterr().out
-    assert "score" in table.splitlines()[0] and len(table.splitlines()) > 2
+    assert "score" in table.splitlines()[0] and "author" in table.splitlines()[0] and len(table.splitlines()) > 2
 
 
 def test_index_cli_builds_and_updates(shared_data, fixture_cache, tmp_path, capsys, monkeypatch):
