@@ -1,0 +1,38 @@
+"""Retrieve nodes: checkpoint first, then LoRAs of its family; the preview names each model's author."""
+from __future__ import annotations
+
+
+def _zoo():
+    from polaris_core.zoo.entry import ZooEntry
+
+    def entry(n, kind, name, family, author, prompt, role="style"):
+        return ZooEntry(id=f"civitai:{n}", kind=kind, name=name, civitai_model_id=n, civitai_version_id=n,
+                        base_family=family, role=role, author=author, example_prompts=[prompt])
+
+    return [entry(1, "checkpoint", "Watercolour Base", "sd15", "Mira", "watercolour painting of a harbour"),
+            entry(2, "checkpoint", "Photo XL", "sdxl", "", "photo of a city street at night"),
+            entry(3, "lora", "Wet Ink Wash", "sd15", "Mira", "watercolour wash, soft paper texture"),
+            entry(4, "lora", "Neon Glow XL", "sdxl", "Tam", "neon glow, night city"),
+            entry(5, "lora", "Paper Grain", "sd15", "Oslo", "watercolour paper grain, harbour boats")]
+
+
+def test_retrieve_nodes_chain_and_preview(pack):
+    from polaris_core.embed.text import load_text_encoder
+    from polaris_core.index import ZooIndex
+    from polaris_core.intent import Intent, InstructionType
+
+    index = ZooIndex.build(_zoo(), None, text_encoder=load_text_encoder())
+    intent = Intent(instruction="make it a watercolour painting", instruction_type=InstructionType.GLOBAL_STYLE,
+                    subject="", generation_prompt="watercolour painting of a harbour")
+    nodes = pack.nodes.retrieve
+    first = nodes.PolarisRetrieveCheckpoint.execute(index, intent, top_k=2)
+    candidates, name = first.result
+    assert candidates.checkpoints[0].entry.name == "Watercolour Base" and name == "Watercolour Base"
+    preview = first.ui["text"][0]
+    assert "Watercolour Base  by Mira" in preview
+
+    second = nodes.PolarisRetrieveLoRA.execute(index, candidates, top_k=5)
+    loras = second.result[0].style_loras
+    assert loras and {c.entry.base_family for c in loras} == {"sd15"}  # the checkpoint's family only
+    assert {c.entry.name for c in loras} == {"Wet Ink Wash", "Paper Grain"}
+    assert "by Oslo" in str(second.ui) and "Neon Glow" not in str(second.ui)
