@@ -95,11 +95,13 @@ def _slot_of(kind: str, role: str) -> str:
     return "style_lora" if role in STYLE_ROLES else "object_lora"
 
 
-def _standardise(values: np.ndarray) -> np.ndarray:
-    spread = float(values.std())
+def _standardise(values: np.ndarray, reference: Optional[np.ndarray] = None) -> np.ndarray:
+    """`values` standardised with the mean and spread of `values[reference]` (default: all of them)."""
+    basis = values if reference is None else values[reference]
+    spread = float(basis.std()) if len(basis) else 0.0
     if not np.isfinite(spread) or spread < 1e-9:
         return np.zeros_like(values)
-    return (values - float(values.mean())) / spread
+    return (values - float(basis.mean())) / spread
 
 
 def _query_vector(index: ZooIndex, text: str) -> np.ndarray:
@@ -210,14 +212,6 @@ def _entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, quer
     return scores, vector
 
 
-def _standardise_on(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """`values` standardised with the mean and spread of `values[reference]`."""
-    spread = float(values[reference].std()) if reference.any() else 0.0
-    if not np.isfinite(spread) or spread < 1e-9:
-        return np.zeros_like(values)
-    return (values - float(values[reference].mean())) / spread
-
-
 def _fuse(pool: _Pool, weights: FusionWeights, reference: Optional[np.ndarray] = None) -> np.ndarray:
     """Weighted sum of standardised channel scores. `reference` (bool per pool row) marks the rows
     whose statistics standardise every row: models added to a pool afterwards must not shift it."""
@@ -231,7 +225,7 @@ def _fuse(pool: _Pool, weights: FusionWeights, reference: Optional[np.ndarray] =
         low = values[finite & reference].min() if (finite & reference).any() else (
             values[finite].min() if finite.any() else 0.0)
         filled = np.where(finite, values, low)
-        standard = _standardise_on(filled, reference)
+        standard = _standardise(filled, reference)
         if name == "names":
             standard = np.minimum(standard, weights.names_cap)
         fused += weight * standard

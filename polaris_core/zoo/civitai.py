@@ -300,10 +300,14 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def clean_author(text: str) -> str:
+    """An author name as one short line of plain text (it only groups models; untrusted)."""
+    return clean_text(text, MAX_AUTHOR_CHARS).replace("\n", " ")
+
+
 def _author_of(obj: dict) -> str:
     """`creator.username` of a Civitai model (or of a sidecar that copied it), cleaned."""
-    creator = _as_dict(obj.get("creator"))
-    return clean_text(str(creator.get("username") or ""), MAX_AUTHOR_CHARS).replace("\n", " ")
+    return clean_author(str(_as_dict(obj.get("creator")).get("username") or ""))
 
 
 def _as_dict(value) -> dict:

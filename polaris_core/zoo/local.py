@@ -27,7 +27,7 @@ from typing import Optional, Sequence
 from polaris_core.atomic import write_text_atomic
 from polaris_core.errors import Cancelled, ModelFileError, PolarisError, ZooError
 from polaris_core.progress import CheckCancel, OnStep, resolve
-from polaris_core.zoo.civitai import (MAX_AUTHOR_CHARS, MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter,
+from polaris_core.zoo.civitai import (MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter, clean_author,
                                       clean_text, entry_from_version, role_from_tags, strip_html,
                                       weight_from_description)
 from polaris_core.zoo.entry import KINDS, ZooEntry
@@ -232,7 +232,7 @@ def metadata_fields(metadata: dict) -> SidecarInfo:
     """kohya `ss_*` and `modelspec.*` keys → name, trigger words, tags, a tag 'prompt', description."""
     info = SidecarInfo()
     info.name = clean_text(metadata.get("modelspec.title") or metadata.get("ss_output_name") or "", 300)
-    info.author = clean_text(metadata.get("modelspec.author") or "", MAX_AUTHOR_CHARS).replace("\n", " ")
+    info.author = clean_author(metadata.get("modelspec.author") or "")
     info.description = clean_text(" ".join(metadata.get(k) or "" for k in
                                            ("modelspec.description", "modelspec.usage_hint")))
     triggers = _split_words(metadata.get("modelspec.trigger_phrase") or "")
