@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -117,7 +117,11 @@ def _group_order(position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class _Arrays:
-    """Row-aligned arrays: per entry and per chunk. Kept compact (removal rewrites them)."""
+    """Row-aligned arrays: per entry and per chunk. Kept compact (removal rewrites them).
+
+    Every field is either entry-aligned (`ENTRY_FIELDS`) or chunk-aligned; the sparse ones are
+    term-count matrices. `concat`, `subset`, saving and loading all go by these two lists.
+    """
 
     title: sparse.csr_matrix
     description: sparse.csr_matrix
@@ -129,11 +133,34 @@ class _Arrays:
     image_vectors: np.ndarray    # float32 (entries, image_dim), zeros where no image
     has_image: np.ndarray        # bool (entries,)
 
+    SPARSE = ("title", "description", "chunk_counts")
+    ENTRY_FIELDS = ("title", "description", "image_vectors", "has_image")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
     @classmethod
     def empty(cls, n_terms: int, image_dim: int) -> "_Arrays":
         blank = sparse.csr_matrix((0, n_terms), dtype=np.float32)
         return cls(blank, blank.copy(), blank.copy(), np.empty(0, np.int64), np.empty(0, np.int8),
                    np.empty(0, np.int64), np.zeros(0, bool), np.zeros((0, image_dim), np.float32), np.zeros(0, bool))
+
+    def concat(self, other: "_Arrays", entry_offset: int, n_terms: int) -> "_Arrays":
+        """These rows followed by `other`'s, whose chunks point at entry rows from `entry_offset` on."""
+        def join(name: str):
+            a, b = getattr(self, name), getattr(other, name)
+            if name in self.SPARSE:
+                return sparse.vstack([_with_columns(a, n_terms), _with_columns(b, n_terms)], format="csr")
+            return np.concatenate([a, b + entry_offset if name == "chunk_entry" else b])
+        return _Arrays(**{name: join(name) for name in self.names()})
+
+    def subset(self, keep_entries: np.ndarray, keep_chunks: np.ndarray, new_entry_row: np.ndarray) -> "_Arrays":
+        """Only the kept entry rows and chunks; chunks are renumbered to `new_entry_row` of their entry."""
+        def take(name: str):
+            value = getattr(self, name)[keep_entries if name in self.ENTRY_FIELDS else keep_chunks]
+            return new_entry_row[value] if name == "chunk_entry" else value
+        return _Arrays(**{name: take(name) for name in self.names()})
 
 
 @dataclass
@@ -411,24 +438,7 @@ class ZooIndex:
     def _append(self, new: _NewRows) -> None:
         base = len(self.entries)
         old, add = self.arrays, new.arrays
-        n_terms = len(self.terms.vocabulary)
-
-        def stack(a: sparse.csr_matrix, b: sparse.csr_matrix) -> sparse.csr_matrix:
-            a = _with_columns(a, n_terms)
-            b = _with_columns(b, n_terms)
-            return sparse.vstack([a, b], format="csr")
-
-        self.arrays = _Arrays(
-            stack(old.title, add.title),
-            stack(old.description, add.description),
-            stack(old.chunk_counts, add.chunk_counts),
-            np.concatenate([old.chunk_entry, add.chunk_entry + base]),
-            np.concatenate([old.chunk_kind, add.chunk_kind]),
-            np.concatenate([old.chunk_label, add.chunk_label]),
-            np.concatenate([old.chunk_dense, add.chunk_dense]),
-            np.concatenate([old.image_vectors, add.image_vectors]),
-            np.concatenate([old.has_image, add.has_image]),
-        )
+        self.arrays = old.concat(add, base, len(self.terms.vocabulary))
         by_partition: dict[str, list[int]] = {}
         for local_row, key in enumerate(new.partitions):
             by_partition.setdefault(key, []).append(local_row)
@@ -452,18 +462,7 @@ class ZooIndex:
         keep_rows = np.flatnonzero(~drop)
         new_row = np.full(len(self.entries), -1, dtype=np.int64)
         new_row[keep_rows] = np.arange(len(keep_rows))
-        keep_chunks = ~chunk_drop
-        self.arrays = _Arrays(
-            arrays.title[keep_rows],
-            arrays.description[keep_rows],
-            arrays.chunk_counts[keep_chunks],
-            new_row[arrays.chunk_entry[keep_chunks]],
-            arrays.chunk_kind[keep_chunks],
-            arrays.chunk_label[keep_chunks],
-            arrays.chunk_dense[keep_chunks],
-            arrays.image_vectors[keep_rows],
-            arrays.has_image[keep_rows],
-        )
+        self.arrays = arrays.subset(keep_rows, ~chunk_drop, new_row)
         self.entries = [self.entries[i] for i in keep_rows.tolist()]
         self._derived.clear()
 
@@ -639,13 +638,14 @@ class ZooIndex:
         files["vocabulary"] = write_content_addressed(zoo, "vocabulary", ".json", write_json(self.terms.vocabulary))
         arrays = self.arrays
         n_terms = len(self.terms.vocabulary)
-        for name in ("title", "description", "chunk_counts"):
-            matrix = _with_columns(getattr(arrays, name), n_terms)
-            for part in _SPARSE_PARTS:
-                files[f"{name}.{part}"] = write_content_addressed(
-                    zoo, f"{name}-{part}", ".npy", write_array(getattr(matrix, part)))
-        for name in ("chunk_entry", "chunk_kind", "chunk_label", "chunk_dense", "image_vectors", "has_image"):
-            files[name] = write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
+        for name in _Arrays.names():
+            if name in _Arrays.SPARSE:
+                matrix = _with_columns(getattr(arrays, name), n_terms)
+                for part in _SPARSE_PARTS:
+                    files[f"{name}.{part}"] = write_content_addressed(
+                        zoo, f"{name}-{part}", ".npy", write_array(getattr(matrix, part)))
+            else:
+                files[name] = write_content_addressed(zoo, name, ".npy", write_array(getattr(arrays, name)))
         return files
 
     @classmethod
@@ -722,10 +722,10 @@ class ZooIndex:
             except ValueError as exc:
                 raise IndexFolderError(f"{zoo}: {name} is malformed ({exc}); rebuild the index.") from exc
 
-        arrays = _Arrays(matrix("title", n_entries), matrix("description", n_entries),
-                         matrix("chunk_counts", n_chunks), array("chunk_entry"), array("chunk_kind"),
-                         array("chunk_label"), array("chunk_dense").astype(bool, copy=False), array("image_vectors"),
-                         array("has_image"))
+        arrays = _Arrays(**{
+            name: matrix(name, n_entries if name in _Arrays.ENTRY_FIELDS else n_chunks) if name in _Arrays.SPARSE
+            else array(name) for name in _Arrays.names()})
+        arrays.chunk_dense = arrays.chunk_dense.astype(bool, copy=False)
         if not (len(arrays.chunk_entry) == len(arrays.chunk_kind) == len(arrays.chunk_label)
                 == len(arrays.chunk_dense) == n_chunks) or \
                 len(arrays.has_image) != n_entries or arrays.image_vectors.shape != (n_entries, self.image_dim) or \
