@@ -494,3 +494,41 @@ def test_bench_prints_one_json_line_with_the_figures(smollm, shared_data, capsys
         assert key in last
     assert set(last["seconds"]) == {"sequential", "listwise", "tree"}
     assert last["max_abs_score_diff"] < TOLERANCE and last["rankings_identical"] is True
+
+
+def test_bench_quality_reranks_dev_queries_and_its_retrieval_row_is_retrievals_own_order(
+        smollm, shared_data, fixture_cache, tmp_path, capsys):
+    from polaris_core.bench.rerank import QUALITY_WEIGHTS
+    from polaris_core.bench.retrieval import score
+    from polaris_core.cli import main
+    from polaris_core.index import ZooIndex
+    from polaris_core.retrieve import search
+    from polaris_core.zoo.civitai import iter_catalog
+    from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
+
+    with open(shared_data / "bench" / "lora-retrieval-dev.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    picked = rows[:: len(rows) // 2][:2]  # the rows `--queries 2` spreads over the split
+    targets = {row["target_model_id"] for row in picked}
+    target_entries = [e for e in iter_catalog(shared_data / "zoo" / "civitai-2023-sfw.jsonl.gz", kinds=("lora",))
+                      if e.civitai_model_id in targets]
+    assert {e.civitai_model_id for e in target_entries} == targets
+    entries = target_entries + [e for e in catalog_subset(shared_data, fixture_cache) if e.kind == "lora"][:40]
+    ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache))
+
+    args = ["bench", "rerank", "--quality", "--queries", "2", "--candidates", "4", "--description-tokens", "24",
+            "--index", str(tmp_path / "index"), "--data", str(shared_data), "--model", smollm.path, "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (result["split"], result["queries"], result["candidates"]) == ("lora", 2, 4)
+
+    index = ZooIndex.load(tmp_path / "index")
+    orders = [[c.entry.civitai_model_id for c in search(index, row["query"], kind="lora", k=4)] for row in picked]
+    answers = [row["target_model_id"] for row in picked]
+    assert result["target_in_pool"] == round(sum(t in o for t, o in zip(answers, orders)) / 2, 3)
+    retrieval_only = score(orders, answers)
+    assert result["retrieval_weight_1.0"] == {"r1": round(retrieval_only.r1, 3), "r5": round(retrieval_only.r5, 3),
+                                             "mrr10": round(retrieval_only.mrr10, 3)}
+    for weight in QUALITY_WEIGHTS:
+        metrics = result[f"retrieval_weight_{weight}"]
+        assert 0.0 <= metrics["r1"] <= metrics["r5"] <= 1.0 and 0.0 <= metrics["mrr10"] <= 1.0
