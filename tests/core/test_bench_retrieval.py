@@ -1,0 +1,65 @@
+"""`polaris bench retrieval` (the issue's benchmark harness) on a small real-catalog index."""
+from __future__ import annotations
+
+import json
+import re
+
+from polaris_core.bench.retrieval import SPLITS, evaluate, load_split, score
+from polaris_core.cli import main
+from polaris_core.index import ZooIndex
+from polaris_core.zoo.civitai import iter_catalog
+from tests.core.retrieval_fixtures import CATALOG, catalog_subset, embedding_cache
+
+QUERIES = 3
+
+
+def _first_targets(shared_data) -> set[int]:
+    targets: set[int] = set()
+    for split in SPLITS:
+        targets.update(load_split(shared_data, split, QUERIES)[1])
+    return targets
+
+
+def test_bench_prints_each_channel_sets_metrics_and_the_speed_figures(shared_data, fixture_cache, tmp_path, capsys):
+    targets = _first_targets(shared_data)
+    target_entries = [e for e in iter_catalog(shared_data / CATALOG, kinds=("checkpoint", "lora"))
+                      if e.civitai_model_id in targets]
+    entries = target_entries + catalog_subset(shared_data, fixture_cache)
+    ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache))
+
+    channel_sets = ("popularity", "lexical", "lexical,dense,names,author")
+    args = ["bench", "retrieval", "--index", str(tmp_path / "index"), "--data", str(shared_data), "--limit",
+            str(QUERIES), "--cache", str(fixture_cache), "--speed", "--threads", "0"]  # 0: leave torch threads
+    for channels in channel_sets:
+        args += ["--channels", channels]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+
+    index = ZooIndex.load(tmp_path / "index")
+    for split in SPLITS:
+        section = out.split(f"## {split}:")[1].split("##")[0]
+        queries, answers, kind = load_split(shared_data, split, QUERIES)
+        assert f"{QUERIES} queries, kind {kind}" in section
+        for channels in channel_sets:
+            label = channels.replace(",", "+")
+            row = re.search(rf"^{re.escape(label)}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", section, re.M)
+            assert row, f"no {label} row for {split}"
+            expected = score(evaluate(index, queries, kind, tuple(channels.split(","))), answers)
+            assert [float(x) for x in row.groups()] == [round(v, 3) for v in
+                                                         (expected.r1, expected.r5, expected.r10, expected.mrr10)]
+    speed = out.split("## speed")[1]
+    throughput = re.search(r"(\d+) chunk texts/s, (\d+) entries/s", speed)
+    assert throughput and int(throughput.group(1)) > 0
+    assert re.search(r"query encode: p50 [\d.]+ ms", speed) and re.search(r"search .*p50 [\d.]+ ms", speed)
+    added = re.search(r"incremental add: (\d+) entries .* in ([\d.]+)s with warm embeddings, ([\d.]+)s cold", speed)
+    assert added and int(added.group(1)) == sum(e.kind == "lora" for e in index.entries)
+    # The benchmark's removals and re-adds stay in memory: the index folder is untouched.
+    assert json.loads(json.dumps(ZooIndex.load(tmp_path / "index").counts())) == index.counts()
+
+
+def test_score_counts_ranks_within_the_top_ten_only():
+    ranked = [[5, 1, 2], [4, 3], [9], list(range(100, 110)) + [7]]
+    metrics = score(ranked, [1, 4, 7, 7])
+    assert (metrics.n, metrics.r1, metrics.r5, metrics.r10) == (4, 0.25, 0.5, 0.5)
+    assert abs(metrics.mrr10 - (1 / 2 + 1) / 4) < 1e-12
+    assert score([], []).r10 == 0.0
