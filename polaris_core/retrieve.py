@@ -6,7 +6,8 @@ Channels, each scored per model (versions collapsed: a model scores as its best 
   description fields, on words and adjacent word pairs;
 - `names`: the query's rare words (trigger words, names) matched against titles alone, so one
   decisive trigger word is not outvoted by a chunk sharing many common tags;
-- `dense`: MiniLM cosine of the query with the model's best chunk (title, description, prompts);
+- `dense`: MiniLM cosine of the query with the model's best embedded chunk (its first example
+  prompts, or its title when it has none);
 - `image`: CLIP cosine of the query image (or, cross-modal, the query text) with the mean
   preview embedding, when the index has preview vectors and a CLIP encoder is attached;
 - `popularity`: log downloads, a small tie breaker.

@@ -157,17 +157,22 @@ def test_related_prompts_become_their_own_chunks_after_own_prompts():
     assert kinds.count("related") == MAX_RELATED_PROMPTS_PER_ENTRY
 
 
-def test_only_the_title_and_first_prompts_are_embedded():
+def test_only_the_first_prompts_are_embedded_and_the_title_only_without_prompts():
     entry = ZooEntry(id="e1", kind="lora", name="Wet Hair", description="Makes hair wet.",
                      example_prompts=["1girl, wethair", "portrait, rain"],
                      related_prompts=[f"scene {i}, rain" for i in range(5)])
     chunks = entry_chunks(entry)
     dense = [(c.kind, c.dense) for c in chunks]
-    assert dense[:2] == [("title", True), ("description", False)]
+    assert dense[:2] == [("title", False), ("description", False)]
     prompt_flags = [flag for kind, flag in dense if kind in ("prompt", "related")]
     assert prompt_flags == [True] * MAX_DENSE_PROMPTS_PER_ENTRY + [False] * (7 - MAX_DENSE_PROMPTS_PER_ENTRY)
     # BM25 still reads the chunks the encoder skips.
+    assert chunks[0].lexical_text.startswith("Wet Hair")
     assert chunks[1].lexical_text == "Makes hair wet." and chunks[-1].lexical_text == "scene 4, rain"
+    # With no prompt the title is the entry's only embedded text.
+    bare = entry_chunks(ZooEntry(id="e2", kind="lora", name="Wet Hair", description="Makes hair wet.",
+                                 trigger_words=["wethair"]))
+    assert [(c.kind, c.dense) for c in bare] == [("title", True), ("description", False)]
 
 
 def _bm25(entries_fields, chunks, chunk_entry, groups=None, terms_of=tokenize, chunk_weight=None):

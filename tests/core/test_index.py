@@ -42,14 +42,18 @@ def test_build_counts_and_manifest(built, subset):
     assert manifest["text_encoder"]["dim"] == 384 and manifest["text_encoder"]["id"] == index.text_encoder_id
     assert manifest["counts"]["entries"] == len(subset)
     assert manifest["counts"]["chunks"] == len(index.arrays.chunk_label)
-    # Only titles and the first prompts are embedded; descriptions and later prompts are BM25 only.
+    # Only the first prompts (or a prompt-less title) are embedded; descriptions, later prompts: BM25 only.
     assert manifest["counts"]["dense_chunks"] == len(index.store) == int(index.arrays.chunk_dense.sum())
     assert 0 < len(index.store) < len(index.arrays.chunk_label)
     kinds = np.array(CHUNK_KINDS)[index.arrays.chunk_kind]
     assert not index.arrays.chunk_dense[kinds == "description"].any()
-    assert index.arrays.chunk_dense[kinds == "title"].all()
-    per_entry = np.bincount(index.arrays.chunk_entry[index.arrays.chunk_dense & np.isin(kinds, PROMPT_KINDS)])
+    per_entry = np.bincount(index.arrays.chunk_entry[index.arrays.chunk_dense & np.isin(kinds, PROMPT_KINDS)],
+                            minlength=len(index.entries))
     assert per_entry.max() == MAX_DENSE_PROMPTS_PER_ENTRY
+    # A title is embedded exactly when its entry has no embedded prompt, so every entry has a vector.
+    titles = kinds == "title"
+    assert np.array_equal(index.arrays.chunk_dense[titles], per_entry[index.arrays.chunk_entry[titles]] == 0)
+    assert 0 < int(index.arrays.chunk_dense[titles].sum()) < len(index.entries)
     assert all(len(info["sha256"]) == 64 for info in manifest["files"].values())
     # Partitions follow kind/family/role.
     assert all(key.split("/")[0] in ("lora", "checkpoint") for key in index.store.partitions())
@@ -193,15 +197,23 @@ def test_chunk_rows_for_matches_a_full_scan_after_changes(built, tmp_path):
 
 def test_title_bonus_lifts_only_title_chunks(built):
     index, _ = built
-    rows = np.arange(min(len(index), 60))
+    title_code = CHUNK_KINDS.index("title")
+    dense_titles = index.arrays.chunk_dense & (index.arrays.chunk_kind == title_code)
+    with_title = np.unique(index.arrays.chunk_entry[dense_titles])[:30]
+    without_title = np.setdiff1d(np.arange(len(index)), with_title)[:30]
+    assert len(with_title) and len(without_title)
+    rows = np.concatenate([with_title, without_title])
     vector = index.store.get_vectors(index.arrays.chunk_label[index.arrays.chunk_dense][1:2])[0]
     plain = index.dense_scores_for(vector, rows)
     lifted = index.dense_scores_for(vector, rows, title_bonus=0.1)
     np.testing.assert_array_equal(plain.rows, lifted.rows)
-    title_code = CHUNK_KINDS.index("title")
     for row, before, after, chunk in zip(plain.rows, plain.scores, lifted.scores, lifted.chunks):
         chunk_rows = index.dense_chunk_rows_for(np.array([row]))
         cosines = index.store.get_vectors(index.arrays.chunk_label[chunk_rows]) @ vector
-        title_cosine = cosines[index.arrays.chunk_kind[chunk_rows] == title_code].max()
+        is_title = index.arrays.chunk_kind[chunk_rows] == title_code
+        if not is_title.any():  # entries with embedded prompts have no title vector: nothing to lift
+            assert after == pytest.approx(before, abs=1e-6)
+            continue
+        title_cosine = cosines[is_title].max()
         assert after == pytest.approx(max(before, title_cosine + 0.1), abs=1e-5)
         assert (index.arrays.chunk_kind[chunk] == title_code) == (title_cosine + 0.1 >= before - 1e-6)
