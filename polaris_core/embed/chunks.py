@@ -66,8 +66,7 @@ def title_text(entry: ZooEntry) -> str:
 def entry_chunks(entry: ZooEntry) -> list[Chunk]:
     """The chunks of one entry, title first. Empty texts and repeated prompts are dropped; the title
     is embedded only when no prompt is."""
-    title = title_text(entry)
-    chunks = [Chunk("title", title, title)]
+    chunks: list[Chunk] = []
     description = _SPACES.sub(" ", entry.description or "").strip()
     if description:
         text = description[:MAX_LEXICAL_DESCRIPTION_CHARS]
@@ -87,6 +86,5 @@ def entry_chunks(entry: ZooEntry) -> list[Chunk]:
             chunks.append(Chunk(kind, dense, prompt, dense=dense_prompts < MAX_DENSE_PROMPTS_PER_ENTRY))
             dense_prompts += 1
             added += 1
-    if dense_prompts:
-        chunks[0] = Chunk("title", title, title, dense=False)
-    return chunks
+    title = title_text(entry)
+    return [Chunk("title", title, title, dense=dense_prompts == 0), *chunks]
