@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 _PACK_DIR = Path(__file__).resolve().parent
+# The frontend extension: text shown on Polaris nodes and the Polaris Zoo sidebar (plain JS, no build step).
+WEB_DIRECTORY = "./web"
 
 
 def _load_bundled_core() -> None:
@@ -43,4 +45,4 @@ else:
             "Polaris needs ComfyUI 0.3.75 or newer with the V3 node API (comfy_api.latest); "
             "update ComfyUI and reinstall its requirements."
         ) from exc
-    __all__ = ["comfy_entrypoint", "PolarisExtension", "NODE_CLASSES"]
+    __all__ = ["comfy_entrypoint", "PolarisExtension", "NODE_CLASSES", "WEB_DIRECTORY"]
