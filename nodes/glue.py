@@ -355,7 +355,8 @@ def load_checkpoint(name: str):
     import comfy.sd
 
     path = planned_model_path("checkpoints", name, node=APPLY_NODE)
-    refuse_pickle(path)
+    with node_errors(APPLY_NODE, "the plan's checkpoint", name):
+        refuse_pickle(path)
     out = comfy.sd.load_checkpoint_guess_config(
         path, output_vae=True, output_clip=True, embedding_directory=folder_paths.get_folder_paths("embeddings")
     )
@@ -372,7 +373,8 @@ def apply_loras(model, clip, loras: list[tuple[str, float]]):
     checked = []
     for name, weight in loras:
         path = planned_model_path("loras", name, node=APPLY_NODE)
-        refuse_pickle(path)
+        with node_errors(APPLY_NODE, "the plan's LoRA", name):
+            refuse_pickle(path)
         lora = read_lora(path)
         patches, not_loaded = lora_patches(lora, model, clip)
         if not patches or not_loaded:
