@@ -235,7 +235,7 @@ def mask_to_tensor(mask: np.ndarray) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- helper models under ComfyUI's memory manager
-class _HelperModule(torch.nn.Module):
+class PolarisHelperModel(torch.nn.Module):
     """What ModelPatcher wraps: it writes bookkeeping attributes (`device`, ...) on its module, and SAM and
     transformers models have a read-only `device` property of their own."""
 
@@ -252,7 +252,7 @@ class ComfyDeviceManager:
     """
 
     def __init__(self, module: torch.nn.Module, load_device: torch.device, offload_device: torch.device) -> None:
-        self.patcher = comfy.model_patcher.ModelPatcher(_HelperModule(module), load_device=load_device,
+        self.patcher = comfy.model_patcher.ModelPatcher(PolarisHelperModel(module), load_device=load_device,
                                                         offload_device=offload_device)
 
     def load(self, together: Sequence["ComfyDeviceManager"]) -> None:
