@@ -246,7 +246,9 @@ def format_lora_tensors(fmt: str, *, rank: int = 2, seed: int = 0) -> dict:
     elif fmt == "oft":
         for key in ("unet_q", "unet_ff", "te_q"):
             target, (o, i) = T[key]
-            out[f"{_kohya_name(target)}.oft_blocks"] = rand(4, o // 4, o // 4)
+            # 16-wide blocks, as LyCORIS trains them (torch's multithreaded batched inverse fails on CPU for
+            # blocks of about 192 and up, which ComfyUI's OFT math would then log and skip).
+            out[f"{_kohya_name(target)}.oft_blocks"] = rand(o // 16, 16, 16)
     elif fmt == "sdxl":
         for name, (o, i) in {
             "lora_te1_text_model_encoder_layers_0_self_attn_q_proj": (768, 768),

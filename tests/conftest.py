@@ -72,7 +72,7 @@ def format_loras(fixture_cache) -> dict[str, Path]:
     SD1.5 fixture's layers, plus "sdxl": keys of SDXL-only layers, a real misfit (see comfy_host.format_lora_tensors)."""
     from comfy_host import LORA_FORMATS
 
-    folder = fixture_cache / "lora-formats-v1"
+    folder = fixture_cache / "lora-formats-v2"  # v2: 16-wide OFT blocks
     out = {fmt: folder / f"polaris-{fmt}.safetensors" for fmt in LORA_FORMATS}
     _build_once(folder, "lora-formats", str(folder), outputs=tuple(out.values()))
     return out
