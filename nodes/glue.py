@@ -91,6 +91,18 @@ def check_index_name(name: str) -> bool | str:
             "models/loras), then press R to refresh the list.")
 
 
+def load_index(name: str):
+    """A built index by name, its load errors said in Load Zoo Index's terms (same error class)."""
+    from polaris_core.errors import IndexFolderError
+    from polaris_core.index import ZooIndex
+
+    try:
+        return ZooIndex.load(index_folder(name))
+    except IndexFolderError as exc:
+        raise IndexFolderError(f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, "
+                               f"run a Build Zoo Index (Polaris) node with index_name '{name}'.") from exc
+
+
 def index_fingerprint(name: str) -> str:
     """Changes whenever the index is saved again (its manifest is replaced atomically on every save)."""
     try:

@@ -80,14 +80,13 @@ class PolarisLoadIndex(io.ComfyNode):
 
     @classmethod
     def execute(cls, index_name: str, clip=None) -> io.NodeOutput:
-        from polaris_core.index import ZooIndex
         from polaris_core.pipeline import attach_clip, demo_index
         from polaris_core.report import index_summary
 
         if index_name == DEMO:
             index = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder()).index
         else:
-            index = ZooIndex.load(glue.index_folder(index_name))
+            index = glue.load_index(index_name)
         notes = attach_clip(index, clip) if clip is not None else []
         return io.NodeOutput(index, ui=ui.PreviewText(index_summary(index, index_name, notes)))
 

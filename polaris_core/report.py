@@ -127,3 +127,21 @@ def intent_summary(intent) -> str:
     if intent.foreground_elements:
         lines.append("keep in front: " + ", ".join(intent.foreground_elements))
     return "\n".join(lines + [f"note: {n}" for n in intent.notes])
+
+
+def loaded_summary(kind: str, loaded, name: str) -> str:
+    """What a loader node loaded: which model, its size and precision, and where it waits between uses."""
+    from pathlib import Path
+
+    parameters = sum(p.numel() for p in loaded.model.parameters())
+    dtype = str(next(loaded.model.parameters()).dtype).replace("torch.", "")
+    lines = [f"{kind}: {name}", f"{parameters / 1e6:.1f}M parameters, {dtype}"]
+    arch = getattr(loaded, "arch", "")
+    if arch:
+        lines.append(f"architecture: {arch}")
+    if getattr(loaded, "path", ""):
+        lines.append(f"file: {Path(loaded.path).name}")
+    managed = "ComfyUI's memory manager moves it for its own work" if getattr(loaded, "manager", None) else \
+        "kept where it is"
+    lines.append(f"waits on: {loaded.device} ({managed})")
+    return "\n".join(lines)

@@ -49,3 +49,45 @@ def test_index_names_cannot_escape_the_index_folder(pack):
 
     with pytest.raises(UnsafePathError):
         pack.nodes.index.PolarisLoadIndex.execute("../../etc")
+
+
+def test_load_index_notices_a_rebuild_and_explains_a_missing_index(pack, lora_folder):
+    nodes = pack.nodes.index
+    load = nodes.PolarisLoadIndex
+    missing = load.validate_inputs("not-built-yet")
+    assert isinstance(missing, str) and "Build Zoo Index (Polaris)" in missing and "not-built-yet" in missing
+    assert load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX) is True or "Build Zoo Index" in \
+        load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX)
+
+    nodes.PolarisBuildIndex.execute("fingerprint-test", scan_checkpoints=False, scan_loras=True)
+    assert load.validate_inputs("fingerprint-test") is True
+    first = load.fingerprint_inputs("fingerprint-test")
+    assert load.fingerprint_inputs("fingerprint-test") == first  # unchanged: ComfyUI keeps its cached output
+    shutil.copy(next(lora_folder.glob("*.safetensors")), lora_folder / "rebuilt.safetensors")
+    try:
+        nodes.PolarisBuildIndex.execute("fingerprint-test", scan_checkpoints=False, scan_loras=True)
+    finally:
+        (lora_folder / "rebuilt.safetensors").unlink()
+    assert load.fingerprint_inputs("fingerprint-test") != first  # rebuilt outside this node: loaded again
+    shown = load.execute("fingerprint-test").ui["text"][0]
+    assert "index: fingerprint-test" in shown and "image channel: off (built without CLIP)" in shown, shown
+
+
+def test_load_index_with_clip_turns_the_image_channel_on_or_says_why_not(pack, lora_folder, clip_weights):
+    from polaris_core.clip_model import load_clip
+
+    import numpy as np
+    from PIL import Image
+
+    clip = load_clip(clip_weights, arch="ViT-B-32", cache=False)
+    lora = next(lora_folder.glob("*.safetensors"))
+    pixels = np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(lora.with_name(lora.stem + ".preview.png"))
+    nodes = pack.nodes.index
+    nodes.PolarisBuildIndex.execute("clip-test", scan_checkpoints=False, scan_loras=True, clip=clip)
+    shown = nodes.PolarisLoadIndex.execute("clip-test", clip=clip).ui["text"][0]
+    assert "image channel: on" in shown, shown
+    without = nodes.PolarisBuildIndex.execute("no-clip-test", scan_checkpoints=False, scan_loras=True)
+    assert without.result[0].has_image_channel is False
+    shown = nodes.PolarisLoadIndex.execute("no-clip-test", clip=clip).ui["text"][0]
+    assert "note: this index holds no preview-image vectors" in shown, shown
