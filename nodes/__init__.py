@@ -20,14 +20,12 @@ NODE_CLASSES: list[type[io.ComfyNode]] = [
 
 class PolarisExtension(ComfyExtension):
     @override
-    async def on_load(self) -> None:
-        glue.register_model_folders()
-        glue.install_example_inputs()
-
-    @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return list(NODE_CLASSES)
 
 
 async def comfy_entrypoint() -> PolarisExtension:
+    # ComfyUI 0.3.75 calls this once while loading custom nodes (it does not call ComfyExtension.on_load).
+    glue.register_model_folders()
+    glue.install_example_inputs()
     return PolarisExtension()

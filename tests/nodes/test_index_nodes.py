@@ -69,7 +69,7 @@ def test_load_index_notices_a_rebuild_and_explains_a_missing_index(pack, lora_fo
     finally:
         (lora_folder / "rebuilt.safetensors").unlink()
     assert load.fingerprint_inputs("fingerprint-test") != first  # rebuilt outside this node: loaded again
-    shown = load.execute("fingerprint-test").ui["text"][0]
+    shown = load.execute("fingerprint-test").ui.as_dict()["text"][0]
     assert "index: fingerprint-test" in shown and "image channel: off (built without CLIP)" in shown, shown
 
 
@@ -85,9 +85,9 @@ def test_load_index_with_clip_turns_the_image_channel_on_or_says_why_not(pack, l
     Image.fromarray(pixels).save(lora.with_name(lora.stem + ".preview.png"))
     nodes = pack.nodes.index
     nodes.PolarisBuildIndex.execute("clip-test", scan_checkpoints=False, scan_loras=True, clip=clip)
-    shown = nodes.PolarisLoadIndex.execute("clip-test", clip=clip).ui["text"][0]
+    shown = nodes.PolarisLoadIndex.execute("clip-test", clip=clip).ui.as_dict()["text"][0]
     assert "image channel: on" in shown, shown
     without = nodes.PolarisBuildIndex.execute("no-clip-test", scan_checkpoints=False, scan_loras=True)
     assert without.result[0].has_image_channel is False
-    shown = nodes.PolarisLoadIndex.execute("no-clip-test", clip=clip).ui["text"][0]
+    shown = nodes.PolarisLoadIndex.execute("no-clip-test", clip=clip).ui.as_dict()["text"][0]
     assert "note: this index holds no preview-image vectors" in shown, shown
