@@ -28,8 +28,8 @@ from polaris_core.atomic import write_text_atomic
 from polaris_core.errors import Cancelled, ModelFileError, PolarisError, ZooError
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.zoo.civitai import (MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter, clean_author,
-                                      clean_text, entry_from_version, role_from_tags, strip_html,
-                                      weight_from_description)
+                                      clean_text, entry_from_version, role_from_tags, sanitize_entry,
+                                      strip_html, weight_from_description)
 from polaris_core.zoo.entry import KINDS, ZooEntry
 from polaris_core.zoo.family import detect_family, family_from_label
 from polaris_core.zoo.hashing import FileHashes, hash_file
@@ -50,7 +50,7 @@ CACHE_FILE = "scan-cache.json"
 CACHE_FORMAT, CACHE_VERSION = "polaris-scan-cache", 1
 # Bumped when entries gain fields read from headers or sidecars: such records rebuild their entry
 # (re-reading the bounded header) but keep their hashes, so nothing is hashed again.
-ENTRY_VERSION = 2
+ENTRY_VERSION = 3  # 3: entries sanitised (plain text, safe preview URLs)
 _QUICK_BYTES = 64 * 1024
 
 
@@ -517,6 +517,8 @@ def _build_entry(model: _ModelFile, hashes: FileHashes, header_shapes: dict, met
     entry.base_family = family
     if entry.recommended_weight is None and model.kind != "checkpoint":
         entry.recommended_weight = weight_from_description(entry.description)
+    sanitize_entry(entry)
+    entry.name = entry.name or "unnamed model"
     entry.role = role_from_tags(entry.tags, entry.kind, entry.name)
     return entry
 
