@@ -193,3 +193,41 @@ def test_validate_refuses_mixed_families():
     with pytest.raises(PlanError, match="different base models"):
         plan.validate()
     assert check_compatible([]) == "unknown"
+
+
+def _plan_value():
+    c = pool(checkpoints=[cand("checkpoint", "Base", file_name="base.safetensors")],
+             object_loras=[cand("object_lora", "Cat", file_name="cat.safetensors", trigger_words=["kitty"])])
+    return compose_plan(intent(InstructionType.REPLACE), c)
+
+
+def test_a_plan_literal_is_accepted_as_a_dict_or_json_and_validated():
+    plan = _plan_value()
+    assert Plan.from_value(plan) is plan
+    assert Plan.from_value(plan.to_dict()) == plan
+    assert Plan.from_value(plan.to_json()) == plan
+    assert Plan.from_value(plan.to_json().encode()) == plan
+    # A hand-written literal: only what Apply Plan needs, markup in the text is removed like any metadata.
+    literal = {"version": 1,
+               "checkpoint": {"slot": "checkpoint", "entry": {"id": "a", "kind": "checkpoint", "name": "Base",
+                                                              "file_name": "base.safetensors"}},
+               "loras": [{"slot": "style_lora", "weight": 0.7,
+                          "entry": {"id": "b", "kind": "lora", "name": "Ink <script>x()</script>",
+                                    "file_name": "ink.safetensors", "preview_urls": ["javascript:alert(1)"]}}],
+               "prompt": "a cat"}
+    made = Plan.from_value(json.dumps(literal))
+    assert made.checkpoint_name == "base.safetensors" and made.lora_weights() == [("ink.safetensors", 0.7)]
+    assert made.loras[0].entry.name == "Ink" and made.loras[0].entry.preview_urls == []
+
+
+@pytest.mark.parametrize("value", [
+    None, 42, [1, 2], "not json", "[]", {"checkpoint": "base.safetensors"}, {"loras": {"a": 1}},
+    {"checkpoint": {"slot": "checkpoint", "entry": {"id": "a", "name": 5}}},
+    {"loras": [{"slot": "style_lora", "entry": {"id": "b", "name": "Ink"}}]},               # no weight
+    {"loras": [{"slot": "style_lora", "weight": "nan", "entry": {"id": "b", "name": "Ink"}}]},
+    {"loras": [{"slot": "style_lora", "weight": 50, "entry": {"id": "b", "name": "Ink"}}]},
+    {"loras": [{"slot": "vae", "weight": 0.5, "entry": {"id": "b", "name": "Ink"}}]},
+])
+def test_anything_else_is_a_plan_error_that_shows_what_a_plan_looks_like(value):
+    with pytest.raises(PlanError, match="A plan is a JSON object"):
+        Plan.from_value(value)
