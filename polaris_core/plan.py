@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -307,6 +308,16 @@ def _why(slot: str, c: Candidate, rank: int, skipped: int, family: str, intent: 
     return text
 
 
+def unusable_reason(entry: ZooEntry) -> str:
+    """Why Apply Plan would refuse this model ("" when it can be applied): a pickle file is never
+    loaded, and a local file that is gone cannot be. Such candidates are shown but never chosen."""
+    if entry.file_format == "pickle":
+        return "a pickle file (never loaded)"
+    if entry.source == "local" and entry.file_path and not os.path.isfile(entry.file_path):
+        return "its file is gone"
+    return ""
+
+
 def _best_compatible(cands: list[Candidate], family: str) -> tuple[Optional[int], int]:
     """Index of the best candidate compatible with `family`, and how many incompatible ones it skipped."""
     skipped = 0
@@ -329,8 +340,17 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
     if intent is None:
         raise PlanError("No intent to compose a plan for; parse the instruction first.")
     required, optional = wanted_lora_slots(intent)
-    pools = {slot: ranked(candidates.slot(slot)) for slot in ("checkpoint", "style_lora", "object_lora")}
     notes: list[str] = []
+    pools: dict[str, list[Candidate]] = {}
+    rank_of: dict[int, int] = {}  # id(candidate) -> its place in the full ranked list, unusable ones included
+    for slot in ("checkpoint", "style_lora", "object_lora"):
+        order = ranked(candidates.slot(slot))
+        rank_of.update((id(c), i) for i, c in enumerate(order))
+        pools[slot] = [c for c in order if not unusable_reason(c.entry)]
+        if len(pools[slot]) < len(order):
+            reasons = sorted({unusable_reason(c.entry) for c in order} - {""})
+            notes.append(f"{len(order) - len(pools[slot])} {SLOT_TITLES[slot]} candidate(s) cannot be applied "
+                         f"({'; '.join(reasons)}) and were passed over")
     checkpoints = pools["checkpoint"]
     if not checkpoints:
         if require_checkpoint:
@@ -341,7 +361,7 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
             notes.append(f"no {SLOT_TITLES[slot]} candidate was retrieved")
 
     # (rank, checkpoint) options; None stands for "the workflow's checkpoint", family taken from the LoRAs.
-    options: list[tuple[int, Optional[Candidate]]] = list(enumerate(checkpoints)) or [(0, None)]
+    options: list[tuple[int, Optional[Candidate]]] = [(rank_of[id(c)], c) for c in checkpoints] or [(0, None)]
     for ck_rank, checkpoint in options:
         family = checkpoint.entry.base_family if checkpoint else UNKNOWN_FAMILY
         picks: dict[str, tuple[int, int]] = {}
@@ -380,8 +400,8 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
             index, skipped = picks[slot]
             c = pools[slot][index]
             loras.append(PlanChoice(slot=slot, entry=c.entry, rerank_score=c.rerank_score,
-                                    retrieval_score=float(c.score), rank=index,
-                                    why=_why(slot, c, index, skipped, family, intent)))
+                                    retrieval_score=float(c.score), rank=rank_of[id(c)],
+                                    why=_why(slot, c, rank_of[id(c)], skipped, family, intent)))
     _assign_weights(loras, max_total_weight)
     for choice in loras:
         choice.why += f"; weight {choice.weight} ({choice.weight_source})"

@@ -231,3 +231,25 @@ def test_a_plan_literal_is_accepted_as_a_dict_or_json_and_validated():
 def test_anything_else_is_a_plan_error_that_shows_what_a_plan_looks_like(value):
     with pytest.raises(PlanError, match="A plan is a JSON object"):
         Plan.from_value(value)
+
+
+def test_candidates_that_cannot_be_applied_are_never_chosen(tmp_path):
+    present = tmp_path / "here.safetensors"
+    present.write_bytes(b"x")
+    local = dict(source="local", file_format="safetensors")
+    c = pool(checkpoints=[cand("checkpoint", "Gone ckpt", score=0.9, file_path=str(tmp_path / "gone.safetensors"),
+                               file_name="gone.safetensors", **local),
+                          cand("checkpoint", "Here ckpt", score=0.5, file_path=str(present),
+                               file_name="here.safetensors", **local)],
+             object_loras=[cand("object_lora", "Pickled", score=0.9, rerank=0.99, source="local",
+                                file_format="pickle", file_name="pickled.pt"),
+                           cand("object_lora", "Moved", score=0.8, rerank=0.95, file_name="moved.safetensors",
+                                file_path=str(tmp_path / "moved.safetensors"), **local),
+                           cand("object_lora", "Catalog only", score=0.3, rerank=0.2)])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.checkpoint_name == "here.safetensors" and plan.checkpoint.rank == 1
+    assert [l.name for l in plan.loras] == ["Catalog only"] and plan.loras[0].rank == 2
+    assert any("cannot be applied" in note and "pickle" in note for note in plan.notes)
+    only_pickles = pool(checkpoints=[cand("checkpoint", "Base")],
+                        object_loras=[cand("object_lora", "Pickled", file_format="pickle", source="local")])
+    assert compose_plan(intent(InstructionType.REPLACE), only_pickles).loras == []
