@@ -11,7 +11,7 @@ def candidates_table(candidates, slots=("checkpoint", "style_lora", "object_lora
     for slot in slots:
         for rank, c in enumerate(candidates.slot(slot), 1):
             rerank = f" llm {c.rerank_score:.3f}" if c.rerank_score is not None else ""
-            rerank += f" final {c.final_score:.3f}" if c.final_score is not None else ""
+            rerank += f" final {c.final_score:.3f} (round {c.rerank_round})" if c.final_score is not None else ""
             by = f"  by {c.entry.author}" if c.entry.author else ""
             lines.append(f"{slot:<11} #{rank:<2} {c.score:+.3f}{rerank}  [{c.entry.base_family}] {c.entry.name}{by}")
     return "\n".join(lines) or "(no candidates)"

@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from polaris_core.candidates import Candidate, Candidates
+from polaris_core.candidates import Candidate, Candidates, rank_key
 from polaris_core.errors import PlanError
 from polaris_core.intent import Intent, InstructionType
 from polaris_core.zoo.entry import ZooEntry
@@ -240,13 +240,9 @@ def wanted_lora_slots(intent: Intent) -> tuple[list[str], list[str]]:
 
 
 def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Best first: by the reranker's key where it ran (final score, else its LLM score), else by retrieval."""
-    def key(c: Candidate) -> float:
-        if c.final_score is not None:
-            return c.final_score
-        return c.rerank_score if c.rerank_score is not None else -1.0
-
-    return sorted(candidates, key=lambda c: (-key(c), -float(c.score)))
+    """Best first, in the reranker's order (`candidates.rank_key`: round reached, its key, retrieval score);
+    candidates never reranked go by retrieval score."""
+    return sorted(candidates, key=rank_key, reverse=True)
 
 
 def clean_trigger(word: str) -> str:

@@ -236,8 +236,8 @@ class TreeReranker:
         stats.seconds = time.perf_counter() - started
         self.last_stats = stats
         on_step(total_work, total_work)
-        return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i])
-                for i in order]
+        return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i],
+                                    rerank_round=reached[i]) for i in order]
 
     def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
                    check_cancel: Optional[CheckCancel] = None) -> Candidates:

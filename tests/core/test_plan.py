@@ -253,3 +253,22 @@ def test_candidates_that_cannot_be_applied_are_never_chosen(tmp_path):
     only_pickles = pool(checkpoints=[cand("checkpoint", "Base")],
                         object_loras=[cand("object_lora", "Pickled", file_format="pickle", source="local")])
     assert compose_plan(intent(InstructionType.REPLACE), only_pickles).loras == []
+
+
+def test_finalists_come_before_pruned_candidates_whatever_their_final_scores():
+    """A pruned candidate's final score (a short look, rescaled over all candidates) can exceed a
+    finalist's (a closer look, rescaled over the finalists): the round reached decides first, so the
+    fallback after an incompatible top pick is the next finalist, as the ranked table shows."""
+    def reranked(name, family, final, reached, score):
+        c = cand("object_lora", name, family=family, score=score, rerank=final)
+        c.final_score, c.rerank_round = final, reached
+        return c
+
+    loras = [reranked("Finalist XL", "sdxl", 0.40, 2, 0.9), reranked("Finalist", "sd15", 0.35, 2, 0.5),
+             reranked("Pruned", "sd15", 0.99, 1, 0.1), reranked("Pruned too", "sd15", 0.95, 1, 0.8)]
+    plan = compose_plan(intent(InstructionType.REPLACE),
+                        pool(checkpoints=[cand("checkpoint", "Base", family="sd15")], object_loras=loras))
+    assert [l.name for l in plan.loras] == ["Finalist"] and plan.loras[0].rank == 1
+    from polaris_core.plan import ranked
+
+    assert [c.entry.name for c in ranked(list(reversed(loras)))] == [c.entry.name for c in loras]

@@ -358,6 +358,11 @@ def test_rerank_prunes_in_rounds_and_looks_closer(reranker):
     assert [c.rerank_score for c in finalists] == pytest.approx(closer, abs=TOLERANCE)
     assert [c.final_score for c in finalists] == sorted((c.final_score for c in finalists), reverse=True)
     assert steps[-1] == (10, 10)
+    # One order everywhere: the round reached, then the key; the plan re-sorts to the same order.
+    from polaris_core.plan import ranked as plan_order
+
+    assert [c.rerank_round for c in ranked] == [2, 2, 2, 1, 1, 1, 1]
+    assert [c.entry.id for c in plan_order(list(reversed(ranked)))] == [c.entry.id for c in ranked]
 
 
 def test_blend_scores_mixes_the_llm_with_rescaled_retrieval():
