@@ -7,6 +7,7 @@ into HTML (escaped or not), and every preview location is an http(s) URL or a lo
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import fields
 
@@ -57,8 +58,6 @@ def _check_entry(entry: ZooEntry, files_exist: bool = True) -> None:
                 assert not TAG.search(text), (f.name, text)
     for url in entry.preview_urls:
         assert url.startswith(("https://", "http://")) and safe_preview_url(url), url
-    import os
-
     for path in entry.preview_paths:
         assert os.path.isabs(path) and (not files_exist or os.path.isfile(path)), path
 
@@ -111,7 +110,7 @@ def test_sidecars_and_metadata_hold_plain_text_and_safe_urls(tmp_path):
 def test_a_saved_index_of_hostile_entries_loads_without_markup(tmp_path, fixture_cache):
     record = {"id": 2, "name": _hostile("Model"), "type": "LORA", "modelVersions": [_hostile_version(21)]}
     entries = list(entries_from_object(record))
-    index = ZooIndex.build(entries, tmp_path / "idx", cache=embedding_cache(fixture_cache))
+    ZooIndex.build(entries, tmp_path / "idx", cache=embedding_cache(fixture_cache))
     for entry in ZooIndex.load(tmp_path / "idx").entries:
         _check_entry(entry)
 
