@@ -106,9 +106,14 @@ def content_addressed_pattern(stems: str, suffixes: str) -> re.Pattern:
     return re.compile(rf"^(?:{stems})-[0-9a-f]{{16}}(?:{suffixes})$")
 
 
+def is_temp_file(name: str) -> bool:
+    """True for the name of a temporary file `write_atomic` or `write_content_addressed` left behind."""
+    return bool(_TEMP_NAME.match(name))
+
+
 def is_own_file(name: str, pattern: re.Pattern) -> bool:
     """True for a file name this module wrote under `pattern`, or one of its temporary files."""
-    return bool(pattern.match(name) or _TEMP_NAME.match(name))
+    return bool(pattern.match(name)) or is_temp_file(name)
 
 
 class ChecksumMemo:

@@ -30,7 +30,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 from scipy import sparse
 
-from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, sha256_file,
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, is_temp_file, sha256_file,
                                  write_content_addressed)
 from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
@@ -51,7 +51,6 @@ EXTRA_KEY = "zoo_index"
 _SPARSE_PARTS = ("data", "indices", "indptr")
 _KIND_CODES = {kind: i for i, kind in enumerate(CHUNK_KINDS)}
 _OWN_ZOO_FILE = content_addressed_pattern(r"[a-z_]+(?:-(?:data|indices|indptr))?", r"\.jsonl|\.json|\.npy")
-_NO_NAME = content_addressed_pattern(r"(?!)", r"(?!)")  # only temporary files match
 CHECKSUM_MEMO = "verified-files.json"  # in the Polaris cache folder: files seen to pass their checksum
 
 
@@ -812,7 +811,7 @@ def refuse_foreign_folder(folder: Path) -> None:
         if own is not None and path.is_dir() and not path.is_symlink():
             foreign += [f"{path.name}/{p.name}" for p in sorted(path.iterdir())
                         if not (p.is_file() and not p.is_symlink() and is_own_file(p.name, own))]
-        elif not (path.is_file() and is_own_file(path.name, _NO_NAME)):
+        elif not (path.is_file() and is_temp_file(path.name)):  # e.g. the manifest's, from a killed save
             foreign.append(path.name)
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
