@@ -117,6 +117,44 @@ def cache_folder() -> Path:
     return index_root().parent / "cache"
 
 
+def catalog_roots() -> list[Path]:
+    """Where catalog files named in a graph or a request may live: ComfyUI's input folder and models/polaris/catalogs."""
+    roots = [Path(folder_paths.get_input_directory())]
+    roots += [Path(p) / "catalogs" for p in folder_paths.get_folder_paths(POLARIS_KEY)]
+    return roots
+
+
+def resolve_catalog_paths(text: str) -> list[Path]:
+    """Catalog files named one per line (Build Zoo Index's `catalogs`, the sidebar's build request).
+
+    A name resolves inside ComfyUI's input folder or models/polaris/catalogs (links followed, then
+    checked); an absolute path must lie inside one of them too. Anything else is refused with the same
+    UnsafePathError whether or not the file exists, so a graph cannot probe the server's files.
+    """
+    paths: list[Path] = []
+    roots = [root.resolve() for root in catalog_roots()]
+    for line in (text or "").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        found = None
+        for root in roots:
+            try:
+                real = (root / name).resolve()  # an absolute `name` replaces root; checked below
+                if real.is_relative_to(root) and real.is_file():
+                    found = real
+                    break
+            except (OSError, ValueError):  # NUL bytes, over-long names, loops: not a catalog here
+                continue
+        if found is None:
+            raise UnsafePathError(
+                f"Catalog {name[:200]!r} is not a file in ComfyUI's input folder or in models/polaris/catalogs. "
+                "Put catalog files (.jsonl, .jsonl.gz, .json) there and give their names, one per line."
+            )
+        paths.append(found)
+    return paths
+
+
 def folder_list(key: str) -> list[str]:
     try:
         return folder_paths.get_folder_paths(key)

@@ -26,7 +26,8 @@ class PolarisBuildIndex(io.ComfyNode):
                 io.Boolean.Input("scan_checkpoints", default=True, tooltip="Index the files in models/checkpoints."),
                 io.Boolean.Input("scan_loras", default=True, tooltip="Index the files in models/loras."),
                 io.String.Input("catalogs", default="", multiline=True, optional=True,
-                                tooltip="Civitai API catalog files (.jsonl or .jsonl.gz), one path per line."),
+                                tooltip="Civitai API catalog files (.jsonl or .jsonl.gz), one name per line, from ComfyUI's "
+                                        "input folder or models/polaris/catalogs."),
                 types.ClipModel.Input("clip", optional=True,
                                       tooltip="Adds the image channel: CLIP embeddings of the preview images."),
             ],
@@ -42,7 +43,7 @@ class PolarisBuildIndex(io.ComfyNode):
         folder = glue.index_folder(index_name)
         roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
         roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
-        files = [line.strip() for line in catalogs.splitlines() if line.strip()]
+        files = glue.resolve_catalog_paths(catalogs)
         on_step, check_cancel = glue.callbacks()
         build = build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
                                       clip=clip, on_step=on_step, check_cancel=check_cancel)

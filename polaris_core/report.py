@@ -37,11 +37,14 @@ def candidates_table(candidates: Candidates, slots: Iterable[str] = SLOTS, limit
         ranked = candidates.slot(slot)
         if not ranked:
             continue
-        rows = [("#", "name", "family", "retr", "llm", "final", "found by")]
+        reranked = any(c.rerank_score is not None for c in ranked)
+        rows = [("#", "name", "family", "retr", "llm", "final", "round" if reranked else "", "found by")]
         for rank, c in enumerate(ranked[:limit], 1):
             by = f" ({_clip(c.entry.author, 16)})" if c.entry.author else ""
+            # The round a candidate reached orders the table: a finalist stays above anything pruned earlier.
+            reached = str(c.rerank_round) if reranked else ""
             rows.append((str(rank), _clip(c.entry.name, NAME_WIDTH) + by, c.entry.base_family, _score(c.score),
-                         _score(c.rerank_score), _score(c.final_score), channel_summary(c.channel_scores)))
+                         _score(c.rerank_score), _score(c.final_score), reached, channel_summary(c.channel_scores)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         more = f"  … {len(ranked) - limit} more" if len(ranked) > limit else ""
@@ -91,13 +94,13 @@ def index_summary(index, name: str, notes: Iterable[str] = ()) -> str:
     return "\n".join(lines + [f"note: {n}" for n in notes])
 
 
-def mask_summary(result, chosen: int = 0) -> str:
+def mask_summary(result) -> str:
     """The ranked regions Mask Region found: score, probability, area and box, and which one is used."""
     h, w = result.image_size
     lines = [f"subject: {result.subject or '-'}   method: {result.method}   image {w}x{h}"]
     rows = [("#", "score", "prob", "area", "box (x0,y0,x1,y1)", "source")]
     for rank, c in enumerate(result.candidates[:8]):
-        marker = "*" if rank == chosen else " "
+        marker = "*" if rank == result.chosen else " "
         rows.append((f"{marker}{rank}", f"{c.score:+.3f}", f"{c.probability:.2f}", f"{c.area_fraction:.0%}",
                      ",".join(str(v) for v in c.box), c.source))
     if len(rows) > 1:

@@ -59,6 +59,7 @@ class MaskOptions:
     fill_holes: bool = True
     grow_px: float = 0                 # in input-image pixels; negative shrinks
     feather_px: float = 0              # width of the soft edge, in input-image pixels
+    candidate: int = 0                 # which ranked candidate becomes the mask (0 = the best; the last if fewer)
     # add-object (type 1)
     add_grid: int = 14                 # patch grid of the similarity map
     add_features: str = "value"        # "value" (MaskCLIP) or "tokens"; see add_object.py
@@ -73,6 +74,8 @@ class MaskOptions:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"Mask option {name} must be at least 1 (got {getattr(self, name)}).")
+        if int(self.candidate) < 0:
+            raise ConfigError(f"Mask option candidate must be 0 or more (got {self.candidate}).")
         if self.work_max_side < 64:
             raise ConfigError(f"Mask option work_max_side must be at least 64 (got {self.work_max_side}).")
         if self.crop_margin < 0 or self.feather_px < 0:
@@ -241,14 +244,15 @@ def mask_region(
             _warn(result, "SAM proposed no usable region (try more points or lower thresholds); using the whole image.")
 
     if ranked:
-        winner_work = ranked[0][0]
+        pick = min(int(opts.candidate), len(ranked[:opts.keep_candidates]) - 1)
+        winner_work = ranked[pick][0]
         scale = work.shape[0] / size[0]
         post = postprocess_mask(winner_work, fill=opts.fill_holes, grow_px=opts.grow_px * scale,
                                 feather_px=opts.feather_px * scale)
         post = resize_mask(post, size, binary=opts.feather_px <= 0).astype(np.float32)
         result.candidates = [_to_candidate(mask, size, **info) for mask, info in ranked[:opts.keep_candidates]]
         if post.max() > 0:
-            result.mask, result.chosen = post, 0
+            result.mask, result.chosen = post, pick
         else:
             result.method = "full_image_fallback"
             _warn(result, "The chosen mask is empty after post-processing (is grow too negative?); using the whole image.")
