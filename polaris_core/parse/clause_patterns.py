@@ -168,7 +168,7 @@ _RE_REFERENCE = re.compile(
 _RE_THIS_STYLE = re.compile(
     r"\b(?:this|that|these|the given|the image's|the picture's|the photo's|this image's|this picture's|"
     r"this photo's|this painting's)\s+(?:style|look|aesthetic|palette|colou?r palette|vibe|feel|art style|"
-    r"painting style|technique|colou?rs)\b(?!\s+(?:like|as|more|less))|\blike this(?: one| image| picture| photo| painting)?\b|"
+    r"painting style|technique|colou?rs)\b(?!\s+(?:like|as|more|less))|(?<!'d )(?<!would )\blike this(?: one| image| picture| photo| painting)?\b|"
     r"\bin this (?:style|manner|way)\b|\b(?:style|look|aesthetic) of this (?:image|picture|photo|painting|"
     r"artwork)\b"
 )

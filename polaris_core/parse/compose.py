@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from polaris_core.intent import InstructionType, Intent, normalize_subject
@@ -139,35 +140,15 @@ def _prompt_for(frame: Frame, subject: str) -> str:
 
 
 def _contour(frame: Frame, subject: str, result: str) -> int:
+    """1 when the edited region keeps its outline; for a replacement, when old and new share an outline group."""
     if frame.itype in (T.LOCAL_STYLE, T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         return 1
     if frame.itype == T.REPLACE:
-        old = lx.CATEGORY_OF.get(subject.split()[-1] if subject else "")
-        new_np = noun_phrase(result) if result else None
-        new = lx.CATEGORY_OF.get(new_np.head) if new_np else None
+        old = lx.SHAPE_OF.get(subject.split()[-1] if subject else "")
+        new_np = noun_phrase(_clean_result(result)[0]) if result else None
+        new = lx.SHAPE_OF.get(new_np.head) if new_np else None
         return int(old is not None and old == new)
     return 0
-
-
-_KEEP = re.compile(r"\b(?:keep(?:ing)?|maintain(?:ing)?|leav(?:e|ing)(?!\s+out)|preserv(?:e|ing))\s+(?P<x>[^,.;]+)")
-
-
-def _foreground(frame: Frame, subject: str, clause: str) -> list[str]:
-    if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
-        return ["image"]
-    elements: list[str] = []
-    if frame.itype == T.REPLACE and frame.result:
-        new = noun_phrase(_clean_result(frame.result)[0]).phrase
-        if new:
-            elements.append(new)
-    if subject and subject not in elements:
-        elements.append(subject)
-    for m in _KEEP.finditer(clause):
-        kept = noun_phrase(m.group("x"))
-        if kept.phrase and kept.head not in lx.ENV_NOUNS and kept.head not in _PLACE_WORDS \
-                and kept.phrase not in elements and not kept.whole:
-            elements.append(kept.phrase)
-    return elements[:8]
 
 
 _RE_CONTEXT_NP = re.compile(
@@ -207,39 +188,91 @@ def _resolve_pronoun(clause: str, context: str) -> str:
     return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", "the " + np_.phrase, clause, count=1)
 
 
-def parse_with_rules(prepared: PreparedInstruction, image: Any = None) -> Intent:
-    """The rules backend's work on a prepared instruction (see `RulesParser`)."""
+@dataclass
+class Reading:
+    """What the rules read in an instruction, before a type is settled."""
+
+    frames: list[Frame]            # every matching frame, most specific first; frames[0] is the rules' pick
+    clause: str = ""               # the clause that edits (framing and "in the image" removed)
+    notes: list[str] = field(default_factory=list)
+    confidence_cap: float = 1.0
+    language: str = "english"      # english | foreign | symbols
+    no_edit: bool = False          # no edit verb or pattern was recognised (the fallback guessed)
+    second_edit: str = ""          # a second edit named after the first ("..., and make it night")
+    image_given: bool = False      # an image came with the instruction (evidence for a style reference)
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[0]
+
+
+def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frames: bool = False) -> Reading:
+    """The rules' reading of a prepared instruction; `all_frames` also keeps the frames after the first."""
     text = normalise(prepared.text)
-    notes: list[str] = []
-    confidence_cap = 1.0
+    reading = Reading(frames=[], image_given=image is not None)
     english = _english_ratio(text) if text else 0.0
     frame: Frame | None = None
-    clause = ""
     if text and not any(c.isalpha() for c in prepared.text):
-        confidence_cap = 0.4
-        notes.append(f"the instruction has no words, only symbols; read as {text!r}")
+        reading.confidence_cap = 0.4
+        reading.language = "symbols"
+        reading.notes.append(f"the instruction has no words, only symbols; read as {text!r}")
     elif text and english < 0.5:
-        confidence_cap = 0.4
-        notes.append("the instruction does not look like English; parsed best-effort")
+        reading.confidence_cap = 0.4
+        reading.language = "foreign"
+        reading.notes.append("the instruction does not look like English; parsed best-effort")
         frame = _foreign_frame(prepared.text)
+    frames: list[Frame] = []
     if frame is None:
         if not text or not re.search(r"[a-z]", text):
-            notes.append("no words found in the instruction (emoji or symbols only); parsed best-effort")
-            confidence_cap = min(confidence_cap, 0.3)
+            reading.language = "symbols"
+            reading.notes.append("no words found in the instruction (emoji or symbols only); parsed best-effort")
+            reading.confidence_cap = min(reading.confidence_cap, 0.3)
             frame = Frame(T.GLOBAL_STYLE if image is not None else T.LOCAL_STYLE, subject="image"
                           if image is not None else "object", result=prepared.text, rule="no-words",
                           confidence=0.2)
         else:
             raw_clause, context = _main_clause(text)
             raw_clause = _resolve_pronoun(raw_clause, context)
-            clause = _IN_IMAGE.sub("", raw_clause)
-            frame = _Reader(clause, image is not None, raw_clause).read() or _fallback(clause)
+            reading.clause = _IN_IMAGE.sub("", raw_clause)
+            reading.second_edit = second_edit(reading.clause)
+            reader = _Reader(reading.clause, image is not None, raw_clause)
+            frames = reader.read_all() if all_frames else [f for f in [reader.read()] if f is not None]
+            frame = frames[0] if frames else _fallback(reading.clause)
+            reading.no_edit = not frames and not _RE_EDIT_CUE.search(reading.clause)
     # a reference image given with a whole-image restyle that names no style: style from the reference
     if image is not None and frame.itype == T.GLOBAL_STYLE and not _has_style(frame.result or "", strict=False):
         frame = Frame(T.STYLE_REFERENCE, subject="image", style=1, rule=frame.rule + "+image", confidence=0.8)
     if frame.itype == T.STYLE_REFERENCE and image is not None:
         frame.confidence = max(frame.confidence, 0.9)
+    reading.frames = [frame] + frames[1:]
+    return reading
 
+
+_SECOND_CLAUSE = re.compile(
+    r"(?:,\s*|\s+)(?:and|then|and then|also|plus|,)\s+(?P<edit>(?:also\s+)?(?:make|turn|change|remove|delete|erase|"
+    r"replace|swap|add|put|place|paint|colou?r|dye|give|insert|get rid of)\b.+)$"
+)
+_SECOND_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?P<edit>(?:then\s+|also\s+)?(?:make|turn|change|remove|delete|erase|"
+                              r"replace|swap|add|put|place|paint|give|insert)\b.+)$", re.IGNORECASE)
+
+
+def second_edit(clause: str) -> str:
+    """The second edit an instruction names after its first ("remove the car and make it night"), or ""."""
+    m = _SECOND_CLAUSE.search(clause)
+    if not m:
+        return ""
+    edit = m.group("edit").strip(" .,;")
+    verb_only = re.match(r"^(?:make|turn|change)\s+(?:it|them|sure|everything)\s+(?:blend|look natural|seamless|"
+                         r"fit|match)", edit)
+    if verb_only or re.match(r"^(?:make|keep)\s+sure\b", edit):
+        return ""  # "... and make it blend in": part of the first edit
+    return edit
+
+
+def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction, *, backend: str = "rules",
+                   confidence: float | None = None, notes: list[str] | None = None,
+                   extra: dict | None = None) -> Intent:
+    """The intent for one frame of a reading (subject, prompt, contour), validated."""
     if frame.subject:
         subject = frame.subject
     else:
@@ -247,9 +280,10 @@ def parse_with_rules(prepared: PreparedInstruction, image: Any = None) -> Intent
         subject = _subject_of(noun_phrase(_strip_framing(source))) if source else "object"
     if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         subject = "image"
+    all_notes = list(reading.notes)
     if not normalize_subject(subject):
         subject = "object"
-        notes.append("no object could be read from the instruction; name the object to edit")
+        all_notes.append("no object could be read from the instruction; name the object to edit")
     prompt = _prompt_for(frame, subject)
     data = {
         "instruction_type": int(frame.itype),
@@ -257,8 +291,17 @@ def parse_with_rules(prepared: PreparedInstruction, image: Any = None) -> Intent
         "subject": subject,
         "generation_prompt": prompt,
         "contour_compatibility": _contour(frame, subject, frame.result),
-        "foreground_elements": _foreground(frame, subject, clause),
-        "confidence": min(frame.confidence, confidence_cap),
-        "notes": notes + frame.notes + [f"rule: {frame.rule}"],
+        "confidence": min(frame.confidence if confidence is None else confidence, reading.confidence_cap),
+        "notes": all_notes + frame.notes + list(notes or []) + [f"rule: {frame.rule}"],
+        "language": reading.language,
     }
-    return finish_intent(data, prepared, backend="rules")
+    if reading.second_edit:
+        data["second_edit"] = reading.second_edit
+    data.update(extra or {})
+    return finish_intent(data, prepared, backend=backend)
+
+
+def parse_with_rules(prepared: PreparedInstruction, image: Any = None) -> Intent:
+    """The rules backend's work on a prepared instruction, without the type head."""
+    reading = read_instruction(prepared, image)
+    return compose_intent(reading, reading.frame, prepared)

@@ -110,6 +110,37 @@ class _Reader:
         self.clause = clause
         self.raw_clause = raw_clause or clause
         self.image_given = image_given
+        self._collected: list[Frame] | None = None  # read_all(): every frame that matches, in order
+
+    def _first(self, clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
+        if self._collected is None:
+            return _first_frame(clause, steps)
+        first = None
+        for step in steps:  # collecting: try every step, keep each match, return the first
+            frame = step(clause)
+            if frame is not None:
+                self._collected.append(frame)
+                first = first or frame
+        return first
+
+    def read_all(self) -> list[Frame]:
+        """Every frame any step reads in the clause, most specific first (the first is what `read` returns).
+
+        The type head uses the others when it disagrees with the first: a later frame of the head's type
+        carries the right slots ("swap the ball for an orange": a replacement, not a colour change).
+        """
+        self._collected = []
+        try:
+            self.read()
+            frames, seen = [], set()
+            for frame in self._collected:
+                key = (frame.itype, frame.target, frame.result, frame.subject)
+                if key not in seen:
+                    seen.add(key)
+                    frames.append(frame)
+            return frames
+        finally:
+            self._collected = None
 
     # -- entry point
     def read(self) -> Frame | None:
@@ -117,7 +148,7 @@ class _Reader:
         frame = self._reference(self.raw_clause)
         if frame is not None:
             return frame
-        return _first_frame(c, (self._compound_replace, self._instead, self._verb_first, self._desire,
+        return self._first(c, (self._compound_replace, self._instead, self._verb_first, self._desire,
                                 self._subject_first, self._style_only))
 
     # -- type 4
@@ -174,7 +205,7 @@ class _Reader:
 
     # -- imperative verb first
     def _verb_first(self, c: str) -> Frame | None:
-        return _first_frame(c, (self._remove, self._replace, self._give, self._photo_adjust, self._switch,
+        return self._first(c, (self._remove, self._replace, self._give, self._photo_adjust, self._switch,
                                 self._write, self._fill, self._make, self._style_in, self._transform, self._color,
                                 self._adjust, self._ify, self._apply, self._add, self._see))
 
@@ -546,7 +577,7 @@ class _Reader:
             rest = m_see.group("rest")
             if _indefinite(noun_phrase(rest)):
                 return Frame(T.ADD, target=rest, result=rest, rule="want-to-see")
-        frame = _first_frame(rest, (self._subject_first, self._verb_first))
+        frame = self._first(rest, (self._subject_first, self._verb_first))
         if frame is not None:
             return frame
         m_state = re.match(rf"^(?P<x>.+?)\s+(?:{_DISAPPEAR}|out(?: of (?:here|there|the way|it))?|deleted|erased|"
