@@ -25,6 +25,7 @@ DEFAULT_FILES = (
     SHARED_DATA / "bench" / "instructions-dev.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_paraphrases.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_paraphrases_blind.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_family.jsonl",
 )
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 

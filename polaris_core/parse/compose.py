@@ -269,6 +269,19 @@ def second_edit(clause: str) -> str:
     return edit
 
 
+# "trade out the fork", "can the cables go": a particle or auxiliary left in front of the object's phrase
+_LEADING_NON_NOUN = re.compile(
+    r"^(?:(?:out|off|up|away|down|can|could|would|will|should|shall|may|might|must|do|does|did|please|just|"
+    r"honestly|really|maybe|also|now|then|so)\s+)+(?=(?:the|a|an|this|that|these|those|my|your|his|her|their|our|"
+    r"its|some|every|each|all|any|no)\b)"
+)
+
+
+def subject_source(text: str) -> str:
+    """A frame's target or result text, without framing or a particle/auxiliary before its noun phrase."""
+    return _LEADING_NON_NOUN.sub("", _strip_framing(text))
+
+
 def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction, *, backend: str = "rules",
                    confidence: float | None = None, notes: list[str] | None = None,
                    extra: dict | None = None) -> Intent:
@@ -277,7 +290,7 @@ def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction
         subject = frame.subject
     else:
         source = frame.target or frame.result
-        subject = _subject_of(noun_phrase(_strip_framing(source))) if source else "object"
+        subject = _subject_of(noun_phrase(subject_source(source))) if source else "object"
     if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         subject = "image"
     all_notes = list(reading.notes)

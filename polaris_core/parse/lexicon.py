@@ -90,7 +90,7 @@ PREPOSITIONS = _words(
 )
 NP_STOPWORDS = _words(
     "instead rather while whilst so because if when where which who whom whose that then but please "
-    "is are was were be been being has have had should must will would could may might looks look "
+    "is are was were be been being has have had should must will would could may might ought looks look "
     "seems seem appears appear there here now currently next close so-that and/or etc until before "
     "after unless whereas though although leaving keeping making ensuring maintaining blending giving "
     "creating adding using"

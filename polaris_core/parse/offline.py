@@ -23,10 +23,10 @@ from polaris_core.errors import ConfigError, ModelFileError, PolarisError
 from polaris_core.intent import InstructionType, Intent
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.base import PreparedInstruction
-from polaris_core.parse.compose import Reading, compose_intent, read_instruction
+from polaris_core.parse.compose import Reading, compose_intent, read_instruction, subject_source
 from polaris_core.parse.head import TypeHead, feature_matrix, load_head
 from polaris_core.parse.noun_phrases import NounPhrase, _subject_of, noun_phrase
-from polaris_core.parse.normalise import _strip_framing
+from polaris_core.parse.normalise import normalise
 from polaris_core.parse.results import Frame, is_attribute_word
 
 log = logging.getLogger("polaris")
@@ -39,7 +39,8 @@ _VERBS = lx.CLAUSE_VERBS | lx.PLACEMENT_VERBS | frozenset(
     w for group in (lx.REMOVE_VERBS, lx.REPLACE_VERBS, lx.TRANSFORM_VERBS, lx.COLOR_VERBS, lx.ADJUST_VERBS, lx.ADD_VERBS)
     for w in group.split("|") if " " not in w) | frozenset(
     "sure get let make fill cover surround decorate adorn line dot populate blanket coat border crown top stuff load "
-    "pack litter drape wrap give hand lend grant offer banish purge nuke zap lose ditch hide".split())
+    "pack litter drape wrap give hand lend grant offer banish purge nuke zap lose ditch hide slip toss throw stick "
+    "pop sneak".split())
 _NOT_OBJECTS = lx.WHOLE_IMAGE_NOUNS | frozenset("photo photograph picture pic scene shot view frame image edit".split())
 
 
@@ -121,8 +122,27 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     return _finish(reading, chosen, prepared, confidence=confidence, notes=notes, extra=extra)
 
 
+_PLACEHOLDERS = frozenset({"object", "objects", "person", ""})
+
+
+def _resolve_placeholder(frame: Frame, reading: Reading, prepared: PreparedInstruction) -> Frame:
+    """ "the tourist in the red cap, lose him": a pronoun subject becomes the object named earlier in the text."""
+    if frame.itype in _WHOLE_TYPES or frame.subject not in ("", "object") or \
+            _frame_subject(frame) not in _PLACEHOLDERS:
+        return frame
+    phrases = [(text, np_) for text, np_ in object_phrases(normalise(prepared.text)) if _is_object(np_)]
+    if frame.itype == T.ADD:
+        phrases = [p for p in phrases if p[1].indefinite] or phrases
+    elif frame.itype in (T.REPLACE, T.REMOVE, T.LOCAL_STYLE):
+        phrases = [p for p in phrases if not p[1].indefinite] or phrases
+    if not phrases:
+        return frame
+    return replace(frame, target=phrases[0][0], subject="")
+
+
 def _finish(reading: Reading, frame: Frame, prepared: PreparedInstruction, confidence: float | None = None,
             notes: list[str] | None = None, extra: dict | None = None) -> Intent:
+    frame = _resolve_placeholder(frame, reading, prepared)
     notes = list(notes or [])
     extra = dict(extra or {})
     if reading.no_edit and "ambiguous" not in extra:
@@ -148,7 +168,7 @@ def _frame_subject(frame: Frame) -> str:
     if frame.subject:
         return frame.subject
     source = frame.target or frame.result
-    return _subject_of(noun_phrase(_strip_framing(source))) if source else "object"
+    return _subject_of(noun_phrase(subject_source(source))) if source else "object"
 
 
 _ARTICLES = frozenset("a an the this that these those some".split())
@@ -169,15 +189,21 @@ def _is_object(np_: NounPhrase, allow_env: bool = False) -> bool:
 
 
 def object_phrases(clause: str) -> list[tuple[str, NounPhrase]]:
-    """(text from the phrase on, phrase) for every noun phrase that names an object, in order."""
+    """(text from the phrase on, phrase) for every noun phrase that names an object, in order.
+
+    Phrases opened by a determiner or preposition come first; a bare phrase at the very start of the text
+    ("photobomber at the back, delete") only after them, since a first word is often a verb or an adverb.
+    """
     tokens = clause.split()
     found: list[tuple[str, NounPhrase]] = []
+    bare: list[tuple[str, NounPhrase]] = []
     seen: set[str] = set()
     for i, token in enumerate(tokens):
         previous = tokens[i - 1] if i else ""
         opens = token in _STARTS or previous in _STARTS or previous in lx.PREPOSITIONS
+        at_start = False
         if not opens and i == 0:
-            opens = token not in _VERBS  # "lamp, delete" starts with its object; "make sure ..." does not
+            opens = at_start = token not in _VERBS  # "lamp, delete" starts with its object; "make sure" does not
         elif not opens and i == 1:
             opens = previous in _VERBS and token not in _VERBS  # "banish lamps"
         if not opens:
@@ -187,8 +213,8 @@ def object_phrases(clause: str) -> list[tuple[str, NounPhrase]]:
         np_ = noun_phrase(text)
         if np_.phrase and np_.phrase not in seen and not any(np_.phrase in s.split(" ", 1)[-1] for s in seen):
             seen.add(np_.phrase)
-            found.append((text, np_))
-    return found
+            (bare if at_start else found).append((text, np_))
+    return found + bare
 
 
 def retype_frame(frame: Frame, itype: InstructionType, clause: str) -> Frame:
