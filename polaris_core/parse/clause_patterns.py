@@ -42,6 +42,11 @@ _RE_COMPOUND_REPLACE = re.compile(
     r"swap in|bring in)\s+(?P<y>.+?)\s+(?:there|in (?:its|their|the same) (?:place|spot|position|stead)|"
     r"in place|instead|where (?:it|they) (?:was|were|used to be|stood))\b"
 )
+# "ditch the lamp and go with a candle": removal then a choice of the new object
+_RE_REMOVE_AND_CHOOSE = re.compile(
+    rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:go with|go for|opt for|use|"
+    r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
+)
 _RE_TAKE_PLACE = re.compile(
     r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:take|takes|taking)\s+(?:the\s+)?(?:place|spot|position)\s+of\s+"
     r"(?P<x>.+)$|^(?:let|have|make|get)\s+(?P<y2>(?:a|an|some)\s.+?)\s+(?:replace|substitute for|stand in for)\s+"

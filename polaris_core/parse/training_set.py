@@ -188,6 +188,10 @@ def _subject_of_new(phrase: str) -> str:
 # {SC} a scene noun, {WHO} a person or animal, {W} a wearable, {H} a holdable.
 # A leading "!" marks an imperative template (framing like "could you" may be put in front).
 REMOVE = {
+    "rm-vanish-passive": "{X} is to be deleted", "rm-rid": "!rid the {SC} of {X}", "rm-away-with": "away with {X}",
+    "rm-no-more": "no more {Xs}", "rm-minus": "the same picture minus {X}", "rm-clean-out": "!clean {X} out of the photo",
+    "rm-exclude": "!exclude {X}", "rm-not-appear": "{X} should not appear in the final image",
+    "rm-needs-erasing": "{X} needs erasing", "rm-take-off": "!take {X} off the {SC}",
     "rm-remove": "!remove {X}", "rm-delete": "!delete {X}", "rm-erase-from": "!erase {X} from the {SC}",
     "rm-get-rid": "!get rid of {X}", "rm-take-out": "!take {X} out", "rm-banish": "!banish {X}",
     "rm-purge": "!purge the {Xs} from the {SC}", "rm-none-left": "make sure no {Xs} are left in the {SC}",
@@ -214,6 +218,11 @@ REMOVE = {
     "rm-extract": "!pull {X} out of the picture", "rm-omit": "!omit {X} from the photo",
 }
 REPLACE = {
+    "rp-ditch-for": "!ditch {X} and go with {Y}", "rp-rather-see": "I'd rather see {Y} there than {X}",
+    "rp-to-be-turned": "{X} is to be turned into {Y}", "rp-instead-end": "{X} should be {Y} instead",
+    "rp-sits-where": "!swap things around so {Y} sits where {X} was", "rp-spot": "!give me {Y} in the spot {X} occupies",
+    "rp-not-but": "not {X} but {Y}", "rp-upgrade": "!upgrade {X} to {Y}", "rp-have-replaced": "!have {X} replaced by {Y}",
+    "rp-make-into": "!make {X} into {Y}",
     "rp-replace": "!replace {X} with {Y}", "rp-swap": "!swap {X} for {Y}", "rp-substitute": "!substitute {Y} for {X}",
     "rp-switch-out": "!switch {X} out for {Y}", "rp-turn-into": "!turn {X} into {Y}",
     "rp-should-become": "{X} should become {Y}", "rp-put-where": "!put {Y} where {X} is",
@@ -235,6 +244,9 @@ REPLACE = {
     "rp-where-is": "where {X} is, put {Y}", "rp-swap-out": "!swap out {X} for {Y}",
 }
 ADD = {
+    "ad-passive": "{Y} should be added {L}", "ad-want-see": "I want to see {Y} {L}",
+    "ad-included": "{Y} needs to be included {L}", "ad-populate": "!populate the {SC} with some {Ys}",
+    "ad-fill-with": "!fill the {SC} with {Ys}",
     "ad-add": "!add {Y} {L}", "ad-put": "!put {Y} {L}", "ad-insert": "!insert {Y} {L}", "ad-place": "!place {Y} {L}",
     "ad-include": "!include {Y} {L}", "ad-there-should": "there should be {Y} {L}", "ad-want": "I want {Y} {L}",
     "ad-let-there": "!let there be {Y} {L}", "ad-draw": "!draw {Y} {L}", "ad-pop": "!pop {Y} {L}",
@@ -253,6 +265,12 @@ ADD = {
     "ad-drop-in": "!drop {Y} into the scene {L}", "ad-appear": "!make {Y} appear {L}",
 }
 LOCAL = {
+    "lc-to-be-painted": "{X} is to be painted {C}", "lc-want-to-be": "I want {X} to be {C}",
+    "lc-give-colour": "!give {X} a {C} colour", "lc-look-better": "{X} would look better in {C}",
+    "lc-surface-of": "!make the surface of {X} {T}", "lc-finish-to": "!change {X_poss} finish to {M}",
+    "lc-bg-transport": "!transport {X} into {B}", "lc-bg-new": "new background: {B}",
+    "lc-bg-setting": "!change the setting to {B}", "lc-clad": "{X} clad in {M}", "lc-spray": "!spray-paint {X} {C}",
+    "lc-polish": "!polish {X} until it looks {T}",
     "lc-make-colour": "!make {X} {C}", "lc-paint": "!paint {X} {C}", "lc-colour-of": "!change the colour of {X} to {C}",
     "lc-color-of": "!change the color of {X} to {C}", "lc-turn-colour": "!turn {X} {C}", "lc-should-be": "{X} should be {C}",
     "lc-dye": "!dye {X} {C}", "lc-recolour": "!recolor {X} in {C}", "lc-look": "!give {X} a {T} look",
@@ -275,6 +293,8 @@ LOCAL = {
     "lc-feel": "{X} should feel more {T}", "lc-material-swap": "!swap {X_poss} material for {M}",
 }
 GLOBAL = {
+    "gl-aesthetic": "!go for a {S} aesthetic", "gl-to-be-rendered": "the photo is to be rendered as a {S}",
+    "gl-vibes": "{ADJ} vibes, like {MOOD}", "gl-filter-over": "!put a {ADJ} filter over everything",
     "gl-look-like": "!make it look like a {S}", "gl-turn-photo": "!turn the photo into a {S}",
     "gl-convert-style": "!convert the image to {S} style", "gl-style-of": "in the style of {A}",
     "gl-ify": "!{A}-ify this", "gl-render-as": "!render the whole scene as a {S}",
@@ -427,7 +447,7 @@ def _frame(text: str, imperative: bool, itype: int, rng: random.Random) -> str:
     return text
 
 
-_SETS = ((5, REMOVE, 190), (0, REPLACE, 190), (1, ADD, 190), (2, LOCAL, 230), (3, GLOBAL, 180), (4, REFERENCE, 60))
+_SETS = ((5, REMOVE, 200), (0, REPLACE, 220), (1, ADD, 190), (2, LOCAL, 260), (3, GLOBAL, 180), (4, REFERENCE, 60))
 PARAPHRASES_PER_FAMILY = 5
 
 
