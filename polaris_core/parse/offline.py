@@ -33,6 +33,7 @@ log = logging.getLogger("polaris")
 T = InstructionType
 
 NO_EDIT_CONFIDENCE = 0.25
+NO_REFERENCE_CONFIDENCE = 0.8  # a style reference without its image: the reading is clear, the edit cannot run yet
 _WHOLE_TYPES = (T.GLOBAL_STYLE, T.STYLE_REFERENCE)
 _STARTS = lx.DETERMINERS | frozenset({"no", "of", "without"})
 _VERBS = lx.CLAUSE_VERBS | lx.PLACEMENT_VERBS | frozenset(
@@ -94,6 +95,8 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     if not needs_head(reading, head) or embedding is None:
         precision = head.rule_precision(frame.rule) if reading.language == "english" else None
         confidence = precision if precision is not None else frame.confidence
+        if frame.itype == T.STYLE_REFERENCE and not reading.image_given:
+            confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
         return _finish(reading, frame, prepared, confidence=confidence)
     features = feature_matrix(embedding[None, :], np.array([int(frame.itype)]),
                               np.array([min(frame.confidence, reading.confidence_cap)]))
@@ -109,8 +112,10 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     extra: dict[str, Any] = {}
     if top == T.STYLE_REFERENCE and reading.image_given:
         confidence = max(confidence, 0.9)  # the reference image itself is evidence the text head does not see
-    elif top == T.STYLE_REFERENCE and not any("reference image" in n for n in chosen.notes):
-        notes.append("the instruction refers to a reference style; pass the reference image")
+    elif top == T.STYLE_REFERENCE:
+        confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
+        if not any("reference image" in n for n in chosen.notes):
+            notes.append("the instruction refers to a reference style; pass the reference image")
     if reading.no_edit:
         confidence = min(confidence, NO_EDIT_CONFIDENCE)
         notes.append("no edit found in the instruction; say what to change, e.g. 'make the sky stormy'")

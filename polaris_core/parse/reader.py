@@ -132,9 +132,9 @@ class _Reader:
         """
         self._collected = []
         try:
-            self.read()
+            first = self.read()  # a style-reference frame returns early, without being collected
             frames, seen = [], set()
-            for frame in self._collected:
+            for frame in ([first] if first is not None else []) + self._collected:
                 key = (frame.itype, frame.target, frame.result, frame.subject)
                 if key not in seen:
                     seen.add(key)
