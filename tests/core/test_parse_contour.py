@@ -55,14 +55,14 @@ def test_masker_uses_the_segment_or_a_grown_box(sam_weights, clip_weights):
     from polaris_core.sam_model import load_sam
 
     sam, clip = load_sam(sam_weights), load_clip(clip_weights)
-    options = MaskOptions(**RELAXED, box_margin=0.2)
+    options = MaskOptions(**RELAXED, box_margin=0.2, fill_holes=False)
     fits = mask_region(_scene(), "a white square", instruction_type=0, contour_compatibility=1, sam=sam, clip=clip,
                        options=options)
     other = mask_region(_scene(), "a white square", instruction_type=0, contour_compatibility=0, sam=sam, clip=clip,
                         options=options)
     assert fits.shape == "segment" and other.shape == "box" and other.to_dict()["shape"] == "box"
     segment = fits.candidates[0].mask
-    assert np.array_equal(fits.mask > 0.5, segment)  # exact segment (no grow, no feather)
+    assert np.array_equal(fits.mask > 0.5, segment)  # exact segment (no hole filling, grow or feather)
     expected = region_for_new_shape(segment, 0.2)
     assert np.array_equal(other.mask > 0.5, expected)
     assert (other.mask > 0.5).sum() >= segment.sum()
