@@ -340,6 +340,9 @@ def describe_intent(intent: Intent) -> str:
         lines.append("mask: " + ("the object's own outline" if intent.contour_compatibility
                                  else "a box around the object (the new one has another shape)"))
     lines.append(f"confidence: {intent.confidence:.2f}")
+    no_edit = next((n for n in intent.notes if n.startswith("no edit found")), "")
+    if no_edit:
+        lines.append(no_edit)
     if intent.ambiguous:
         readings = [f"{TYPE_LABELS[InstructionType(r['instruction_type'])]}"
                     + (f" ({r['subject']})" if r.get("subject") and r["subject"] != WHOLE_IMAGE_SUBJECT else "")
