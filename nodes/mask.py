@@ -55,6 +55,7 @@ class PolarisMaskRegion(io.ComfyNode):
                               pred_iou_thresh=min_predicted_iou, stability_score_thresh=min_stability,
                               box_nms_thresh=max_overlap, candidate=candidate)
         result = mask_region(rgb, subject_override.strip() or intent.subject, instruction_type=intent.instruction_type,
+                             contour_compatibility=intent.contour_compatibility,
                              sam=sam, clip=clip, options=options, on_step=on_step, check_cancel=check_cancel)
         preview = glue.numpy_to_image(render_overlay(rgb, result.candidates, top=5))
         shown = {**ui.PreviewImage(preview, cls=cls).as_dict(), "text": (mask_summary(result),)}

@@ -97,7 +97,7 @@ def index_summary(index, name: str, notes: Iterable[str] = ()) -> str:
 def mask_summary(result) -> str:
     """The ranked regions Mask Region found: score, probability, area and box, and which one is used."""
     h, w = result.image_size
-    lines = [f"subject: {result.subject or '-'}   method: {result.method}   image {w}x{h}"]
+    lines = [f"subject: {result.subject or '-'}   method: {result.method}   shape: {result.shape}   image {w}x{h}"]
     rows = [("#", "score", "prob", "area", "box (x0,y0,x1,y1)", "source")]
     for rank, c in enumerate(result.candidates[:8]):
         marker = "*" if rank == result.chosen else " "
@@ -109,27 +109,6 @@ def mask_summary(result) -> str:
         lines.append("* = the region used; set 'candidate' to pick another")
     lines += [f"warning: {x}" for x in result.warnings]
     return "\n".join(lines)
-
-
-TYPE_LABELS = {0: "replace an object", 1: "add an object", 2: "local style (one region)", 3: "global style",
-               4: "style from the reference image", 5: "remove an object"}
-
-
-def intent_summary(intent) -> str:
-    """The parsed instruction as readable fields, one per line."""
-    kind = int(intent.instruction_type)
-    queries = {"checkpoint": intent.style_checkpoint_query, "style LoRA": intent.style_lora_query,
-               "object LoRA": intent.object_lora_query}
-    lines = [f"type: {TYPE_LABELS.get(kind, kind)}",
-             f"subject: {intent.subject or '-'}",
-             f"prompt: {intent.generation_prompt or '-'}",
-             f"confidence: {intent.confidence:.2f}  (parser: {intent.backend})",
-             "queries by: " + ", ".join(f"{slot} {how}" for slot, how in queries.items())]
-    if kind == 0:
-        lines.append("new object fits the old outline: " + ("yes" if intent.contour_compatibility else "no"))
-    if intent.foreground_elements:
-        lines.append("keep in front: " + ", ".join(intent.foreground_elements))
-    return "\n".join(lines + [f"note: {n}" for n in intent.notes])
 
 
 def loaded_summary(kind: str, loaded, name: str) -> str:

@@ -23,7 +23,7 @@ SHOWN_AFTER_RUN = {
     "PolarisLoadCLIP": ("CLIP: ViT-B-32.safetensors", "architecture: ViT-B-32", "waits on:"),
     "PolarisLoadSAM": ("SAM: sam_vit_b.safetensors", "architecture: vit_b", "waits on:"),
     "PolarisLoadIndex": ("index: my-zoo", "entries", "image channel:"),
-    "PolarisParseInstruction": ("type:", "subject:", "prompt:", "confidence:"),
+    "PolarisParseInstruction": ("type:", "prompt:", "confidence:"),
     "PolarisMaskRegion": ("subject:", "score", "* = the region used"),
     "PolarisRetrieveCheckpoint": ("checkpoints (", "retr", "found by", "SD1.5 fixture"),
     "PolarisRetrieveLoRA": ("LoRAs (", "retr", "found by"),
