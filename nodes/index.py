@@ -1,7 +1,6 @@
 """Zoo index nodes: build or update an index from ComfyUI's model folders (and catalogs), or load one."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from comfy_api.latest import io, ui
 

@@ -79,11 +79,6 @@ class IndexStats:
     images_embedded: int = 0
     seconds: float = 0.0
 
-    @property
-    def items_per_second(self) -> float:
-        done = self.entries_added + self.entries_updated
-        return done / self.seconds if self.seconds > 0 else 0.0
-
 
 @dataclass
 class DenseHits:

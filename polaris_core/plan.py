@@ -324,6 +324,28 @@ def _best_compatible(cands: list[Candidate], family: str) -> tuple[Optional[int]
     return None, skipped
 
 
+
+def _first_checkpoint_with_picks(options, pools, required, optional):
+    """(rank, checkpoint, family, picks) for the best-ranked checkpoint option every required slot fits, or None.
+
+    picks maps a slot to (index in its pool, candidates skipped for another family).
+    """
+    for ck_rank, checkpoint in options:
+        family = checkpoint.entry.base_family if checkpoint else UNKNOWN_FAMILY
+        picks: dict[str, tuple[int, int]] = {}
+        for slot in required + optional:
+            if not pools[slot]:
+                continue
+            index, skipped = _best_compatible(pools[slot], family)
+            if index is None:
+                continue
+            picks[slot] = (index, skipped)
+            if family == UNKNOWN_FAMILY:
+                family = pools[slot][index].entry.base_family or UNKNOWN_FAMILY
+        if all(slot in picks for slot in required if pools[slot]):
+            return ck_rank, checkpoint, family, picks
+    return None
+
 def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
                  max_total_weight: float = MAX_TOTAL_WEIGHT, require_checkpoint: bool = False) -> Plan:
     """Choose the checkpoint, the style LoRA and the object LoRA for `intent` from ranked candidates.
@@ -358,27 +380,15 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
 
     # (rank, checkpoint) options; None stands for "the workflow's checkpoint", family taken from the LoRAs.
     options: list[tuple[int, Optional[Candidate]]] = [(rank_of[id(c)], c) for c in checkpoints] or [(0, None)]
-    for ck_rank, checkpoint in options:
-        family = checkpoint.entry.base_family if checkpoint else UNKNOWN_FAMILY
-        picks: dict[str, tuple[int, int]] = {}
-        for slot in required + optional:
-            if not pools[slot]:
-                continue
-            index, skipped = _best_compatible(pools[slot], family)
-            if index is None:
-                continue
-            picks[slot] = (index, skipped)
-            if family == UNKNOWN_FAMILY:
-                family = pools[slot][index].entry.base_family or UNKNOWN_FAMILY
-        if all(slot in picks for slot in required if pools[slot]):
-            break
-    else:
+    chosen = _first_checkpoint_with_picks(options, pools, required, optional)
+    if chosen is None:
         wanted = ", ".join(SLOT_TITLES[s] for s in required if pools[s])
         families = sorted({c.entry.base_family for s in required for c in pools[s]})
         raise PlanError(f"No {wanted} candidate is made for the base model of any checkpoint candidate "
                         f"(LoRA families: {families}, checkpoint families: "
                         f"{sorted({c.entry.base_family for c in checkpoints})}). Retrieve more candidates or "
                         "index LoRAs for your checkpoint's base model.")
+    ck_rank, checkpoint, family, picks = chosen
 
     for slot in optional:
         if pools[slot] and slot not in picks:

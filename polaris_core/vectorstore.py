@@ -427,7 +427,7 @@ class VectorStore:
     def _graph_query(self, part: _Partition, queries: np.ndarray, k: int,
                      ef: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
         ef_now = max(ef or self.hnsw.ef_for(len(part)), k)
-        for attempt in range(4):
+        for _attempt in range(4):
             part.graph.set_ef(ef_now)
             try:
                 labels, dists = part.graph.knn_query(queries, k=k, num_threads=self.query_threads)

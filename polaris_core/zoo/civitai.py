@@ -261,7 +261,7 @@ def weight_from_description(text: str) -> Optional[float]:
         low, high = _to_float(match.group(1)), _to_float(match.group(2)) if match.group(2) else None
         if _plausible(low) and (high is None or (_plausible(high) and low <= high)):
             return round((low + high) / 2, 3) if high is not None else low
-    for name, value in network_tags(text):
+    for _name, value in network_tags(text):
         if _plausible(value):
             return value
     return None
