@@ -106,7 +106,7 @@ def test_apply_plan_takes_a_plan_literal_from_an_api_graph(pack):
     literal = {"version": 1, "checkpoint": {"slot": "checkpoint", "entry": {
         "id": "x", "kind": "checkpoint", "name": "Absent", "file_name": "absent-model.safetensors"}}, "loras": []}
     for value in (literal, json.dumps(literal)):
-        with pytest.raises(ModelFileError, match="absent-model.safetensors is not in models/checkpoints"):
+        with pytest.raises(ModelFileError, match="absent-model.safetensors', which is not in models/checkpoints"):
             apply.execute(value)
     for value in ({"checkpoint": "absent-model.safetensors"}, "{not json", 7):
         with pytest.raises(PlanError, match="A plan is a JSON object"):
