@@ -5,7 +5,7 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import apply, glue, index, loaders, mask, parse, rerank, retrieve
+from . import apply, glue, index, loaders, mask, parse, rerank, retrieve, routes
 
 NODE_CLASSES: list[type[io.ComfyNode]] = [
     *loaders.NODES,
@@ -29,4 +29,6 @@ class PolarisExtension(ComfyExtension):
 
 
 async def comfy_entrypoint() -> PolarisExtension:
+    # ComfyUI 0.3.75 does not call on_load, so the Zoo sidebar's /polaris/... routes are added here.
+    routes.register()
     return PolarisExtension()
