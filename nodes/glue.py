@@ -275,3 +275,44 @@ def candidate_preview(candidates, text: str, limit: int = 8) -> dict:
 
 # Folder keys must exist before any schema lists their files (ComfyUI may ask before on_load).
 register_model_folders()
+
+
+# ---------------------------------------------------------------- catalogs the index builders accept
+CATALOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
+
+
+def catalog_roots() -> list[Path]:
+    """Where catalog files may be read from: ComfyUI's input folder and models/polaris/catalogs."""
+    return [Path(folder_paths.get_input_directory()), index_root().parent / "catalogs"]
+
+
+def resolve_catalog_paths(text: str) -> list[Path]:
+    """Catalog paths, one per line, each inside ComfyUI's input folder or models/polaris/catalogs.
+
+    A relative line is looked up in those folders; an absolute one must resolve (symlinks followed)
+    inside one of them. Anything else raises UnsafePathError; a missing file raises ModelFileError.
+    """
+    roots = [root.resolve() for root in catalog_roots()]
+    found: list[Path] = []
+    for line in (text or "").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        if "\x00" in name or not name.lower().endswith(CATALOG_SUFFIXES):
+            raise UnsafePathError(f"{name[:200]!r} is not a catalog file (.jsonl, .jsonl.gz or .json).")
+        raw = Path(name)
+        options = [raw] if raw.is_absolute() else [root / raw for root in roots]
+        for option in options:
+            real = option.resolve()
+            inside = any(real == root or root in real.parents for root in roots)
+            if not inside:
+                raise UnsafePathError(
+                    f"{name[:200]!r} is outside ComfyUI's input folder and models/polaris/catalogs; put catalog "
+                    "files there.")
+            if real.is_file():
+                found.append(real)
+                break
+        else:
+            raise ModelFileError(f"Catalog {name[:200]!r} was not found in ComfyUI's input folder or "
+                                 "models/polaris/catalogs.")
+    return found
