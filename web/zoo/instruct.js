@@ -50,21 +50,21 @@ export function instructionPanel(getIndex, notify) {
       }, `Open as ${template} workflow`);
     });
     const timings = Object.entries(result.timings ?? {}).map(([k, v]) => `${k.replace("_ms", "")} ${v} ms`).join(", ");
-    clear(output).append(
+    clear(output).append(h("div", { class: "pz-plan-body" },
       h("div", { class: "pz-meta", text: `${result.instruction_type} · subject “${result.subject}” · ` +
         `${result.reranked ? "reranked by the LLM" : "retrieval order (LLM off)"} · ${timings}` }),
       result.checkpoint ? choiceRow(result.checkpoint) : h("div", { class: "pz-note", text: "No checkpoint chosen." }),
-      result.loras.map(choiceRow),
+      ...result.loras.map(choiceRow),
       result.trigger_words.length ? h("div", { class: "pz-section" },
         h("div", { class: "pz-section-title", text: "Trigger words" }), triggerChips(result.trigger_words, notify)) : null,
       h("div", { class: "pz-section" }, h("div", { class: "pz-section-title", text: "Prompt" }),
         h("div", { class: "pz-prompt-text", text: result.prompt })),
       h("div", { class: "pz-section" }, h("div", { class: "pz-section-title", text: "Negative prompt" }),
         h("div", { class: "pz-prompt-text", text: result.negative_prompt })),
-      [...result.notes, ...(result.missing_files.length ?
+      ...[...result.notes, ...(result.missing_files.length ?
         [`Not local files (download them to use the plan): ${result.missing_files.join(", ")}`] : [])]
         .map((note) => h("div", { class: "pz-note", text: note })),
-      h("div", { class: "pz-actions" }, openButtons));
+      h("div", { class: "pz-actions" }, openButtons)));
   }
 
   run.addEventListener("click", plan);

@@ -18,6 +18,7 @@ window.__polarisZoo = { paints: [] };
 
 function renderSidebar(el) {
   injectStyle();
+  el.style.height = "100%";  // the panels scroll inside the sidebar, the header stays put
   const state = { index: "demo", kind: "lora", family: "", query: "", page: 0, indexes: [], seq: 0, abort: null };
   const toast = h("div", { class: "pz-toast", role: "status" });
   let toastTimer = 0;

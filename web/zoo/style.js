@@ -64,7 +64,7 @@ const CSS = `
 .pz-siblings { display: flex; flex-wrap: wrap; gap: 4px; }
 .pz-sibling { border: 1px solid var(--border-color); background: var(--comfy-input-bg); color: var(--fg-color);
   border-radius: 10px; padding: 2px 8px; cursor: pointer; font-size: 12px; }
-.pz-plan { display: flex; flex-direction: column; gap: 8px; }
+.pz-plan, .pz-plan-body { display: flex; flex-direction: column; gap: 8px; }
 .pz-plan-choice { padding: 6px; border: 1px solid var(--border-color); border-radius: 8px; background: var(--comfy-menu-bg); }
 .pz-plan-slot { font-size: 10px; text-transform: uppercase; letter-spacing: .05em; color: var(--descrip-text, #999); }
 .pz-why { font-size: 11px; color: var(--descrip-text, #999); overflow-wrap: anywhere; }
