@@ -143,7 +143,7 @@ export async function showDetail(root, indexName, model, { onBack, onOpen, notif
     detail.tags?.length ? section("Tags", h("div", { class: "pz-tags", text: detail.tags.join(", ") })) : null,
     hashes.length ? section("Hashes", hashes.map(([name, value]) =>
       h("div", { class: "pz-mono" }, h("span", { class: "pz-hash-name", text: `${name} ` }), h("span", { text: value })))) : null,
-    detail.siblings?.length ? section(`More by ${detail.author}`, h("div", { class: "pz-siblings" },
+    detail.siblings?.length ? section("More by this author", h("div", { class: "pz-siblings" },
       detail.siblings.map((s) => h("button", { class: "pz-sibling", title: `${s.family} · ${KIND_LABELS[s.kind]}`,
         onclick: () => onOpen(s) }, s.name)))) : null));
 }

@@ -81,6 +81,7 @@ function renderSidebar(el) {
     const query = input.value.trim();
     const page = append ? state.page + 1 : 0;
     status.textContent = "Searching…";
+    const requestedAt = performance.now();
     let data;
     try {
       data = await zooApi.search({ index: state.index, query, kind: state.kind, family: state.family, k: PAGE, page },
@@ -92,6 +93,7 @@ function renderSidebar(el) {
       return;
     }
     if (seq !== state.seq) return;  // a newer keystroke already asked again
+    const respondedAt = performance.now();
     status.classList.remove("pz-error");
     state.page = page;
     const cards = data.results.map((model) => resultCard(state.index, model, { onOpen: openDetail, notify }));
@@ -104,7 +106,8 @@ function renderSidebar(el) {
       `${query ? ` · ${data.took_ms} ms` : ""}` : "No matches");
     const renderedAt = performance.now();
     requestAnimationFrame(() => requestAnimationFrame(() => {
-      window.__polarisZoo.paints.push({ query, renderedAt, paintedAt: performance.now(), count: shown });
+      window.__polarisZoo.paints.push({ query, requestedAt, respondedAt, renderedAt, paintedAt: performance.now(),
+        count: shown });
     }));
   }
   const searchSoon = debounce(() => runSearch(false), TYPING_PAUSE_MS);
