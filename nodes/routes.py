@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from pathlib import Path
 
 from aiohttp import web
@@ -27,6 +28,7 @@ WORKFLOW_DIR = Path(__file__).resolve().parents[1] / "workflows" / "api"
 _NOT_FOUND = "Not found."
 
 _cache = zoo.IndexCache()
+_demo_lock = threading.Lock()
 _builds: zoo.IndexBuilds | None = None
 _registered = False
 
@@ -82,9 +84,11 @@ def _index(name: str):
     """(index, search lock) for a name; the demo zoo is built on first use."""
     folder = _folder(name)
     if name == DEMO and zoo.folder_signature(folder) is None:
-        from polaris_core.pipeline import demo_index
+        with _demo_lock:  # concurrent first requests build it once
+            if zoo.folder_signature(folder) is None:
+                from polaris_core.pipeline import demo_index
 
-        demo_index(folder, cache_dir=glue.cache_folder())
+                demo_index(folder, cache_dir=glue.cache_folder())
     return _cache.get(folder)
 
 
@@ -100,8 +104,9 @@ def _list_indexes() -> dict:
     out = []
     for name in [DEMO, *glue.index_names()]:
         try:
-            index, _ = _index(name)
-            out.append(zoo.index_info(name, _folder(name), index))
+            if name == DEMO:
+                _index(DEMO)  # built on first use
+            out.append(zoo.index_info(name, _folder(name)))
         except PolarisError as exc:
             out.append({"name": name, "error": str(exc)})
     return {"indexes": out, "build": _builds.status() if _builds else zoo.BuildStatus().to_dict()}
@@ -146,7 +151,10 @@ def _start_build(request: zoo.BuildRequest) -> dict:
     from polaris_core.pipeline import build_or_update_index
 
     folder = _folder(request.name)
-    catalogs = glue.resolve_catalog_paths(request.catalogs) if request.catalogs.strip() else []
+    try:
+        catalogs = glue.resolve_catalog_paths(request.catalogs) if request.catalogs.strip() else []
+    except PolarisError as exc:  # a path outside the allowed folders, or a missing file: the request is wrong
+        raise zoo.ZooRequestError(str(exc)) from exc
     roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if request.scan_checkpoints]
     roots += [(p, "lora") for p in glue.folder_list("loras") if request.scan_loras]
 

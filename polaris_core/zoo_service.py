@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -309,14 +310,20 @@ def author_models(index, entry: ZooEntry, limit: int = MAX_SIBLINGS) -> list[dic
 
 
 # ---------------------------------------------------------------- search
+_FACETS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def facets(index) -> dict[str, dict[str, int]]:
-    """Entries per kind and base family, for the filter menus."""
-    out: dict[str, dict[str, int]] = {}
-    for entry in index.entries:
-        families = out.setdefault(entry.kind, {})
-        family = entry.base_family or "unknown"
-        families[family] = families.get(family, 0) + 1
-    return out
+    """Entries per kind and base family, for the filter menus (computed once per loaded index)."""
+    cached = _FACETS.get(index)
+    if cached is None:
+        cached = {}
+        for entry in index.entries:
+            families = cached.setdefault(entry.kind, {})
+            family = entry.base_family or "unknown"
+            families[family] = families.get(family, 0) + 1
+        _FACETS[index] = cached
+    return cached
 
 
 def search_index(index, request: SearchRequest) -> dict:
@@ -327,8 +334,9 @@ def search_index(index, request: SearchRequest) -> dict:
     started = time.perf_counter()
     start = request.page * request.k
     families = [request.family] if request.family else None
-    if not index.counts().get(request.kind):
-        return {"results": [], "more": False, "took_ms": 0.0,
+    families_here = facets(index).get(request.kind, {})
+    if not len(index.kind_rows(request.kind)):
+        return {"results": [], "more": False, "took_ms": 0.0, "families": families_here,
                 "message": f"This index has no {request.kind} entries."}
     if request.query:
         options = SearchOptions(unknown_family_ok=False)  # a family filter shows that family only
@@ -336,11 +344,11 @@ def search_index(index, request: SearchRequest) -> dict:
             found = search(index, request.query, None, kind=request.kind, k=start + request.k + 1,
                            base_family=families, options=options)
         except EmptyZooError as exc:
-            return {"results": [], "more": False, "took_ms": 0.0, "message": str(exc)}
+            return {"results": [], "more": False, "took_ms": 0.0, "families": families_here, "message": str(exc)}
         cards = [card(c.entry, c.score, c.channel_scores) for c in found[start:]]
     else:
         cards = [card(e) for e in _browse(index, request.kind, families, start + request.k + 1)[start:]]
-    return {"results": cards[: request.k], "more": len(cards) > request.k,
+    return {"results": cards[: request.k], "more": len(cards) > request.k, "families": families_here,
             "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -676,11 +684,18 @@ def last_build(folder: Path) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def index_info(name: str, folder: Path, index) -> dict:
-    counts = index.counts()
+def index_info(name: str, folder: Path) -> dict:
+    """What the index list shows, read from the index's manifest (no index is loaded to list it)."""
+    from polaris_core.vectorstore import MANIFEST
+
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))["extra"]["zoo_index"]
+        counts = {kind: int(n) for kind, n in manifest["counts"]["by_kind"].items()}
+        entries = int(manifest["counts"]["entries"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ZooNotFound(f"{name}: not a readable Polaris index; rebuild it in the Indexes panel.") from None
     report = last_build(folder)
-    return {"name": name, "entries": len(index), "counts": counts, "families": facets(index),
-            "created_at": getattr(index, "created_at", ""),
+    return {"name": name, "entries": entries, "counts": counts, "saved_at": str(manifest.get("saved_at", "")),
             "last_build": {k: report.get(k) for k in ("state", "summary", "finished_at")} if report else None}
 
 

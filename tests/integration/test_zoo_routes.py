@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -222,8 +223,14 @@ def test_build_from_model_folders_with_progress_events(comfy_server):
     assert page["results"][0]["file_name"] == "polaris-corgi.safetensors"
 
 
-def test_build_input_is_bounded(comfy_server):
-    for payload in ({"name": "../escape"}, {"name": "demo"}, {"name": "x", "scan_checkpoints": "yes"},
+def test_build_input_is_bounded(comfy_server, tmp_path):
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text("{}\n")
+    link = comfy_server.base_dir / "input" / "escape.jsonl"
+    if not link.is_symlink():
+        link.symlink_to(outside)  # inside input/ by name, outside once followed
+    for payload in ({"name": "x", "catalogs": "escape.jsonl"}, {"name": "x", "catalogs": str(link)},
+                    {"name": "x", "catalogs": "missing.jsonl"}, {"name": "x", "catalogs": "notes.txt"},{"name": "../escape"}, {"name": "demo"}, {"name": "x", "scan_checkpoints": "yes"},
                     {"name": "x", "scan_checkpoints": False, "scan_loras": False},
                     {"name": "x", "catalogs": "/etc/passwd"}, {"name": "x", "catalogs": "../../secret.jsonl"},
                     {"name": "x", "catalogs": "c" * 4001}):
@@ -234,8 +241,8 @@ def test_build_input_is_bounded(comfy_server):
 def test_cancel_leaves_nothing_half_written(comfy_server, shared_data):
     """A build of the 21.7K-entry catalog (from ComfyUI's input folder), cancelled at once."""
     catalog = comfy_server.base_dir / "input" / "civitai-sfw.jsonl.gz"
-    if not catalog.exists():
-        catalog.symlink_to(shared_data / "zoo" / "civitai-2023-sfw.jsonl.gz")
+    if not catalog.exists():  # a copy: a symlink out of the input folder is refused, as the node refuses it
+        shutil.copyfile(shared_data / "zoo" / "civitai-2023-sfw.jsonl.gz", catalog)
     wait_build(comfy_server)
     status, _, body = request(comfy_server, "POST", "/polaris/index/build",
                               {"name": "to-cancel", "scan_checkpoints": False, "scan_loras": False,

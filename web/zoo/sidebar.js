@@ -56,9 +56,9 @@ function renderSidebar(el) {
     if (key === "indexes") refreshIndexes();
   }
 
-  function fillFamilies() {
-    const info = state.indexes.find((i) => i.name === state.index);
-    const families = Object.entries(info?.families?.[state.kind] ?? {}).sort((a, b) => b[1] - a[1]);
+  // Families of the current index and kind arrive with each search answer.
+  function fillFamilies(byFamily = {}) {
+    const families = Object.entries(byFamily).sort((a, b) => b[1] - a[1]);
     if (state.family && !families.some(([f]) => f === state.family)) state.family = "";
     clear(familySelect).append(h("option", { value: "", text: "All families" }),
       ...families.map(([family, count]) => h("option", { value: family, text: `${family} (${count})` })));
@@ -70,7 +70,6 @@ function renderSidebar(el) {
     if (!state.indexes.some((i) => i.name === state.index) && state.indexes.length) state.index = state.indexes[0].name;
     clear(indexSelect).append(...state.indexes.map((i) => h("option", { value: i.name, text: `${i.name} (${i.entries})` })));
     indexSelect.value = state.index;
-    fillFamilies();
   }
 
   async function runSearch(append = false) {
@@ -94,6 +93,11 @@ function renderSidebar(el) {
     }
     if (seq !== state.seq) return;  // a newer keystroke already asked again
     const respondedAt = performance.now();
+    const familyKey = `${state.index}/${state.kind}`;
+    if (state.familyKey !== familyKey) {
+      state.familyKey = familyKey;
+      fillFamilies(data.families);
+    }
     status.classList.remove("pz-error");
     state.page = page;
     const cards = data.results.map((model) => resultCard(state.index, model, { onOpen: openDetail, notify }));
@@ -122,8 +126,8 @@ function renderSidebar(el) {
   }
 
   input.addEventListener("input", searchSoon);
-  indexSelect.addEventListener("change", () => { state.index = indexSelect.value; fillFamilies(); runSearch(); });
-  kindSelect.addEventListener("change", () => { state.kind = kindSelect.value; fillFamilies(); runSearch(); });
+  indexSelect.addEventListener("change", () => { state.index = indexSelect.value; state.family = ""; runSearch(); });
+  kindSelect.addEventListener("change", () => { state.kind = kindSelect.value; state.family = ""; runSearch(); });
   familySelect.addEventListener("change", () => { state.family = familySelect.value; runSearch(); });
   more.addEventListener("click", () => runSearch(true));
 
