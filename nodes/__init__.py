@@ -22,6 +22,7 @@ class PolarisExtension(ComfyExtension):
     @override
     async def on_load(self) -> None:
         glue.register_model_folders()
+        glue.install_example_inputs()
 
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:

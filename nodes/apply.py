@@ -93,7 +93,12 @@ class PolarisInpaintMasked(io.ComfyNode):
         edited = glue.inpaint(model, clip, vae, image, mask, prompt, negative_prompt, seed=seed, steps=steps,
                               cfg=cfg, sampler_name=sampler_name, scheduler=scheduler, denoise=denoise,
                               grow_mask_by=grow_mask_by)
-        return io.NodeOutput(edited)
+        height, width = edited.shape[1:3]
+        covered = float(mask.float().mean())
+        summary = (f"inpainted {width}x{height}: {covered:.0%} of the image inside the mask, the rest kept\n"
+                   f"{steps} steps, {sampler_name}/{scheduler}, cfg {cfg}, denoise {denoise}, seed {seed}\n"
+                   f"prompt: {prompt}")
+        return io.NodeOutput(edited, ui=ui.PreviewText(summary))
 
 
 NODES = [PolarisApplyPlan, PolarisInpaintMasked]

@@ -66,6 +66,39 @@ def index_names() -> list[str]:
     return sorted(p.name for p in root.iterdir() if is_index_folder(p) and p.name != "demo")
 
 
+DEFAULT_INDEX = "my-zoo"  # what Build Zoo Index writes by default and the shipped workflows load
+
+
+def index_choices(demo_label: str) -> list[str]:
+    """Load Zoo Index's list: the default index name (built or not yet), every built index, then the demo zoo."""
+    built = index_names()
+    return [DEFAULT_INDEX, *(n for n in built if n != DEFAULT_INDEX), demo_label]
+
+
+def check_index_name(name: str) -> bool | str:
+    """True when `name` is a built index; otherwise what to do, in ComfyUI's terms."""
+    from polaris_core.index import is_index_folder
+
+    try:
+        folder = index_folder(name)
+    except UnsafePathError as exc:
+        return str(exc)
+    if is_index_folder(folder):
+        return True
+    return (f"Load Zoo Index (Polaris): there is no index named '{name}' in models/polaris/indexes yet. Run a "
+            f"Build Zoo Index (Polaris) node with index_name '{name}' once (it scans models/checkpoints and "
+            "models/loras), then press R to refresh the list.")
+
+
+def index_fingerprint(name: str) -> str:
+    """Changes whenever the index is saved again (its manifest is replaced atomically on every save)."""
+    try:
+        stat = (index_folder(name) / "vectorstore.json").stat()
+    except (OSError, UnsafePathError):
+        return f"{name}:missing"
+    return f"{name}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
 def cache_folder() -> Path:
     """Scan and embedding caches: beside the indexes, never inside the pack folder."""
     return index_root().parent / "cache"
@@ -271,6 +304,35 @@ def candidate_preview(candidates, text: str, limit: int = 8) -> dict:
         batch = torch.from_numpy(np.stack(tiles).astype(np.float32) / 255.0)
         payload.update(ui.PreviewImage(batch).as_dict())
     return payload
+
+
+# ---------------------------------------------------------------- example inputs for the shipped workflows
+EXAMPLE_INPUTS = Path(__file__).resolve().parents[1] / "workflows" / "inputs"
+
+
+def install_example_inputs() -> list[str]:
+    """Copy the shipped workflows' example images into ComfyUI's input folder when they are not there yet.
+
+    Never overwrites a user's file of the same name; writes through a temporary name so a crash leaves nothing
+    half-written.
+    """
+    import shutil
+
+    target = Path(folder_paths.get_input_directory())
+    copied = []
+    for source in sorted(EXAMPLE_INPUTS.glob("*.png")):
+        destination = target / source.name
+        if destination.exists():
+            continue
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            partial = destination.with_name(f".{destination.name}.polaris-partial")
+            shutil.copyfile(source, partial)
+            os.replace(partial, destination)
+            copied.append(source.name)
+        except OSError as exc:
+            log.warning("could not copy the example image %s into %s: %s", source.name, target, exc)
+    return copied
 
 
 # Folder keys must exist before any schema lists their files (ComfyUI may ask before on_load).

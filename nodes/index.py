@@ -46,7 +46,7 @@ class PolarisBuildIndex(io.ComfyNode):
         on_step, check_cancel = glue.callbacks()
         build = build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
                                       clip=clip, on_step=on_step, check_cancel=check_cancel)
-        return io.NodeOutput(build.index, ui=ui.PreviewText(f"{folder}\n{build.summary()}"))
+        return io.NodeOutput(build.index, ui=ui.PreviewText(f"{index_name}: {build.summary()}"))
 
 
 class PolarisLoadIndex(io.ComfyNode):
@@ -56,25 +56,40 @@ class PolarisLoadIndex(io.ComfyNode):
             node_id="PolarisLoadIndex",
             display_name="Load Zoo Index (Polaris)",
             category="Polaris/index",
-            description="Loads a zoo index from models/polaris/indexes, or the small demo zoo shipped with Polaris.",
+            description="Loads a zoo index from models/polaris/indexes (built by Build Zoo Index or `polaris index "
+                        "build`), or the small demo zoo shipped with Polaris. Reloads by itself when the index "
+                        "folder changes. Connect a CLIP to search by image.",
             inputs=[
-                io.Combo.Input("index_name", options=[DEMO, *glue.index_names()],
-                               tooltip="An index built by Build Zoo Index or `polaris index build`."),
+                io.Combo.Input("index_name", options=glue.index_choices(DEMO), default=glue.DEFAULT_INDEX,
+                               tooltip="An index in models/polaris/indexes; Build Zoo Index writes 'my-zoo' by "
+                                       "default."),
+                types.ClipModel.Input("clip", optional=True,
+                                      tooltip="The CLIP the index's preview images were embedded with: enables "
+                                              "image queries (style from a reference image)."),
             ],
             outputs=[types.ZooIndex.Output(display_name="index")],
         )
 
     @classmethod
-    def execute(cls, index_name: str) -> io.NodeOutput:
+    def validate_inputs(cls, index_name: str, **_) -> bool | str:
+        return True if index_name == DEMO else glue.check_index_name(index_name)
+
+    @classmethod
+    def fingerprint_inputs(cls, index_name: str, **_):
+        return "demo" if index_name == DEMO else glue.index_fingerprint(index_name)
+
+    @classmethod
+    def execute(cls, index_name: str, clip=None) -> io.NodeOutput:
         from polaris_core.index import ZooIndex
-        from polaris_core.pipeline import demo_index
+        from polaris_core.pipeline import attach_clip, demo_index
+        from polaris_core.report import index_summary
 
         if index_name == DEMO:
-            build = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder())
-            return io.NodeOutput(build.index, ui=ui.PreviewText(build.summary()))
-        index = ZooIndex.load(glue.index_folder(index_name))
-        counts = ", ".join(f"{v} {k}" for k, v in index.counts().items())
-        return io.NodeOutput(index, ui=ui.PreviewText(f"{index_name}: {len(index)} entries ({counts})"))
+            index = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder()).index
+        else:
+            index = ZooIndex.load(glue.index_folder(index_name))
+        notes = attach_clip(index, clip) if clip is not None else []
+        return io.NodeOutput(index, ui=ui.PreviewText(index_summary(index, index_name, notes)))
 
 
 NODES = [PolarisBuildIndex, PolarisLoadIndex]

@@ -47,6 +47,7 @@ class PolarisMaskRegion(io.ComfyNode):
                 feather_px=4.0, points_per_side=16, min_predicted_iou=0.86, min_stability=0.92, max_overlap=0.7) -> io.NodeOutput:
         from polaris_core.mask import MaskOptions, mask_region, postprocess_mask
         from polaris_core.mask.overlay import render_overlay
+        from polaris_core.report import mask_summary
 
         rgb = glue.image_to_numpy(image)
         on_step, check_cancel = glue.callbacks()
@@ -59,7 +60,8 @@ class PolarisMaskRegion(io.ComfyNode):
         if 0 < candidate < len(result.candidates):
             mask = postprocess_mask(result.candidates[candidate].mask, grow_px=grow_px, feather_px=feather_px)
         preview = glue.numpy_to_image(render_overlay(rgb, result.candidates, top=5))
-        return io.NodeOutput(glue.mask_to_tensor(mask), result, ui=ui.PreviewImage(preview, cls=cls))
+        shown = {**ui.PreviewImage(preview, cls=cls).as_dict(), "text": (mask_summary(result, candidate),)}
+        return io.NodeOutput(glue.mask_to_tensor(mask), result, ui=shown)
 
 
 NODES = [PolarisMaskRegion]

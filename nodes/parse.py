@@ -1,8 +1,6 @@
 """Parse node: the user's instruction (and optional image) becomes a validated Polaris intent."""
 from __future__ import annotations
 
-import json
-
 from comfy_api.latest import io, ui
 
 from . import glue, types
@@ -41,6 +39,7 @@ class PolarisParseInstruction(io.ComfyNode):
     @classmethod
     def execute(cls, instruction: str, backend: str, image=None, llm=None, base_url: str = "") -> io.NodeOutput:
         from polaris_core.parse import parse
+        from polaris_core.report import intent_summary
 
         options = {}
         if backend == "transformers" and llm is not None:
@@ -49,7 +48,7 @@ class PolarisParseInstruction(io.ComfyNode):
             options["base_url"] = base_url
         picture = glue.image_to_numpy(image) if image is not None else None
         intent = parse(instruction, picture, backend, **options)
-        summary = json.dumps(intent.to_dict(), indent=1, ensure_ascii=False)
+        summary = intent_summary(intent)
         return io.NodeOutput(intent, intent.generation_prompt, intent.subject, int(intent.instruction_type),
                              ui=ui.PreviewText(summary))
 

@@ -6,7 +6,6 @@ from comfy_api.latest import io, ui
 from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT
 
 from . import glue, types
-from .retrieve import candidates_table
 
 
 class PolarisTreeRerank(io.ComfyNode):
@@ -38,13 +37,14 @@ class PolarisTreeRerank(io.ComfyNode):
     def execute(cls, llm, candidates, keep=3, score="yes_no",
                 retrieval_weight=DEFAULT_RETRIEVAL_WEIGHT) -> io.NodeOutput:
         from polaris_core.plan import compose_plan
+        from polaris_core.report import candidates_table, plan_summary
         from polaris_core.rerank import TreeReranker
 
         on_step, check_cancel = glue.callbacks()
         reranker = TreeReranker(llm, score_mode=score, retrieval_weight=retrieval_weight)
         ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
         plan = compose_plan(candidates.intent, ranked)
-        text = candidates_table(ranked) + "\n\n" + plan.to_json()
+        text = "PLAN\n" + plan_summary(plan) + "\n\nRANKED\n" + candidates_table(ranked)
         return io.NodeOutput(plan, ranked, ui=glue.candidate_preview(ranked, text))
 
 

@@ -6,17 +6,6 @@ from comfy_api.latest import io, ui
 from . import glue, types
 
 
-def candidates_table(candidates, slots=("checkpoint", "style_lora", "object_lora")) -> str:
-    lines = []
-    for slot in slots:
-        for rank, c in enumerate(candidates.slot(slot), 1):
-            rerank = f" llm {c.rerank_score:.3f}" if c.rerank_score is not None else ""
-            rerank += f" final {c.final_score:.3f}" if c.final_score is not None else ""
-            by = f"  by {c.entry.author}" if c.entry.author else ""
-            lines.append(f"{slot:<11} #{rank:<2} {c.score:+.3f}{rerank}  [{c.entry.base_family}] {c.entry.name}{by}")
-    return "\n".join(lines) or "(no candidates)"
-
-
 class PolarisRetrieveCheckpoint(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -39,6 +28,7 @@ class PolarisRetrieveCheckpoint(io.ComfyNode):
 
     @classmethod
     def execute(cls, index, intent, image=None, top_k=5) -> io.NodeOutput:
+        from polaris_core.report import candidates_table
         from polaris_core.retrieve import retrieve_checkpoints
 
         picture = glue.image_to_numpy(image) if image is not None else None
@@ -69,6 +59,7 @@ class PolarisRetrieveLoRA(io.ComfyNode):
 
     @classmethod
     def execute(cls, index, candidates, image=None, top_k=10) -> io.NodeOutput:
+        from polaris_core.report import candidates_table
         from polaris_core.retrieve import retrieve_loras
 
         picture = glue.image_to_numpy(image) if image is not None else None

@@ -39,6 +39,7 @@ class Candidates:
     checkpoints: list[Candidate] = field(default_factory=list)
     style_loras: list[Candidate] = field(default_factory=list)
     object_loras: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what retrieval could not do as asked (shown to the user)
 
     def slot(self, name: str) -> list[Candidate]:
         return {"checkpoint": self.checkpoints, "style_lora": self.style_loras, "object_lora": self.object_loras}[name]
@@ -49,4 +50,5 @@ class Candidates:
             "checkpoints": [c.to_dict() for c in self.checkpoints],
             "style_loras": [c.to_dict() for c in self.style_loras],
             "object_loras": [c.to_dict() for c in self.object_loras],
+            "notes": list(self.notes),
         }

@@ -112,6 +112,20 @@ def build_or_update_index(
     return build
 
 
+def attach_clip(index: Any, clip: Any) -> list[str]:
+    """Attach a loaded CLIP to a loaded index for image queries; returns notes on what the user will get.
+
+    Raises ConfigError when the index's preview vectors come from another CLIP (their scores would be noise).
+    """
+    from polaris_core.embed.image import ClipEncoder
+
+    index.set_image_encoder(ClipEncoder(clip))
+    if not index.has_image_channel:
+        return ["this index holds no preview-image vectors (it was built without a CLIP, or its models have no "
+                "preview images), so image queries fall back to text; rebuild it with this CLIP connected"]
+    return []
+
+
 def demo_index(folder: Optional[str | os.PathLike] = None, **kwargs: Any) -> IndexBuild:
     """The shipped demo zoo's index, built (or refreshed) in `folder` (default: the Polaris cache)."""
     from polaris_core.demo import demo_catalog_path

@@ -339,14 +339,23 @@ def _centroid(index: ZooIndex, entry_row: int) -> Optional[np.ndarray]:
     return mean / norm if norm > 0 else None
 
 
-def _query_for(index: ZooIndex, modality: str, text: str, image: Any) -> tuple[Optional[str], Any]:
+def _query_for(index: ZooIndex, modality: str, text: str, image: Any,
+               notes: Optional[list[str]] = None) -> tuple[Optional[str], Any]:
     """(text, image) for one retrieval step: the image only when the intent asks for it, one is
-    given and the index has preview vectors to compare it with; otherwise the text."""
+    given and the index has preview vectors to compare it with; otherwise the text (and a note says why)."""
     if modality == "image" and image is not None and index.has_image_channel:
         return None, image
     if modality == "image":
-        log.info("the intent asks for an image query but %s; using the text",
-                 "no image was given" if image is None else "the index has no preview-image channel")
+        if image is None:
+            why = "no image was given"
+        elif index.image_encoder is None:
+            why = "no CLIP model is attached to the index"
+        else:
+            why = "the index holds no preview-image vectors"
+        note = f"the instruction asks for an image query, but {why}; searched by text instead"
+        log.info(note)
+        if notes is not None and note not in notes:
+            notes.append(note)
     return text, None
 
 
@@ -385,7 +394,7 @@ def retrieve(
     check_cancel()
     chosen = chosen_checkpoint
     if chosen is None and counts.get("checkpoint"):
-        text, img = _query_for(index, intent.style_checkpoint_query, prompt, image)
+        text, img = _query_for(index, intent.style_checkpoint_query, prompt, image, result.notes)
         result.checkpoints = search(index, text, img, kind="checkpoint", k=k_checkpoints, options=options)
         for candidate in result.checkpoints:
             candidate.slot = "checkpoint"
@@ -407,7 +416,7 @@ def retrieve(
         affinity = _centroid(index, row) if row is not None else None
     check_cancel()
     if kind_type in (InstructionType.LOCAL_STYLE, InstructionType.GLOBAL_STYLE, InstructionType.STYLE_REFERENCE):
-        text, img = _query_for(index, intent.style_lora_query, prompt, image)
+        text, img = _query_for(index, intent.style_lora_query, prompt, image, result.notes)
         result.style_loras = _lora_slot(index, text, img, k_loras, family, STYLE_ROLES, options, affinity,
                                         "style_lora")
     on_step(2, steps)
@@ -415,7 +424,7 @@ def retrieve(
     if kind_type in (InstructionType.REPLACE, InstructionType.ADD):
         subject = intent.subject.strip()
         object_text = f"{subject}, {prompt}" if subject and subject.lower() not in prompt.lower() else prompt
-        text, img = _query_for(index, intent.object_lora_query, object_text, image)
+        text, img = _query_for(index, intent.object_lora_query, object_text, image, result.notes)
         result.object_loras = _lora_slot(index, text, img, k_loras, family, OBJECT_ROLES, options, affinity,
                                          "object_lora")
     on_step(steps, steps)
@@ -455,5 +464,6 @@ def retrieve_loras(index: ZooIndex, candidates: Candidates, image: Any = None, k
     chosen = candidates.checkpoints[0].entry if candidates.checkpoints else None
     found = retrieve(index, candidates.intent, image, k_checkpoints=1, k_loras=k, options=options,
                      chosen_checkpoint=chosen)
+    notes = list(candidates.notes) + [n for n in found.notes if n not in candidates.notes]
     return Candidates(intent=candidates.intent, checkpoints=list(candidates.checkpoints),
-                      style_loras=found.style_loras, object_loras=found.object_loras)
+                      style_loras=found.style_loras, object_loras=found.object_loras, notes=notes)

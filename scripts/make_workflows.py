@@ -19,20 +19,34 @@ sys.path.insert(0, str(ROOT / "tests"))
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
+# Stages, left to right; each becomes a column of the canvas inside a titled group.
+STAGES = ("Inputs and models", "Parse", "Mask", "Retrieve", "Rerank", "Apply", "Generate", "Output")
+STAGE_COLOURS = {"Inputs and models": "#3f5159", "Parse": "#2a5a6b", "Mask": "#4b3f72", "Retrieve": "#2f5f3a",
+                 "Rerank": "#6b4f1f", "Apply": "#6b2f2f", "Generate": "#444444", "Output": "#335544"}
+
+
 class Graph:
     def __init__(self, title: str):
         self.title = title
         self.nodes: list[dict] = []
 
-    def add(self, class_type: str, title: str | None = None, **inputs) -> "NodeRef":
-        self.nodes.append({"class_type": class_type, "inputs": inputs, "title": title or class_type})
+    def add(self, class_type: str, stage: str, title: str | None = None, **inputs) -> "NodeRef":
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        self.nodes.append({"class_type": class_type, "inputs": inputs, "title": title, "stage": stage})
         return NodeRef(len(self.nodes))
 
-    def api(self) -> dict:
+    def title_of(self, node: dict, object_info: dict) -> str:
+        """The node's own display name, as the node menu shows it, unless the graph names it."""
+        spec = object_info[node["class_type"]]
+        return node["title"] or spec.get("display_name") or node["class_type"]
+
+    def api(self, object_info: dict) -> dict:
         out = {}
         for i, node in enumerate(self.nodes, 1):
             inputs = {k: ([str(v.node_id), v.slot] if isinstance(v, Output) else v) for k, v in node["inputs"].items()}
-            out[str(i)] = {"class_type": node["class_type"], "inputs": inputs, "_meta": {"title": node["title"]}}
+            out[str(i)] = {"class_type": node["class_type"], "inputs": inputs,
+                           "_meta": {"title": self.title_of(node, object_info)}}
         return out
 
 
@@ -91,12 +105,8 @@ def ui_workflow(graph: Graph, object_info: dict) -> dict:
                 links.append([link_id, value.node_id, value.slot, i, name, spec["output"][value.slot]])
                 outgoing.setdefault((value.node_id, value.slot), []).append(link_id)
                 incoming.setdefault(i, {})[name] = link_id
-    depth: dict[int, int] = {}
-    for i, node in enumerate(graph.nodes, 1):
-        parents = [v.node_id for v in node["inputs"].values() if isinstance(v, Output)]
-        depth[i] = 1 + max((depth[p] for p in parents), default=-1)
-    column_rows: dict[int, int] = {}
     final_links = []
+    placed: dict[int, tuple[float, float, float, float]] = {}
     for i, node in enumerate(graph.nodes, 1):
         spec = object_info[node["class_type"]]
         widgets = {name for name, _ in widget_names(spec)}
@@ -115,48 +125,99 @@ def ui_workflow(graph: Graph, object_info: dict) -> dict:
                 inputs.append(entry)
         outputs = [{"name": out_name, "type": out_type, "links": outgoing.get((i, slot), []), "slot_index": slot}
                    for slot, (out_name, out_type) in enumerate(zip(spec["output_name"], spec["output"]))]
-        col = depth[i]
-        row = column_rows.get(col, 0)
-        column_rows[col] = row + 1
+        placed[i] = (0.0, 0.0, *node_size(node["class_type"], spec, inputs, outputs))
         nodes.append({
-            "id": i, "type": node["class_type"], "pos": [40 + col * 380, 40 + row * 300], "size": [340, 260],
+            "id": i, "type": node["class_type"], "pos": [0, 0], "size": list(placed[i][2:]),
             "flags": {}, "order": i - 1, "mode": 0, "inputs": inputs, "outputs": outputs,
-            "title": node["title"], "properties": {"Node name for S&R": node["class_type"]},
+            "title": graph.title_of(node, object_info), "properties": {"Node name for S&R": node["class_type"]},
             "widgets_values": widget_values(spec, node["inputs"]),
         })
         for name, linked in incoming.get(i, {}).items():
             final_links.append((linked, name, slot_of_input[name]))
+    groups = layout(graph, nodes)
     slot_for_link = {lid: slot for lid, _, slot in final_links}
     links = [[lid, src, src_slot, dst, slot_for_link[lid], kind] for lid, src, src_slot, dst, _, kind in links]
-    return {"last_node_id": len(nodes), "last_link_id": link_id, "nodes": nodes, "links": links, "groups": [],
-            "config": {}, "extra": {"polaris": {"title": graph.title}}, "version": 0.4}
+    return {"last_node_id": len(nodes), "last_link_id": link_id, "nodes": nodes, "links": links, "groups": groups,
+            "config": {}, "extra": {"polaris": {"title": graph.title}, "ds": {"scale": 0.55, "offset": [40, 60]}},
+            "version": 0.4}
+
+
+# Sizes the frontend needs to show every widget and the Polaris text box without overlap (canvas units).
+TITLE_HEIGHT, SLOT_HEIGHT, WIDGET_HEIGHT = 30, 22, 26
+MULTILINE_HEIGHT = 90          # a multiline STRING widget
+POLARIS_TEXT_HEIGHT = {"PolarisRetrieveCheckpoint": 230, "PolarisRetrieveLoRA": 300, "PolarisTreeRerank": 420,
+                       "PolarisParseInstruction": 170, "PolarisMaskRegion": 170}
+IMAGE_HEIGHT = {"LoadImage": 300, "SaveImage": 300, "PolarisMaskRegion": 280, "PolarisRetrieveCheckpoint": 150,
+                "PolarisRetrieveLoRA": 150, "PolarisTreeRerank": 150}
+NODE_WIDTH = {"PolarisRetrieveCheckpoint": 640, "PolarisRetrieveLoRA": 640, "PolarisTreeRerank": 640,
+              "PolarisParseInstruction": 400, "PolarisMaskRegion": 420, "PolarisApplyPlan": 420,
+              "PolarisInpaintMasked": 400, "KSampler": 320, "CLIPTextEncode": 320, "LoadImage": 320,
+              "SaveImage": 320}
+COLUMN_GAP, ROW_GAP, GROUP_PAD, GROUP_TITLE = 80, 50, 20, 44
+
+
+def node_size(class_type: str, spec: dict, inputs: list, outputs: list) -> tuple[int, int]:
+    height = TITLE_HEIGHT + SLOT_HEIGHT * max(len(inputs), len(outputs), 1)
+    for name, options in widget_names(spec):
+        if any(entry.get("widget", {}).get("name") == name for entry in inputs):
+            continue  # a linked widget is an input slot, counted above
+        height += MULTILINE_HEIGHT if options.get("multiline") else WIDGET_HEIGHT
+        height += WIDGET_HEIGHT * bool(options.get("control_after_generate"))
+    if class_type.startswith("Polaris"):
+        height += POLARIS_TEXT_HEIGHT.get(class_type, 110)
+    height += IMAGE_HEIGHT.get(class_type, 0)
+    return NODE_WIDTH.get(class_type, 340), height + 16
+
+
+def layout(graph: Graph, nodes: list[dict]) -> list[dict]:
+    """Columns in stage order, nodes stacked in each, one titled group around each stage; returns the groups."""
+    groups = []
+    x = 0.0
+    for stage in STAGES:
+        members = [n for n, g in zip(nodes, graph.nodes) if g["stage"] == stage]
+        if not members:
+            continue
+        width = max(n["size"][0] for n in members)
+        y = GROUP_TITLE
+        for n in members:
+            n["pos"] = [x + GROUP_PAD, y + TITLE_HEIGHT]
+            y += TITLE_HEIGHT + n["size"][1] + ROW_GAP
+        groups.append({"title": stage, "bounding": [x, 0, width + 2 * GROUP_PAD, y - ROW_GAP + GROUP_PAD],
+                       "color": STAGE_COLOURS[stage], "font_size": 24, "flags": {}})
+        x += width + 2 * GROUP_PAD + COLUMN_GAP
+    return groups
 
 
 def retrieval_chain(g: Graph, index, intent, llm, image=None):
     extra = {"image": image} if image is not None else {}
-    ckpts = g.add("PolarisRetrieveCheckpoint", index=index, intent=intent, top_k=5, **extra)
-    loras = g.add("PolarisRetrieveLoRA", index=index, candidates=ckpts[0], top_k=10, **extra)
-    rerank = g.add("PolarisTreeRerank", llm=llm, candidates=loras[0], keep=3, score="yes_no")
-    return g.add("PolarisApplyPlan", plan=rerank[0], extra_prompt="", lora_strength_scale=1.0)
+    ckpts = g.add("PolarisRetrieveCheckpoint", "Retrieve", index=index, intent=intent, top_k=5, **extra)
+    loras = g.add("PolarisRetrieveLoRA", "Retrieve", index=index, candidates=ckpts[0], top_k=10, **extra)
+    rerank = g.add("PolarisTreeRerank", "Rerank", llm=llm, candidates=loras[0], keep=3, score="yes_no")
+    return g.add("PolarisApplyPlan", "Apply", plan=rerank[0], extra_prompt="", lora_strength_scale=1.0)
 
 
 def sample_and_save(g: Graph, applied: NodeRef, prefix: str) -> None:
     """Core nodes sample from Apply Plan's model, CLIP, VAE and prompts, and save the image."""
-    positive = g.add("CLIPTextEncode", text=applied[3], clip=applied[1])
-    negative = g.add("CLIPTextEncode", text=applied[4], clip=applied[1])
-    latent = g.add("EmptyLatentImage", width=512, height=512, batch_size=1)
-    sampled = g.add("KSampler", model=applied[0], seed=0, steps=25, cfg=7.0, sampler_name="euler",
+    positive = g.add("CLIPTextEncode", "Generate", title="Prompt from the plan", text=applied[3], clip=applied[1])
+    negative = g.add("CLIPTextEncode", "Generate", title="Negative prompt", text=applied[4], clip=applied[1])
+    latent = g.add("EmptyLatentImage", "Generate", width=512, height=512, batch_size=1)
+    sampled = g.add("KSampler", "Generate", model=applied[0], seed=0, steps=25, cfg=7.0, sampler_name="euler",
                     scheduler="normal", positive=positive[0], negative=negative[0], latent_image=latent[0],
                     denoise=1.0)
-    decoded = g.add("VAEDecode", samples=sampled[0], vae=applied[2])
-    g.add("SaveImage", images=decoded[0], filename_prefix=prefix)
+    decoded = g.add("VAEDecode", "Output", samples=sampled[0], vae=applied[2])
+    g.add("SaveImage", "Output", images=decoded[0], filename_prefix=prefix)
+
+
+LLM = {"model": "(bundled SmolLM2-135M)", "dtype": "float32"}
+CLIP = {"clip_name": "ViT-B-32.safetensors", "architecture": "ViT-B-32"}
+INDEX = "my-zoo"  # what Build Zoo Index writes by default
 
 
 def text_to_image() -> Graph:
     g = Graph("Text to image with a retrieved checkpoint and LoRAs")
-    llm = g.add("PolarisLoadLLM", model="(bundled SmolLM2-135M)", dtype="float32")
-    index = g.add("PolarisBuildIndex", index_name="my-zoo", scan_checkpoints=True, scan_loras=True, catalogs="")
-    parsed = g.add("PolarisParseInstruction", instruction="a watercolor painting of a corgi in a meadow",
+    llm = g.add("PolarisLoadLLM", "Inputs and models", **LLM)
+    index = g.add("PolarisLoadIndex", "Inputs and models", index_name=INDEX)
+    parsed = g.add("PolarisParseInstruction", "Parse", instruction="a watercolor painting of a corgi in a meadow",
                    backend="rules", base_url="")
     applied = retrieval_chain(g, index[0], parsed[0], llm[0])
     sample_and_save(g, applied, "polaris/t2i")
@@ -165,34 +226,33 @@ def text_to_image() -> Graph:
 
 def local_edit() -> Graph:
     g = Graph("Local edit by instruction: parse, mask, retrieve, rerank, apply, inpaint")
-    image = g.add("LoadImage", image="example.png")
-    llm = g.add("PolarisLoadLLM", model="(bundled SmolLM2-135M)", dtype="float32")
-    clip = g.add("PolarisLoadCLIP", clip_name="ViT-B-32.safetensors", architecture="ViT-B-32")
-    sam = g.add("PolarisLoadSAM", sam_name="sam_vit_b.safetensors")
-    index = g.add("PolarisBuildIndex", index_name="my-zoo", scan_checkpoints=True, scan_loras=True, catalogs="")
-    parsed = g.add("PolarisParseInstruction", instruction="Turn the dog into a corgi", backend="rules",
+    image = g.add("LoadImage", "Inputs and models", image="polaris-example.png")
+    llm = g.add("PolarisLoadLLM", "Inputs and models", **LLM)
+    clip = g.add("PolarisLoadCLIP", "Inputs and models", **CLIP)
+    sam = g.add("PolarisLoadSAM", "Inputs and models", sam_name="sam_vit_b.safetensors")
+    index = g.add("PolarisLoadIndex", "Inputs and models", index_name=INDEX)
+    parsed = g.add("PolarisParseInstruction", "Parse", instruction="Turn the dog into a corgi", backend="rules",
                    image=image[0], base_url="")
-    mask = g.add("PolarisMaskRegion", image=image[0], intent=parsed[0], clip=clip[0], sam=sam[0],
+    mask = g.add("PolarisMaskRegion", "Mask", image=image[0], intent=parsed[0], clip=clip[0], sam=sam[0],
                  subject_override="", candidate=0, grow_px=8.0, feather_px=4.0, points_per_side=16,
                  min_predicted_iou=0.86, min_stability=0.92, max_overlap=0.7)
     applied = retrieval_chain(g, index[0], parsed[0], llm[0])
-    edited = g.add("PolarisInpaintMasked", model=applied[0], clip=applied[1], vae=applied[2], image=image[0],
-                   mask=mask[0], prompt=applied[3], negative_prompt=applied[4], seed=0, steps=25, cfg=7.0,
-                   sampler_name="euler", scheduler="normal", denoise=1.0, grow_mask_by=6)
-    g.add("SaveImage", images=edited[0], filename_prefix="polaris/edit")
-    mask_image = g.add("MaskToImage", mask=mask[0])
-    g.add("SaveImage", images=mask_image[0], filename_prefix="polaris/mask")
+    edited = g.add("PolarisInpaintMasked", "Generate", model=applied[0], clip=applied[1], vae=applied[2],
+                   image=image[0], mask=mask[0], prompt=applied[3], negative_prompt=applied[4], seed=0, steps=25,
+                   cfg=7.0, sampler_name="euler", scheduler="normal", denoise=1.0, grow_mask_by=6)
+    g.add("SaveImage", "Output", title="Save edited image", images=edited[0], filename_prefix="polaris/edit")
+    mask_image = g.add("MaskToImage", "Output", mask=mask[0])
+    g.add("SaveImage", "Output", title="Save mask", images=mask_image[0], filename_prefix="polaris/mask")
     return g
 
 
 def style_from_reference() -> Graph:
     g = Graph("Style from a reference image (image-embedding retrieval)")
-    reference = g.add("LoadImage", image="reference.png")
-    llm = g.add("PolarisLoadLLM", model="(bundled SmolLM2-135M)", dtype="float32")
-    clip = g.add("PolarisLoadCLIP", clip_name="ViT-B-32.safetensors", architecture="ViT-B-32")
-    index = g.add("PolarisBuildIndex", index_name="my-zoo", scan_checkpoints=True, scan_loras=True, catalogs="",
-                  clip=clip[0])
-    parsed = g.add("PolarisParseInstruction", instruction="Paint it in the style of this reference image",
+    reference = g.add("LoadImage", "Inputs and models", title="Load reference image", image="polaris-reference.png")
+    llm = g.add("PolarisLoadLLM", "Inputs and models", **LLM)
+    clip = g.add("PolarisLoadCLIP", "Inputs and models", **CLIP)
+    index = g.add("PolarisLoadIndex", "Inputs and models", index_name=INDEX, clip=clip[0])
+    parsed = g.add("PolarisParseInstruction", "Parse", instruction="Paint it in the style of this reference image",
                    backend="rules", image=reference[0], base_url="")
     applied = retrieval_chain(g, index[0], parsed[0], llm[0], image=reference[0])
     sample_and_save(g, applied, "polaris/style")
@@ -223,7 +283,7 @@ def main() -> int:
             server.stop()
     for name, make in WORKFLOWS.items():
         graph = make()
-        write_json(ROOT / "workflows" / "api" / f"{name}.json", graph.api())
+        write_json(ROOT / "workflows" / "api" / f"{name}.json", graph.api(object_info))
         write_json(ROOT / "workflows" / f"{name}.json", ui_workflow(graph, object_info))
     return 0
 

@@ -67,6 +67,16 @@ if [ "$(cat "$VENV/.polaris-stamp" 2>/dev/null)" != "$stamp_now" ]; then
     "${PIP[@]}" --no-deps -e "$ROOT"
     echo "$stamp_now" >"$VENV/.polaris-stamp"
 fi
-"$VENV/bin/python" -c "import torch, torchvision, hnswlib, open_clip, segment_anything, transformers, polaris_core" \
+# 4. Debian's Chromium for the browser tier (tests/browser); playwright drives it, never downloads one
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${POLARIS_CHROMIUM:-}" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian's chromium for the browser tests"
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; } \
+            >"$CACHE/apt-chromium.log" 2>&1 || die "apt-get install chromium failed; see $CACHE/apt-chromium.log"
+    else
+        die "Chromium is missing for the browser tests: run \`sudo apt-get install chromium\` (or set POLARIS_CHROMIUM)"
+    fi
+fi
+"$VENV/bin/python" -c "import torch, torchvision, hnswlib, open_clip, segment_anything, transformers, playwright, polaris_core" \
     || die "the environment is incomplete; delete $VENV and run again"
 say "ready: $VENV (ComfyUI at $COMFY)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need (idempotent) and run the whole suite: core, nodes, integration.
+# Install everything the tests need (idempotent) and run the whole suite: core, nodes, integration, browser.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/core -k parse`.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -79,3 +79,65 @@ def sam_weights(fixture_cache) -> Path:
     from model_fixtures import build_sam_fixture
 
     return build_sam_fixture(fixture_cache)
+
+
+# ---------------------------------------------------------------- a real ComfyUI server (integration and browser tiers)
+TEST_IMAGE_SIZE = (72, 64)  # width, height: small, and not square on purpose
+ZOO_INDEX = "my-zoo"        # the index name the shipped workflows load
+
+
+def write_test_image(path: Path, seed: int, size=TEST_IMAGE_SIZE) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    pixels[16:48, 20:52] = (200, 150, 90)  # a blocky "object"
+    Image.fromarray(pixels).save(path)
+
+
+@pytest.fixture(scope="session")
+def comfy_base(tmp_path_factory, sd15_checkpoint, lora_files, clip_weights, sam_weights):
+    """A throwaway ComfyUI base directory: models, small test inputs, a prebuilt index, the pack in custom_nodes/."""
+    import shutil
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.mktemp("comfy-base")
+    models = base / "models"
+    for sub in ("checkpoints", "loras", "sams", "polaris/clip", "polaris/indexes"):
+        (models / sub).mkdir(parents=True, exist_ok=True)
+    os.symlink(sd15_checkpoint, models / "checkpoints" / sd15_checkpoint.name)
+    for path in lora_files.values():
+        shutil.copy(path, models / "loras" / path.name)
+    write_test_image(models / "loras" / "polaris-watercolor.preview.png", seed=5, size=(64, 64))
+    os.symlink(sam_weights, models / "sams" / "sam_vit_b.safetensors")
+    os.symlink(clip_weights, models / "polaris" / "clip" / "ViT-B-32.safetensors")
+    (base / "input").mkdir(exist_ok=True)
+    write_test_image(base / "input" / "example.png", seed=1)
+    write_test_image(base / "input" / "reference.png", seed=2)
+    # The index the shipped workflows load, built as a user would outside the graph (with the image channel).
+    cmd = [sys.executable, "-m", "polaris_core", "index", "build",
+           "--models-dir", str(models / "checkpoints"), "--kind", "checkpoint",
+           "--models-dir", str(models / "loras"), "--kind", "lora",
+           "--clip", str(clip_weights), "--cache", str(models / "polaris" / "cache"),
+           "--out", str(models / "polaris" / "indexes" / ZOO_INDEX)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if proc.returncode != 0:
+        pytest.fail(f"building the test index failed:\n{proc.stderr[-4000:]}")
+    return base
+
+
+@pytest.fixture(scope="session")
+def comfy_server(comfy_base):
+    """`main.py --cpu` on 127.0.0.1, shared by the integration and browser tiers."""
+    from comfy_host import ComfyServer, ComfyUIMissing, require_comfyui
+
+    try:
+        require_comfyui()
+    except ComfyUIMissing as exc:
+        pytest.fail(str(exc))
+    server = ComfyServer(comfy_base).start()
+    yield server
+    server.stop()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ FIXTURE_LORAS = ("polaris-watercolor", "polaris-corgi")  # tests/conftest.py
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+IMAGE_SCORE = re.compile(r"\bimage -?\d\.\d\d")  # an image-channel score in a ranked table's "found by" column
 
 
 def expected_widget_count(spec: dict) -> int:
@@ -64,6 +66,9 @@ def _fast(prompt: dict) -> dict:
             inputs["steps"] = 1
         if kind == "EmptyLatentImage":
             inputs.update(width=64, height=64)
+        if kind == "LoadImage":  # the shipped 768x512 examples → the test's small images
+            inputs["image"] = {"polaris-example.png": "example.png", "polaris-reference.png": "reference.png"}[
+                inputs["image"]]
         if kind == "PolarisMaskRegion":
             inputs.update(points_per_side=2, min_predicted_iou=0.0, min_stability=0.0, max_overlap=1.0,
                           grow_px=0.0, feather_px=0.0)
@@ -120,6 +125,22 @@ def test_style_from_reference_uses_the_image_channel(comfy_server):
     prompt, outputs = _run(comfy_server, "polaris-style-from-reference")
     assert _saved(comfy_server, outputs, _node_id(prompt, "SaveImage")).shape == (64, 64, 3)
     assert any(f"{name}.safetensors" in _chosen_loras(prompt, outputs) for name in FIXTURE_LORAS)
+    index_text = "".join(outputs[_node_id(prompt, "PolarisLoadIndex")]["text"])
+    assert "image channel: on" in index_text, index_text
+    lora_text = "".join(outputs[_node_id(prompt, "PolarisRetrieveLoRA")]["text"])
+    # The reference image was compared with the LoRAs' preview vectors: an "image" score in the found-by column.
+    assert IMAGE_SCORE.search(lora_text) and "searched by text instead" not in lora_text, lora_text
+
+
+def test_image_query_without_clip_says_it_fell_back_to_text(comfy_server):
+    prompt = _fast(json.loads((ROOT / "workflows" / "api" / "polaris-style-from-reference.json").read_text()))
+    index_id = _node_id(prompt, "PolarisLoadIndex")
+    del prompt[index_id]["inputs"]["clip"]
+    entry = comfy_server.run_prompt(prompt, timeout=1500)
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[-3000:]
+    lora_text = "".join(entry["outputs"][_node_id(prompt, "PolarisRetrieveLoRA")]["text"])
+    assert "no CLIP model is attached to the index; searched by text instead" in lora_text, lora_text
+    assert not IMAGE_SCORE.search(lora_text), lora_text
 
 
 def test_api_example_script_edits_an_uploaded_image(comfy_server, tmp_path):

@@ -29,10 +29,10 @@ def test_retrieve_nodes_chain_and_preview(pack):
     candidates, name = first.result
     assert candidates.checkpoints[0].entry.name == "Watercolour Base" and name == "Watercolour Base"
     preview = first.ui["text"][0]
-    assert "Watercolour Base  by Mira" in preview
+    assert "Watercolour Base (Mira)" in preview and "found by" in preview, preview
 
     second = nodes.PolarisRetrieveLoRA.execute(index, candidates, top_k=5)
     loras = second.result[0].style_loras
     assert loras and {c.entry.base_family for c in loras} == {"sd15"}  # the checkpoint's family only
     assert {c.entry.name for c in loras} == {"Wet Ink Wash", "Paper Grain"}
-    assert "by Oslo" in str(second.ui) and "Neon Glow" not in str(second.ui)
+    assert "(Oslo)" in str(second.ui) and "Neon Glow" not in str(second.ui)
