@@ -588,6 +588,7 @@ class IndexBuilds:
         self._cancel = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._last_sent = 0.0
+        self._last_percent = 0
 
     def status(self) -> dict:
         with self._lock:
@@ -656,12 +657,15 @@ class IndexBuilds:
         self._send(force=True)
 
     def _send(self, force: bool = False) -> None:
+        """Send the status: always at start and end, else every `interval` s or each 5% of progress."""
         now = time.monotonic()
-        if not force and now - self._last_sent < self._interval:
+        status = self.status()
+        percent = 100 * status["step"] // status["total"] if status["total"] else 0
+        if not force and now - self._last_sent < self._interval and percent < self._last_percent + 5:
             return
-        self._last_sent = now
+        self._last_sent, self._last_percent = now, percent
         try:
-            self._notify(self.status())
+            self._notify(status)
         except Exception:  # a closed websocket must not stop a build
             log.debug("progress event not sent", exc_info=True)
 

@@ -3,6 +3,7 @@ instruction mode, index builds, and hostile metadata shown as text."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from zoo_sidebar_fixtures import (HOSTILE_AUTHOR, HOSTILE_DESCRIPTION, HOSTILE_NAME, HOSTILE_PROMPT,
                                   HOSTILE_TRIGGER, build_index, hostile_entries)
 
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots"))
 SIDEBAR_BUTTON = 'button.side-bar-button[aria-label*="Polaris Zoo"]'
 
 
@@ -37,7 +38,7 @@ def fixture_index(browser_server) -> str:
 
 @pytest.fixture(scope="module")
 def hostile_index(browser_server, tmp_path_factory) -> str:
-    models = Path(browser_server.base) / "models"
+    models = Path(browser_server.base_dir) / "models"
     build_index(hostile_entries(models / "loras", tmp_path_factory.mktemp("outside")),
                 models / "polaris" / "indexes" / "hostile")
     return "hostile"
@@ -99,7 +100,8 @@ def test_search_as_you_type_puts_the_expected_model_first(comfy_page):
     print(f"\nfirst cards painted {painted['paintedAt'] - last_key:.0f} ms after the last keystroke "
           "(demo zoo, test machine)")
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "zoo-sidebar-search.png"), clip={"x": 0, "y": 0, "width": 1100, "height": 760})
+    page.page.screenshot(path=str(SCREENSHOTS / "zoo-sidebar-search.png"),
+                         clip={"x": 0, "y": 0, "width": 1100, "height": 720})
     page.locator(".pz-root").screenshot(path=str(SCREENSHOTS / "zoo-sidebar.png"))
     assert polaris_errors(page) == []
 
