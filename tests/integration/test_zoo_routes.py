@@ -279,3 +279,17 @@ def test_plan_and_its_workflows(comfy_server):
         assert loaders == [{**loaders[0], "lora_name": "polaris-corgi.safetensors"}]
     status, _, body = request(comfy_server, "POST", "/polaris/plan", {"index": "demo", "instruction": ""})
     assert status == 400
+
+
+def test_plan_with_the_llm_rerank(comfy_server):
+    """The optional LLM step: the bundled SmolLM2 judges the candidates before the plan is composed."""
+    status, _, body = request(comfy_server, "POST", "/polaris/plan",
+                              {"index": "demo", "instruction": "Make the whole picture look like a ukiyo-e "
+                                                               "woodblock print", "rerank": True}, timeout=600)
+    plan = json.loads(body)
+    assert status == 200, plan
+    assert plan["reranked"] is True and plan["timings"]["rerank_ms"] > 0
+    assert plan["loras"] and plan["loras"][0]["slot"] == "style_lora"
+    assert "rerank" in plan["loras"][0]["why"]  # the LLM's score is part of why it was chosen
+    assert plan["missing_files"]  # demo entries are catalog models: no workflow can load them
+    assert "no local checkpoint" in plan["workflow_problems"]["text-to-image"]
