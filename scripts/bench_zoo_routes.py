@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -95,14 +94,16 @@ def bench_browser(url: str, index: str, queries: list[str]) -> None:
         return
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.add_init_script("localStorage.setItem('vueNodesBannerDismissed', 'true')")
         page.goto(url)
         page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=120_000)
         page.keyboard.press("Escape")
         page.click('button.side-bar-button[aria-label*="Polaris Zoo"]')
         page.wait_for_selector(f'.pz-index-select option[value="{index}"]', state="attached", timeout=120_000)
         page.select_option(".pz-index-select", index)
-        page.evaluate("() => document.addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true)")
+        page.evaluate("() => document.addEventListener('keydown', "
+                      "() => { window.__lastKey = performance.now(); }, true)")
         box = page.locator(".pz-query")
         delays = []
         for query in queries:

@@ -95,6 +95,12 @@ def test_search_as_you_type_puts_the_expected_model_first(comfy_page):
     # The preview is served by the route and decoded by the browser.
     page.wait_for_function("() => { const img = document.querySelector('.pz-card img.pz-thumb');"
                            " return img && img.complete && img.naturalWidth > 0; }", timeout=30_000)
+    # Previews load lazily: the last card's waits until it is scrolled into view.
+    last_src = "() => [...document.querySelectorAll('.pz-card img.pz-thumb')].pop().getAttribute('src')"
+    assert page.evaluate(last_src) is None
+    page.locator(".pz-results .pz-card").last.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => ({last_src})() !== null", timeout=10_000)
+    page.locator(".pz-results .pz-card").first.scroll_into_view_if_needed()
     painted = page.evaluate("q => window.__polarisZoo.paints.filter(p => p.query === q).pop()",
                             "ukiyoe print of a wave, woodblock")
     last_key = page.evaluate("window.__lastKey")

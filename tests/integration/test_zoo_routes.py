@@ -230,7 +230,8 @@ def test_build_input_is_bounded(comfy_server, tmp_path):
     if not link.is_symlink():
         link.symlink_to(outside)  # inside input/ by name, outside once followed
     for payload in ({"name": "x", "catalogs": "escape.jsonl"}, {"name": "x", "catalogs": str(link)},
-                    {"name": "x", "catalogs": "missing.jsonl"}, {"name": "x", "catalogs": "notes.txt"},{"name": "../escape"}, {"name": "demo"}, {"name": "x", "scan_checkpoints": "yes"},
+                    {"name": "x", "catalogs": "missing.jsonl"}, {"name": "x", "catalogs": "notes.txt"},
+                    {"name": "../escape"}, {"name": "demo"}, {"name": "x", "scan_checkpoints": "yes"},
                     {"name": "x", "scan_checkpoints": False, "scan_loras": False},
                     {"name": "x", "catalogs": "/etc/passwd"}, {"name": "x", "catalogs": "../../secret.jsonl"},
                     {"name": "x", "catalogs": "c" * 4001}):
