@@ -3,6 +3,10 @@
 import { h, clear } from "./dom.js";
 import { zooApi } from "./api.js";
 
+// The sidebar is rendered again each time its tab opens: progress goes to the panel shown last.
+let showProgress = null;
+let listening = false;
+
 export function indexesPanel({ onIndexesChanged, notify }) {
   const list = h("div", { class: "pz-index-list" });
   const name = h("input", { class: "pz-input pz-build-name", value: "my-zoo", maxlength: "100",
@@ -60,13 +64,17 @@ export function indexesPanel({ onIndexesChanged, notify }) {
     }
   });
   cancel.addEventListener("click", async () => showStatus(await zooApi.cancel()));
-  zooApi.onProgress((status) => {
+  showProgress = (status) => {
     showStatus(status);
     if (status.state !== "running") {
       notify(`Index ${status.index}: ${status.state}`);
       refresh();
     }
-  });
+  };
+  if (!listening) {
+    listening = true;
+    zooApi.onProgress((status) => showProgress?.(status));
+  }
 
   const panel = h("div", { class: "pz-panel pz-indexes-panel" },
     h("div", { class: "pz-section-title", text: "Indexes" }), list,

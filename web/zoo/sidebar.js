@@ -110,6 +110,7 @@ function renderSidebar(el) {
       `${query ? ` · ${data.took_ms} ms` : ""}` : "No matches");
     const renderedAt = performance.now();
     requestAnimationFrame(() => requestAnimationFrame(() => {
+      if (window.__polarisZoo.paints.length > 200) window.__polarisZoo.paints.shift();
       window.__polarisZoo.paints.push({ query, requestedAt, respondedAt, renderedAt, paintedAt: performance.now(),
         count: shown });
     }));
