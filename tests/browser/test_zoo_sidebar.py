@@ -195,11 +195,23 @@ def test_instruction_mode_opens_a_workflow_that_runs(comfy_page, fixture_index, 
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[-2000:]
     images = [img for out in entry["outputs"].values() for img in out.get("images", [])]
     assert images and images[0]["filename"].startswith("sidebar-plan")
+    # The local-edit graph: the same models, the mask from the instruction, the plan's prompt inpainted.
+    page.click('.pz-open[data-template="local-edit"]')
+    page.wait_for_function("window.app.graph._nodes.some(n => n.type === 'PolarisInpaintMasked')", timeout=30_000)
+    edit = page.evaluate("""() => Object.fromEntries(window.app.graph._nodes.map(n =>
+        [n.type, Object.fromEntries((n.widgets || []).map(w => [w.name, w.value]))]))""")
+    assert edit["LoraLoader"]["lora_name"] == "polaris-corgi.safetensors"
+    assert edit["PolarisParseInstruction"]["instruction"] == "Turn the dog into a pcorgi corgi"
+    assert "pcorgi" in edit["PolarisInpaintMasked"]["prompt"]
+    assert page.evaluate("window.app.graph.links && Object.keys(window.app.graph.links).length") >= 10
 
 
 def test_build_an_index_from_the_sidebar(comfy_page, browser_server):
     wait_build(browser_server)
     page = open_sidebar(comfy_page)
+    page.click(SIDEBAR_BUTTON)  # closed and opened again: the progress must reach the panel on screen
+    page.wait_for_selector(".pz-root", state="detached", timeout=10_000)
+    open_sidebar(page)
     page.click('.pz-tab[data-tab="indexes"]')
     page.fill(".pz-build-name", "sidebar-built")
     page.click(".pz-build")
