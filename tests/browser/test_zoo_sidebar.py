@@ -139,6 +139,14 @@ def test_add_lora_to_graph_by_button_and_by_drag(comfy_page, fixture_index):
                           ".map(n => n.widgets.find(w => w.name === 'lora_name').value)")
     assert loras == ["polaris-corgi.safetensors"]
     assert page.evaluate("window.app.graph._nodes.length") == before + 1
+    # With a node selected, the next one goes beside it.
+    anchor = page.evaluate("""() => { const n = window.app.graph._nodes.find(n => n.type === 'KSampler');
+        window.app.canvas.deselectAll?.(); window.app.canvas.selectNode(n);
+        return [n.pos[0] + n.size[0], n.pos[1]]; }""")
+    page.locator(".pz-results .pz-card").first.locator(".pz-add").click()
+    placed = page.evaluate("window.app.graph._nodes.filter(n => n.type === 'LoraLoader').pop().pos")
+    assert anchor[0] < placed[0] <= anchor[0] + 100 and placed[1] == anchor[1]
+    before += 1
     # Drag the checkpoint card onto the canvas: a CheckpointLoaderSimple appears where it was dropped.
     page.select_option(".pz-kind-select", "checkpoint")
     search(page, "random fixture")
