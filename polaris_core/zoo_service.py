@@ -180,8 +180,9 @@ class IndexCache:
     lazily on first use, and on a 2-core CPU parallel searches gain nothing over queued ones.
     """
 
-    def __init__(self, loader: Optional[Callable[[Path], Any]] = None) -> None:
+    def __init__(self, loader: Optional[Callable[[Path], Any]] = None, max_loaded: int = 4) -> None:
         self._loader = loader or _load_index
+        self._max_loaded = max_loaded  # a 20K-entry index holds ~1 GB: keep only the indexes used last
         self._lock = threading.Lock()
         self._items: dict[Path, tuple[tuple, Any, threading.Lock]] = {}
         self._loading: dict[Path, threading.Lock] = {}
@@ -193,7 +194,9 @@ class IndexCache:
         if signature is None:
             raise ZooNotFound(f"No index named {folder.name!r}; build it in the sidebar's Indexes panel first.")
         with self._lock:
-            cached = self._items.get(folder)
+            cached = self._items.pop(folder, None)
+            if cached:
+                self._items[folder] = cached  # most recently used last
             if cached and cached[0] == signature:
                 return cached[1], cached[2]
             loading = self._loading.setdefault(folder, threading.Lock())
@@ -209,7 +212,10 @@ class IndexCache:
                      time.perf_counter() - started)
             item = (signature, index, threading.Lock())
             with self._lock:
+                self._items.pop(folder, None)
                 self._items[folder] = item
+                while len(self._items) > self._max_loaded:
+                    self._items.pop(next(iter(self._items)))
             return index, item[2]
 
     def forget(self, folder: Path) -> None:

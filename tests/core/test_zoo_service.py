@@ -131,3 +131,33 @@ def test_a_plan_without_a_local_checkpoint_cannot_become_a_workflow():
         zoo.workflow_from_plan(plan(checkpoint=""), "text-to-image", ROOT / "workflows" / "api")
     with pytest.raises(zoo.ZooRequestError):
         zoo.workflow_from_plan(plan(), "video", ROOT / "workflows" / "api")
+
+
+def test_index_cache_reloads_changed_folders_and_keeps_the_last_used(tmp_path):
+    from polaris_core.vectorstore import MANIFEST
+
+    loads = []
+
+    def loader(folder):
+        loads.append(folder.name)
+        return [folder.name, len(loads)]
+
+    folders = []
+    for name in "abc":
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / MANIFEST).write_text("1")
+        folders.append(folder)
+    cache = zoo.IndexCache(loader, max_loaded=2)
+    assert cache.get(folders[0])[0] == ["a", 1]
+    assert cache.get(folders[0])[0] == ["a", 1]          # cached
+    (folders[0] / MANIFEST).write_text("22")            # a rebuild replaces the manifest
+    assert cache.get(folders[0])[0] == ["a", 2]
+    cache.get(folders[1])
+    cache.get(folders[0])                               # a used last, b next
+    cache.get(folders[2])                               # c evicts b
+    assert cache.get(folders[0])[0] == ["a", 2] and loads == ["a", "a", "b", "c"]
+    cache.get(folders[1])
+    assert loads[-1] == "b"
+    with pytest.raises(zoo.ZooNotFound):
+        cache.get(tmp_path / "missing")
