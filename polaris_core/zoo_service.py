@@ -182,7 +182,7 @@ class IndexCache:
 
     def __init__(self, loader: Optional[Callable[[Path], Any]] = None, max_loaded: int = 4) -> None:
         self._loader = loader or _load_index
-        self._max_loaded = max_loaded  # a 20K-entry index holds ~1 GB: keep only the indexes used last
+        self._max_loaded = max_loaded  # loaded indexes stay in memory (the 21.7K catalog: 272 MB on disk)
         self._lock = threading.Lock()
         self._items: dict[Path, tuple[tuple, Any, threading.Lock]] = {}
         self._loading: dict[Path, threading.Lock] = {}
