@@ -4,16 +4,17 @@ Nodes stay thin: they call these helpers and polaris_core, nothing else from Com
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import re
-from pathlib import Path
-from typing import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 import comfy.model_management
+import comfy.model_patcher
 import comfy.utils
 import folder_paths
 
@@ -111,17 +112,69 @@ def folder_list(key: str) -> list[str]:
         return []
 
 
-def model_path(key: str, name: str) -> str:
-    """Full path of a model chosen by name, refusing names that escape the model folders."""
-    if not name or ".." in Path(name).parts or os.path.isabs(name):
-        raise UnsafePathError(f"{name!r} is not a model name inside models/{key}; pick one from the list.")
+# ---------------------------------------------------------------- model files, and what to tell the user
+MODEL_KINDS = {  # folder key -> what a user puts in that folder
+    SAM_KEY: "a SAM model (.safetensors)",
+    POLARIS_CLIP_KEY: "an open_clip CLIP model (.safetensors)",
+    POLARIS_LLM_KEY: "a transformers model folder or a .gguf file",
+    "checkpoints": "a checkpoint (.safetensors)",
+    "loras": "a LoRA (.safetensors)",
+}
+
+
+def folder_label(key: str) -> str:
+    """The folder as a user finds it: 'models/sams' under ComfyUI's models folder, else its full path."""
+    paths = folder_list(key)
+    if not paths:
+        return f"models/{key}"
     try:
-        return folder_paths.get_full_path_or_raise(key, name)
-    except FileNotFoundError as exc:
+        return "models/" + Path(paths[0]).resolve().relative_to(Path(folder_paths.models_dir).resolve()).as_posix()
+    except ValueError:
+        return paths[0]
+
+
+def fill_folder_hint(key: str) -> str:
+    return f"put {MODEL_KINDS.get(key, 'the model file')} in {folder_label(key)} and press R to refresh"
+
+
+def missing_model_message(node: str, widget: str, key: str, name: str, choices: Sequence[str]) -> str | None:
+    """What the node says when `name` is not one of the folder's models (None when it is)."""
+    if not choices:
+        return f"{node}: there is no model in {folder_label(key)} for {widget}; {fill_folder_hint(key)}."
+    if name not in choices:
+        return f"{node}: {widget} '{name}' is not in {folder_label(key)}; {fill_folder_hint(key)}."
+    return None
+
+
+def model_path(key: str, name: str, *, node: str, widget: str) -> str:
+    """Full path of a model a widget chose, refusing names that escape the model folders."""
+    if not name or "\x00" in name or ".." in Path(name).parts or os.path.isabs(name):
+        raise UnsafePathError(f"{node}: {widget} {name!r} is not a model name inside {folder_label(key)}; "
+                              "pick one from the list.")
+    path = folder_paths.get_full_path(key, name)
+    if path is None:  # removed while the server runs, or never there
+        raise ModelFileError(missing_model_message(node, widget, key, name, model_list(key))
+                             or f"{node}: {widget} '{name}' is gone from {folder_label(key)}; "
+                                f"{fill_folder_hint(key)}.")
+    return path
+
+
+PLANNED_KINDS = {"checkpoints": "checkpoint", "loras": "LoRA"}
+
+
+def planned_model_path(key: str, name: str, *, node: str) -> str:
+    """Full path of a checkpoint or LoRA a plan names (the index found it; the file may be gone since)."""
+    if not name or "\x00" in name or ".." in Path(name).parts or os.path.isabs(name):
+        raise UnsafePathError(f"{node}: the plan names {name!r}, which is not a file inside {folder_label(key)}; "
+                              "rebuild the plan from a zoo index of this server.")
+    path = folder_paths.get_full_path(key, name)
+    if path is None:
         raise ModelFileError(
-            f"{name} is not in models/{key} (the index or plan names it, but the file is gone); rebuild the "
-            "index with Build Zoo Index, or put the file back."
-        ) from exc
+            f"{node}: the plan names the {PLANNED_KINDS.get(key, 'model')} '{name}', which is not "
+            f"in {folder_label(key)} (moved or deleted?); put it back, or run Build Zoo Index (Polaris) so the "
+            "index forgets it, then queue the workflow again."
+        )
+    return path
 
 
 def model_list(key: str) -> list[str]:
@@ -129,6 +182,58 @@ def model_list(key: str) -> list[str]:
         return folder_paths.get_filename_list(key)
     except KeyError:
         return []
+
+
+def file_fingerprint(path: str | None) -> str:
+    """Changes when a file (or a model folder's files) is replaced or removed, so ComfyUI re-runs the loader."""
+    if not path:
+        return "missing"
+    try:
+        target = Path(path)
+        files = sorted(f for f in target.iterdir() if f.is_file()) if target.is_dir() else [target]
+        return ";".join(f"{f.name}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files)
+    except OSError:
+        return "missing"
+
+
+def model_fingerprint(key: str, name: str | None) -> str:
+    return file_fingerprint(folder_paths.get_full_path(key, name) if name else None)
+
+
+@contextlib.contextmanager
+def node_errors(node: str, widget: str, name: str):
+    """Prefix the core's loading errors with the node and widget they belong to (same error class)."""
+    from polaris_core.errors import PolarisError
+
+    try:
+        yield
+    except PolarisError as exc:
+        prefix = f"{node}: "
+        if str(exc).startswith(prefix):
+            raise
+        raise type(exc)(f"{prefix}{widget} '{name}': {exc}") from exc
+
+
+def llm_names() -> list[str]:
+    """What Load LLM lists: .gguf files and transformers folders (a config.json) in models/polaris/llm."""
+    names = set()
+    for name in model_list(POLARIS_LLM_KEY):
+        posix = PurePosixPath(name.replace(os.sep, "/"))
+        if posix.suffix.lower() == ".gguf":
+            names.add(name)
+        elif posix.name == "config.json" and str(posix.parent) != ".":
+            names.add(posix.parent.as_posix())
+    return sorted(names)
+
+
+def llm_path(name: str, *, node: str, widget: str) -> str:
+    """A .gguf file or a transformers folder chosen from llm_names()."""
+    message = missing_model_message(node, widget, POLARIS_LLM_KEY, name, llm_names())
+    if message:
+        raise ModelFileError(message)
+    if name.lower().endswith(".gguf"):
+        return model_path(POLARIS_LLM_KEY, name, node=node, widget=widget)
+    return str(Path(model_path(POLARIS_LLM_KEY, f"{name}/config.json", node=node, widget=widget)).parent)
 
 
 def callbacks(node_id: str | None = None) -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -162,75 +267,157 @@ def mask_to_tensor(mask: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(mask.astype(np.float32)))[None]
 
 
-def torch_device() -> torch.device:
-    return comfy.model_management.get_torch_device()
+# ---------------------------------------------------------------- helper models under ComfyUI's memory manager
+class PolarisHelperModel(torch.nn.Module):
+    """What ModelPatcher wraps: it writes bookkeeping attributes (`device`, ...) on its module, and SAM and
+    transformers models have a read-only `device` property of their own."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+
+class ComfyDeviceManager:
+    """polaris_core's DeviceManager backed by comfy.model_management, the way comfy/clip_vision.py does it.
+
+    The model waits on its offload device; `load` goes through `load_models_gpu`, so ComfyUI frees memory
+    for it, counts it among its loaded models, and unloads it again when sampling needs the room.
+    """
+
+    def __init__(self, module: torch.nn.Module, load_device: torch.device, offload_device: torch.device) -> None:
+        self.patcher = comfy.model_patcher.ModelPatcher(PolarisHelperModel(module), load_device=load_device,
+                                                        offload_device=offload_device)
+
+    def load(self, together: Sequence["ComfyDeviceManager"]) -> None:
+        # A full load: these are plain torch modules, which ComfyUI's low-VRAM mode cannot split across devices.
+        comfy.model_management.load_models_gpu([m.patcher for m in together], force_full_load=True)
+
+
+HELPER_DEVICES = {  # helper kind -> (compute device, offload device) getters, as ComfyUI places its own models
+    "llm": (comfy.model_management.get_torch_device, comfy.model_management.text_encoder_offload_device),
+    "clip": (comfy.model_management.get_torch_device, comfy.model_management.text_encoder_offload_device),
+    "sam": (comfy.model_management.get_torch_device, comfy.model_management.unet_offload_device),
+}
+
+
+def offload_device(kind: str) -> str:
+    """Where a helper model is loaded and waits between its uses (the CPU unless ComfyUI keeps all on the GPU)."""
+    return str(HELPER_DEVICES[kind][1]())
+
+
+def managed(loaded: Any, kind: str) -> Any:
+    """Hand a loaded LLM, CLIP or SAM to ComfyUI's memory manager; core code then loads it for its own work."""
+    compute, offload = (get() for get in HELPER_DEVICES[kind])
+    loaded.manager = ComfyDeviceManager(loaded.model, compute, offload)
+    return loaded
 
 
 # ---------------------------------------------------------------- apply the selection
-_LORA_SUFFIX = re.compile(
-    r"\.(lora_(?:up|down|mid|A|B)|hada_\w+|lokr_\w+|alpha|dora_scale|diff(?:_b)?|w_norm|b_norm|on_input|"
-    r"reshape_weight|set_weight)(?:\.weight|\.default\.weight)?$"
-)
-
-
-def safe_weights_path(key: str, name: str) -> str:
-    """Resolve a checkpoint/LoRA name and refuse pickles before anything is read."""
-    path = model_path(key, name)
+def safe_weights_path(key: str, name: str, *, node: str, widget: str) -> str:
+    """Resolve a model a widget chose and refuse pickles before anything is read."""
+    path = model_path(key, name, node=node, widget=widget)
     refuse_pickle(path)
     return path
 
 
-def lora_fit(lora_path: str, model, clip) -> tuple[int, list[str]]:
-    """(matched modules, unmatched module names) of a LoRA against a loaded model, from its key names only."""
-    from safetensors import safe_open
+APPLY_NODE = "Apply Plan (Polaris)"
+_NOT_LOADED = "lora key not loaded: "
 
+
+class _NotLoadedKeys(logging.Filter):
+    """Collects (and keeps off the console) the keys comfy.lora.load_lora reports it could not place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(_NOT_LOADED):
+            self.keys.append(message[len(_NOT_LOADED):])
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _collect_not_loaded_keys():
+    collector = _NotLoadedKeys()
+    root = logging.getLogger()
+    root.addFilter(collector)
+    try:
+        yield collector.keys
+    finally:
+        root.removeFilter(collector)
+
+
+def lora_patches(lora: dict, model, clip) -> tuple[dict, list[str]]:
+    """(patches ComfyUI would apply, keys of the file it could not place), judged by ComfyUI's own LoRA code.
+
+    The key maps and the adapters (LoRA, LoHa, LoKr, OFT, BOFT, GLoRA, diffs) are exactly what
+    LoraLoader uses, so a LoRA fits here if and only if ComfyUI loads all of it into this model.
+    """
     import comfy.lora
+    import comfy.lora_convert
 
     key_map: dict = {}
     if model is not None:
         key_map = comfy.lora.model_lora_keys_unet(model.model, key_map)
     if clip is not None:
         key_map = comfy.lora.model_lora_keys_clip(clip.cond_stage_model, key_map)
+    with _collect_not_loaded_keys() as not_loaded:
+        patches = comfy.lora.load_lora(comfy.lora_convert.convert_lora(lora), key_map, log_missing=True)
+    return patches, sorted(not_loaded)
+
+
+def read_lora(path: str) -> dict:
     try:
-        with safe_open(lora_path, framework="pt") as handle:
-            keys = list(handle.keys())
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelFileError(f"{Path(lora_path).name} is not a readable .safetensors LoRA ({exc}).") from exc
-    modules = {_LORA_SUFFIX.sub("", k) for k in keys if _LORA_SUFFIX.search(k)}
-    unmatched = sorted(m for m in modules if m not in key_map)
-    return len(modules) - len(unmatched), unmatched
+        return comfy.utils.load_torch_file(path, safe_load=True)
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise ModelFileError(f"{APPLY_NODE}: {Path(path).name} is not a readable .safetensors LoRA ({exc}); "
+                             "replace the file in models/loras.") from exc
+
+
+def lora_fit(lora_path: str, model, clip) -> tuple[int, list[str]]:
+    """(layers ComfyUI patches, keys of the file it could not place) of a LoRA against a loaded model."""
+    patches, not_loaded = lora_patches(read_lora(lora_path), model, clip)
+    return len(patches), not_loaded
 
 
 def load_checkpoint(name: str):
     """(MODEL, CLIP, VAE) of a checkpoint in models/checkpoints, as CheckpointLoaderSimple loads it."""
     import comfy.sd
 
-    path = safe_weights_path("checkpoints", name)
+    path = planned_model_path("checkpoints", name, node=APPLY_NODE)
+    with node_errors(APPLY_NODE, "the plan's checkpoint", name):
+        refuse_pickle(path)
     out = comfy.sd.load_checkpoint_guess_config(
         path, output_vae=True, output_clip=True, embedding_directory=folder_paths.get_folder_paths("embeddings")
     )
     if out[0] is None:
-        raise ModelFileError(f"{name} holds no diffusion model ComfyUI recognises; choose another checkpoint.")
+        raise ModelFileError(f"{APPLY_NODE}: {name} holds no diffusion model ComfyUI recognises; pick another "
+                             "checkpoint.")
     return out[:3]
 
 
 def apply_loras(model, clip, loras: list[tuple[str, float]]):
-    """Check every LoRA against the model from its key names first, then patch them all in."""
+    """Check every LoRA against the model with ComfyUI's own LoRA loader first, then patch them all in."""
     import comfy.sd
 
     checked = []
     for name, weight in loras:
-        path = safe_weights_path("loras", name)
-        matched, unmatched = lora_fit(path, model, clip)
-        if matched == 0 or unmatched:
+        path = planned_model_path("loras", name, node=APPLY_NODE)
+        with node_errors(APPLY_NODE, "the plan's LoRA", name):
+            refuse_pickle(path)
+        lora = read_lora(path)
+        patches, not_loaded = lora_patches(lora, model, clip)
+        if not patches or not_loaded:
             raise PlanError(
-                f"LoRA {name} does not fit this checkpoint: {len(unmatched)} of {matched + len(unmatched)} of its "
-                f"layers are missing (e.g. {', '.join(unmatched[:3])}). It was probably trained for another base "
-                "model; pick a LoRA of the checkpoint's family."
+                f"{APPLY_NODE}: LoRA {name} does not fit this checkpoint: ComfyUI places {len(patches)} of its "
+                f"layers and cannot place {len(not_loaded)} of its tensors (e.g. {', '.join(not_loaded[:3])}). "
+                "It was probably trained for another base model; pick a LoRA of the checkpoint's family."
             )
-        checked.append((path, weight))
-    for path, weight in checked:
-        lora = comfy.utils.load_torch_file(path, safe_load=True)
+        checked.append((lora, weight))
+    for lora, weight in checked:
         model, clip = comfy.sd.load_lora_for_models(model, clip, lora, weight, weight)
     return model, clip
 

@@ -1,4 +1,10 @@
-"""Loader nodes: the LLM, open_clip CLIP, Segment Anything, and the zoo index."""
+"""Loader nodes: the LLM, open_clip CLIP and Segment Anything.
+
+Each model is loaded on ComfyUI's offload device and handed to its memory manager (glue.managed): it
+takes the GPU only for its own work, and ComfyUI can unload it when sampling needs the room. A file
+that is missing, or an empty model folder, is reported on the node by validate_inputs, before anything
+runs; fingerprint_inputs makes ComfyUI reload a file that was replaced.
+"""
 from __future__ import annotations
 
 from comfy_api.latest import io
@@ -6,6 +12,7 @@ from comfy_api.latest import io
 from . import glue, types
 
 BUNDLED = "(bundled SmolLM2-135M)"
+LLM_NODE, CLIP_NODE, SAM_NODE = "Load LLM (Polaris)", "Load CLIP (Polaris)", "Load SAM (Polaris)"
 
 
 class PolarisLoadLLM(io.ComfyNode):
@@ -13,13 +20,14 @@ class PolarisLoadLLM(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="PolarisLoadLLM",
-            display_name="Load LLM (Polaris)",
+            display_name=LLM_NODE,
             category="Polaris/loaders",
             description="Loads a local causal language model for parsing and tree reranking. "
                         "Put transformers folders or .gguf files in models/polaris/llm.",
             inputs=[
-                io.Combo.Input("model", options=[BUNDLED, *glue.model_list(glue.POLARIS_LLM_KEY)],
-                               tooltip="A model from models/polaris/llm, or the SmolLM2 package if installed."),
+                io.Combo.Input("model", options=[BUNDLED, *glue.llm_names()],
+                               tooltip="A transformers model folder or a .gguf file from models/polaris/llm, or "
+                                       "the SmolLM2 package if installed."),
                 io.Combo.Input("dtype", options=["float32", "bfloat16", "float16"], default="float32",
                                tooltip="float32 is exact on CPU; half precision saves memory on a GPU."),
             ],
@@ -27,11 +35,38 @@ class PolarisLoadLLM(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model: str, dtype: str) -> io.NodeOutput:
-        from polaris_core.llm import load_llm
+    def validate_inputs(cls, model: str) -> bool | str:
+        if model == BUNDLED or model is None:
+            return True
+        return glue.missing_model_message(LLM_NODE, "model", glue.POLARIS_LLM_KEY, model, glue.llm_names()) or True
 
-        path = None if model == BUNDLED else glue.model_path(glue.POLARIS_LLM_KEY, model)
-        return io.NodeOutput(load_llm(path, dtype=dtype, device=str(glue.torch_device())))
+    @classmethod
+    def fingerprint_inputs(cls, model: str, **_) -> str:
+        if model == BUNDLED:
+            return model
+        from polaris_core.errors import PolarisError
+
+        try:
+            return glue.file_fingerprint(glue.llm_path(model, node=LLM_NODE, widget="model"))
+        except PolarisError:  # validate_inputs reports it
+            return "missing"
+
+    @classmethod
+    def execute(cls, model: str, dtype: str) -> io.NodeOutput:
+        from polaris_core.errors import ConfigError, ModelFileError
+        from polaris_core.llm import load_llm
+        from polaris_core.weights import default_llm_path
+
+        path = None if model == BUNDLED else glue.llm_path(model, node=LLM_NODE, widget="model")
+        if path is None:
+            try:
+                default_llm_path()
+            except ConfigError as exc:  # the package that carries the bundled model is not installed
+                raise ModelFileError(f"{LLM_NODE}: the bundled SmolLM2-135M is not installed; "
+                                     f"{glue.fill_folder_hint(glue.POLARIS_LLM_KEY)}.") from exc
+        with glue.node_errors(LLM_NODE, "model", model):
+            llm = load_llm(path, dtype=dtype, device=glue.offload_device("llm"), cache=False)
+        return io.NodeOutput(glue.managed(llm, "llm"))
 
 
 class PolarisLoadCLIP(io.ComfyNode):
@@ -39,7 +74,7 @@ class PolarisLoadCLIP(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="PolarisLoadCLIP",
-            display_name="Load CLIP (Polaris)",
+            display_name=CLIP_NODE,
             category="Polaris/loaders",
             description="Loads open_clip weights (.safetensors in models/polaris/clip) for mask scoring and the "
                         "image channel of retrieval.",
@@ -53,11 +88,22 @@ class PolarisLoadCLIP(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, clip_name: str) -> bool | str:
+        return glue.missing_model_message(CLIP_NODE, "clip_name", glue.POLARIS_CLIP_KEY, clip_name,
+                                          glue.model_list(glue.POLARIS_CLIP_KEY)) or True
+
+    @classmethod
+    def fingerprint_inputs(cls, clip_name: str, **_) -> str:
+        return glue.model_fingerprint(glue.POLARIS_CLIP_KEY, clip_name)
+
+    @classmethod
     def execute(cls, clip_name: str, architecture: str) -> io.NodeOutput:
         from polaris_core.clip_model import load_clip
 
-        path = glue.safe_weights_path(glue.POLARIS_CLIP_KEY, clip_name)
-        return io.NodeOutput(load_clip(path, arch=architecture, device=str(glue.torch_device())))
+        path = glue.safe_weights_path(glue.POLARIS_CLIP_KEY, clip_name, node=CLIP_NODE, widget="clip_name")
+        with glue.node_errors(CLIP_NODE, "clip_name", clip_name):
+            clip = load_clip(path, arch=architecture, device=glue.offload_device("clip"), cache=False)
+        return io.NodeOutput(glue.managed(clip, "clip"))
 
 
 class PolarisLoadSAM(io.ComfyNode):
@@ -65,7 +111,7 @@ class PolarisLoadSAM(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="PolarisLoadSAM",
-            display_name="Load SAM (Polaris)",
+            display_name=SAM_NODE,
             category="Polaris/loaders",
             description="Loads a Segment Anything model (vit_b, vit_l or vit_h, detected from the weights) from "
                         "models/sams. Weights must be .safetensors; .pth pickles are refused.",
@@ -77,11 +123,22 @@ class PolarisLoadSAM(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, sam_name: str) -> bool | str:
+        return glue.missing_model_message(SAM_NODE, "sam_name", glue.SAM_KEY, sam_name,
+                                          glue.model_list(glue.SAM_KEY)) or True
+
+    @classmethod
+    def fingerprint_inputs(cls, sam_name: str, **_) -> str:
+        return glue.model_fingerprint(glue.SAM_KEY, sam_name)
+
+    @classmethod
     def execute(cls, sam_name: str) -> io.NodeOutput:
         from polaris_core.sam_model import load_sam
 
-        path = glue.safe_weights_path(glue.SAM_KEY, sam_name)
-        return io.NodeOutput(load_sam(path, device=str(glue.torch_device())))
+        path = glue.safe_weights_path(glue.SAM_KEY, sam_name, node=SAM_NODE, widget="sam_name")
+        with glue.node_errors(SAM_NODE, "sam_name", sam_name):
+            sam = load_sam(path, device=glue.offload_device("sam"), cache=False)
+        return io.NodeOutput(glue.managed(sam, "sam"))
 
 
 NODES = [PolarisLoadLLM, PolarisLoadCLIP, PolarisLoadSAM]

@@ -42,8 +42,13 @@ class PolarisParseInstruction(io.ComfyNode):
         from polaris_core.report import intent_summary
 
         options = {}
-        if backend == "transformers" and llm is not None:
-            options["model_path"] = llm.path
+        if backend == "transformers":
+            if llm is None:
+                from polaris_core.errors import ConfigError
+
+                raise ConfigError("Parse Instruction (Polaris): the transformers backend needs a language model; "
+                                  "connect a Load LLM (Polaris) node to the llm input, or pick the rules backend.")
+            options["llm"] = llm  # the loaded model itself, managed by ComfyUI: never a second copy
         elif backend == "openai":
             options["base_url"] = base_url
         picture = glue.image_to_numpy(image) if image is not None else None

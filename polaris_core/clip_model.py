@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from polaris_core.devices import DeviceManager, load_for_work, module_device
 from polaris_core.errors import ConfigError, ModelFileError
 from polaris_core.weights import check_weights_file, read_safetensors_shapes
 
@@ -33,11 +34,16 @@ class LoadedClip:
     tokenizer: Any             # list[str] -> LongTensor [N, context_length]
     arch: str
     path: str = ""             # "" for in-memory (random-weight) models
-    device: str = "cpu"
     image_size: int = 224
     mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
     text_cache: dict = field(default_factory=dict, repr=False)  # prompt -> normalised embedding (CPU)
+    manager: DeviceManager | None = None  # set by a host that moves the model for its work
+
+    @property
+    def device(self) -> str:
+        """Where the weights are now (a managed model moves between its offload and compute device)."""
+        return module_device(self.model)
 
     @property
     def mean_rgb_uint8(self) -> tuple[int, int, int]:
@@ -82,8 +88,7 @@ def clip_from_model(model: Any, arch: str, *, path: str = "", device: str = "cpu
         ) from exc
     model.to(device).eval()
     return LoadedClip(
-        model=model, preprocess=preprocess, tokenizer=tokenizer, arch=arch, path=path, device=str(device),
-        image_size=size, mean=tuple(cfg.mean), std=tuple(cfg.std),
+        model=model, preprocess=preprocess, tokenizer=tokenizer, arch=arch, path=path, image_size=size, mean=tuple(cfg.mean), std=tuple(cfg.std),
     )
 
 
@@ -141,22 +146,24 @@ def _describe_foreign_layout(shapes: dict[str, tuple[int, ...]]) -> str | None:
     return None
 
 
-def load_clip(path: str | os.PathLike | None = None, arch: str = DEFAULT_CLIP_ARCH, device: str = "cpu") -> LoadedClip:
+def load_clip(path: str | os.PathLike | None = None, arch: str = DEFAULT_CLIP_ARCH, device: str = "cpu", *,
+              cache: bool = True) -> LoadedClip:
     """Load open_clip `arch` with weights from a .safetensors file (default: $POLARIS_CLIP_PATH).
 
-    `arch="auto"` picks the architecture from the tensor shapes. Loaded models are cached by
-    path, modification time, architecture and device.
+    `arch="auto"` picks the architecture from the tensor shapes. With `cache=True` loaded models are
+    cached by path, modification time, architecture and device; a host that keeps its own loaded
+    objects (ComfyUI's node cache) passes False.
     """
     chosen = path if path is not None else default_clip_path()
     if chosen is None:
         raise ConfigError(f"No CLIP weights given; pass an open_clip .safetensors file or set {CLIP_PATH_ENV}.")
     p = check_weights_file(chosen, "CLIP", CLIP_PATH_ENV)
     stat = p.stat()
-    return _load_clip_cached(str(p.resolve()), stat.st_mtime_ns, stat.st_size, arch, str(device))
+    loader = _load_clip_cached if cache else _load_clip
+    return loader(str(p.resolve()), stat.st_mtime_ns, stat.st_size, arch, str(device))
 
 
-@lru_cache(maxsize=2)
-def _load_clip_cached(path: str, mtime_ns: int, size: int, arch: str, device: str) -> LoadedClip:
+def _load_clip(path: str, mtime_ns: int, size: int, arch: str, device: str) -> LoadedClip:
     import open_clip
     from open_clip.factory import convert_to_custom_text_state_dict, resize_pos_embed, resize_text_pos_embed
     from safetensors.torch import load_file
@@ -199,6 +206,9 @@ def _load_clip_cached(path: str, mtime_ns: int, size: int, arch: str, device: st
     return clip_from_model(model, arch, path=path, device=device)
 
 
+_load_clip_cached = lru_cache(maxsize=2)(_load_clip)
+
+
 def encode_texts(clip: LoadedClip, texts: list[str]) -> Any:
     """L2-normalised text embeddings [N, D] (float32, on CPU), cached per prompt."""
     import torch
@@ -206,6 +216,7 @@ def encode_texts(clip: LoadedClip, texts: list[str]) -> Any:
     known = {t: clip.text_cache[t] for t in dict.fromkeys(texts) if t in clip.text_cache}
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
+        load_for_work(clip)
         with torch.no_grad():
             tokens = clip.tokenizer(missing).to(clip.device)
             feats = clip.model.encode_text(tokens).float()

@@ -1,6 +1,8 @@
 """Load a local transformers causal LM (a folder or a GGUF file), offline.
 
-Shared by the transformers parser backend and the tree reranker.
+Shared by the transformers parser backend and the tree reranker. A host that manages device memory
+(ComfyUI, through nodes/glue.py) loads with `cache=False` on its offload device and sets `manager`
+(see polaris_core.devices); plain callers get a small per-process cache.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from polaris_core.devices import DeviceManager, module_device
 from polaris_core.errors import ConfigError, ModelFileError
 from polaris_core.weights import default_llm_path
 
@@ -23,16 +26,26 @@ class LoadedLLM:
     tokenizer: Any   # transformers PreTrainedTokenizer
     path: str
     dtype: str
+    manager: DeviceManager | None = None  # set by a host that moves the model for its work
+
+    @property
+    def device(self) -> str:
+        """Where the weights are now (a managed model moves between its offload and compute device)."""
+        return module_device(self.model)
 
 
-def load_llm(path: str | os.PathLike | None = None, dtype: str = "float32", device: str = "cpu") -> LoadedLLM:
-    """Load a causal LM from a transformers folder or a .gguf file (dequantised by transformers)."""
+def load_llm(path: str | os.PathLike | None = None, dtype: str = "float32", device: str = "cpu", *,
+             cache: bool = True) -> LoadedLLM:
+    """Load a causal LM from a transformers folder or a .gguf file (dequantised by transformers).
+
+    `cache=True` reuses the last two loads of this process; a host that keeps its own loaded objects
+    (ComfyUI's node cache) passes False so nothing else holds the weights.
+    """
     resolved = str(Path(path) if path else default_llm_path())
-    return _load_cached(resolved, dtype, device)
+    return (_load_cached if cache else _load)(resolved, dtype, device)
 
 
-@lru_cache(maxsize=2)
-def _load_cached(path: str, dtype: str, device: str) -> LoadedLLM:
+def _load(path: str, dtype: str, device: str) -> LoadedLLM:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -60,3 +73,6 @@ def _load_cached(path: str, dtype: str, device: str) -> LoadedLLM:
     model.to(device).eval()
     log.info("loaded LLM %s (%s, %s)", p.name, dtype, device)
     return LoadedLLM(model=model, tokenizer=tokenizer, path=path, dtype=dtype)
+
+
+_load_cached = lru_cache(maxsize=2)(_load)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from polaris_core.devices import DeviceManager, module_device
 from polaris_core.errors import ConfigError, ModelFileError
 from polaris_core.weights import check_weights_file, read_safetensors_shapes
 
@@ -39,10 +40,15 @@ class LoadedSam:
     model: Any                 # segment_anything Sam in eval mode
     arch: str                  # vit_b | vit_l | vit_h
     path: str = ""             # "" for in-memory (random-weight) models
-    device: str = "cpu"
     # image key -> (features, input_size, original_size): SAM's image embedding, reused per image.
     embedding_cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
     encoder_runs: int = 0      # how many times the image encoder actually ran (for checks and benchmarks)
+    manager: DeviceManager | None = None  # set by a host that moves the model for its work
+
+    @property
+    def device(self) -> str:
+        """Where the weights are now (a managed model moves between its offload and compute device)."""
+        return module_device(self.model)
 
 
 def default_sam_path() -> Path | None:
@@ -77,14 +83,16 @@ def detect_sam_arch(shapes: dict[str, tuple[int, ...]]) -> str:
 def sam_from_model(model: Any, arch: str, *, path: str = "", device: str = "cpu") -> LoadedSam:
     """Wrap a segment_anything Sam (e.g. a random-weight one) for the masker."""
     model.to(device).eval()
-    return LoadedSam(model=model, arch=arch, path=path, device=str(device))
+    return LoadedSam(model=model, arch=arch, path=path)
 
 
-def load_sam(path: str | os.PathLike | None = None, arch: str = "auto", device: str = "cpu") -> LoadedSam:
+def load_sam(path: str | os.PathLike | None = None, arch: str = "auto", device: str = "cpu", *,
+             cache: bool = True) -> LoadedSam:
     """Load SAM from a .safetensors file (default: $POLARIS_SAM_PATH); `arch` is detected from shapes by default.
 
-    Loaded models (and their per-image embedding caches) are cached by path, modification time,
-    architecture and device.
+    With `cache=True` loaded models (and their per-image embedding caches) are cached by path,
+    modification time, architecture and device; a host that keeps its own loaded objects (ComfyUI's
+    node cache) passes False.
     """
     chosen = path if path is not None else default_sam_path()
     if chosen is None:
@@ -99,11 +107,11 @@ def load_sam(path: str | os.PathLike | None = None, arch: str = "auto", device: 
         )
     p = check_weights_file(chosen, "SAM", SAM_PATH_ENV)
     stat = p.stat()
-    return _load_sam_cached(str(p.resolve()), stat.st_mtime_ns, stat.st_size, arch, str(device))
+    loader = _load_sam_cached if cache else _load_sam
+    return loader(str(p.resolve()), stat.st_mtime_ns, stat.st_size, arch, str(device))
 
 
-@lru_cache(maxsize=2)
-def _load_sam_cached(path: str, mtime_ns: int, size: int, arch: str, device: str) -> LoadedSam:
+def _load_sam(path: str, mtime_ns: int, size: int, arch: str, device: str) -> LoadedSam:
     from safetensors.torch import load_file
     from segment_anything import sam_model_registry
 
@@ -122,4 +130,7 @@ def _load_sam_cached(path: str, mtime_ns: int, size: int, arch: str, device: str
     model = model.float()
     log.info("loaded SAM %s from %s on %s", detected, Path(path).name, device)
     return sam_from_model(model, detected, path=path, device=device)
+
+
+_load_sam_cached = lru_cache(maxsize=2)(_load_sam)
 

@@ -5,6 +5,7 @@ Fixtures use ComfyUI's own model classes, so its loaders read them exactly like 
 Run as a script to build a fixture in a separate process (frees the ~4 GB it needs):
     python tests/comfy_host.py sd15 OUT.safetensors
     python tests/comfy_host.py lora CHECKPOINT.safetensors OUT.safetensors NAME [--rank 4] [--base sd15]
+    python tests/comfy_host.py lora-formats OUT_DIR   (polaris-FORMAT.safetensors for each of LORA_FORMATS)
 """
 from __future__ import annotations
 
@@ -155,6 +156,128 @@ def build_lora(checkpoint: Path, out_path: Path, name: str, *, rank: int = 4, se
     return out_path
 
 
+# Layers of the SD1.5 fixture that the format fixtures patch: (CompVis key without "model.", shape).
+FORMAT_TARGETS = {
+    "unet_q": ("diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q", (320, 320)),
+    "unet_k2": ("diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k", (320, 768)),
+    "unet_ff": ("diffusion_model.output_blocks.11.1.transformer_blocks.0.ff.net.2", (320, 1280)),
+    "unet_conv": ("diffusion_model.input_blocks.1.0.in_layers.2", (320, 320, 3, 3)),
+    "te_q": ("cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj", (768, 768)),
+    "te_fc1": ("cond_stage_model.transformer.text_model.encoder.layers.1.mlp.fc1", (3072, 768)),
+}
+LORA_FORMATS = ("diffusers", "peft", "locon", "loha", "lokr", "oft", "sdxl")
+
+
+def _kohya_name(target: str) -> str:
+    if target.startswith("diffusion_model."):
+        return "lora_unet_" + target[len("diffusion_model."):].replace(".", "_")
+    return "lora_te_" + target[len("cond_stage_model.transformer."):].replace(".", "_")
+
+
+def _diffusers_unet_name(target: str) -> str:
+    """The diffusers name of a CompVis UNet layer of the SD1.5 fixture, as ComfyUI maps it."""
+    import comfy.utils
+
+    compvis = target[len("diffusion_model."):] + ".weight"
+    for diffusers, their in comfy.utils.unet_to_diffusers(dict(SD15_UNET)).items():
+        if their == compvis:
+            return diffusers[:-len(".weight")]
+    raise KeyError(target)
+
+
+def format_lora_tensors(fmt: str, *, rank: int = 2, seed: int = 0) -> dict:
+    """Tensors of a small LoRA in one of the formats ComfyUI's LoRA loader reads, for the SD1.5 fixture.
+
+    diffusers: attention-processor keys (`..._lora.up`, `.lora.up`) and `lora_linear_layer` text-encoder
+    keys; peft: `lora_A`/`lora_B`; locon: kohya names with a 3x3 conv layer; loha: `hada_*`; lokr: `lokr_*`
+    (Kronecker factors); oft: `oft_blocks`. sdxl: kohya keys of SDXL-only layers (second text encoder,
+    deeper transformer blocks) plus a first-encoder layer SD1.5 shares: a real misfit.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return (torch.randn(*shape, generator=gen) * 0.05).half()
+
+    out: dict = {}
+    T = FORMAT_TARGETS
+    if fmt == "diffusers":
+        for key in ("unet_q", "unet_k2"):
+            target, (o, i) = T[key]
+            name = _diffusers_unet_name(target).replace(".to_", ".processor.to_")
+            if key == "unet_q":  # diffusers' save_attn_procs layout
+                out[f"{name}_lora.down.weight"], out[f"{name}_lora.up.weight"] = rand(rank, i), rand(o, rank)
+            else:
+                out[f"unet.{name}.lora.down.weight"], out[f"unet.{name}.lora.up.weight"] = rand(rank, i), rand(o, rank)
+        target, (o, i) = T["te_q"]
+        name = "text_encoder." + target[len("cond_stage_model.transformer."):]
+        out[f"{name}.lora_linear_layer.down.weight"] = rand(rank, i)
+        out[f"{name}.lora_linear_layer.up.weight"] = rand(o, rank)
+    elif fmt == "peft":
+        for key in ("unet_q", "unet_ff", "te_fc1"):
+            target, (o, i) = T[key]
+            if key.startswith("te_"):
+                name = "text_encoder." + target[len("cond_stage_model.transformer."):]
+            else:
+                name = "unet." + _diffusers_unet_name(target).replace(".to_", ".processor.to_")
+            out[f"{name}.lora_A.weight"], out[f"{name}.lora_B.weight"] = rand(rank, i), rand(o, rank)
+    elif fmt == "locon":
+        for key in ("unet_conv", "unet_q", "te_q"):
+            target, shape = T[key]
+            name = _kohya_name(target)
+            out[f"{name}.lora_down.weight"] = rand(rank, *shape[1:])
+            out[f"{name}.lora_up.weight"] = rand(shape[0], rank, *([1, 1] if len(shape) == 4 else []))
+            out[f"{name}.alpha"] = torch.tensor(float(rank)).half()
+    elif fmt == "loha":
+        for key in ("unet_q", "unet_k2", "te_q"):
+            target, (o, i) = T[key]
+            name = _kohya_name(target)
+            out[f"{name}.hada_w1_a"], out[f"{name}.hada_w1_b"] = rand(o, rank), rand(rank, i)
+            out[f"{name}.hada_w2_a"], out[f"{name}.hada_w2_b"] = rand(o, rank), rand(rank, i)
+            out[f"{name}.alpha"] = torch.tensor(float(rank)).half()
+    elif fmt == "lokr":
+        for key in ("unet_q", "unet_k2", "te_q"):
+            target, (o, i) = T[key]
+            name = _kohya_name(target)
+            out[f"{name}.lokr_w1"] = rand(4, 4)  # kron(w1, w2) has the layer's shape
+            out[f"{name}.lokr_w2_a"], out[f"{name}.lokr_w2_b"] = rand(o // 4, rank), rand(rank, i // 4)
+            out[f"{name}.alpha"] = torch.tensor(float(rank)).half()
+    elif fmt == "oft":
+        for key in ("unet_q", "unet_ff", "te_q"):
+            target, (o, i) = T[key]
+            # 16-wide blocks, as LyCORIS trains them (torch's multithreaded batched inverse fails on CPU for
+            # blocks of about 192 and up, which ComfyUI's OFT math would then log and skip).
+            out[f"{_kohya_name(target)}.oft_blocks"] = rand(o // 16, 16, 16)
+    elif fmt == "sdxl":
+        for name, (o, i) in {
+            "lora_te1_text_model_encoder_layers_0_self_attn_q_proj": (768, 768),
+            "lora_te2_text_model_encoder_layers_0_self_attn_q_proj": (1280, 1280),
+            "lora_unet_input_blocks_4_1_transformer_blocks_1_attn1_to_q": (640, 640),
+            "lora_unet_middle_block_1_transformer_blocks_9_attn2_to_k": (1280, 2048),
+        }.items():
+            out[f"{name}.lora_down.weight"], out[f"{name}.lora_up.weight"] = rand(rank, i), rand(o, rank)
+            out[f"{name}.alpha"] = torch.tensor(float(rank)).half()
+    else:
+        raise ValueError(f"unknown LoRA format {fmt!r}; use one of {LORA_FORMATS}")
+    return out
+
+
+def build_format_lora(out_path: Path, fmt: str, *, rank: int = 2) -> Path:
+    """Write `format_lora_tensors(fmt)` as a .safetensors LoRA (a few layers, rank 2: kilobytes to a few MB)."""
+    import_comfyui()
+    import comfy.utils
+
+    tensors = format_lora_tensors(fmt, rank=rank, seed=zlib.crc32(fmt.encode()))
+    base = "sdxl" if fmt == "sdxl" else "sd_v1"
+    metadata = {"ss_base_model_version": base, "ss_output_name": f"polaris-{fmt}", "modelspec.title": f"polaris-{fmt}"}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    comfy.utils.save_torch_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, out_path)
+    return out_path
+
+
 # ---------------------------------------------------------------- a real server
 def free_port() -> int:
     with socket.socket() as s:
@@ -245,6 +368,9 @@ if __name__ == "__main__":
     what = sys.argv[1]
     if what == "sd15":
         build_sd15_checkpoint(Path(sys.argv[2]))
+    elif what == "lora-formats":
+        for fmt in LORA_FORMATS:
+            build_format_lora(Path(sys.argv[2]) / f"polaris-{fmt}.safetensors", fmt)
     elif what == "lora":
         # Each name gets its own random tensors, so content hashes differ as they would for real LoRAs.
         build_lora(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], seed=zlib.crc32(sys.argv[4].encode()),

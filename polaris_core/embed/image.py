@@ -47,7 +47,11 @@ class ClipEncoder:
 
         from polaris_core.mask.image import load_image, to_rgb_uint8
 
+        from polaris_core.devices import load_for_work
+
         out = np.zeros((len(images), self.dim), dtype=np.float32)
+        if len(images):
+            load_for_work(self.clip)
         for start in range(0, len(images), IMAGE_BATCH):
             batch = []
             for item in images[start : start + IMAGE_BATCH]:

@@ -109,6 +109,9 @@ def patch_similarity_map(
     pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)
     mean = torch.tensor(clip.mean, dtype=torch.float32).reshape(3, 1, 1)
     std = torch.tensor(clip.std, dtype=torch.float32).reshape(3, 1, 1)
+    from polaris_core.devices import load_for_work
+
+    load_for_work(clip)
     pixels = ((pixels - mean) / std)[None].to(clip.device)
     with torch.no_grad():
         tokens = _patch_tokens(visual, pixels, grid, features)

@@ -21,6 +21,7 @@ from typing import Any, Optional
 import numpy as np
 
 from polaris_core.clip_model import LoadedClip
+from polaris_core.devices import load_for_work
 from polaris_core.errors import ConfigError, MaskError
 from polaris_core.intent import InstructionType
 from polaris_core.mask.add_object import PATCH_FEATURES, insertion_regions, patch_similarity_map
@@ -214,6 +215,7 @@ def mask_region(
         result.timings = stages.finish()
         return result
 
+    load_for_work(sam if use_sam else None, clip)  # both at once, so loading one does not evict the other
     proposals = []
     if use_sam:
         proposals = propose(

@@ -42,6 +42,9 @@ def embed_image(sam: LoadedSam, rgb: np.ndarray):
     """A SamPredictor with `rgb` set, computing SAM's image embedding only if it is not cached."""
     from segment_anything import SamPredictor
 
+    from polaris_core.devices import load_for_work
+
+    load_for_work(sam)
     predictor = SamPredictor(sam.model)
     key = image_key(rgb)
     cached = sam.embedding_cache.get(key)

@@ -61,6 +61,9 @@ def encode_crops(clip: LoadedClip, crops: Sequence[np.ndarray]):
     import torch
     from PIL import Image
 
+    from polaris_core.devices import load_for_work
+
+    load_for_work(clip)
     batch = torch.stack([clip.preprocess(Image.fromarray(crop)) for crop in crops]).to(clip.device)
     with torch.no_grad():
         features = clip.model.encode_image(batch).float()

@@ -13,6 +13,8 @@ only the value slots, each under a constraint:
 The result goes through `validate_intent` like every backend's.
 
 Any causal LM folder or GGUF file works (`polaris_core.llm.load_llm`); the default is SmolLM2-135M.
+A host that already holds a loaded model (ComfyUI's Load LLM node) passes it as `llm`: it is used as
+it is, never loaded a second time, and put on its compute device through its manager before each parse.
 With an image and a vision-language model (`vision_model_path`, a transformers folder with a
 processor, loaded from safetensors only), the image goes through the processor into the first
 forward pass and the same constrained steps follow on the KV cache. Without a VLM, a text-only
@@ -162,10 +164,18 @@ class ConstrainedDecoder:
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def start(self, ids: list[int]) -> DecodeState:
+    @property
+    def device(self) -> Any:
+        """Where the model's weights are now: inputs go there (a managed model may have moved)."""
+        return next(self.model.parameters()).device
+
+    def _ids(self, ids: list[int]) -> Any:
         import torch
 
-        return self.start_inputs({"input_ids": torch.tensor([ids])})
+        return torch.tensor([ids], device=self.device)
+
+    def start(self, ids: list[int]) -> DecodeState:
+        return self.start_inputs({"input_ids": self._ids(ids)})
 
     def start_inputs(self, inputs: dict) -> DecodeState:
         """Run a prompt given as model inputs (input_ids, plus pixel_values etc. for a VLM)."""
@@ -173,7 +183,7 @@ class ConstrainedDecoder:
 
         with torch.no_grad():
             out = self.model(**inputs, use_cache=True)
-        return DecodeState(out.past_key_values, out.logits[0, -1].float(), int(inputs["input_ids"].shape[1]))
+        return DecodeState(out.past_key_values, out.logits[0, -1].float().cpu(), int(inputs["input_ids"].shape[1]))
 
     def extend(self, state: DecodeState, ids: list[int]) -> DecodeState:
         """Append tokens (mutates and returns `state`)."""
@@ -182,9 +192,9 @@ class ConstrainedDecoder:
         if not ids:
             return state
         with torch.no_grad():
-            out = self.model(input_ids=torch.tensor([ids]), past_key_values=state.cache, use_cache=True)
+            out = self.model(input_ids=self._ids(ids), past_key_values=state.cache, use_cache=True)
         state.cache = out.past_key_values
-        state.next_logits = out.logits[0, -1].float()
+        state.next_logits = out.logits[0, -1].float().cpu()  # the vocabulary masks live on the CPU
         state.length += len(ids)
         return state
 
@@ -199,9 +209,9 @@ class ConstrainedDecoder:
         if len(continuation) > 1:
             branch = self.fork(state)
             with torch.no_grad():
-                out = self.model(input_ids=torch.tensor([continuation[:-1]]), past_key_values=branch.cache,
+                out = self.model(input_ids=self._ids(continuation[:-1]), past_key_values=branch.cache,
                                  use_cache=True)
-            logprobs = torch.log_softmax(out.logits[0].float(), dim=-1)
+            logprobs = torch.log_softmax(out.logits[0].float().cpu(), dim=-1)
             total += float(logprobs[torch.arange(len(continuation) - 1), torch.tensor(continuation[1:])].sum())
         return total
 
@@ -294,7 +304,12 @@ class TransformersParser(InstructionParser):
 
     def __init__(self, model_path: str | None = None, dtype: str = "float32", device: str = "cpu",
                  max_prompt_tokens: int = 16, max_subject_tokens: int = 8,
-                 vision_model_path: str | None = None) -> None:
+                 vision_model_path: str | None = None, llm: Any = None) -> None:
+        if llm is not None and (getattr(llm, "model", None) is None or getattr(llm, "tokenizer", None) is None):
+            raise ParseError("The transformers parser needs a loaded LLM with .model and .tokenizer "
+                             "(see polaris_core.llm.load_llm).")
+        self.llm = llm
+        model_path = model_path or (getattr(llm, "path", None) if llm is not None else None)
         self.model_path = model_path
         self.vision_model_path = vision_model_path or (model_path if is_vision_language_model(model_path) else None)
         self.dtype = dtype
@@ -309,7 +324,9 @@ class TransformersParser(InstructionParser):
     def decoder(self) -> ConstrainedDecoder:
         """The text decoder (the VLM itself when `model_path` is a vision-language model)."""
         if self._decoder is None:
-            if is_vision_language_model(self.model_path):
+            if self.llm is not None:
+                self._decoder = ConstrainedDecoder(self.llm.model, self.llm.tokenizer)
+            elif is_vision_language_model(self.model_path):
                 self._decoder = self.vision_decoder
             else:
                 from polaris_core.llm import load_llm
@@ -336,7 +353,8 @@ class TransformersParser(InstructionParser):
         ]
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = processor(text=text + '{"instruction_type": "', images=[Image.fromarray(image)], return_tensors="pt")
-        return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        device = self.vision_decoder.device
+        return {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
 
     def _prompt_parts(self, instruction: str, image_given: bool) -> tuple[str, str]:
         """(fixed text before the user block, the rest up to the type slot of the JSON scaffold)."""
@@ -377,6 +395,10 @@ class TransformersParser(InstructionParser):
         if image is not None and not use_vision:
             notes.append("text-only model: the image was used only as a reference-image cue")
         steps = 6
+        if self.llm is not None and not use_vision:
+            from polaris_core.devices import load_for_work
+
+            load_for_work(self.llm)
         try:
             if use_vision:
                 decoder = self.vision_decoder

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT, SLOTS, Candidate, Candidates
+from polaris_core.devices import load_for_work
 from polaris_core.errors import RerankError
 from polaris_core.intent import Intent
 from polaris_core.progress import CheckCancel, OnStep, resolve
@@ -109,6 +110,7 @@ class TreeReranker:
             raise RerankError(f"retrieval_weight must be between 0 and 1 (got {retrieval_weight}).")
         if not 0 < keep_fraction < 1:
             raise RerankError(f"keep_fraction must be between 0 and 1 (got {keep_fraction}); 1/3 is a good start.")
+        self.llm = llm  # kept for its device manager: a host may move the model between calls
         self.model = model
         self.tokenizer = tokenizer
         self.prompt = PromptBuilder(tokenizer, rubric=rubric, score_mode=score_mode)
@@ -165,6 +167,8 @@ class TreeReranker:
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
+        if candidates:
+            load_for_work(self.llm)
         self.last_stats = RerankStats(mode=self.mode, attention=self.attention) if candidates else RerankStats()
         if not candidates:
             return []
@@ -195,6 +199,8 @@ class TreeReranker:
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
+        if candidates:
+            load_for_work(self.llm)
         stats = RerankStats(mode=self.mode, attention=self.attention) if candidates else RerankStats()
         if not candidates:
             self.last_stats = stats
@@ -241,14 +247,27 @@ class TreeReranker:
 
     def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
                    check_cancel: Optional[CheckCancel] = None) -> Candidates:
-        """Rerank every slot of a retrieval result against its intent (one cached prefix for all slots)."""
+        """Rerank every slot of a retrieval result against its intent (one cached prefix for all slots).
+
+        `on_step(done, total)` counts candidate scorings over all slots and rounds, reported as each
+        forward pass (a group of packs) finishes.
+        """
         if candidates.intent is None:
             raise RerankError("These candidates carry no intent; parse the instruction first.")
         on_step, check_cancel = resolve(on_step, check_cancel)
+        keep = max(1, int(keep))
+        work = {slot: self._planned_work(len(candidates.slot(slot)), keep) for slot in SLOTS}
+        total, offset = max(1, sum(work.values())), 0
+        on_step(0, total)
         ranked = {}
-        for s, slot in enumerate(SLOTS):
-            ranked[slot] = self.rerank(candidates.intent, candidates.slot(slot), keep, check_cancel=check_cancel)
-            on_step(s + 1, len(SLOTS))
+        for slot in SLOTS:
+            def slot_step(done: int, _n: int, base: int = offset) -> None:
+                on_step(base + done, total)
+
+            ranked[slot] = self.rerank(candidates.intent, candidates.slot(slot), keep, on_step=slot_step,
+                                       check_cancel=check_cancel)
+            offset += work[slot]
+        on_step(total, total)
         return Candidates(intent=candidates.intent, checkpoints=ranked["checkpoint"],
                           style_loras=ranked["style_lora"], object_loras=ranked["object_lora"])
 

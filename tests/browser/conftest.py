@@ -76,7 +76,14 @@ class ComfyPage:
         self.page.wait_for_function("() => window.app && window.app.graph && window.app.canvas "
                                     "&& document.querySelector('#graph-canvas')", timeout=60_000)
         self.page.wait_for_timeout(500)  # extensions finish their setup hooks
+        # Keep every `executed` message the page receives, to tell a server that sent nothing from a node
+        # that showed nothing.
+        self.page.evaluate("""() => { window.__polarisExecuted = [];
+            window.app.api.addEventListener('executed', e => window.__polarisExecuted.push(e.detail)); }""")
         return self
+
+    def executed_messages(self) -> list[dict]:
+        return self.page.evaluate("() => window.__polarisExecuted")
 
     def drop_workflow(self, path: Path) -> None:
         """Drop a workflow file onto the canvas, as a user drags it from their file manager."""

@@ -105,7 +105,8 @@ def test_shipped_workflow_opens_clean_runs_and_every_node_shows_its_work(comfy_p
         text = node["text"] or ""
         if node["type"] in ("PolarisLoadLLM", "PolarisLoadCLIP", "PolarisLoadSAM"):
             continue  # TODO(merge): loaders show what they loaded once the model-management branch lands
-        assert text.strip(), f"{node['title']} shows no text after the run"
+        sent = [m for m in comfy_page.executed_messages() if str(m.get("node")) == str(node["id"])]
+        assert text.strip(), f"{node['title']} shows no text after the run; the server sent it: {sent}"
         for word in SHOWN_AFTER_RUN.get(node["type"], ()):
             assert word in text, f"{node['title']} does not show {word!r}; it shows:\n{text[:1500]}"
     assert not [e for e in comfy_page.console_errors if "olaris" in e], comfy_page.console_errors

@@ -1,15 +1,17 @@
-"""Applying LoRAs (checked from key names before sampling) and masked inpaint on the random SD1.5 fixture."""
+"""Applying LoRAs (judged by ComfyUI's own LoRA loader before sampling) and masked inpaint on the SD1.5 fixture."""
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pytest
 import torch
-from safetensors.torch import save_file
+
+FITTING_FORMATS = ("diffusers", "peft", "locon", "loha", "lokr", "oft")
 
 
 @pytest.fixture(scope="module")
-def model_dirs(comfy, pack, sd15_checkpoint, lora_files):
+def model_dirs(comfy, pack, sd15_checkpoint, lora_files, format_loras):
     import folder_paths
 
     ckpt_dir, lora_dir = comfy / "models" / "checkpoints", comfy / "models" / "loras"
@@ -17,17 +19,10 @@ def model_dirs(comfy, pack, sd15_checkpoint, lora_files):
     lora_dir.mkdir(parents=True, exist_ok=True)
     if not (ckpt_dir / sd15_checkpoint.name).exists():
         (ckpt_dir / sd15_checkpoint.name).symlink_to(sd15_checkpoint)
-    for path in lora_files.values():
+    for path in [*lora_files.values(), *format_loras.values()]:
         shutil.copy(path, lora_dir / path.name)
-    # An SDXL-shaped LoRA: its second text encoder and depth-2 transformer blocks do not exist in SD1.5.
-    xl = {}
-    for key in ("lora_te2_text_model_encoder_layers_0_self_attn_q_proj",
-                "lora_unet_input_blocks_4_1_transformer_blocks_1_attn1_to_q"):
-        xl[f"{key}.lora_down.weight"] = torch.zeros(4, 1280, dtype=torch.float16)
-        xl[f"{key}.lora_up.weight"] = torch.zeros(1280, 4, dtype=torch.float16)
-        xl[f"{key}.alpha"] = torch.tensor(4.0, dtype=torch.float16)
-    save_file(xl, str(lora_dir / "sdxl-style.safetensors"))
     (lora_dir / "pickled.pt").write_bytes(b"\x80\x04not really a pickle")
+    (lora_dir / "corrupt.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header")
     folder_paths.add_model_folder_path("checkpoints", str(ckpt_dir), is_default=True)
     folder_paths.add_model_folder_path("loras", str(lora_dir), is_default=True)
     return ckpt_dir, lora_dir
@@ -38,25 +33,51 @@ def loaded(pack, model_dirs, sd15_checkpoint):
     return pack.nodes.glue.load_checkpoint(sd15_checkpoint.name)
 
 
-def test_fitting_loras_apply_and_foreign_ones_are_refused_before_sampling(pack, loaded, lora_files):
+def test_fitting_loras_apply_and_foreign_ones_are_refused_before_sampling(pack, loaded, lora_files, format_loras):
     from polaris_core.errors import ModelFileError, PlanError, UnsafePathError
 
     glue = pack.nodes.glue
     model, clip, _ = loaded
-    name = next(iter(lora_files.values())).name
-    matched, unmatched = glue.lora_fit(glue.safe_weights_path("loras", name), model, clip)
-    assert matched == 40 and unmatched == []
-    patched_model, patched_clip = glue.apply_loras(model, clip, [(name, 0.7)])
+    path = next(iter(lora_files.values()))
+    matched, not_loaded = glue.lora_fit(str(path), model, clip)
+    assert matched == 40 and not_loaded == []
+    patched_model, patched_clip = glue.apply_loras(model, clip, [(path.name, 0.7)])
     assert len(patched_model.patches) == 32 and len(patched_clip.patcher.patches) == 8
-    with pytest.raises(PlanError, match="does not fit"):
-        glue.apply_loras(model, clip, [(name, 0.7), ("sdxl-style.safetensors", 0.5)])
-    assert len(model.patches) == 0  # nothing was half-applied to the loaded model
+    sdxl = format_loras["sdxl"].name
+    matched, not_loaded = glue.lora_fit(str(format_loras["sdxl"]), model, clip)
+    assert matched == 1 and len(not_loaded) == 9  # its first text-encoder layer exists in SD1.5, the rest does not
+    with pytest.raises(PlanError, match=r"Apply Plan \(Polaris\): LoRA polaris-sdxl.safetensors does not fit.*te2"):
+        glue.apply_loras(model, clip, [(path.name, 0.7), (sdxl, 0.5)])
+    assert len(model.patches) == 0 and len(clip.patcher.patches) == 0  # nothing was half-applied
     with pytest.raises(ModelFileError, match="pickle"):
         glue.apply_loras(model, clip, [("pickled.pt", 1.0)])
-    with pytest.raises(ModelFileError, match="not in models/loras"):
+    with pytest.raises(ModelFileError, match=r"Apply Plan \(Polaris\): .*corrupt.safetensors is not a readable"):
+        glue.apply_loras(model, clip, [("corrupt.safetensors", 1.0)])
+    with pytest.raises(ModelFileError, match="'gone.safetensors', which is not in models/loras.*Build Zoo Index"):
         glue.apply_loras(model, clip, [("gone.safetensors", 1.0)])
     with pytest.raises(UnsafePathError):
-        glue.apply_loras(model, clip, [("../checkpoints/" + name, 1.0)])
+        glue.apply_loras(model, clip, [("../checkpoints/" + path.name, 1.0)])
+
+
+@pytest.mark.parametrize("fmt", FITTING_FORMATS)
+def test_every_lora_format_comfyui_reads_is_applied(pack, loaded, format_loras, fmt, caplog):
+    """diffusers, PEFT and LyCORIS (LoCon, LoHa, LoKr, OFT) LoRAs fit, and ComfyUI's patch math changes the weights."""
+    import comfy.lora
+
+    glue = pack.nodes.glue
+    model, clip, _ = loaded
+    matched, not_loaded = glue.lora_fit(str(format_loras[fmt]), model, clip)
+    assert matched == 3 and not_loaded == []
+    with caplog.at_level(logging.WARNING):
+        patched_model, patched_clip = glue.apply_loras(model, clip, [(format_loras[fmt].name, 1.0)])
+        patches = {**patched_model.patches, **patched_clip.patcher.patches}
+        assert len(patches) == 3
+        weights = {**patched_model.model.state_dict(), **patched_clip.cond_stage_model.state_dict()}
+        for key, key_patches in patches.items():
+            original = weights[key].float()
+            changed = comfy.lora.calculate_weight(key_patches, original.clone(), key)
+            assert changed.shape == original.shape and float((changed - original).abs().max()) > 1e-5, key
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # no "not loaded", no shape ERROR
 
 
 def test_inpaint_keeps_every_pixel_outside_the_mask(pack, loaded):
