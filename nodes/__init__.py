@@ -20,16 +20,13 @@ NODE_CLASSES: list[type[io.ComfyNode]] = [
 
 class PolarisExtension(ComfyExtension):
     @override
-    async def on_load(self) -> None:
-        glue.register_model_folders()
-        glue.install_example_inputs()
-
-    @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return list(NODE_CLASSES)
 
 
 async def comfy_entrypoint() -> PolarisExtension:
-    # ComfyUI 0.3.75 does not call on_load, so the Zoo sidebar's /polaris/... routes are added here.
-    routes.register()
+    # ComfyUI 0.3.75 calls this once while loading custom nodes (it does not call ComfyExtension.on_load).
+    glue.register_model_folders()
+    glue.install_example_inputs()
+    routes.register()  # the Zoo sidebar's /polaris/... routes
     return PolarisExtension()

@@ -38,7 +38,9 @@ class PolarisApplyPlan(io.ComfyNode):
     @classmethod
     def execute(cls, plan, extra_prompt: str = "", lora_strength_scale: float = 1.0) -> io.NodeOutput:
         from polaris_core.errors import PlanError
+        from polaris_core.plan import Plan
 
+        plan = Plan.from_value(plan)  # a Plan, or a literal (dict / JSON) from an API graph, validated
         if plan.checkpoint is None:
             raise PlanError("The plan has no checkpoint (the zoo had none that fits); add checkpoints to the index "
                             "or load one with a core checkpoint loader.")

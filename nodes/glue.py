@@ -91,6 +91,18 @@ def check_index_name(name: str) -> bool | str:
             "models/loras), then press R to refresh the list.")
 
 
+def load_index(name: str):
+    """A built index by name, its load errors said in Load Zoo Index's terms (same error class)."""
+    from polaris_core.errors import IndexFolderError
+    from polaris_core.index import ZooIndex
+
+    try:
+        return ZooIndex.load(index_folder(name))
+    except IndexFolderError as exc:
+        raise IndexFolderError(f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, "
+                               f"run a Build Zoo Index (Polaris) node with index_name '{name}'.") from exc
+
+
 def index_fingerprint(name: str) -> str:
     """Changes whenever the index is saved again (its manifest is replaced atomically on every save)."""
     try:
@@ -103,6 +115,44 @@ def index_fingerprint(name: str) -> str:
 def cache_folder() -> Path:
     """Scan and embedding caches: beside the indexes, never inside the pack folder."""
     return index_root().parent / "cache"
+
+
+def catalog_roots() -> list[Path]:
+    """Where catalog files named in a graph or a request may live: ComfyUI's input folder and models/polaris/catalogs."""
+    roots = [Path(folder_paths.get_input_directory())]
+    roots += [Path(p) / "catalogs" for p in folder_paths.get_folder_paths(POLARIS_KEY)]
+    return roots
+
+
+def resolve_catalog_paths(text: str) -> list[Path]:
+    """Catalog files named one per line (Build Zoo Index's `catalogs`, the sidebar's build request).
+
+    A name resolves inside ComfyUI's input folder or models/polaris/catalogs (links followed, then
+    checked); an absolute path must lie inside one of them too. Anything else is refused with the same
+    UnsafePathError whether or not the file exists, so a graph cannot probe the server's files.
+    """
+    paths: list[Path] = []
+    roots = [root.resolve() for root in catalog_roots()]
+    for line in (text or "").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        found = None
+        for root in roots:
+            try:
+                real = (root / name).resolve()  # an absolute `name` replaces root; checked below
+                if real.is_relative_to(root) and real.is_file():
+                    found = real
+                    break
+            except (OSError, ValueError):  # NUL bytes, over-long names, loops: not a catalog here
+                continue
+        if found is None:
+            raise UnsafePathError(
+                f"Catalog {name[:200]!r} is not a file in ComfyUI's input folder or in models/polaris/catalogs. "
+                "Put catalog files (.jsonl, .jsonl.gz, .json) there and give their names, one per line."
+            )
+        paths.append(found)
+    return paths
 
 
 def folder_list(key: str) -> list[str]:
@@ -524,44 +574,3 @@ def install_example_inputs() -> list[str]:
 
 # Folder keys must exist before any schema lists their files (ComfyUI may ask before on_load).
 register_model_folders()
-
-
-# ---------------------------------------------------------------- catalogs the index builders accept
-CATALOG_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
-
-
-def catalog_roots() -> list[Path]:
-    """Where catalog files may be read from: ComfyUI's input folder and models/polaris/catalogs."""
-    return [Path(folder_paths.get_input_directory()), index_root().parent / "catalogs"]
-
-
-def resolve_catalog_paths(text: str) -> list[Path]:
-    """Catalog paths, one per line, each inside ComfyUI's input folder or models/polaris/catalogs.
-
-    A relative line is looked up in those folders; an absolute one must resolve (symlinks followed)
-    inside one of them. Anything else raises UnsafePathError; a missing file raises ModelFileError.
-    """
-    roots = [root.resolve() for root in catalog_roots()]
-    found: list[Path] = []
-    for line in (text or "").splitlines():
-        name = line.strip()
-        if not name:
-            continue
-        if "\x00" in name or not name.lower().endswith(CATALOG_SUFFIXES):
-            raise UnsafePathError(f"{name[:200]!r} is not a catalog file (.jsonl, .jsonl.gz or .json).")
-        raw = Path(name)
-        options = [raw] if raw.is_absolute() else [root / raw for root in roots]
-        for option in options:
-            real = option.resolve()
-            inside = any(real == root or root in real.parents for root in roots)
-            if not inside:
-                raise UnsafePathError(
-                    f"{name[:200]!r} is outside ComfyUI's input folder and models/polaris/catalogs; put catalog "
-                    "files there.")
-            if real.is_file():
-                found.append(real)
-                break
-        else:
-            raise ModelFileError(f"Catalog {name[:200]!r} was not found in ComfyUI's input folder or "
-                                 "models/polaris/catalogs.")
-    return found

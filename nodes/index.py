@@ -1,7 +1,6 @@
 """Zoo index nodes: build or update an index from ComfyUI's model folders (and catalogs), or load one."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from comfy_api.latest import io, ui
 
@@ -26,7 +25,8 @@ class PolarisBuildIndex(io.ComfyNode):
                 io.Boolean.Input("scan_checkpoints", default=True, tooltip="Index the files in models/checkpoints."),
                 io.Boolean.Input("scan_loras", default=True, tooltip="Index the files in models/loras."),
                 io.String.Input("catalogs", default="", multiline=True, optional=True,
-                                tooltip="Civitai API catalog files (.jsonl or .jsonl.gz), one path per line."),
+                                tooltip="Civitai API catalog files (.jsonl or .jsonl.gz), one name per line, from ComfyUI's "
+                                        "input folder or models/polaris/catalogs."),
                 types.ClipModel.Input("clip", optional=True,
                                       tooltip="Adds the image channel: CLIP embeddings of the preview images."),
             ],
@@ -42,7 +42,7 @@ class PolarisBuildIndex(io.ComfyNode):
         folder = glue.index_folder(index_name)
         roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
         roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
-        files = [line.strip() for line in catalogs.splitlines() if line.strip()]
+        files = glue.resolve_catalog_paths(catalogs)
         on_step, check_cancel = glue.callbacks()
         build = build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
                                       clip=clip, on_step=on_step, check_cancel=check_cancel)
@@ -80,14 +80,13 @@ class PolarisLoadIndex(io.ComfyNode):
 
     @classmethod
     def execute(cls, index_name: str, clip=None) -> io.NodeOutput:
-        from polaris_core.index import ZooIndex
         from polaris_core.pipeline import attach_clip, demo_index
         from polaris_core.report import index_summary
 
         if index_name == DEMO:
             index = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder()).index
         else:
-            index = ZooIndex.load(glue.index_folder(index_name))
+            index = glue.load_index(index_name)
         notes = attach_clip(index, clip) if clip is not None else []
         return io.NodeOutput(index, ui=ui.PreviewText(index_summary(index, index_name, notes)))
 

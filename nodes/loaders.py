@@ -7,7 +7,7 @@ runs; fingerprint_inputs makes ComfyUI reload a file that was replaced.
 """
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from . import glue, types
 
@@ -25,7 +25,7 @@ class PolarisLoadLLM(io.ComfyNode):
             description="Loads a local causal language model for parsing and tree reranking. "
                         "Put transformers folders or .gguf files in models/polaris/llm.",
             inputs=[
-                io.Combo.Input("model", options=[BUNDLED, *glue.llm_names()],
+                io.Combo.Input("model", options=[BUNDLED, *glue.llm_names()], default=BUNDLED,
                                tooltip="A transformers model folder or a .gguf file from models/polaris/llm, or "
                                        "the SmolLM2 package if installed."),
                 io.Combo.Input("dtype", options=["float32", "bfloat16", "float16"], default="float32",
@@ -66,7 +66,10 @@ class PolarisLoadLLM(io.ComfyNode):
                                      f"{glue.fill_folder_hint(glue.POLARIS_LLM_KEY)}.") from exc
         with glue.node_errors(LLM_NODE, "model", model):
             llm = load_llm(path, dtype=dtype, device=glue.offload_device("llm"), cache=False)
-        return io.NodeOutput(glue.managed(llm, "llm"))
+        from polaris_core.report import loaded_summary
+
+        llm = glue.managed(llm, "llm")
+        return io.NodeOutput(llm, ui=ui.PreviewText(loaded_summary("LLM", llm, model)))
 
 
 class PolarisLoadCLIP(io.ComfyNode):
@@ -103,7 +106,10 @@ class PolarisLoadCLIP(io.ComfyNode):
         path = glue.safe_weights_path(glue.POLARIS_CLIP_KEY, clip_name, node=CLIP_NODE, widget="clip_name")
         with glue.node_errors(CLIP_NODE, "clip_name", clip_name):
             clip = load_clip(path, arch=architecture, device=glue.offload_device("clip"), cache=False)
-        return io.NodeOutput(glue.managed(clip, "clip"))
+        from polaris_core.report import loaded_summary
+
+        clip = glue.managed(clip, "clip")
+        return io.NodeOutput(clip, ui=ui.PreviewText(loaded_summary("CLIP", clip, clip_name)))
 
 
 class PolarisLoadSAM(io.ComfyNode):
@@ -138,7 +144,10 @@ class PolarisLoadSAM(io.ComfyNode):
         path = glue.safe_weights_path(glue.SAM_KEY, sam_name, node=SAM_NODE, widget="sam_name")
         with glue.node_errors(SAM_NODE, "sam_name", sam_name):
             sam = load_sam(path, device=glue.offload_device("sam"), cache=False)
-        return io.NodeOutput(glue.managed(sam, "sam"))
+        from polaris_core.report import loaded_summary
+
+        sam = glue.managed(sam, "sam")
+        return io.NodeOutput(sam, ui=ui.PreviewText(loaded_summary("SAM", sam, sam_name)))
 
 
 NODES = [PolarisLoadLLM, PolarisLoadCLIP, PolarisLoadSAM]

@@ -45,7 +45,7 @@ class PolarisMaskRegion(io.ComfyNode):
     @classmethod
     def execute(cls, image, intent, clip=None, sam=None, subject_override="", candidate=0, grow_px=8.0,
                 feather_px=4.0, points_per_side=16, min_predicted_iou=0.86, min_stability=0.92, max_overlap=0.7) -> io.NodeOutput:
-        from polaris_core.mask import MaskOptions, mask_region, postprocess_mask
+        from polaris_core.mask import MaskOptions, mask_region
         from polaris_core.mask.overlay import render_overlay
         from polaris_core.report import mask_summary
 
@@ -53,15 +53,13 @@ class PolarisMaskRegion(io.ComfyNode):
         on_step, check_cancel = glue.callbacks()
         options = MaskOptions(points_per_side=points_per_side, grow_px=grow_px, feather_px=feather_px,
                               pred_iou_thresh=min_predicted_iou, stability_score_thresh=min_stability,
-                              box_nms_thresh=max_overlap)
+                              box_nms_thresh=max_overlap, candidate=candidate)
         result = mask_region(rgb, subject_override.strip() or intent.subject, instruction_type=intent.instruction_type,
+                             contour_compatibility=intent.contour_compatibility,
                              sam=sam, clip=clip, options=options, on_step=on_step, check_cancel=check_cancel)
-        mask = result.mask
-        if 0 < candidate < len(result.candidates):
-            mask = postprocess_mask(result.candidates[candidate].mask, grow_px=grow_px, feather_px=feather_px)
         preview = glue.numpy_to_image(render_overlay(rgb, result.candidates, top=5))
-        shown = {**ui.PreviewImage(preview, cls=cls).as_dict(), "text": (mask_summary(result, candidate),)}
-        return io.NodeOutput(glue.mask_to_tensor(mask), result, ui=shown)
+        shown = {**ui.PreviewImage(preview, cls=cls).as_dict(), "text": (mask_summary(result),)}
+        return io.NodeOutput(glue.mask_to_tensor(result.mask), result, ui=shown)
 
 
 NODES = [PolarisMaskRegion]

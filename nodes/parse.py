@@ -39,7 +39,7 @@ class PolarisParseInstruction(io.ComfyNode):
     @classmethod
     def execute(cls, instruction: str, backend: str, image=None, llm=None, base_url: str = "") -> io.NodeOutput:
         from polaris_core.parse import parse
-        from polaris_core.report import intent_summary
+        from polaris_core.intent import describe_intent
 
         options = {}
         if backend == "transformers":
@@ -53,7 +53,7 @@ class PolarisParseInstruction(io.ComfyNode):
             options["base_url"] = base_url
         picture = glue.image_to_numpy(image) if image is not None else None
         intent = parse(instruction, picture, backend, **options)
-        summary = intent_summary(intent)
+        summary = describe_intent(intent)
         return io.NodeOutput(intent, intent.generation_prompt, intent.subject, int(intent.instruction_type),
                              ui=ui.PreviewText(summary))
 

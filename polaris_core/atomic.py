@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -92,3 +93,69 @@ def write_content_addressed(folder: str | os.PathLike, stem: str, suffix: str,
         raise
     fsync_path(folder, directory=True)
     return {"name": final.name, "sha256": digest, "bytes": final.stat().st_size}
+
+
+# Names `write_content_addressed` and `write_atomic` give their files (and their temporary files).
+# Cleanup only ever removes files whose names match these, so a file a user put in an index folder
+# is never deleted.
+_TEMP_NAME = re.compile(r"^\.[A-Za-z0-9_.\-]+\.tmp$")
+
+
+def content_addressed_pattern(stems: str, suffixes: str) -> re.Pattern:
+    """A regex matching `<stem>-<sha256[:16]><suffix>` for the alternatives `stems` and `suffixes`."""
+    return re.compile(rf"^(?:{stems})-[0-9a-f]{{16}}(?:{suffixes})$")
+
+
+def is_temp_file(name: str) -> bool:
+    """True for the name of a temporary file `write_atomic` or `write_content_addressed` left behind."""
+    return bool(_TEMP_NAME.match(name))
+
+
+def is_own_file(name: str, pattern: re.Pattern) -> bool:
+    """True for a file name this module wrote under `pattern`, or one of its temporary files."""
+    return bool(pattern.match(name)) or is_temp_file(name)
+
+
+class ChecksumMemo:
+    """sha256 checks remembered per file by (size, mtime_ns): a file is hashed again only after it changes.
+
+    Lets every load verify checksums without hashing hundreds of MB on every `polaris search`.
+    The memo lives in a JSON file (in the user's cache folder); a memo that cannot be read or
+    written only costs time, never correctness.
+    """
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path else None
+        self.records: dict[str, list] = {}
+        self.changed = False
+        if self.path and self.path.is_file():
+            try:
+                records = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(records, dict):
+                    self.records = records
+            except (OSError, UnicodeDecodeError, ValueError):
+                self.records = {}
+
+    def matches(self, path: str | os.PathLike, expected: str) -> bool:
+        """Does `path` hash to `expected`? Skips the hashing when it did so at its current size and mtime."""
+        path = Path(path)
+        st = path.stat()
+        key = str(path.resolve())
+        stamp = [st.st_size, st.st_mtime_ns, expected]
+        if self.records.get(key) == stamp:
+            return True
+        if sha256_file(path) != expected:
+            return False
+        self.records[key] = stamp
+        self.changed = True
+        return True
+
+    def save(self) -> None:
+        if not (self.path and self.changed):
+            return
+        live = {k: v for k, v in self.records.items() if os.path.exists(k)}
+        try:
+            write_json_atomic(self.path, live, durable=False, indent=None)
+            self.changed = False
+        except OSError:
+            pass  # a read-only cache folder: the next load hashes again

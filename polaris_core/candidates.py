@@ -21,6 +21,10 @@ class Candidate:
     channel_scores: dict[str, float] = field(default_factory=dict)  # e.g. {"text": .., "bm25": .., "image": ..}
     rerank_score: Optional[float] = None        # set by the reranker (calibrated, e.g. P("Yes"))
     final_score: Optional[float] = None         # set by the reranker: its ranking key (LLM blended with retrieval)
+    # Set by the reranker: the pruning round the candidate reached (finalists reach the last). Keys of
+    # different rounds are not comparable (other description budgets, other rescaling), so `rank_key`
+    # orders by round first.
+    rerank_round: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -30,7 +34,19 @@ class Candidate:
             "channel_scores": dict(self.channel_scores),
             "rerank_score": self.rerank_score,
             "final_score": self.final_score,
+            "rerank_round": self.rerank_round,
         }
+
+
+def rank_key(candidate: Candidate) -> tuple[int, float, float]:
+    """The one order of candidates (sort descending, stable): the reranker's round reached, then its key
+    in that round (final score, else its LLM score), then the retrieval score. The reranker returns
+    this order; the plan, its fallbacks and every table use it."""
+    if candidate.final_score is not None:
+        key = candidate.final_score
+    else:
+        key = candidate.rerank_score if candidate.rerank_score is not None else -1.0
+    return candidate.rerank_round, float(key), float(candidate.score)
 
 
 @dataclass

@@ -10,7 +10,8 @@ Layout of an index folder:
 Saving writes new `zoo/` files first, then the VectorStore replaces its manifest atomically
 (the single commit point), then files no manifest refers to are removed. A save killed at any
 point leaves the previous index loadable. Loading checks format, version and every checksum;
-nothing is unpickled.
+nothing is unpickled. Saving never deletes a file it did not write, and refuses a folder that
+holds anything but an index.
 
 Chunks (see `polaris_core.embed.chunks`) are the unit of the dense channel: an entry scores as
 its best chunk. The lexical channel scores prompt chunks together with their entry's title and
@@ -29,14 +30,16 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 from scipy import sparse
 
-from polaris_core.atomic import sha256_file, write_content_addressed
-from polaris_core.embed.cache import EmbeddingCache, embed_with_cache
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, is_temp_file, sha256_file,
+                                 write_content_addressed)
+from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
 from polaris_core.errors import EmptyZooError, IndexFolderError, VectorError
 from polaris_core.progress import CheckCancel, OnStep, resolve
+from polaris_core.vectorstore import DATA_DIR as STORE_DATA_DIR
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
-from polaris_core.vectorstore import VectorStore
+from polaris_core.vectorstore import OWN_DATA_FILE, VectorStore, read_manifest
 from polaris_core.zoo.entry import KINDS, ZooEntry
 
 log = logging.getLogger("polaris")
@@ -47,6 +50,8 @@ ZOO_DIR = "zoo"
 EXTRA_KEY = "zoo_index"
 _SPARSE_PARTS = ("data", "indices", "indptr")
 _KIND_CODES = {kind: i for i, kind in enumerate(CHUNK_KINDS)}
+_OWN_ZOO_FILE = content_addressed_pattern(r"[a-z_]+(?:-(?:data|indices|indptr))?", r"\.jsonl|\.json|\.npy")
+CHECKSUM_MEMO = "verified-files.json"  # in the Polaris cache folder: files seen to pass their checksum
 
 
 def group_key(entry: ZooEntry) -> str:
@@ -73,11 +78,6 @@ class IndexStats:
     texts_embedded: int = 0
     images_embedded: int = 0
     seconds: float = 0.0
-
-    @property
-    def items_per_second(self) -> float:
-        done = self.entries_added + self.entries_updated
-        return done / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclass
@@ -587,6 +587,7 @@ class ZooIndex:
         target = Path(folder) if folder is not None else self.folder
         if target is None:
             raise IndexFolderError("No index folder given; pass the folder to save the index in.")
+        refuse_foreign_folder(target)
         zoo = target / ZOO_DIR
         try:
             zoo.mkdir(parents=True, exist_ok=True)
@@ -606,7 +607,7 @@ class ZooIndex:
         self.store.save(target)  # the commit point
         keep = {info["name"] for info in files.values()}
         for path in zoo.iterdir():
-            if path.name not in keep:
+            if path.name not in keep and is_own_file(path.name, _OWN_ZOO_FILE) and path.is_file():
                 try:
                     path.unlink()
                 except OSError as exc:
@@ -652,12 +653,18 @@ class ZooIndex:
     def load(cls, folder: str | os.PathLike, *, text_encoder=None, image_encoder=None,
              verify: bool = True) -> "ZooIndex":
         """Load an index folder. Raises IndexFolderError when it is missing, damaged, of another format
-        version, or built with another text encoder than `text_encoder` (checked lazily if None)."""
+        version, or built with another text encoder than `text_encoder` (checked lazily if None).
+
+        Every array's dtype, length and index bounds are checked. `verify=True` hashes every file;
+        `verify=False` hashes only files changed since they last passed (remembered by size and
+        mtime in the Polaris cache folder), so repeated searches stay fast and still never read a
+        changed file unchecked."""
         folder = Path(folder)
         if not (folder / STORE_MANIFEST).is_file():
             raise IndexFolderError(f"{folder} is not a Polaris index folder (no {STORE_MANIFEST}); "
                                    "build one with `polaris index build --catalog FILE --out FOLDER`.")
-        store = VectorStore.load(folder, verify=verify)
+        memo = None if verify else ChecksumMemo(default_cache_dir() / CHECKSUM_MEMO)
+        store = VectorStore.load(folder, verify=verify, memo=memo)
         manifest = store.extra.get(EXTRA_KEY)
         if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
             raise IndexFolderError(f"{folder} holds vectors but no Polaris zoo index; rebuild it with "
@@ -678,9 +685,11 @@ class ZooIndex:
             index.store = store
             index.next_label = int(manifest["next_label"])
             index.created_at = str(manifest.get("created_at", ""))
-            index._read_files(folder / ZOO_DIR, manifest["files"], manifest["shapes"], verify)
-        except (KeyError, TypeError, ValueError) as exc:
+            index._read_files(folder / ZOO_DIR, manifest["files"], manifest["shapes"], memo)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IndexFolderError(f"{folder}: the index manifest is incomplete ({exc!r}); rebuild the index.") from exc
+        if memo is not None:
+            memo.save()
         index.folder = folder
         if text_encoder is not None:
             index.set_text_encoder(text_encoder)
@@ -688,7 +697,7 @@ class ZooIndex:
             index.set_image_encoder(image_encoder)
         return index
 
-    def _read_files(self, zoo: Path, files: dict, shapes: dict, verify: bool) -> None:
+    def _read_files(self, zoo: Path, files: dict, shapes: dict, memo: Optional[ChecksumMemo]) -> None:
         def path_of(name: str) -> Path:
             info = files[name]
             file_name = str(info["name"])
@@ -697,26 +706,32 @@ class ZooIndex:
             path = zoo / file_name
             if not path.is_file() or path.stat().st_size != int(info["bytes"]):
                 raise IndexFolderError(f"{path} is missing or truncated; the index is damaged, rebuild it.")
-            if verify and sha256_file(path) != info["sha256"]:
+            expected = str(info["sha256"])
+            if not (memo.matches(path, expected) if memo is not None else sha256_file(path) == expected):
                 raise IndexFolderError(f"{path} fails its checksum; the index is damaged, rebuild it.")
             return path
 
         def array(name: str) -> np.ndarray:
             try:
                 return np.load(path_of(name), allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, MemoryError) as exc:
                 raise IndexFolderError(f"{zoo}: {name} is not a valid array ({exc}); rebuild the index.") from exc
 
         n_terms, n_entries, n_chunks = int(shapes["terms"]), int(shapes["entries"]), int(shapes["chunks"])
-        with open(path_of("entries"), encoding="utf-8") as fh:
-            self.entries = [ZooEntry.from_dict(json.loads(line)) for line in fh if line.strip()]
-        vocabulary = json.loads(path_of("vocabulary").read_text(encoding="utf-8"))
+        try:
+            with open(path_of("entries"), encoding="utf-8") as fh:
+                self.entries = [ZooEntry.from_dict(json.loads(line)) for line in fh if line.strip()]
+            vocabulary = json.loads(path_of("vocabulary").read_text(encoding="utf-8"))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise IndexFolderError(f"{zoo}: the entries or vocabulary file is damaged ({exc}); "
+                                   "rebuild the index.") from exc
         if not isinstance(vocabulary, list) or len(vocabulary) != n_terms or len(self.entries) != n_entries:
             raise IndexFolderError(f"{zoo}: entry or vocabulary counts differ from the manifest; rebuild the index.")
         self.terms = TermCounts(vocabulary)
 
         def matrix(name: str, rows: int) -> sparse.csr_matrix:
             data, indices, indptr = (array(f"{name}.{part}") for part in _SPARSE_PARTS)
+            _check_csr(zoo, name, data, indices, indptr, rows, n_terms)
             try:
                 return sparse.csr_matrix((data, indices, indptr), shape=(rows, n_terms))
             except ValueError as exc:
@@ -725,17 +740,103 @@ class ZooIndex:
         arrays = _Arrays(**{
             name: matrix(name, n_entries if name in _Arrays.ENTRY_FIELDS else n_chunks) if name in _Arrays.SPARSE
             else array(name) for name in _Arrays.names()})
-        arrays.chunk_dense = arrays.chunk_dense.astype(bool, copy=False)
-        if not (len(arrays.chunk_entry) == len(arrays.chunk_kind) == len(arrays.chunk_label)
-                == len(arrays.chunk_dense) == n_chunks) or \
-                len(arrays.has_image) != n_entries or arrays.image_vectors.shape != (n_entries, self.image_dim) or \
-                (n_chunks and (arrays.chunk_entry.min() < 0 or arrays.chunk_entry.max() >= n_entries)):
-            raise IndexFolderError(f"{zoo}: chunk or image arrays do not match the manifest; rebuild the index.")
-        n_dense = int(arrays.chunk_dense.sum())
-        if len(self.store) != n_dense:
-            raise IndexFolderError(f"{zoo}: {n_dense} embedded chunks but {len(self.store)} vectors; "
-                                   "rebuild the index.")
+        _check_arrays(zoo, arrays, n_entries, n_chunks, self.image_dim, self.next_label)
+        dense_labels = arrays.chunk_label[arrays.chunk_dense]
+        _, store_labels, _, _ = self.store._label_table()
+        if not np.array_equal(store_labels, dense_labels):
+            raise IndexFolderError(f"{zoo}: {len(dense_labels)} embedded chunks but the vector store holds "
+                                   f"{len(store_labels)} other vectors; rebuild the index.")
         self.arrays = arrays
+
+
+# dtype each stored array must have (they are saved from these dtypes; anything else is damage).
+_ARRAY_DTYPES = {"chunk_entry": np.int64, "chunk_kind": np.int8, "chunk_label": np.int64, "chunk_dense": np.bool_,
+                 "image_vectors": np.float32, "has_image": np.bool_}
+
+
+def _check_csr(zoo: Path, name: str, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+               rows: int, n_terms: int) -> None:
+    """A CSR matrix's parts hold consistent offsets and in-bounds column numbers (scipy checks neither
+    fully, and a bad index later reads outside the arrays)."""
+    ok = (data.ndim == indices.ndim == indptr.ndim == 1 and data.dtype.kind == "f"
+          and indices.dtype.kind == "i" and indptr.dtype.kind == "i" and len(indptr) == rows + 1
+          and len(data) == len(indices))
+    ok = ok and int(indptr[0]) == 0 and int(indptr[-1]) == len(indices) and bool(np.all(np.diff(indptr) >= 0))
+    ok = ok and (not len(indices) or (int(indices.min()) >= 0 and int(indices.max()) < n_terms))
+    ok = ok and bool(np.isfinite(data).all())
+    if not ok:
+        raise IndexFolderError(f"{zoo}: the {name} term counts are damaged (offsets or term numbers out of range); "
+                               "rebuild the index.")
+
+
+def _check_arrays(zoo: Path, arrays: "_Arrays", n_entries: int, n_chunks: int, image_dim: int,
+                  next_label: int) -> None:
+    """Dtypes, lengths and index bounds of the row-aligned arrays, before anything indexes with them."""
+    problems = [name for name, dtype in _ARRAY_DTYPES.items() if getattr(arrays, name).dtype != dtype]
+    if not problems:
+        chunk_sized = ("chunk_entry", "chunk_kind", "chunk_label", "chunk_dense")
+        problems += [n for n in chunk_sized if getattr(arrays, n).shape != (n_chunks,)]
+        if arrays.has_image.shape != (n_entries,) or arrays.image_vectors.shape != (n_entries, image_dim) or \
+                not np.isfinite(arrays.image_vectors).all():
+            problems.append("image vectors")
+    if not problems and n_chunks:
+        if int(arrays.chunk_entry.min()) < 0 or int(arrays.chunk_entry.max()) >= n_entries:
+            problems.append("chunk_entry (entry rows out of range)")
+        if int(arrays.chunk_kind.min()) < 0 or int(arrays.chunk_kind.max()) >= len(CHUNK_KINDS):
+            problems.append("chunk_kind (unknown chunk kinds)")
+        labels = arrays.chunk_label
+        if int(labels[0]) < 0 or int(labels[-1]) >= next_label or not bool(np.all(np.diff(labels) > 0)):
+            problems.append("chunk_label (labels not ascending or out of range)")
+    if problems:
+        raise IndexFolderError(f"{zoo}: damaged arrays ({', '.join(problems)}); rebuild the index.")
+
+
+def refuse_foreign_folder(folder: Path) -> None:
+    """IndexFolderError when `folder` exists, is not an index, and holds anything an index save did not
+    write: saving there could overwrite or clean up someone's files. An interrupted first save
+    (only index files, no manifest yet) may be saved over."""
+    folder = Path(folder)
+    if is_index_folder(folder) or not os.path.lexists(folder):
+        return
+    if not folder.is_dir():
+        raise IndexFolderError(f"{folder} is a file, not a folder; choose a new or empty folder for the index.")
+    foreign: list[str] = []
+    for path in sorted(folder.iterdir()):
+        own = {ZOO_DIR: _OWN_ZOO_FILE, STORE_DATA_DIR: OWN_DATA_FILE}.get(path.name)
+        if own is not None and path.is_dir() and not path.is_symlink():
+            foreign += [f"{path.name}/{p.name}" for p in sorted(path.iterdir())
+                        if not (p.is_file() and not p.is_symlink() and is_own_file(p.name, own))]
+        elif not (path.is_file() and is_temp_file(path.name)):  # e.g. the manifest's, from a killed save
+            foreign.append(path.name)
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise IndexFolderError(f"{folder} is not empty and is not a Polaris index (it holds {foreign[0]!r}{more}); "
+                               "nothing was written or deleted. Give a new or empty folder, or an existing index.")
+
+
+def indexed_entries(folder: str | os.PathLike) -> Optional[int]:
+    """How many entries the index saved in `folder` holds (from its manifest), or None if it has none."""
+    try:
+        count = read_manifest(folder)["extra"][EXTRA_KEY]["counts"]["entries"]
+    except (IndexFolderError, KeyError, TypeError):
+        return None
+    return count if isinstance(count, int) and count >= 0 else None
+
+
+def check_rebuild(folder: str | os.PathLike, new_count: int, *, allow_shrink: bool = False, inputs: str = "") -> None:
+    """Refuse a build that would replace the index in `folder` with nothing, or with less than half of
+    it (unless `allow_shrink`): inputs that all failed to read must not wipe a good index.
+    `new_count` is how many entries the index will hold; `inputs` describes them for the message."""
+    what = f" ({inputs})" if inputs else ""
+    old = indexed_entries(folder)
+    if new_count == 0:
+        kept = f"the index in {folder} ({old} entries) is left as it was" if old else "no index was written"
+        raise IndexFolderError(f"The inputs gave no usable entries{what}; {kept}. Check the catalog files and "
+                               "model folders (see the skip reasons logged above).")
+    if old and new_count * 2 < old and not allow_shrink:
+        raise IndexFolderError(f"This build would shrink the index in {folder} from {old} to {new_count} entries"
+                               f"{what}; it was left as it was. If the missing models were removed on purpose, "
+                               "pass --allow-shrink (or delete the index folder and build it again).")
 
 
 def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:

@@ -44,15 +44,18 @@ class Intent:
     subject: str
     generation_prompt: str
     style_transformation: int = 0
-    contour_compatibility: int = 1
-    foreground_elements: list[str] = field(default_factory=list)
+    contour_compatibility: int = 1       # 1: the new object fits the old outline (the mask is the exact segment)
     # Query modality per retrieval step: "text" or "image".
     style_checkpoint_query: str = "text"
     style_lora_query: str = "text"
     object_lora_query: str = "text"
-    confidence: float = 1.0
+    confidence: float = 1.0              # the classifier's calibrated probability of the type
     backend: str = "rules"
     notes: list[str] = field(default_factory=list)
+    ambiguous: bool = False              # confidence under the head's threshold: see `readings`
+    readings: list[dict] = field(default_factory=list)  # the top two readings when ambiguous
+    second_edit: str = ""                # a second edit the instruction also named (not carried out)
+    language: str = "english"            # english | foreign | symbols
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -70,11 +73,12 @@ MODEL_FIELDS = (
     "subject",
     "generation_prompt",
     "contour_compatibility",
-    "foreground_elements",
 )
+# Fields older Polaris versions wrote; read without complaint and dropped (no stage used them).
+RETIRED_FIELDS = ("foreground_elements",)
+LANGUAGES = ("english", "foreign", "symbols")
 MAX_SUBJECT_CHARS = 120
 MAX_PROMPT_CHARS = 600
-MAX_FOREGROUND_ELEMENTS = 8
 WHOLE_IMAGE_SUBJECT = "image"
 
 # JSON schema of what an LLM backend must emit (OpenAI `json_schema` strict mode compatible).
@@ -101,12 +105,6 @@ INTENT_JSON_SCHEMA: dict[str, Any] = {
             "description": "a clean prompt describing only the final appearance",
         },
         "contour_compatibility": {"type": "integer", "enum": [0, 1]},
-        "foreground_elements": {
-            "type": "array",
-            "items": {"type": "string", "maxLength": MAX_SUBJECT_CHARS},
-            "minItems": 1,
-            "maxItems": MAX_FOREGROUND_ELEMENTS,
-        },
     },
     "required": list(MODEL_FIELDS),
     "additionalProperties": False,
@@ -232,7 +230,7 @@ def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
     notes = [str(n) for n in data.get("notes") or [] if isinstance(n, (str, int, float))]
 
     known = {f for f in Intent.__dataclass_fields__}
-    unknown = sorted(k for k in data if k not in known)
+    unknown = sorted(k for k in data if k not in known and k not in RETIRED_FIELDS)
     if unknown:
         notes.append("ignored unknown fields: " + ", ".join(map(str, unknown))[:200])
 
@@ -260,26 +258,6 @@ def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
         prompt = subject
         notes.append("generation_prompt was empty; used the subject")
 
-    raw_elements = data.get("foreground_elements")
-    if raw_elements is None:
-        raw_elements = []
-    elif isinstance(raw_elements, str):
-        raw_elements = [raw_elements]
-    elif not isinstance(raw_elements, (list, tuple)):
-        raise IntentError(f"foreground_elements must be a list of strings, got {type(raw_elements).__name__}.")
-    elements: list[str] = []
-    for item in raw_elements:
-        if not isinstance(item, str):
-            raise IntentError(f"foreground_elements must hold strings, got {item!r}.")
-        cleaned = normalize_subject(_coerce_text("foreground_elements", item, MAX_SUBJECT_CHARS, notes))
-        if cleaned and cleaned not in elements:
-            elements.append(cleaned)
-    if len(elements) > MAX_FOREGROUND_ELEMENTS:
-        notes.append(f"foreground_elements cut to {MAX_FOREGROUND_ELEMENTS}")
-        elements = elements[:MAX_FOREGROUND_ELEMENTS]
-    if not elements:
-        elements = [subject]
-
     confidence = data.get("confidence", 1.0)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or math.isnan(confidence):
         raise IntentError(f"confidence must be a number between 0 and 1, got {confidence!r}.")
@@ -288,6 +266,15 @@ def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
     backend = data.get("backend", "rules")
     if not isinstance(backend, str) or not backend:
         raise IntentError(f"backend must be a non-empty string, got {backend!r}.")
+
+    ambiguous = data.get("ambiguous", False)
+    if not isinstance(ambiguous, bool):
+        raise IntentError(f"ambiguous must be true or false, got {ambiguous!r}.")
+    readings = _coerce_readings(data.get("readings") or [])
+    second = _coerce_text("second_edit", data.get("second_edit"), MAX_PROMPT_CHARS, notes)
+    language = data.get("language", "english")
+    if language not in LANGUAGES:
+        raise IntentError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}.")
 
     modalities = query_modalities(itype, style)
     given = tuple(data.get(k) for k in ("style_checkpoint_query", "style_lora_query", "object_lora_query"))
@@ -301,14 +288,74 @@ def validate_intent(obj: dict | Intent, instruction: str) -> Intent:
         generation_prompt=prompt,
         style_transformation=style,
         contour_compatibility=contour,
-        foreground_elements=elements,
         style_checkpoint_query=modalities[0],
         style_lora_query=modalities[1],
         object_lora_query=modalities[2],
         confidence=confidence,
         backend=backend,
         notes=notes,
+        ambiguous=ambiguous,
+        readings=readings,
+        second_edit=second,
+        language=language,
     )
+
+
+def _coerce_readings(raw: Any) -> list[dict]:
+    """Alternative readings: [{"instruction_type": int, "subject": str, "probability": float}, ...]."""
+    if not isinstance(raw, (list, tuple)):
+        raise IntentError(f"readings must be a list of objects, got {type(raw).__name__}.")
+    readings = []
+    for item in list(raw)[:3]:
+        if not isinstance(item, dict):
+            raise IntentError(f"readings must hold objects, got {item!r}.")
+        probability = item.get("probability", 0.0)
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)) or math.isnan(probability):
+            raise IntentError(f"a reading's probability must be a number, got {probability!r}.")
+        subject = item.get("subject", "")
+        readings.append({"instruction_type": int(_coerce_type(item.get("instruction_type"))),
+                         "subject": normalize_subject(subject) if isinstance(subject, str) else "",
+                         "probability": min(1.0, max(0.0, float(probability)))})
+    return readings
+
+
+TYPE_LABELS = {
+    InstructionType.REPLACE: "replace an object",
+    InstructionType.ADD: "add an object",
+    InstructionType.LOCAL_STYLE: "change the look of an object or region",
+    InstructionType.GLOBAL_STYLE: "restyle the whole image",
+    InstructionType.STYLE_REFERENCE: "restyle from a reference image",
+    InstructionType.REMOVE: "remove an object",
+}
+
+
+def describe_intent(intent: Intent) -> str:
+    """The intent as short readable lines (what the Parse node and the CLI show a user)."""
+    itype = InstructionType(int(intent.instruction_type))
+    lines = [f"type: {int(itype)} {TYPE_LABELS[itype]}"]
+    if itype not in (InstructionType.GLOBAL_STYLE, InstructionType.STYLE_REFERENCE):
+        lines.append(f"subject: {intent.subject}")
+    lines.append(("background to fill: " if itype == InstructionType.REMOVE else "prompt: ") + intent.generation_prompt)
+    if itype == InstructionType.REPLACE:
+        lines.append("mask: " + ("the object's own outline" if intent.contour_compatibility
+                                 else "a box around the object (the new one has another shape)"))
+    lines.append(f"confidence: {intent.confidence:.2f}")
+    no_edit = next((n for n in intent.notes if n.startswith("no edit found")), "")
+    if no_edit:
+        lines.append(no_edit)
+    if intent.ambiguous:
+        readings = [f"{TYPE_LABELS[InstructionType(r['instruction_type'])]}"
+                    + (f" ({r['subject']})" if r.get("subject") and r["subject"] != WHOLE_IMAGE_SUBJECT else "")
+                    + f" {r['probability']:.0%}" for r in intent.readings[:2]]
+        lines.append("ambiguous: the instruction could mean " + " or ".join(readings) + "; rephrase to be sure"
+                     if readings else "ambiguous: rephrase the instruction to be sure")
+    if intent.second_edit:
+        lines.append(f"second edit not carried out: {intent.second_edit!r}; run it as its own instruction")
+    if intent.language == "foreign":
+        lines.append("language: not English; the reading is a best-effort guess, write the instruction in English")
+    elif intent.language == "symbols":
+        lines.append("language: no words, only symbols; the reading is a guess")
+    return "\n".join(lines)
 
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")

@@ -47,22 +47,27 @@ def build_or_update_index(
     cache_dir: Optional[str | os.PathLike] = None,
     clip: Any = None,
     prune: bool = True,
+    allow_shrink: bool = False,
     on_step: Optional[OnStep] = None,
     check_cancel: Optional[CheckCancel] = None,
 ) -> IndexBuild:
     """Index catalogs and local model folders into `folder`, updating it in place when it exists.
 
     Only new or changed entries are embedded; with `prune`, entries no longer present are removed.
-    Writes are atomic: an interrupted build leaves the previous index usable.
+    Writes are atomic: an interrupted build leaves the previous index usable. Inputs that give no
+    entries, or (with `prune`, unless `allow_shrink`) fewer than half of the existing index's, leave
+    the index as it was and raise IndexFolderError (`index.check_rebuild`); so does a `folder` that
+    holds other files than an index's.
     """
     from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
-    from polaris_core.index import ZooIndex, is_index_folder
+    from polaris_core.index import ZooIndex, check_rebuild, is_index_folder, refuse_foreign_folder
     from polaris_core.zoo.civitai import IngestStats, load_catalog
     from polaris_core.zoo.local import scan_models
 
     on_step, check_cancel = resolve(on_step, check_cancel)
     if not catalogs and not model_roots:
         raise ConfigError("Nothing to index: give a catalog file and/or model folders to scan.")
+    refuse_foreign_folder(Path(folder))
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
     entries = []
     stats = IngestStats()
@@ -77,6 +82,10 @@ def build_or_update_index(
                              check_cancel=check_cancel)
         entries.extend(result.entries)
         scan_summary = f"scanned: {result.report.summary()}"
+    catalog_summary = f"catalogs: {stats.summary()}" if catalogs else ""
+    if prune or not is_index_folder(folder):  # the index will hold exactly these entries
+        check_rebuild(folder, len({e.id for e in entries}), allow_shrink=allow_shrink,
+                      inputs="; ".join(s for s in (catalog_summary, scan_summary) if s))
     embed_step = lambda i, n: on_step(n + 2 * i, 3 * max(n, 1))  # noqa: E731
     cache = EmbeddingCache(cache_root / "embeddings.sqlite")
     image_encoder = None
@@ -85,7 +94,7 @@ def build_or_update_index(
 
         image_encoder = ClipEncoder(clip)
     target = Path(folder)
-    build = IndexBuild(index=None, catalog_summary=f"catalogs: {stats.summary()}" if catalogs else "",
+    build = IndexBuild(index=None, catalog_summary=catalog_summary,
                        scan_summary=scan_summary)
     existing = None
     if is_index_folder(target):

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Sequence
 
-from polaris_core.candidates import Candidate, Candidates
+from polaris_core.candidates import Candidate, Candidates, rank_key
 from polaris_core.errors import PlanError
 from polaris_core.intent import Intent, InstructionType
 from polaris_core.zoo.entry import ZooEntry
@@ -42,6 +44,11 @@ MAX_TRIGGERS_PER_LORA = 3
 MAX_TRIGGER_CHARS = 64
 
 SLOT_TITLES = {"checkpoint": "checkpoint", "style_lora": "style LoRA", "object_lora": "object LoRA"}
+PLAN_SHAPE = ('A plan is a JSON object as Tree Rerank (Polaris) or `polaris rerank --json` writes it: '
+              '{"version": 1, "checkpoint": {"slot": "checkpoint", "entry": {"id": "...", "kind": "checkpoint", '
+              '"name": "...", "file_name": "model.safetensors"}}, "loras": [{"slot": "style_lora" or "object_lora", '
+              '"entry": {"id": "...", "kind": "lora", "name": "...", "file_name": "x.safetensors"}, "weight": 0.8}], '
+              '"prompt": "...", "negative_prompt": "..."}.')
 
 
 @dataclass
@@ -69,14 +76,31 @@ class PlanChoice:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PlanChoice":
+        """A choice from its JSON form, checked: a known slot, an entry with text id and name, a weight
+        in range for LoRAs. The entry's text is sanitised like any metadata (plans may come from a graph)."""
+        from polaris_core.zoo.civitai import sanitize_entry
+
         try:
-            return cls(slot=str(d["slot"]), entry=ZooEntry.from_dict(dict(d["entry"])),
-                       weight=_opt_float(d.get("weight")), weight_source=str(d.get("weight_source", "")),
+            if not isinstance(d, dict) or not isinstance(d.get("entry"), dict):
+                raise TypeError("a choice must be an object with an 'entry' object")
+            slot = str(d["slot"])
+            if slot not in SLOT_TITLES:
+                raise ValueError(f"unknown slot {slot!r}")
+            raw = d["entry"]
+            if not all(isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "name")) or \
+                    not isinstance(raw.get("file_name", ""), str):
+                raise ValueError("its entry needs text 'id' and 'name' (and 'file_name' for a local file)")
+            entry = sanitize_entry(ZooEntry.from_dict(raw))
+            weight = _opt_float(d.get("weight"))
+            if slot != "checkpoint" and (weight is None or not math.isfinite(weight)
+                                         or abs(weight) > WEIGHT_RANGE[1]):
+                raise ValueError(f"a LoRA needs a weight between -{WEIGHT_RANGE[1]} and {WEIGHT_RANGE[1]}")
+            return cls(slot=slot, entry=entry, weight=weight, weight_source=str(d.get("weight_source", "")),
                        rerank_score=_opt_float(d.get("rerank_score")),
                        retrieval_score=_opt_float(d.get("retrieval_score")), rank=int(d.get("rank", 0)),
                        why=str(d.get("why", "")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise PlanError(f"A plan choice is malformed ({exc}); regenerate the plan with `polaris rerank`.") from exc
+            raise PlanError(f"A plan choice is malformed ({exc}). {PLAN_SHAPE}") from exc
 
 
 @dataclass
@@ -118,12 +142,26 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @classmethod
+    def from_value(cls, value) -> "Plan":
+        """A Plan from what a graph may hand Apply Plan: a Plan, its dict form or its JSON text (an API
+        graph's literal). Anything else, or a malformed plan, is a PlanError saying what a plan looks like."""
+        if isinstance(value, Plan):
+            return value
+        if isinstance(value, (str, bytes, bytearray)):
+            return cls.from_json(value)
+        if isinstance(value, dict):
+            return cls.from_dict(value)
+        raise PlanError(f"Apply Plan got {type(value).__name__}, not a plan. {PLAN_SHAPE}")
+
+    @classmethod
     def from_dict(cls, d: dict) -> "Plan":
         if not isinstance(d, dict):
-            raise PlanError("A plan must be a JSON object; regenerate it with `polaris rerank --json`.")
+            raise PlanError(f"A plan must be a JSON object. {PLAN_SHAPE}")
         version = d.get("version", PLAN_VERSION)
         if version != PLAN_VERSION:
             raise PlanError(f"Plan version {version} is not supported (expected {PLAN_VERSION}); regenerate it.")
+        if not isinstance(d.get("loras", []), list) or not isinstance(d.get("checkpoint") or {}, dict):
+            raise PlanError(f"The plan's 'loras' must be a list and its 'checkpoint' an object. {PLAN_SHAPE}")
         try:
             return cls(
                 intent=intent_from_dict(d["intent"]) if d.get("intent") else None,
@@ -135,15 +173,15 @@ class Plan:
                 base_family=str(d.get("base_family", UNKNOWN_FAMILY)),
                 notes=[str(n) for n in d.get("notes", [])],
             )
-        except (TypeError, AttributeError) as exc:
-            raise PlanError(f"The plan is malformed ({exc}); regenerate it with `polaris rerank --json`.") from exc
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise PlanError(f"The plan is malformed ({exc}). {PLAN_SHAPE}") from exc
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str | bytes) -> "Plan":
         try:
             data = json.loads(text)
-        except ValueError as exc:
-            raise PlanError(f"The plan is not valid JSON ({exc}); regenerate it with `polaris rerank --json`.") from exc
+        except (ValueError, RecursionError) as exc:
+            raise PlanError(f"The plan is not valid JSON ({str(exc)[:200]}). {PLAN_SHAPE}") from exc
         return cls.from_dict(data)
 
     def validate(self) -> None:
@@ -152,7 +190,11 @@ class Plan:
 
 
 def _opt_float(value) -> Optional[float]:
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
 
 
 def intent_from_dict(d: dict) -> Intent:
@@ -198,13 +240,9 @@ def wanted_lora_slots(intent: Intent) -> tuple[list[str], list[str]]:
 
 
 def ranked(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Best first: by the reranker's key where it ran (final score, else its LLM score), else by retrieval."""
-    def key(c: Candidate) -> float:
-        if c.final_score is not None:
-            return c.final_score
-        return c.rerank_score if c.rerank_score is not None else -1.0
-
-    return sorted(candidates, key=lambda c: (-key(c), -float(c.score)))
+    """Best first, in the reranker's order (`candidates.rank_key`: round reached, its key, retrieval score);
+    candidates never reranked go by retrieval score."""
+    return sorted(candidates, key=rank_key, reverse=True)
 
 
 def clean_trigger(word: str) -> str:
@@ -266,6 +304,16 @@ def _why(slot: str, c: Candidate, rank: int, skipped: int, family: str, intent: 
     return text
 
 
+def unusable_reason(entry: ZooEntry) -> str:
+    """Why Apply Plan would refuse this model ("" when it can be applied): a pickle file is never
+    loaded, and a local file that is gone cannot be. Such candidates are shown but never chosen."""
+    if entry.file_format == "pickle":
+        return "a pickle file (never loaded)"
+    if entry.source == "local" and entry.file_path and not os.path.isfile(entry.file_path):
+        return "its file is gone"
+    return ""
+
+
 def _best_compatible(cands: list[Candidate], family: str) -> tuple[Optional[int], int]:
     """Index of the best candidate compatible with `family`, and how many incompatible ones it skipped."""
     skipped = 0
@@ -276,31 +324,12 @@ def _best_compatible(cands: list[Candidate], family: str) -> tuple[Optional[int]
     return None, skipped
 
 
-def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
-                 max_total_weight: float = MAX_TOTAL_WEIGHT, require_checkpoint: bool = False) -> Plan:
-    """Choose the checkpoint, the style LoRA and the object LoRA for `intent` from ranked candidates.
 
-    Checkpoints are tried best first; for each, every wanted slot takes its best candidate of a compatible
-    base family. The first checkpoint that fills every required slot wins; if none does, PlanError.
-    With no checkpoint candidates the plan keeps the workflow's own checkpoint (a note says so), unless
-    `require_checkpoint`.
+def _first_checkpoint_with_picks(options, pools, required, optional):
+    """(rank, checkpoint, family, picks) for the best-ranked checkpoint option every required slot fits, or None.
+
+    picks maps a slot to (index in its pool, candidates skipped for another family).
     """
-    if intent is None:
-        raise PlanError("No intent to compose a plan for; parse the instruction first.")
-    required, optional = wanted_lora_slots(intent)
-    pools = {slot: ranked(candidates.slot(slot)) for slot in ("checkpoint", "style_lora", "object_lora")}
-    notes: list[str] = []
-    checkpoints = pools["checkpoint"]
-    if not checkpoints:
-        if require_checkpoint:
-            raise PlanError("Retrieval found no checkpoint; index some checkpoints or pick one in the workflow.")
-        notes.append("no checkpoint candidate: the workflow's own checkpoint is used")
-    for slot in required + optional:
-        if not pools[slot]:
-            notes.append(f"no {SLOT_TITLES[slot]} candidate was retrieved")
-
-    # (rank, checkpoint) options; None stands for "the workflow's checkpoint", family taken from the LoRAs.
-    options: list[tuple[int, Optional[Candidate]]] = list(enumerate(checkpoints)) or [(0, None)]
     for ck_rank, checkpoint in options:
         family = checkpoint.entry.base_family if checkpoint else UNKNOWN_FAMILY
         picks: dict[str, tuple[int, int]] = {}
@@ -314,14 +343,52 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
             if family == UNKNOWN_FAMILY:
                 family = pools[slot][index].entry.base_family or UNKNOWN_FAMILY
         if all(slot in picks for slot in required if pools[slot]):
-            break
-    else:
+            return ck_rank, checkpoint, family, picks
+    return None
+
+def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+                 max_total_weight: float = MAX_TOTAL_WEIGHT, require_checkpoint: bool = False) -> Plan:
+    """Choose the checkpoint, the style LoRA and the object LoRA for `intent` from ranked candidates.
+
+    Checkpoints are tried best first; for each, every wanted slot takes its best candidate of a compatible
+    base family. The first checkpoint that fills every required slot wins; if none does, PlanError.
+    With no checkpoint candidates the plan keeps the workflow's own checkpoint (a note says so), unless
+    `require_checkpoint`.
+    """
+    if intent is None:
+        raise PlanError("No intent to compose a plan for; parse the instruction first.")
+    required, optional = wanted_lora_slots(intent)
+    notes: list[str] = []
+    pools: dict[str, list[Candidate]] = {}
+    rank_of: dict[int, int] = {}  # id(candidate) -> its place in the full ranked list, unusable ones included
+    for slot in ("checkpoint", "style_lora", "object_lora"):
+        order = ranked(candidates.slot(slot))
+        rank_of.update((id(c), i) for i, c in enumerate(order))
+        pools[slot] = [c for c in order if not unusable_reason(c.entry)]
+        if len(pools[slot]) < len(order):
+            reasons = sorted({unusable_reason(c.entry) for c in order} - {""})
+            notes.append(f"{len(order) - len(pools[slot])} {SLOT_TITLES[slot]} candidate(s) cannot be applied "
+                         f"({'; '.join(reasons)}) and were passed over")
+    checkpoints = pools["checkpoint"]
+    if not checkpoints:
+        if require_checkpoint:
+            raise PlanError("Retrieval found no checkpoint; index some checkpoints or pick one in the workflow.")
+        notes.append("no checkpoint candidate: the workflow's own checkpoint is used")
+    for slot in required + optional:
+        if not pools[slot]:
+            notes.append(f"no {SLOT_TITLES[slot]} candidate was retrieved")
+
+    # (rank, checkpoint) options; None stands for "the workflow's checkpoint", family taken from the LoRAs.
+    options: list[tuple[int, Optional[Candidate]]] = [(rank_of[id(c)], c) for c in checkpoints] or [(0, None)]
+    chosen = _first_checkpoint_with_picks(options, pools, required, optional)
+    if chosen is None:
         wanted = ", ".join(SLOT_TITLES[s] for s in required if pools[s])
         families = sorted({c.entry.base_family for s in required for c in pools[s]})
         raise PlanError(f"No {wanted} candidate is made for the base model of any checkpoint candidate "
                         f"(LoRA families: {families}, checkpoint families: "
                         f"{sorted({c.entry.base_family for c in checkpoints})}). Retrieve more candidates or "
                         "index LoRAs for your checkpoint's base model.")
+    ck_rank, checkpoint, family, picks = chosen
 
     for slot in optional:
         if pools[slot] and slot not in picks:
@@ -339,8 +406,8 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
             index, skipped = picks[slot]
             c = pools[slot][index]
             loras.append(PlanChoice(slot=slot, entry=c.entry, rerank_score=c.rerank_score,
-                                    retrieval_score=float(c.score), rank=index,
-                                    why=_why(slot, c, index, skipped, family, intent)))
+                                    retrieval_score=float(c.score), rank=rank_of[id(c)],
+                                    why=_why(slot, c, rank_of[id(c)], skipped, family, intent)))
     _assign_weights(loras, max_total_weight)
     for choice in loras:
         choice.why += f"; weight {choice.weight} ({choice.weight_source})"

@@ -37,11 +37,14 @@ def candidates_table(candidates: Candidates, slots: Iterable[str] = SLOTS, limit
         ranked = candidates.slot(slot)
         if not ranked:
             continue
-        rows = [("#", "name", "family", "retr", "llm", "final", "found by")]
+        reranked = any(c.rerank_score is not None for c in ranked)
+        rows = [("#", "name", "family", "retr", "llm", "final", "round" if reranked else "", "found by")]
         for rank, c in enumerate(ranked[:limit], 1):
             by = f" ({_clip(c.entry.author, 16)})" if c.entry.author else ""
+            # The round a candidate reached orders the table: a finalist stays above anything pruned earlier.
+            reached = str(c.rerank_round) if reranked else ""
             rows.append((str(rank), _clip(c.entry.name, NAME_WIDTH) + by, c.entry.base_family, _score(c.score),
-                         _score(c.rerank_score), _score(c.final_score), channel_summary(c.channel_scores)))
+                         _score(c.rerank_score), _score(c.final_score), reached, channel_summary(c.channel_scores)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
         more = f"  … {len(ranked) - limit} more" if len(ranked) > limit else ""
@@ -91,13 +94,13 @@ def index_summary(index, name: str, notes: Iterable[str] = ()) -> str:
     return "\n".join(lines + [f"note: {n}" for n in notes])
 
 
-def mask_summary(result, chosen: int = 0) -> str:
+def mask_summary(result) -> str:
     """The ranked regions Mask Region found: score, probability, area and box, and which one is used."""
     h, w = result.image_size
-    lines = [f"subject: {result.subject or '-'}   method: {result.method}   image {w}x{h}"]
+    lines = [f"subject: {result.subject or '-'}   method: {result.method}   shape: {result.shape}   image {w}x{h}"]
     rows = [("#", "score", "prob", "area", "box (x0,y0,x1,y1)", "source")]
     for rank, c in enumerate(result.candidates[:8]):
-        marker = "*" if rank == chosen else " "
+        marker = "*" if rank == result.chosen else " "
         rows.append((f"{marker}{rank}", f"{c.score:+.3f}", f"{c.probability:.2f}", f"{c.area_fraction:.0%}",
                      ",".join(str(v) for v in c.box), c.source))
     if len(rows) > 1:
@@ -108,22 +111,19 @@ def mask_summary(result, chosen: int = 0) -> str:
     return "\n".join(lines)
 
 
-TYPE_LABELS = {0: "replace an object", 1: "add an object", 2: "local style (one region)", 3: "global style",
-               4: "style from the reference image", 5: "remove an object"}
+def loaded_summary(kind: str, loaded, name: str) -> str:
+    """What a loader node loaded: which model, its size and precision, and where it waits between uses."""
+    from pathlib import Path
 
-
-def intent_summary(intent) -> str:
-    """The parsed instruction as readable fields, one per line."""
-    kind = int(intent.instruction_type)
-    queries = {"checkpoint": intent.style_checkpoint_query, "style LoRA": intent.style_lora_query,
-               "object LoRA": intent.object_lora_query}
-    lines = [f"type: {TYPE_LABELS.get(kind, kind)}",
-             f"subject: {intent.subject or '-'}",
-             f"prompt: {intent.generation_prompt or '-'}",
-             f"confidence: {intent.confidence:.2f}  (parser: {intent.backend})",
-             "queries by: " + ", ".join(f"{slot} {how}" for slot, how in queries.items())]
-    if kind == 0:
-        lines.append("new object fits the old outline: " + ("yes" if intent.contour_compatibility else "no"))
-    if intent.foreground_elements:
-        lines.append("keep in front: " + ", ".join(intent.foreground_elements))
-    return "\n".join(lines + [f"note: {n}" for n in intent.notes])
+    parameters = sum(p.numel() for p in loaded.model.parameters())
+    dtype = str(next(loaded.model.parameters()).dtype).replace("torch.", "")
+    lines = [f"{kind}: {name}", f"{parameters / 1e6:.1f}M parameters, {dtype}"]
+    arch = getattr(loaded, "arch", "")
+    if arch:
+        lines.append(f"architecture: {arch}")
+    if getattr(loaded, "path", ""):
+        lines.append(f"file: {Path(loaded.path).name}")
+    managed = "ComfyUI's memory manager moves it for its own work" if getattr(loaded, "manager", None) else \
+        "kept where it is"
+    lines.append(f"waits on: {loaded.device} ({managed})")
+    return "\n".join(lines)

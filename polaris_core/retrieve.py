@@ -384,8 +384,8 @@ def retrieve(
     counts = index.counts()
     if not counts.get("checkpoint") and not counts.get("lora"):
         raise EmptyZooError(
-            f"The index {index.folder or ''} has no checkpoints or LoRAs. Build it with "
-            "`polaris index build --catalog FILE` or from your ComfyUI models folder (--models-dir)."
+            f"The index {index.folder or ''} has no checkpoints or LoRAs. Build it from your model folders: "
+            "Build Zoo Index (Polaris) in ComfyUI, or `polaris index build` on the command line."
         )
     result = Candidates(intent=intent)
     kind_type = InstructionType(int(intent.instruction_type))

@@ -29,7 +29,8 @@ from typing import Iterable, Optional
 import hnswlib
 import numpy as np
 
-from polaris_core.atomic import sha256_file, write_content_addressed, write_json_atomic
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, sha256_file,
+                                 write_content_addressed, write_json_atomic)
 from polaris_core.errors import IndexFolderError, VectorError
 
 log = logging.getLogger("polaris")
@@ -38,12 +39,14 @@ FORMAT_NAME = "polaris-vectorstore"
 FORMAT_VERSION = 1
 MANIFEST = "vectorstore.json"
 DATA_DIR = "vectorstore-data"
+OWN_DATA_FILE = content_addressed_pattern(r"p\d{4}-(?:labels|vectors|graph)", r"\.npy|\.hnsw")
 # Below this many vectors a partition is searched exactly (perfect recall, cheap updates, no graph
 # build). `polaris bench index` at dim 384 on 2 CPUs, single query: exact 0.05 ms at 250, 0.11 ms
 # at 1,000, 0.17 ms at 2,000, 0.63 ms at 8,000 vectors; HNSW at recall ≥ 0.98 0.05–0.14 ms. Both
 # cost ~0.1 ms up to 1,000, and HNSW pulls ahead above.
 DEFAULT_EXACT_THRESHOLD = 1000
 _EINSUM_MAX_QUERIES = 8
+_MAX_GRAPH_CAPACITY = 50_000_000
 
 
 def auto_ef(n: int) -> int:
@@ -424,7 +427,7 @@ class VectorStore:
     def _graph_query(self, part: _Partition, queries: np.ndarray, k: int,
                      ef: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
         ef_now = max(ef or self.hnsw.ef_for(len(part)), k)
-        for attempt in range(4):
+        for _attempt in range(4):
             part.graph.set_ef(ef_now)
             try:
                 labels, dists = part.graph.knn_query(queries, k=k, num_threads=self.query_threads)
@@ -504,17 +507,24 @@ class VectorStore:
     def _collect_garbage(data: Path, manifest_parts: dict) -> None:
         keep = {info["name"] for p in manifest_parts.values() for info in p["files"].values()}
         for path in data.iterdir():
-            if path.name not in keep:
+            if path.name not in keep and is_own_file(path.name, OWN_DATA_FILE) and path.is_file():
                 try:
                     path.unlink()
                 except OSError as exc:  # e.g. still open on Windows: harmless, removed next save
                     log.debug("could not remove stale %s: %s", path, exc)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, *, dim: Optional[int] = None, verify: bool = True) -> "VectorStore":
+    def load(cls, folder: str | os.PathLike, *, dim: Optional[int] = None, verify: bool = True,
+             memo: Optional[ChecksumMemo] = None) -> "VectorStore":
         """Load a saved store. Raises IndexFolderError if the folder is missing, from another format
-        version or dimension, or if any file is missing or fails its checksum (unless verify=False)."""
+        version or dimension, or if any file is missing, has the wrong shape or fails its checksum.
+
+        `verify=True` hashes every file; `verify=False` hashes only files that changed since `memo`
+        last saw them pass (a file is always checked once after each change: an hnswlib graph
+        is never read unverified, since a damaged one can crash the process)."""
         folder = Path(folder)
+        if not verify and memo is None:
+            memo = ChecksumMemo(None)
         manifest = read_manifest(folder)
         if dim is not None and manifest["dim"] != dim:
             raise IndexFolderError(f"{folder} holds {manifest['dim']}-d vectors but {dim}-d were expected; "
@@ -528,7 +538,7 @@ class VectorStore:
             raise IndexFolderError(f"{folder / MANIFEST} has invalid settings ({exc}); rebuild the index.") from exc
         resolved = str(folder.resolve())
         for key, info in manifest["partitions"].items():
-            part = store._load_partition(folder, key, info, verify)
+            part = store._load_partition(folder, key, info, None if verify else memo)
             part.saved_files = (resolved, info["files"])
             store._parts[key] = part
             for lab in part.live_labels().tolist():
@@ -541,11 +551,11 @@ class VectorStore:
                                    f"{len(store)}; rebuild the index.")
         return store
 
-    def _load_partition(self, folder: Path, key: str, info: dict, verify: bool) -> _Partition:
+    def _load_partition(self, folder: Path, key: str, info: dict, memo: Optional[ChecksumMemo]) -> _Partition:
         where = f"{folder}: partition {key!r}"
         try:
             files, count, storage = info["files"], int(info["count"]), info["storage"]
-            paths = {role: _checked_file(folder / DATA_DIR, files[role], verify, where) for role in files}
+            paths = {role: _checked_file(folder / DATA_DIR, files[role], memo, where) for role in files}
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFolderError(f"{where} has an invalid manifest entry ({exc}); rebuild the index.") from exc
         if "labels" not in paths or storage not in ("exact", "hnsw") or \
@@ -567,15 +577,17 @@ class VectorStore:
             return part
         graph = hnswlib.Index(space="cosine", dim=self.dim)
         try:
-            max_elements = max(int(info.get("max_elements") or 0), count)
+            # The manifest is not checksummed: a damaged capacity must not make hnswlib allocate terabytes.
+            max_elements = max(min(int(info.get("max_elements") or 0), _MAX_GRAPH_CAPACITY), count)
             graph.load_index(str(paths["hnsw"]), max_elements=max_elements, allow_replace_deleted=True)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise IndexFolderError(f"{where}: the HNSW graph cannot be read ({exc}); rebuild the index.") from exc
-        if graph.dim != self.dim or graph.get_current_count() < count:
+        in_graph = set(graph.get_ids_list())
+        part.live = set(labels.tolist())
+        if graph.dim != self.dim or graph.get_current_count() < count or not part.live <= in_graph:
             raise IndexFolderError(f"{where}: the HNSW graph does not match the manifest; rebuild the index.")
         part.storage, part.graph = "hnsw", graph
-        part.live = set(labels.tolist())
-        part.deleted_in_graph = set(graph.get_ids_list()) - part.live
+        part.deleted_in_graph = in_graph - part.live
         if "vectors" not in paths:  # saved before HNSW partitions kept their vectors: read them once
             self._exact_upsert(part, labels, _graph_vectors(graph, labels))
         return part
@@ -612,7 +624,9 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     return manifest
 
 
-def _checked_file(data: Path, info: dict, verify: bool, where: str) -> Path:
+def _checked_file(data: Path, info: dict, memo: Optional[ChecksumMemo], where: str) -> Path:
+    """The path of a manifest-listed file after its name, size and checksum are checked (`memo`: checksums
+    already seen to pass at the file's current size and mtime are not recomputed; None: always hash)."""
     name = str(info["name"])
     if "/" in name or "\\" in name or name.startswith("."):
         raise IndexFolderError(f"{where}: file name {name!r} leaves the data folder; rebuild the index.")
@@ -621,7 +635,8 @@ def _checked_file(data: Path, info: dict, verify: bool, where: str) -> Path:
         raise IndexFolderError(f"{where}: {path} is missing; the index folder is incomplete, rebuild it.")
     if path.stat().st_size != int(info["bytes"]):
         raise IndexFolderError(f"{where}: {path.name} has the wrong size (truncated?); rebuild the index.")
-    if verify and sha256_file(path) != info["sha256"]:
+    expected = str(info["sha256"])
+    if not (memo.matches(path, expected) if memo is not None else sha256_file(path) == expected):
         raise IndexFolderError(f"{where}: {path.name} fails its sha256 checksum (corrupt); rebuild the index.")
     return path
 
@@ -634,5 +649,5 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def _load_npy(path: Path, where: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, MemoryError) as exc:
         raise IndexFolderError(f"{where}: {path.name} is not a valid .npy file ({exc}); rebuild the index.") from exc

@@ -10,7 +10,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from polaris_core.errors import ConfigError, ModelFileError, UnsafePathError
+from polaris_core.errors import ConfigError, ModelFileError
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
 SAFE_SUFFIXES = (".safetensors", ".sft", ".gguf")
@@ -61,19 +61,6 @@ def refuse_pickle(path: str | os.PathLike) -> None:
             f"{Path(path).name} is a pickle-based weights file ({Path(path).suffix}); Polaris never "
             "unpickles files because they can run code. Convert it to .safetensors first."
         )
-
-
-def resolve_inside(root: str | os.PathLike, name: str) -> Path:
-    """Join `name` under `root`, refusing absolute names and anything escaping `root`."""
-    if not name or "\x00" in name:
-        raise UnsafePathError(f"Invalid model name {name!r}; pick a file from the list.")
-    base = Path(root).resolve()
-    candidate = (base / name).resolve()
-    if os.path.isabs(name) or (candidate != base and base not in candidate.parents):
-        raise UnsafePathError(
-            f"{name!r} points outside {base}; use a name relative to that folder."
-        )
-    return candidate
 
 
 SAFETENSORS_WEIGHT_SUFFIXES = (".safetensors", ".sft")

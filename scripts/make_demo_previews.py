@@ -383,7 +383,7 @@ def motif_split(d: ImageDraw.ImageDraw, s: int, rng: Rng) -> None:
 def motif_hand(d: ImageDraw.ImageDraw, s: int, rng: Rng) -> None:
     skin = _jitter((225, 180, 150), rng)
     d.rounded_rectangle([s * 0.3, s * 0.45, s * 0.66, s * 0.9], radius=20, fill=skin)
-    for i, (x, top) in enumerate(((0.31, 0.2), (0.4, 0.12), (0.49, 0.14), (0.58, 0.22))):
+    for x, top in ((0.31, 0.2), (0.4, 0.12), (0.49, 0.14), (0.58, 0.22)):
         d.rounded_rectangle([s * x, s * top, s * x + 16, s * 0.55], radius=8, fill=skin, outline=(170, 120, 100))
     d.rounded_rectangle([s * 0.62, s * 0.5, s * 0.86, s * 0.62], radius=8, fill=skin, outline=(170, 120, 100))
 

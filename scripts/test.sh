@@ -7,6 +7,9 @@ bash "$ROOT/scripts/setup_env.sh" || exit 1
 VENV=${POLARIS_VENV:-$ROOT/.venv}
 cd "$ROOT"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+if [ $# -eq 0 ]; then  # the whole suite starts with the lint (pyflakes + bugbear, pyproject.toml)
+    "$VENV/bin/python" -m ruff check --quiet polaris_core nodes scripts || { echo "ruff found problems (above)" >&2; exit 1; }
+fi
 "$VENV/bin/python" -m pytest -q -rs "${@:-tests}"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -1,10 +1,13 @@
 // Shows what each Polaris node did, on the node itself: the parsed intent, index counts, ranked tables
 // with per-channel scores, the plan and what was loaded. The server sends it as the node's `text` UI output.
 import { app } from "../../scripts/app.js";
+import { api } from "../../scripts/api.js";
 import { ComfyWidgets } from "../../scripts/widgets.js";
 
 const OUTPUT_WIDGET = "polaris_output";
 const PLACEHOLDER = "Run the workflow to see what this node chose.";
+const REUSED = "Nothing changed since this node last ran, so ComfyUI reused its result without running it, " +
+  "and has nothing new to show. Change one of its inputs, or free the node cache, to see its output again.";
 const LINE_HEIGHT = 15;   // px per line of the 11px monospace text
 const MIN_LINES = 4;
 const MAX_HEIGHT = 420;   // longer text scrolls inside the box
@@ -57,6 +60,15 @@ app.registerExtension({
   name: "Polaris.NodeOutput",
   setup() {
     injectStyle();
+    // ComfyUI does not send a cached node's output again: say so instead of leaving an empty box.
+    api.addEventListener("execution_cached", ({ detail }) => {
+      for (const id of detail?.nodes ?? []) {
+        const node = app.graph?.getNodeById?.(id);
+        if (!node?.comfyClass?.startsWith?.("Polaris")) continue;
+        const widget = outputWidget(node);
+        if (!String(widget.value ?? "").trim()) widget.element && (widget.element.placeholder = REUSED);
+      }
+    });
   },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (!nodeData?.name?.startsWith("Polaris")) return;

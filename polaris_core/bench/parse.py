@@ -1,7 +1,11 @@
 """`polaris bench parse`: type accuracy per class, confusion matrix, subject exact-match, latency.
 
 Default files: the dev split `../shared/data/bench/instructions-dev.jsonl` (type labels; "remove"
-means 5) and the labelled paraphrase sets in `tests/core/data/` (type and subject labels).
+means 5) and the labelled paraphrase sets in `tests/core/data/` (type and subject labels), parsed with
+the head trained WITHOUT the dev split (`type_head_no_dev.json`), so the dev figure is held out.
+With `--cv` (default when no --file is given) it also prints the head's cross-validation on the
+project's instruction set: 5 folds grouped by phrasing family, then by template (whole phrasings held out).
+Latency is split by path: rules alone (a certain rule decided) and rules + one encoder pass.
 Prints figures; it is never a timed test.
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ DEFAULT_FILES = (
     SHARED_DATA / "bench" / "instructions-dev.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_paraphrases.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_paraphrases_blind.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_family.jsonl",
 )
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
@@ -34,6 +39,10 @@ class ParseBenchResult:
     subject_rows: int = 0
     subject_correct: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    rules_only_ms: list[float] = field(default_factory=list)
+    head_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)       # process CPU time per instruction (all threads)
+    batch_ms: float | None = None      # per instruction, the whole file through parse_many
     errors: int = 0
     mistakes: list[dict] = field(default_factory=list)
 
@@ -54,7 +63,17 @@ class ParseBenchResult:
             return {}
         ordered = sorted(self.latencies_ms)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-        return {"median_ms": statistics.median(ordered), "p95_ms": p95, "mean_ms": statistics.fmean(ordered)}
+        figures = {"median_ms": statistics.median(ordered), "p95_ms": p95, "mean_ms": statistics.fmean(ordered)}
+        if self.rules_only_ms:
+            figures["rules_only_median_ms"] = statistics.median(self.rules_only_ms)
+        if self.head_ms:
+            figures["head_median_ms"] = statistics.median(self.head_ms)
+        figures["head_share"] = len(self.head_ms) / len(self.latencies_ms)
+        if self.batch_ms is not None:
+            figures["batch_ms_per_instruction"] = self.batch_ms
+        if self.cpu_ms:
+            figures["cpu_median_ms"] = statistics.median(self.cpu_ms)
+        return figures
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,14 +125,19 @@ def run_benchmark(name: str, rows: Iterable[dict], parser: Any, keep_mistakes: i
 
     result = ParseBenchResult(name=name)
     for row in rows:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        used_head = False
         try:
             intent = parser.parse(row["instruction"])
             predicted, subject = int(intent.instruction_type), intent.subject
+            used_head = any(note.startswith("type head:") for note in intent.notes)
         except PolarisError:
             result.errors += 1
             predicted, subject = -1, None
-        result.latencies_ms.append(1000 * (time.perf_counter() - started))
+        elapsed_ms = 1000 * (time.perf_counter() - started)
+        result.cpu_ms.append(1000 * (time.process_time() - cpu_started))
+        result.latencies_ms.append(elapsed_ms)
+        (result.head_ms if used_head else result.rules_only_ms).append(elapsed_ms)
         result.rows += 1
         if predicted >= 0:
             result.confusion[row["label"]][predicted] += 1
@@ -141,6 +165,19 @@ def format_result(result: ParseBenchResult) -> str:
     if latency:
         lines.append(f"latency            median {latency['median_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms, "
                      f"mean {latency['mean_ms']:.3f} ms")
+        if "rules_only_median_ms" in latency:
+            lines.append(f"  rules alone decided {1 - latency['head_share']:.1%}: median "
+                         f"{latency['rules_only_median_ms']:.3f} ms")
+        if "head_median_ms" in latency:
+            lines.append(f"  rules + encoder pass {latency['head_share']:.1%}: median {latency['head_median_ms']:.3f} ms")
+        if "cpu_median_ms" in latency:
+            lines.append(f"  CPU time (all threads) median {latency['cpu_median_ms']:.3f} ms: wall time on a busy "
+                         "machine waits for a core")
+        if "batch_ms_per_instruction" in latency:
+            lines.append(f"  batch (parse_many, encoder batches) {latency['batch_ms_per_instruction']:.3f} ms per "
+                         "instruction")
+    lines.append("per-type recall    " + ", ".join(f"{TYPE_NAMES[t]} {c / n:.3f}" for t, (c, n) in
+                                               result.class_accuracy().items()))
     lines.append("confusion (rows: true type, columns: predicted)")
     lines.append("      " + " ".join(f"{t:>5}" for t in range(6)))
     for t in range(6):
@@ -164,6 +201,13 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="parse each file N times (steadier latency)")
     parser.add_argument("--show-mistakes", type=int, default=0, metavar="N", help="print up to N misparsed rows")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--head", choices=("no-dev", "shipped", "none"), default="no-dev",
+                        help="rules backend: the type head to use (default no-dev: never trained on the dev split; "
+                             "shipped: the parser's own, trained with it; none: rules alone)")
+    parser.add_argument("--cv", dest="cv", action="store_true", default=None,
+                        help="also cross-validate the head on the project set (default when no --file is given)")
+    parser.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for the encoder (default: torch's)")
     add_backend_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -176,17 +220,64 @@ def run(args: argparse.Namespace) -> int:
     files = [Path(f) for f in args.file] if args.file else [f for f in DEFAULT_FILES if f.is_file()]
     if not files:
         raise ConfigError("No benchmark file found; give one with --file FILE.jsonl.")
-    parser = get_parser(args.backend, **backend_options(args))
+    options = backend_options(args)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.backend == "rules":
+        from polaris_core.parse.head import HEAD_FILE, HEAD_FILE_NO_DEV
+
+        options = {"head": args.head != "none",
+                   "head_path": HEAD_FILE_NO_DEV if args.head == "no-dev" else HEAD_FILE}
+        if not args.json:
+            import torch
+
+            print(f"rules backend, type head: {args.head}; torch threads {torch.get_num_threads()}")
+    parser = get_parser(args.backend, **options)
     parser.parse("warm up the parser")  # first call loads models and word lists
+    parser.parse("banish the lamp")     # and the encoder, when a head is used
     results = []
     for path in files:
         rows = load_rows(path, args.field, args.label_field, args.subject_field)
         if args.limit > 0:
             rows = rows[: args.limit]
         result = run_benchmark(path.name, rows * max(1, args.repeat), parser, keep_mistakes=args.show_mistakes)
+        if hasattr(parser, "parse_many") and rows:
+            started = time.perf_counter()
+            parser.parse_many([r["instruction"] for r in rows])
+            result.batch_ms = 1000 * (time.perf_counter() - started) / len(rows)
         results.append(result)
         if not args.json:
             print(format_result(result))
+    figures: dict[str, Any] = {"files": [r.to_dict() for r in results]}
+    if (args.cv if args.cv is not None else not args.file) and args.backend == "rules":
+        figures["cross_validation"] = cross_validation_figures(print_lines=not args.json)
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
+        print(json.dumps(figures if "cross_validation" in figures else figures["files"], indent=2))
     return 0
+
+
+def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
+    """The hybrid's accuracy on the project set, 5 folds grouped by family, then by template."""
+    from polaris_core.parse.head_training import cross_validate, prepare_features, project_rows
+
+    data = project_rows()
+    features = prepare_features(data.texts)
+    out = []
+    for grouped_by, groups in (("family", data.families), ("template", data.templates)):
+        cv = cross_validate(features, data.labels, groups, grouped_by)
+        figures = {"grouped_by": grouped_by, "rows": int(len(data.labels)), "groups": len(set(groups)),
+                   "accuracy": cv.accuracy, "recall": {TYPE_NAMES[t]: r for t, r in cv.recall().items()},
+                   "confusion": cv.confusion(), "fast_path_share": float(cv.fast_path.mean())}
+        out.append(figures)
+        if print_lines:
+            print(f"== cross-validation on the project set ({figures['rows']} instructions, 5 folds grouped by "
+                  f"{grouped_by}, {figures['groups']} groups)")
+            print(f"type accuracy      {cv.accuracy:.4f}  (rules alone decided {figures['fast_path_share']:.1%})")
+            print("per-type recall    " + ", ".join(f"{k} {v:.3f}" for k, v in figures["recall"].items()))
+            print("confusion (rows: true type, columns: predicted)")
+            print("      " + " ".join(f"{t:>5}" for t in range(6)))
+            for t, row in enumerate(figures["confusion"]):
+                print(f"  {t}   " + " ".join(f"{v:>5}" for v in row))
+    return out

@@ -10,7 +10,8 @@ packing, caching and masking, not the head. Methods:
 - prefix_cache: the prefix encoded once, then one forward per candidate on its KV cache;
 - prefix_cache_batched: the same, `--batch-size` candidates per forward (the reranker's fallback path);
 - listwise: one prompt holding every candidate, Stylus-style; timed as its prefill only (a lower bound:
-  a real listwise composer also generates its answer);
+  a real listwise composer also generates its answer); a prompt longer than the model's context (or
+  sliding window) is marked invalid (`listwise_valid: false`) and not timed;
 - tree_mask: the tree pass with the dense 4D additive mask (packs of 512 tokens);
 - tree: the TreeReranker's own pass (the tree attention kernel where the model supports it). Being a
   tree, it also runs the tokens every branch opens with (candidate tag, slot line) once, as its trunk;
@@ -118,6 +119,7 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
     from polaris_core.rerank.engine import (
         MASK_PACK_TOKENS,
         batched_logits,
+        context_limit,
         encode_prefix,
         logits_to_scores,
         sequence_logits,
@@ -149,6 +151,11 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
         "tree_mask": tree_with(MASK_PACK_TOKENS, kernel=False),
     }
     runners = {k: v for k, v in runners.items() if k in args.methods}
+    # A listwise prompt past the model's context (or sliding window) gives no valid answer: never time it.
+    limit = context_limit(model)
+    listwise_valid = limit is None or len(listwise_ids) <= limit
+    if not listwise_valid:
+        runners.pop("listwise", None)
     tree_names = []
     if "tree" in args.methods:
         for size in pack_sizes:
@@ -172,9 +179,13 @@ def bench_one(reranker: Any, intent: Any, candidates: list, args: Any) -> dict:
         "branch_tokens_mean": round(sum(map(len, branches)) / len(branches), 1),
         "branch_tokens_max": max(map(len, branches)),
         "listwise_tokens": len(listwise_ids),
+        "listwise_valid": listwise_valid,
         "repeats": max(1, args.repeats),
         "seconds": {k: round(v, 4) for k, v in medians.items()},
     }
+    if not listwise_valid and "listwise" in args.methods:
+        result["listwise_invalid"] = (f"{len(listwise_ids)} tokens exceed the model's {limit}-token context; "
+                                      "not timed")
     if "tree" in medians:
         tree_time = medians["tree"]
         result["tree_pack_tokens"] = pack_sizes[0]

@@ -20,6 +20,8 @@ def register(subparsers) -> None:
                        help="a model folder (pair each with --kind), or a ComfyUI models/ folder without --kind")
     build.add_argument("--kind", action="append", default=[], choices=("lora", "checkpoint", "embedding"),
                        help="the kind of the --models-dir at the same position")
+    build.add_argument("--follow-links", action="store_true",
+                       help="follow folder links that lead outside a --models-dir (by default they are skipped)")
     build.add_argument("--kinds", default="checkpoint,lora,embedding",
                        help="kinds to take from catalogs (comma-separated; default all)")
     build.add_argument("--out", required=True, metavar="INDEX_DIR", help="index folder to write")
@@ -27,9 +29,12 @@ def register(subparsers) -> None:
                        help="add/replace entries in the existing index at --out instead of rebuilding it")
     build.add_argument("--prune", action="store_true",
                        help="with --update: also remove entries that are in none of the inputs")
+    build.add_argument("--allow-shrink", action="store_true",
+                       help="let a rebuild (or --update --prune) drop more than half of the existing index's entries")
     build.add_argument("--cache", metavar="DIR", help="embedding cache folder (default $POLARIS_CACHE_DIR "
                        "or ~/.cache/polaris)")
-    build.add_argument("--no-cache", action="store_true", help="embed everything afresh, keep no cache")
+    build.add_argument("--no-cache", action="store_true",
+                       help="embed and scan everything afresh; read and write no embedding or scan cache")
     build.add_argument("--clip", metavar="SAFETENSORS", help="open_clip weights for the preview-image channel")
     build.add_argument("--clip-arch", default="auto", help="open_clip architecture of --clip (default: auto)")
     build.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
@@ -99,7 +104,8 @@ def collect_entries(args) -> list:
 
         bar = _Bar("scan")
         try:
-            result = scan_models(roots, cache_dir=_cache_dir(args), on_step=bar)
+            result = scan_models(roots, cache_dir=None if args.no_cache else _cache_dir(args),
+                                 follow_links=args.follow_links, on_step=bar)
         finally:
             bar.close()
         entries.extend(result.entries)  # pickles are listed (metadata only), never loaded
@@ -125,14 +131,19 @@ def run_build(args) -> int:
     import time
 
     from polaris_core.embed.cache import EmbeddingCache
-    from polaris_core.index import ZooIndex
+    from polaris_core.index import ZooIndex, check_rebuild, refuse_foreign_folder
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
+    if not args.update:
+        refuse_foreign_folder(Path(args.out))  # before any work: --out may be someone's folder
     entries = collect_entries(args)
+    if not args.update or args.prune:  # the index will hold exactly these entries
+        check_rebuild(args.out, len({e.id for e in entries}), allow_shrink=args.allow_shrink,
+                      inputs=f"{len(args.catalog)} catalog(s), {len(args.models_dir)} model folder(s)")
     cache = None if args.no_cache else EmbeddingCache(_cache_dir(args) / "embeddings.sqlite")
     image_encoder = _image_encoder(args)
     bar = _Bar("embed")

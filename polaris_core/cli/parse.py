@@ -13,11 +13,6 @@ from polaris_core.atomic import write_text_atomic
 
 log = logging.getLogger("polaris")
 
-# Written for a line that cannot be parsed, so the output stays aligned with the input.
-FALLBACK_TYPE = 2
-FALLBACK_SUBJECT = "object"
-
-
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """--backend/--model/--base-url/... (shared with `polaris bench parse`)."""
     parser.add_argument("--backend", choices=("rules", "transformers", "openai"), default="rules",
@@ -50,6 +45,9 @@ def register(subparsers) -> None:
     parser.add_argument("--in", dest="in_path", metavar="FILE.jsonl", help="batch input, one JSON object per line")
     parser.add_argument("--field", default="instruction", help="input field holding the instruction")
     parser.add_argument("--out", dest="out_path", metavar="FILE.jsonl", help="batch output (default: stdout)")
+    parser.add_argument("--explain", action="store_true",
+                        help="one instruction: print the intent as readable lines (type, subject, ambiguity) "
+                             "before the JSON")
     add_backend_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -64,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     image = _load_image(args.image) if args.image else None
     if args.instruction is not None:
         intent = parser.parse(args.instruction, image)
+        if args.explain or intent.ambiguous:
+            from polaris_core.intent import describe_intent
+
+            # on stderr, so stdout stays one JSON document
+            sys.stderr.write(describe_intent(intent) + "\n")
         sys.stdout.write(json.dumps(intent.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return 0
     return _run_batch(parser, Path(args.in_path), args.field, Path(args.out_path) if args.out_path else None, image)
@@ -83,63 +86,105 @@ def _load_image(path: str) -> Any:
 
 
 def _read_rows(path: Path, field: str) -> Iterator[tuple[int, str | None, dict, str]]:
-    """(line number, instruction or None, the input object, problem) for every non-blank line."""
+    """(line number, instruction or None, the input object, problem) for every non-blank line.
+
+    A line that is not valid UTF-8, not JSON (a truncated object included) or has no string field gives
+    instruction None and the problem: it becomes an error record, never text parsed with its braces.
+    """
     from polaris_core.errors import ConfigError
 
     try:
-        handle = path.open("r", encoding="utf-8", errors="replace")
+        handle = path.open("rb")
     except OSError as exc:
         raise ConfigError(f"Cannot read {path} ({exc}); check the --in path.") from exc
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, None, {}, (f"line {number} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                                         f"column {exc.start + 1}); save the file as UTF-8")
+                continue
+            if number == 1:
+                line = line.lstrip("\ufeff")
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
-                yield number, line.strip(), {}, "line is not JSON; used the raw text"
+            except json.JSONDecodeError as exc:
+                yield number, None, {}, (f"line {number} is not JSON ({exc.msg} at column {exc.colno}); write one "
+                                         "JSON object per line, e.g. {\"instruction\": \"remove the cat\"}")
                 continue
             if isinstance(row, str):
                 yield number, row, {}, ""
             elif not isinstance(row, dict):
-                yield number, None, {}, "line is not a JSON object"
+                yield number, None, {}, f"line {number} is not a JSON object"
             elif not isinstance(row.get(field), str):
-                yield number, None, row, f"no string field {field!r}"
+                yield number, None, row, f"line {number} has no string field {field!r}"
             else:
                 yield number, row[field], row, ""
 
 
-def _run_batch(parser: Any, in_path: Path, field: str, out_path: Path | None, image: Any) -> int:
-    from polaris_core.errors import PolarisError
+BATCH_LINES = 256  # lines read, parsed and embedded together
 
+
+def _run_batch(parser: Any, in_path: Path, field: str, out_path: Path | None, image: Any) -> int:
     started = time.perf_counter()
     records: list[str] = []
-    failed = 0
-    for number, instruction, row, problem in _read_rows(in_path, field):
-        record: dict[str, Any]
-        try:
-            if instruction is None:
-                raise ValueError(problem)
-            record = parser.parse(instruction, image).to_dict()
-            if problem:
-                record["notes"].append(problem)
-        except (PolarisError, ValueError) as exc:
-            failed += 1
-            log.warning("line %d: %s", number, exc)
-            record = {"instruction": instruction or "", "instruction_type": FALLBACK_TYPE,
-                      "subject": FALLBACK_SUBJECT, "confidence": 0.0, "error": str(exc)}
-        if "id" in row:
-            record = {"id": row["id"], **record}
-        records.append(json.dumps(record, ensure_ascii=False))
+    counts = {"lines": 0, "failed": 0}
+    chunk: list[tuple[int, str | None, dict, str]] = []
+    for row in _read_rows(in_path, field):
+        chunk.append(row)
+        if len(chunk) >= BATCH_LINES:
+            records.extend(_parse_chunk(parser, chunk, image, counts))
+            chunk = []
+    records.extend(_parse_chunk(parser, chunk, image, counts))
     text = "\n".join(records) + ("\n" if records else "")
     if out_path is None:
         sys.stdout.write(text)
     else:
         _write_atomic(out_path, text)
     elapsed = time.perf_counter() - started
-    log.info("parsed %d lines (%d failed) in %.2f s (%.2f ms each)%s", len(records), failed, elapsed,
+    log.info("parsed %d lines (%d failed) in %.2f s (%.2f ms each)%s", len(records), counts["failed"], elapsed,
              1000 * elapsed / max(1, len(records)), f" -> {out_path}" if out_path else "")
     return 0
+
+
+def _parse_chunk(parser: Any, chunk: list[tuple[int, str | None, dict, str]], image: Any,
+                 counts: dict[str, int]) -> list[str]:
+    """JSON lines for one chunk: intents, or error records naming the line, in input order."""
+    from polaris_core.errors import PolarisError
+
+    texts = [instruction for _, instruction, _, _ in chunk if instruction is not None]
+    if hasattr(parser, "parse_many"):
+        parsed = iter(parser.parse_many(texts, image))
+    else:
+        parsed = iter(_parse_each(parser, texts, image))
+    records = []
+    for number, instruction, row, problem in chunk:
+        outcome: Any = problem if instruction is None else next(parsed)
+        if isinstance(outcome, (str, PolarisError)):
+            counts["failed"] += 1
+            log.warning("line %d: %s", number, outcome)
+            record: dict[str, Any] = {"line": number, "instruction": instruction or "", "error": str(outcome)}
+        else:
+            record = {"line": number, **outcome.to_dict()}
+        if "id" in row:
+            record = {"id": row["id"], **record}
+        records.append(json.dumps(record, ensure_ascii=False))
+    return records
+
+
+def _parse_each(parser: Any, texts: list[str], image: Any) -> list[Any]:
+    from polaris_core.errors import PolarisError
+
+    out: list[Any] = []
+    for text in texts:
+        try:
+            out.append(parser.parse(text, image))
+        except PolarisError as exc:
+            out.append(exc)
+    return out
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -64,6 +64,8 @@ def load_candidates_json(path: str | os.PathLike):
 
 
 def format_ranked(candidates) -> list[str]:
+    """One line per candidate in the order the plan uses: "rN" is the pruning round it reached (finalists
+    first); "final" values compare only within a round."""
     from polaris_core.candidates import SLOTS
 
     lines = []
@@ -75,8 +77,9 @@ def format_ranked(candidates) -> list[str]:
         for rank, c in enumerate(items, 1):
             score = "   -  " if c.rerank_score is None else f"{c.rerank_score:.3f}"
             final = "   -  " if c.final_score is None else f"{c.final_score:.3f}"
-            lines.append(f"  {rank:>2}. final {final}  llm {score}  retrieval {c.score:+.3f}  [{c.entry.base_family}] "
-                         f"{c.entry.name[:70]}")
+            reached = f"r{c.rerank_round}" if c.rerank_round else "- "
+            lines.append(f"  {rank:>2}. {reached} final {final}  llm {score}  retrieval {c.score:+.3f}  "
+                         f"[{c.entry.base_family}] {c.entry.name[:70]}")
     return lines
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--field", default="query", help="the query text's key in each --queries line")
     parser.add_argument("--out", metavar="RANKED.jsonl", help="where to write results for --queries "
                         "(default: stdout)")
-    parser.add_argument("--k", type=int, default=10, help="results per query (default 10)")
+    parser.add_argument("--k", type=_positive_int, default=10, help="results per query (default 10)")
     parser.add_argument("--base-family", help="only this base family (e.g. sd15, sdxl)")
     parser.add_argument("--role", help="only this role (style, object, character, other)")
     parser.add_argument("--channels", help="comma-separated channels to use "
@@ -30,6 +31,31 @@ def register(subparsers) -> None:
     parser.add_argument("--clip-arch", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.set_defaults(run=run)
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def check_out_path(path: Path) -> None:
+    """ConfigError now, before any work, when results could not be written to `path` later."""
+    from polaris_core.errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name such as {path / 'ranked.jsonl'}.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"--out {path}: the folder {parent} does not exist; create it or choose another path.")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"--out {path} is not writable; choose another path.")
 
 
 def options_from(args):
@@ -69,6 +95,10 @@ def run(args) -> int:
     if not args.queries and not args.prompt and not args.image:
         raise ConfigError('Give a prompt (`polaris search --index DIR "a prompt"`), --image PATH, or '
                           "--queries FILE.jsonl.")
+    if args.out:
+        if not args.queries:
+            raise ConfigError("--out writes the results of --queries; a single prompt prints a table.")
+        check_out_path(Path(args.out))
     image_encoder = None
     if args.clip:
         from polaris_core.clip_model import load_clip
@@ -118,7 +148,10 @@ def _run_batch(index, args, kwargs) -> int:
         log.warning("%d query lines had no usable %r text; their results are empty", skipped, args.field)
     payload = "\n".join(lines_out) + ("\n" if lines_out else "")
     if args.out:
-        write_text_atomic(Path(args.out), payload)
+        try:
+            write_text_atomic(Path(args.out), payload)
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {args.out} ({exc}); check the --out path.") from exc
         log.info("wrote %d result lines to %s", len(lines_out), args.out)
     else:
         sys.stdout.write(payload)

@@ -36,10 +36,6 @@ class EncodeStats:
     items: int = 0
     seconds: float = 0.0
 
-    @property
-    def items_per_second(self) -> float:
-        return self.items / self.seconds if self.seconds > 0 else 0.0
-
 
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), where bf16

@@ -6,6 +6,9 @@
 - Add (type 1): a CLIP patch-similarity map, snapped to SAM segments where they agree
   (see add_object.py).
 - Global style / style reference (types 3, 4): the whole image; SAM is not run.
+- Replace (type 0) whose new object does not fit the old outline (the intent's
+  ``contour_compatibility`` is 0: a cat becoming a giraffe): the winner's box, grown by
+  ``box_margin`` of its size on every side, so the new shape has room; otherwise the exact segment.
 
 Large images are processed at ``work_max_side`` and masks are scaled back to the input size.
 When nothing usable comes out (no proposals, an emptied mask, a tiny image), the result
@@ -58,7 +61,9 @@ class MaskOptions:
     work_max_side: int = 1024          # longer images are downscaled for SAM/CLIP
     fill_holes: bool = True
     grow_px: float = 0                 # in input-image pixels; negative shrinks
+    box_margin: float = 0.15           # contour_compatibility 0: the box grows by this share of its size per side
     feather_px: float = 0              # width of the soft edge, in input-image pixels
+    candidate: int = 0                 # which ranked candidate becomes the mask (0 = the best; the last if fewer)
     # add-object (type 1)
     add_grid: int = 14                 # patch grid of the similarity map
     add_features: str = "value"        # "value" (MaskCLIP) or "tokens"; see add_object.py
@@ -73,10 +78,12 @@ class MaskOptions:
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"Mask option {name} must be at least 1 (got {getattr(self, name)}).")
+        if int(self.candidate) < 0:
+            raise ConfigError(f"Mask option candidate must be 0 or more (got {self.candidate}).")
         if self.work_max_side < 64:
             raise ConfigError(f"Mask option work_max_side must be at least 64 (got {self.work_max_side}).")
-        if self.crop_margin < 0 or self.feather_px < 0:
-            raise ConfigError("Mask options crop_margin and feather_px cannot be negative.")
+        if self.crop_margin < 0 or self.feather_px < 0 or self.box_margin < 0:
+            raise ConfigError("Mask options crop_margin, feather_px and box_margin cannot be negative.")
         if self.add_features not in PATCH_FEATURES:
             raise ConfigError(f"Mask option add_features must be one of {', '.join(PATCH_FEATURES)}.")
         if not 0 < self.add_min_area_fraction <= self.add_max_area_fraction <= 1:
@@ -114,10 +121,11 @@ class MaskResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     subject: str = ""
     instruction_type: int = 0
+    shape: str = "segment"             # segment: the object's outline | box: a grown box (contour_compatibility 0)
 
     def to_dict(self) -> dict:
         return {
-            "method": self.method, "warnings": list(self.warnings), "chosen": self.chosen,
+            "method": self.method, "shape": self.shape, "warnings": list(self.warnings), "chosen": self.chosen,
             "image_size": list(self.image_size), "work_size": list(self.work_size),
             "subject": self.subject, "instruction_type": self.instruction_type,
             "candidates": [c.to_dict() for c in self.candidates], "timings": dict(self.timings),
@@ -158,6 +166,7 @@ def mask_region(
     subject: str,
     *,
     instruction_type: int | InstructionType = InstructionType.REPLACE,
+    contour_compatibility: int = 1,
     sam: Optional[LoadedSam] = None,
     clip: Optional[LoadedClip] = None,
     options: Optional[MaskOptions] = None,
@@ -169,7 +178,8 @@ def mask_region(
     `image` is a PIL image or an HxW[xC] array (uint8, 16-bit or float 0..1). SAM is needed
     for types 0, 2 and 5 and optional for type 1; CLIP is needed for types 0, 1, 2 and 5.
     For type 1 `subject` is the object to add; a phrase that also says where ("a boat on the
-    lake") gives CLIP's map more to go on.
+    lake") gives CLIP's map more to go on. `contour_compatibility` is the intent's: 0 on a
+    replacement gives a grown box around the chosen segment instead of the segment itself.
     """
     opts = options or MaskOptions()
     opts.validate()
@@ -241,14 +251,18 @@ def mask_region(
             _warn(result, "SAM proposed no usable region (try more points or lower thresholds); using the whole image.")
 
     if ranked:
-        winner_work = ranked[0][0]
+        pick = min(int(opts.candidate), len(ranked[:opts.keep_candidates]) - 1)
+        winner_work = ranked[pick][0]
+        if kind == InstructionType.REPLACE and not contour_compatibility:
+            winner_work = region_for_new_shape(winner_work, opts.box_margin)
+            result.shape = "box"
         scale = work.shape[0] / size[0]
         post = postprocess_mask(winner_work, fill=opts.fill_holes, grow_px=opts.grow_px * scale,
                                 feather_px=opts.feather_px * scale)
         post = resize_mask(post, size, binary=opts.feather_px <= 0).astype(np.float32)
         result.candidates = [_to_candidate(mask, size, **info) for mask, info in ranked[:opts.keep_candidates]]
         if post.max() > 0:
-            result.mask, result.chosen = post, 0
+            result.mask, result.chosen = post, pick
         else:
             result.method = "full_image_fallback"
             _warn(result, "The chosen mask is empty after post-processing (is grow too negative?); using the whole image.")
@@ -258,6 +272,24 @@ def mask_region(
     stages.lap("postprocess")
     result.timings = stages.finish()
     return result
+
+
+def region_for_new_shape(segment: np.ndarray, margin: float) -> np.ndarray:
+    """The segment's bounding box grown by `margin` of its width and height on each side (clipped to the image).
+
+    A replacement whose new object has another outline (a cat becoming a giraffe) needs room beyond the old
+    object's pixels; an empty segment stays empty.
+    """
+    segment = np.asarray(segment, dtype=bool)
+    if not segment.any():
+        return segment.copy()
+    x0, y0, x1, y1 = mask_box(segment)
+    grow_x = int(round(margin * (x1 - x0)))
+    grow_y = int(round(margin * (y1 - y0)))
+    height, width = segment.shape
+    box = np.zeros_like(segment)
+    box[max(0, y0 - grow_y):min(height, y1 + grow_y), max(0, x0 - grow_x):min(width, x1 + grow_x)] = True
+    return box
 
 
 def _warn(result: MaskResult, message: str) -> None:

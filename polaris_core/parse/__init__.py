@@ -1,7 +1,8 @@
 """Instruction parsing: a user's instruction (+ optional image) -> a validated `Intent`.
 
 Backends, one class each, behind `InstructionParser.parse(instruction, image=None)`:
-- "rules" (default): deterministic, offline, no model (`rules.RulesParser`);
+- "rules" (default): offline and deterministic: word rules, plus a MiniLM type head where the rules are
+  unsure (`rules.RulesParser`; `head=False` for the rules alone);
 - "transformers": a local causal LM with constrained decoding (`transformers_backend.TransformersParser`);
 - "openai": an OpenAI-compatible HTTP endpoint the user points at (`openai_backend.OpenAIParser`).
 Every backend's output goes through `polaris_core.intent.validate_intent`.
@@ -29,7 +30,7 @@ __all__ = ["BACKENDS", "InstructionParser", "get_parser", "parse"]
 def get_parser(backend: str = "rules", **options: Any) -> InstructionParser:
     """A parser instance for `backend` ("rules", "transformers" or "openai").
 
-    Options: transformers -> model_path, dtype, device, max_prompt_tokens; openai -> base_url (required),
+    Options: rules -> head (default True), head_path, encoder_path; transformers -> model_path, dtype, device, max_prompt_tokens; openai -> base_url (required),
     model, api_key, timeout, send_image. Parsers without options are shared (cached).
     """
     if backend not in BACKENDS:

@@ -90,7 +90,7 @@ PREPOSITIONS = _words(
 )
 NP_STOPWORDS = _words(
     "instead rather while whilst so because if when where which who whom whose that then but please "
-    "is are was were be been being has have had should must will would could may might looks look "
+    "is are was were be been being has have had should must will would could may might ought looks look "
     "seems seem appears appear there here now currently next close so-that and/or etc until before "
     "after unless whereas though although leaving keeping making ensuring maintaining blending giving "
     "creating adding using"
@@ -378,3 +378,35 @@ FOREIGN_TYPE_CUES: tuple[tuple[str, int], ...] = (
     (r"(?:替换|换成|置き換え|교체)", 0),
     (r"(?:风格|風格|スタイル|스타일)", 3),
 )
+
+# ----------------------------------------------------------------------------- outline groups for contour compatibility
+# Objects in one group have about the same outline, so a replacement keeps the old segment as its mask
+# (a dog becoming a cat). Across groups (a cat becoming a giraffe) the masker uses a grown box instead.
+SHAPE_OF: dict[str, str] = {}
+for _shape, _members in {
+    "small quadruped": "dog dogs puppy puppies cat cats kitten kittens fox foxes rabbit rabbits bunny raccoon "
+    "squirrel hedgehog wolf wolves husky retriever poodle lamb cub pig pigs goat goats sheep panda koala otter "
+    "badger beaver lion lions tiger tigers leopard cheetah jaguar bear bears",
+    "large quadruped": "horse horses cow cows zebra zebras donkey mule ox buffalo bison deer moose reindeer "
+    "camel llama alpaca calf unicorn elk",
+    "bird": "bird birds eagle parrot pigeon duck ducks owl owls chicken hen rooster swan goose seagull crow "
+    "robin sparrow flamingo penguin",
+    "person": "man men woman women boy boys girl girls child children kid kids person people human lady "
+    "gentleman guy teenager adult elder grandmother grandfather chef doctor nurse soldier farmer astronaut "
+    "knight king queen prince princess student teacher athlete dancer mannequin statue robot clown pirate "
+    "wizard witch cowboy worker hiker surfer",
+    "car": "car cars truck trucks van vans taxi sedan jeep suv pickup ambulance limousine minivan hatchback "
+    "coupe convertible tractor",
+    "two-wheeler": "bicycle bike bicycles motorcycle motorbike scooter",
+    "boat": "boat boats ship yacht sailboat canoe kayak",
+    "cup": "cup mug teacup glass tumbler",
+    "bottle": "bottle vase jar pitcher jug",
+    "seat": "chair armchair stool",
+    "sofa": "sofa couch bench",
+    "round fruit": "apple orange lemon peach plum lime tomato ball",
+    "small house": "house cabin cottage hut shed barn bungalow chalet",
+    "tree": "tree trees oak pine palm",
+    "flower": "flower rose tulip sunflower daisy lily",
+}.items():
+    for _word in _members.split():
+        SHAPE_OF.setdefault(_word, _shape)

@@ -50,8 +50,9 @@ class OpenAIParser(InstructionParser):
         base_url = base_url or os.environ.get("POLARIS_OPENAI_BASE_URL")
         if not base_url:
             raise ConfigError(
-                "The openai backend is off by default: give its base URL (e.g. --base-url "
-                "http://127.0.0.1:11434 for Ollama, http://127.0.0.1:8080 for llama.cpp server)."
+                "The openai backend is off by default: give the base URL of an OpenAI-compatible server (the base_url "
+                "widget in ComfyUI, --base-url on the command line), e.g. http://127.0.0.1:11434 for Ollama or "
+                "http://127.0.0.1:8080 for llama.cpp server."
             )
         parsed = urllib.parse.urlparse(base_url.strip())
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -89,13 +90,13 @@ class OpenAIParser(InstructionParser):
             reason = exc.reason
             if isinstance(reason, ConnectionRefusedError):
                 raise ParseError(
-                    f"Connection refused by {self.base_url}; start the server or fix --base-url."
+                    f"Connection refused by {self.base_url}; start the server or fix the base URL."
                 ) from exc
             if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise ParseError(f"{url} did not answer within {self.timeout:g} s; raise --timeout or check the server.") from exc
-            raise ParseError(f"Could not reach {url} ({reason}); check --base-url and the server.") from exc
+                raise ParseError(f"{url} did not answer within {self.timeout:g} s; check the server, or allow it more time.") from exc
+            raise ParseError(f"Could not reach {url} ({reason}); check the base URL and the server.") from exc
         except (socket.timeout, TimeoutError) as exc:
-            raise ParseError(f"{url} did not answer within {self.timeout:g} s; raise --timeout or check the server.") from exc
+            raise ParseError(f"{url} did not answer within {self.timeout:g} s; check the server, or allow it more time.") from exc
         except (ConnectionError, OSError) as exc:
             raise ParseError(f"The connection to {url} failed ({exc}); check the server.") from exc
         if len(body) > MAX_RESPONSE_BYTES:
@@ -167,7 +168,7 @@ class OpenAIParser(InstructionParser):
 
 def _http_message(exc: _HTTPStatusError, base_url: str) -> str:
     hint = {401: "check the API key (POLARIS_OPENAI_API_KEY)", 403: "check the API key and permissions",
-            404: "check --base-url (it should serve /v1/chat/completions) and --api-model",
+            404: "check the base URL (it should serve /v1/chat/completions) and the model name",
             429: "the server is rate-limiting; retry later"}.get(exc.status, "check the server log")
     return f"{base_url} answered HTTP {exc.status}: {exc.body[:300]!r}; {hint}."
 

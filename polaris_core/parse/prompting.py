@@ -37,7 +37,7 @@ SYSTEM_PROMPT = (
     "style, else 0); subject (the object the edit applies to, lower-case, no articles or possessives; the "
     "added object for type 1; 'image' for types 3 and 4); generation_prompt (a short prompt describing only "
     "the final appearance); contour_compatibility (1 if the result keeps the outline of the edited region, "
-    "else 0); foreground_elements (non-empty list of the main objects in the edited result).\n"
+    "else 0).\n"
     "Answer with the JSON object only."
 )
 

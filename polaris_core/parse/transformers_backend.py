@@ -6,7 +6,7 @@ only the value slots, each under a constraint:
   after the prompt (sum of token log-probabilities); the best label wins, and its share of the
   softmax over the six scores is the confidence.
 - `style_transformation`, `contour_compatibility`: label scoring between "0" and "1".
-- `subject`, `foreground_elements`: greedy decoding under a token mask that only allows text that
+- `subject`: greedy decoding under a token mask that only allows text that
   continues a word span of the instruction (so the subject is always a span the user wrote).
 - `generation_prompt`: greedy decoding under a mask of JSON-string-safe tokens (no quote, backslash
   or control character), bounded length, ended by the first token that starts with a quote.
@@ -394,7 +394,7 @@ class TransformersParser(InstructionParser):
         use_vision = image is not None and bool(self.vision_model_path)
         if image is not None and not use_vision:
             notes.append("text-only model: the image was used only as a reference-image cue")
-        steps = 6
+        steps = 5
         if self.llm is not None and not use_vision:
             from polaris_core.devices import load_for_work
 
@@ -445,12 +445,7 @@ class TransformersParser(InstructionParser):
             style, _ = decoder.choose(state, ["0", "1"])
         decoder.extend(state, decoder.encode(f'{style}, "contour_compatibility": '))
         contour, _ = decoder.choose(state, ["0", "1"])
-        decoder.extend(state, decoder.encode(f'{contour}, "foreground_elements": ["'))
         on_step(5, steps)
-        element = complete_span(decoder.decode(
-            state, lambda text: decoder.vocab.span_continuations(text, spans), self.max_subject_tokens,
-            check_cancel), spans).strip()
-        on_step(6, steps)
 
         data = {
             "instruction_type": int(itype),
@@ -458,7 +453,6 @@ class TransformersParser(InstructionParser):
             "subject": subject,
             "generation_prompt": prompt,
             "contour_compatibility": contour,
-            "foreground_elements": [e for e in (element, subject) if normalize_subject(e)],
             "confidence": confidence,
             "notes": notes,
         }

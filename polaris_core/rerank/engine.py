@@ -87,6 +87,31 @@ def _dtype(model: Any) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
+def sliding_window(model: Any) -> Optional[int]:
+    """The attention window of a model whose (some) layers only see the last N tokens, else None.
+
+    Past the window a shared prefix cache and packed branches no longer reproduce the model's own
+    attention (its cache drops or masks what a plain pass would see differently)."""
+    config = getattr(model, "config", None)
+    window = getattr(config, "sliding_window", None)
+    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+        return None
+    if getattr(config, "use_sliding_window", True) is False:
+        return None
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types and "sliding_attention" not in layer_types:
+        return None
+    return window
+
+
+def context_limit(model: Any) -> Optional[int]:
+    """The longest prompt a model can attend over fully: its position limit, or its sliding window if shorter."""
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None)
+    limits = [v for v in (limit, sliding_window(model)) if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return min(limits) if limits else None
+
+
 def encode_prefix(model: Any, ids: Sequence[int]) -> PrefixState:
     """Run the prefix once and keep its KV cache."""
     if not ids:

@@ -26,6 +26,7 @@ from polaris_core.rerank.engine import (
     encode_prefix,
     logits_to_scores,
     sequence_logits,
+    sliding_window,
     tree_logits,
 )
 from polaris_core.rerank.kernel import supports_kernel
@@ -57,7 +58,7 @@ def blend_scores(llm_scores: Sequence[float], retrieval_scores: Sequence[float],
 class RerankStats:
     """What the last `score` / `rerank` call did (for logs, the CLI and the benchmark)."""
 
-    mode: str = ""                  # "tree" or "per_candidate"
+    mode: str = ""                  # "tree", "per_candidate" or "plain" (own pass per candidate, no shared cache)
     attention: str = ""             # tree attention: "kernel" or "mask"
     rounds: int = 0
     scored: list[int] = dataclasses.field(default_factory=list)       # candidates scored per round
@@ -123,7 +124,8 @@ class TreeReranker:
         self.fallback_batch_size = int(fallback_batch_size)
         self.requested_mode = mode
         self.requested_attention = attention
-        self._path: Optional[str] = None  # "kernel", "mask" or "per_candidate", settled on first use
+        self._path: Optional[str] = None  # "kernel", "mask", "per_candidate" or "plain", settled on first use
+        self._verified_tokens = 0  # longest prompt (prefix + branch) the path was checked against plain passes on
         if mode == "per_candidate":
             self._path = "per_candidate"
         elif mode == "tree":
@@ -139,14 +141,15 @@ class TreeReranker:
     # ---- public API -------------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        """"tree" or "per_candidate": what scoring actually uses (probing the model on first call)."""
-        return "per_candidate" if self._scoring_path() == "per_candidate" else "tree"
+        """"tree", "per_candidate" or "plain": what scoring uses (probing the model on first call)."""
+        path = self._scoring_path()
+        return path if path in ("per_candidate", "plain") else "tree"
 
     @property
     def attention(self) -> str:
         """"kernel" or "mask" for the tree, "" for per-candidate scoring."""
         path = self._scoring_path()
-        return "" if path == "per_candidate" else path
+        return "" if path in ("per_candidate", "plain") else path
 
     @property
     def pack_tokens(self) -> int:
@@ -242,8 +245,8 @@ class TreeReranker:
         stats.seconds = time.perf_counter() - started
         self.last_stats = stats
         on_step(total_work, total_work)
-        return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i])
-                for i in order]
+        return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i],
+                                    rerank_round=reached[i]) for i in order]
 
     def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
                    check_cancel: Optional[CheckCancel] = None) -> Candidates:
@@ -309,8 +312,51 @@ class TreeReranker:
     def _score_round(self, prefix: PrefixState, candidates: Sequence[Candidate], budget: int,
                      check_cancel: CheckCancel, step: Any) -> tuple[list[float], PassStats]:
         branches = self.branches(candidates, budget)
-        score_ids = self.prompt.score_tokens.token_ids
+        logits, passes = self._path_logits(self._long_prompt_path(prefix, branches), prefix, branches,
+                                           check_cancel, step)
+        return logits_to_scores(logits, self.prompt.score_tokens.values), passes
+
+    def _long_prompt_path(self, prefix: PrefixState, branches: list[list[int]]) -> str:
+        """The scoring path for prompts this long. Past a sliding window only plain passes are exact; in
+        "auto" mode a prompt longer than any checked so far is first checked against plain passes on its
+        longest branches (a short probe cannot notice a window or a length limit)."""
         path = self._scoring_path()
+        longest = prefix.length + max((len(b) for b in branches), default=0)
+        window = sliding_window(self.model)
+        if path != "plain" and window is not None and longest > window:
+            log.warning("reranker: prompts of %d tokens exceed %s's %d-token sliding window; scoring each candidate "
+                        "with its own plain pass", longest, type(self.model).__name__, window)
+            self._path = path = "plain"
+        if path == "plain" or self.requested_mode != "auto" or longest <= self._verified_tokens:
+            return path
+        longest_first = sorted(range(len(branches)), key=lambda i: -len(branches[i]))[:2]
+        sample = [branches[i] for i in longest_first]
+        score_ids = self.prompt.score_tokens.token_ids
+        plain = torch.stack([sequence_logits(self.model, list(prefix.ids) + b, score_ids) for b in sample])
+        order = ["kernel", "mask", "per_candidate"]
+        for candidate in order[order.index(path):]:
+            if candidate == "mask" and self.requested_attention == "kernel":
+                continue
+            try:
+                logits, _ = self._path_logits(candidate, prefix, sample, lambda: None, lambda n: None)
+            except Exception as exc:  # any failure means this path cannot score prompts this long
+                log.warning("reranker: %s scoring failed on a %d-token prompt: %s", candidate, longest, exc)
+                continue
+            if _close(logits, plain, self.model):
+                self._path, self._verified_tokens = candidate, longest
+                return candidate
+            log.warning("reranker: %s scoring differs from plain passes on a %d-token prompt", candidate, longest)
+        log.warning("reranker: scoring each candidate with its own plain pass (%d-token prompts)", longest)
+        self._path = "plain"
+        return "plain"
+
+    def _path_logits(self, path: str, prefix: PrefixState, branches: list[list[int]], check_cancel: CheckCancel,
+                     step: Any) -> tuple[torch.Tensor, PassStats]:
+        score_ids = self.prompt.score_tokens.token_ids
+        if path == "plain":  # no shared cache: each row is prefix + branch under the model's own attention
+            return batched_logits(self.model, branches, score_ids, prefix_ids=prefix.ids,
+                                  batch_size=self.fallback_batch_size, pad_id=self.pad_id,
+                                  check_cancel=check_cancel, on_forward=step)
         if path != "per_candidate":
             logits, passes = tree_logits(self.model, prefix, branches, score_ids, pack_tokens=self.pack_tokens,
                                          packs_per_forward=self.packs_per_forward, pad_id=self.pad_id,
@@ -319,7 +365,7 @@ class TreeReranker:
             logits, passes = batched_logits(self.model, branches, score_ids, prefix=prefix,
                                             batch_size=self.fallback_batch_size, pad_id=self.pad_id,
                                             check_cancel=check_cancel, on_forward=step)
-        return logits_to_scores(logits, self.prompt.score_tokens.values), passes
+        return logits, passes
 
     def _scoring_path(self) -> str:
         if self._path is None:
@@ -335,6 +381,7 @@ class TreeReranker:
             candidates.append("mask")
         for path in candidates:
             if self._probe(kernel=path == "kernel"):
+                self._verified_tokens = self._probe_tokens
                 return path
         log.warning("reranker: %s cannot run the tree pass (%s); falling back to batched per-candidate scoring "
                     "on the shared prefix cache", type(self.model).__name__,
@@ -360,11 +407,17 @@ class TreeReranker:
             log.warning("reranker: the %s failed on %s with %r attention: %s", path, type(self.model).__name__,
                         attn, exc)
             return False
-        tolerance = PROBE_TOLERANCE.get(next(self.model.parameters()).dtype, 5e-2)
+        self._probe_tokens = len(prefix_ids) + max(map(len, branches))
         diff = float((tree - plain).abs().max())
-        if diff > tolerance * max(1.0, float(plain.abs().max())):
+        if not _close(tree, plain, self.model):
             log.warning("reranker: %s with %r attention does not honour the %s (probe diff %.3g)",
                         type(self.model).__name__, attn, path, diff)
             return False
         log.debug("reranker: %s probe passed (max diff %.2g)", path, diff)
         return True
+
+
+def _close(logits: torch.Tensor, plain: torch.Tensor, model: Any) -> bool:
+    """Do these score logits match plain passes within the tolerance of the model's dtype?"""
+    tolerance = PROBE_TOLERANCE.get(next(model.parameters()).dtype, 5e-2)
+    return float((logits - plain).abs().max()) <= tolerance * max(1.0, float(plain.abs().max()))

@@ -148,6 +148,54 @@ def strip_html(html: str, max_chars: int = MAX_DESCRIPTION_CHARS) -> str:
     return clean_text(html, max_chars)
 
 
+_OPEN_TAG_TAIL = re.compile(r"<[a-zA-Z!/?][^<>]*$")
+MAX_URL_CHARS = 2048
+_DEMO_PREVIEW_URL = re.compile(r"demo://previews/\d{1,12}\.png")
+
+
+def plain_text(text: str, max_chars: int = MAX_DESCRIPTION_CHARS) -> str:
+    """Untrusted text that is not HTML (a name, trigger word, prompt, or already-decoded description)
+    as plain text: tags are removed, with the content of `<script>`-like blocks; a `<` not opening a
+    tag stays ("a < b", "<3"). Whatever renders it later gets no markup to interpret."""
+    text = clean_text(text, max_chars)
+    if "<" in text:
+        text = _COMMENT.sub(" ", text)
+        text = _HIDDEN_BLOCK.sub(" ", text)
+        text = _OPEN_TAG_TAIL.sub(" ", _ANY_TAG.sub(" ", text))
+        text = clean_text(text, max_chars)
+    return text
+
+
+def safe_preview_url(url) -> bool:
+    """An http(s) URL with a host (or a shipped demo preview), short, without spaces, quotes or angle
+    brackets: never `javascript:`, `data:` or `file:`, which a page would run or open."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_CHARS:
+        return False
+    if _DEMO_PREVIEW_URL.fullmatch(url):
+        return True
+    if any(ch.isspace() or ch in "\"'<>`\\" or not ch.isprintable() for ch in url):
+        return False
+    scheme, _, rest = url.partition("://")
+    return scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
+
+
+def sanitize_entry(entry: ZooEntry) -> ZooEntry:
+    """Make every text field of `entry` plain text and keep only safe preview locations (http(s) URLs
+    and absolute local paths), in place. Applied to every entry built from a catalog, a sidecar or
+    a plan: a web page may show any of these fields. `file_name`/`file_path` are real paths, kept as
+    they are (shown only as text)."""
+    for name in ("name", "version_name", "base_model", "author", "description"):
+        setattr(entry, name, plain_text(str(getattr(entry, name) or "")))
+    for name in ("trigger_words", "tags", "example_prompts", "related_prompts"):
+        values = getattr(entry, name) if isinstance(getattr(entry, name), list) else []
+        setattr(entry, name, [t for t in (plain_text(str(v), MAX_PROMPT_CHARS) for v in values) if t])
+    entry.preview_urls = [u for u in (entry.preview_urls if isinstance(entry.preview_urls, list) else [])
+                          if safe_preview_url(u)]
+    entry.preview_paths = [p for p in (entry.preview_paths if isinstance(entry.preview_paths, list) else [])
+                           if isinstance(p, str) and os.path.isabs(p) and "\x00" not in p]
+    return entry
+
+
 # A closed `<lora:name:w>` tag, or an unclosed one (common in real prompts) up to the next comma.
 _NETWORK_TAG = re.compile(r"<\s*(lora|lyco|locon|lycoris|hypernet)\s*:(?:([^<>\n]*)>|([^<>,\n]*))", re.IGNORECASE)
 
@@ -213,7 +261,7 @@ def weight_from_description(text: str) -> Optional[float]:
         low, high = _to_float(match.group(1)), _to_float(match.group(2)) if match.group(2) else None
         if _plausible(low) and (high is None or (_plausible(high) and low <= high)):
             return round((low + high) / 2, 3) if high is not None else low
-    for name, value in network_tags(text):
+    for _name, value in network_tags(text):
         if _plausible(value):
             return value
     return None
@@ -381,7 +429,7 @@ def entry_from_version(version: dict, model: Optional[dict] = None, *,
         return None, f"unsupported type {model_type or 'missing'}"
     version_id = _as_int(version.get("id"))
     model_id = _as_int(model.get("id")) or _as_int(version.get("modelId"))
-    name = clean_text(str(model.get("name") or inner_model.get("name") or version.get("name") or ""), 300)
+    name = plain_text(str(model.get("name") or inner_model.get("name") or version.get("name") or ""), 300)
     if version_id is None or not name:
         return None, "no version id or name"
 
@@ -459,7 +507,7 @@ def entry_from_version(version: dict, model: Optional[dict] = None, *,
         author=author,
         source="catalog",
     )
-    return entry, ""
+    return sanitize_entry(entry), ""
 
 
 # ---------------------------------------------------------------- cross-page evidence
@@ -490,7 +538,7 @@ def _image_use(meta: dict, page_model: Optional[int]) -> Optional[_ImageUse]:
     prompt = meta.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return None
-    cleaned = clean_text(strip_network_tags(prompt[: MAX_PROMPT_CHARS * 2]), MAX_PROMPT_CHARS).replace("\n", " ")
+    cleaned = plain_text(strip_network_tags(prompt[: MAX_PROMPT_CHARS * 2]), MAX_PROMPT_CHARS).replace("\n", " ")
     if not cleaned:
         return None
     checkpoint_hashes = [_hex(meta.get("Model hash"))]

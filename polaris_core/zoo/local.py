@@ -28,8 +28,8 @@ from polaris_core.atomic import write_text_atomic
 from polaris_core.errors import Cancelled, ModelFileError, PolarisError, ZooError
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.zoo.civitai import (MAX_PROMPT_CHARS, MAX_PROMPTS_PER_VERSION, SkipCounter, clean_author,
-                                      clean_text, entry_from_version, role_from_tags, strip_html,
-                                      weight_from_description)
+                                      clean_text, entry_from_version, role_from_tags, sanitize_entry,
+                                      strip_html, weight_from_description)
 from polaris_core.zoo.entry import KINDS, ZooEntry
 from polaris_core.zoo.family import detect_family, family_from_label
 from polaris_core.zoo.hashing import FileHashes, hash_file
@@ -50,7 +50,7 @@ CACHE_FILE = "scan-cache.json"
 CACHE_FORMAT, CACHE_VERSION = "polaris-scan-cache", 1
 # Bumped when entries gain fields read from headers or sidecars: such records rebuild their entry
 # (re-reading the bounded header) but keep their hashes, so nothing is hashed again.
-ENTRY_VERSION = 2
+ENTRY_VERSION = 3  # 3: entries sanitised (plain text, safe preview URLs)
 _QUICK_BYTES = 64 * 1024
 
 
@@ -350,10 +350,28 @@ class _ModelFile:
     previews: list[str]
 
 
-def _walk(root: Path, kind: str, report: ScanReport, check_cancel: CheckCancel) -> list[_ModelFile]:
-    """Model files under `root`, following directory symlinks once (loops are skipped)."""
+def _utf8(path: str) -> bool:
+    """False for a name that is not valid UTF-8 (Python keeps its bytes as surrogates, which no JSON
+    file, index or terminal can hold)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _inside(path: str, root_real: str) -> bool:
+    real = os.path.realpath(path)
+    return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: Path, kind: str, report: ScanReport, check_cancel: CheckCancel,
+          follow_links: bool = False) -> list[_ModelFile]:
+    """Model files under `root`. Folder links are followed once (loops are skipped), and only when
+    they stay inside `root` unless `follow_links`."""
     found: list[_ModelFile] = []
     visited: set[tuple[int, int]] = set()
+    root_real = os.path.realpath(root)
     stack = [str(root)]
     while stack:
         check_cancel()
@@ -377,13 +395,21 @@ def _walk(root: Path, kind: str, report: ScanReport, check_cancel: CheckCancel) 
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            if not _utf8(entry.path):
+                report.skip("name is not valid UTF-8 (rename it)", ascii(entry.path))
+                continue
             try:
                 if entry.is_dir():  # follows symlinks; loops are caught by the inode check above
-                    stack.append(entry.path)
+                    if entry.is_symlink() and not follow_links and not _inside(entry.path, root_real):
+                        report.skip("folder link leads outside the scanned folder (not followed)", entry.path)
+                    else:
+                        stack.append(entry.path)
                 elif entry.is_file():
                     files[entry.name] = entry
-                elif entry.is_symlink():
+                elif entry.is_symlink() and not os.path.exists(entry.path):
                     report.skip("broken symlink", entry.path)
+                else:
+                    report.skip(f"not a regular file ({_file_type(entry.path)})", entry.path)
             except OSError as exc:
                 report.skip(f"unreadable entry ({exc.strerror})", entry.path)
         lower_names = {name.lower(): name for name in files}
@@ -414,6 +440,17 @@ def _walk(root: Path, kind: str, report: ScanReport, check_cancel: CheckCancel) 
             found.append(_ModelFile(entry.path, str(root), kind, st.st_size, st.st_mtime_ns, sidecars, previews))
     found.sort(key=lambda f: f.path)
     return found
+
+
+def _file_type(path: str) -> str:
+    import stat
+
+    mode = os.stat(path).st_mode
+    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def _quick_signature(fh, size: int) -> str:
@@ -480,6 +517,8 @@ def _build_entry(model: _ModelFile, hashes: FileHashes, header_shapes: dict, met
     entry.base_family = family
     if entry.recommended_weight is None and model.kind != "checkpoint":
         entry.recommended_weight = weight_from_description(entry.description)
+    sanitize_entry(entry)
+    entry.name = entry.name or "unnamed model"
     entry.role = role_from_tags(entry.tags, entry.kind, entry.name)
     return entry
 
@@ -560,12 +599,13 @@ def _reason(exc: PolarisError) -> str:
     return re.sub(r"\d[\d,]+", "N", why)[:80]
 
 
-def _keep_one(copies: list[tuple[ZooEntry, _ModelFile]], report: ScanReport) -> ZooEntry:
-    """Of several files with the same content, keep the best described one (then the first path)."""
+def _keep_one(copies: list[tuple[ZooEntry, _ModelFile, int]], report: ScanReport) -> ZooEntry:
+    """Of several files with the same content, keep the best described one: the most sidecars that
+    could be read (broken ones count against a copy), then previews, then the first path."""
     if len(copies) == 1:
         return copies[0][0]
-    best = min(copies, key=lambda c: (-len(c[1].sidecars) - len(c[1].previews), c[1].path))
-    for entry, model in copies:
+    best = min(copies, key=lambda c: (-(len(c[1].sidecars) - c[2]), c[2], -len(c[1].previews), c[1].path))
+    for entry, model, _ in copies:
         if model is not best[1]:
             report.skip(f"duplicate of another file (same {entry.id.split(':')[0]})",
                         f"{model.path} = {best[1].path}")
@@ -573,12 +613,13 @@ def _keep_one(copies: list[tuple[ZooEntry, _ModelFile]], report: ScanReport) -> 
 
 
 def scan_models(roots: Sequence[tuple[str | os.PathLike, str]], *, cache_dir: Optional[str | os.PathLike] = None,
-                hash_files: bool = True, on_step: Optional[OnStep] = None,
+                hash_files: bool = True, follow_links: bool = False, on_step: Optional[OnStep] = None,
                 check_cancel: Optional[CheckCancel] = None) -> ScanResult:
     """Scan `(folder, kind)` pairs, e.g. `[("ComfyUI/models/loras", "lora")]`, recursively.
 
     Returns one ZooEntry per distinct model file (duplicates by content hash are skipped and
-    counted). `cache_dir` keeps a scan cache between runs. A folder that does not exist raises
+    counted). `cache_dir` keeps a scan cache between runs (None: no cache is read or written).
+    Folder links leading outside a root are skipped unless `follow_links`. A folder that does not exist raises
     ZooError; everything else wrong is a counted skip in the report.
     """
     on_step, check_cancel = resolve(on_step, check_cancel)
@@ -591,13 +632,13 @@ def scan_models(roots: Sequence[tuple[str | os.PathLike, str]], *, cache_dir: Op
         root_path = Path(os.path.abspath(root))
         if not root_path.is_dir():
             raise ZooError(f"Model folder {root_path} does not exist or is not a folder; check the path.")
-        models.extend(_walk(root_path, kind, report, check_cancel))
+        models.extend(_walk(root_path, kind, report, check_cancel, follow_links))
     report.files_seen = len(models)
     cache = ScanCache(cache_dir)
     scanned = tuple(os.path.abspath(r).rstrip(os.sep) + os.sep for r, _ in roots)
     # Records of other roots stay; those under the scanned roots are rebuilt from what exists now.
     records: dict[str, dict] = {path: rec for path, rec in cache.records.items() if not path.startswith(scanned)}
-    by_id: dict[str, list[tuple[ZooEntry, _ModelFile]]] = {}
+    by_id: dict[str, list[tuple[ZooEntry, _ModelFile, int]]] = {}
     try:
         for i, model in enumerate(models):
             check_cancel()
@@ -612,7 +653,8 @@ def scan_models(roots: Sequence[tuple[str | os.PathLike, str]], *, cache_dir: Op
                 entry = ZooEntry.from_dict(record["entry"])
             if entry.file_format == "pickle":
                 report.pickles += 1
-            by_id.setdefault(entry.id, []).append((entry, model))
+            broken_sidecars = len(record.get("skips") or [])  # only sidecar problems are recorded there
+            by_id.setdefault(entry.id, []).append((entry, model, broken_sidecars))
     except Cancelled:
         cache.save(records)  # keep the hashing done so far
         raise

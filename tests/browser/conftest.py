@@ -7,43 +7,33 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
+from chromium_launch import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", ROOT / "tests" / "browser" / "screenshots"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1920, "height": 1080}
 
 
-def chromium_path() -> str:
-    found = os.environ.get("POLARIS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found or not Path(found).is_file():
-        pytest.fail("Chromium not found: install Debian's package (`sudo apt-get install chromium`) or set "
-                    "POLARIS_CHROMIUM to a Chromium binary; the browser tier never downloads one.", pytrace=False)
-    return found
-
-
 @pytest.fixture(scope="session")
-def browser():
+def playwright_driver():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("playwright is not installed: run `bash scripts/setup_env.sh` (pip package only; never "
                     "`playwright install`).", pytrace=False)
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        except Exception as exc:  # playwright raises its own Error type with a long log
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            pytest.fail(f"Chromium at {executable} could not be launched: {first_line}", pytrace=False)
-        yield launched
-        launched.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    launched = launch_chromium(playwright_driver)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,17 @@ def built(subset, fixture_cache, tmp_path_factory):
     return index, folder
 
 
+@pytest.fixture(scope="module")
+def demo_built(fixture_cache, tmp_path_factory):
+    """The shipped demo zoo's index: for the tests that need only the text encoder, not the shared data."""
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.zoo.civitai import load_catalog
+
+    folder = tmp_path_factory.mktemp("demo-index")
+    index = ZooIndex.build(load_catalog([demo_catalog_path()]), folder, cache=embedding_cache(fixture_cache))
+    return index, folder
+
+
 def _ids(results):
     return [c.entry.id for c in results]
 
@@ -112,8 +123,8 @@ def test_update_remove_and_reload(built, subset, fixture_cache, tmp_path):
     assert np.array_equal(reloaded.arrays.chunk_dense, index.arrays.chunk_dense)
 
 
-def test_a_killed_save_leaves_the_previous_index(built, fixture_cache, tmp_path, monkeypatch):
-    index, _ = built
+def test_a_killed_save_leaves_the_previous_index(demo_built, tmp_path, monkeypatch):
+    index, _ = demo_built
     folder = tmp_path / "atomic"
     index.save(folder)
     before = (folder / STORE_MANIFEST).read_text()
@@ -137,8 +148,8 @@ def _edit_manifest(folder, change) -> None:
     path.write_text(json.dumps(manifest))
 
 
-def test_encoder_and_version_mismatch_are_clear(built, tmp_path):
-    index, _ = built
+def test_encoder_and_version_mismatch_are_clear(demo_built, tmp_path):
+    index, _ = demo_built
     folder = tmp_path / "mismatch"
     index.save(folder)
     _edit_manifest(folder, lambda m: m["text_encoder"].update(id="text:other-model:0000:mean:max128"))
@@ -153,8 +164,8 @@ def test_encoder_and_version_mismatch_are_clear(built, tmp_path):
         ZooIndex.load(folder)
 
 
-def test_damaged_files_are_detected(built, tmp_path):
-    index, _ = built
+def test_damaged_files_are_detected(demo_built, tmp_path):
+    index, _ = demo_built
     folder = tmp_path / "damaged"
     index.save(folder)
     entries_file = next((folder / "zoo").glob("entries-*.jsonl"))

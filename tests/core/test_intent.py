@@ -26,7 +26,6 @@ GOOD = {
     "subject": "dog",
     "generation_prompt": "a fluffy cat",
     "contour_compatibility": 1,
-    "foreground_elements": ["cat"],
 }
 
 
@@ -34,7 +33,7 @@ def test_valid_dict_passes_unchanged():
     intent = validate_intent(dict(GOOD), "replace the dog with a cat")
     assert isinstance(intent, Intent)
     assert intent.instruction_type is InstructionType.REPLACE
-    assert (intent.subject, intent.generation_prompt, intent.foreground_elements) == ("dog", "a fluffy cat", ["cat"])
+    assert (intent.subject, intent.generation_prompt) == ("dog", "a fluffy cat")
     assert intent.instruction == "replace the dog with a cat"
     assert intent.notes == []
 
@@ -97,19 +96,13 @@ def test_long_strings_truncated_with_note():
     assert any("truncated" in n for n in intent.notes)
 
 
-def test_foreground_repairs():
-    assert validate_intent({**GOOD, "foreground_elements": "the cat"}, "x").foreground_elements == ["cat"]
-    assert validate_intent({**GOOD, "foreground_elements": []}, "x").foreground_elements == ["dog"]
-    assert validate_intent({**GOOD, "foreground_elements": ["Cat", "cat", "a Hat"]}, "x").foreground_elements == \
-        ["cat", "hat"]
-    many = validate_intent({**GOOD, "foreground_elements": [f"thing {i}" for i in range(20)]}, "x")
-    assert len(many.foreground_elements) == 8
-
-
-@pytest.mark.parametrize("raw", [[1, 2], {"a": 1}, 7])
-def test_bad_foreground_rejected(raw):
-    with pytest.raises(IntentError, match="foreground_elements"):
-        validate_intent({**GOOD, "foreground_elements": raw}, "x")
+@pytest.mark.parametrize("old", [["cat"], "the cat", [], [1, 2], 7])
+def test_retired_foreground_elements_are_read_and_dropped(old):
+    """Intents saved by older versions carry foreground_elements; no stage used it, so it is dropped quietly."""
+    intent = validate_intent({**GOOD, "foreground_elements": old}, "x")
+    assert not hasattr(intent, "foreground_elements") and "foreground_elements" not in intent.to_dict()
+    assert intent.notes == []
+    assert "foreground_elements" not in INTENT_JSON_SCHEMA["properties"] and "foreground_elements" not in MODEL_FIELDS
 
 
 def test_empty_prompt_falls_back_to_subject():

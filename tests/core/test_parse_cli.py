@@ -14,8 +14,17 @@ from polaris_core.parse import get_parser
 def test_single_instruction_prints_json(capsys):
     assert main(["parse", "Let's substitute the motorcycle with a lively dog"]) == 0
     intent = json.loads(capsys.readouterr().out)
+    assert "foreground_elements" not in intent and intent["ambiguous"] is False
     assert (intent["instruction_type"], intent["subject"]) == (0, "motorcycle")
     assert intent["generation_prompt"] == "lively dog"
+
+
+def test_ambiguous_instruction_is_explained(capsys):
+    assert main(["parse", "a nice photo"]) == 0
+    captured = capsys.readouterr()
+    intent = json.loads(captured.out)
+    assert intent["ambiguous"] is True and intent["confidence"] <= 0.3 and len(intent["readings"]) == 2
+    assert "ambiguous" in captured.err and "could mean" in captured.err
 
 
 def test_image_option(tmp_path, capsys):
@@ -32,25 +41,50 @@ def test_batch_writes_one_intent_per_line_in_order(tmp_path):
         json.dumps({"id": "a", "instruction": "Dye the man's clothes red"}),
         "",  # blank lines are skipped, like any JSONL reader does
         json.dumps({"instruction": "   "}),
-        "remove the cat from the sofa",  # not JSON: the raw text is the instruction
+        "remove the cat from the sofa",  # not JSON: an error record, never parsed as text
         json.dumps({"other": 1}),
         json.dumps({"instruction": "Van Gogh-ify this photo", "id": 7}),
         json.dumps(["not", "an", "object"]),
+        '{"instruction": "remove the dog from the',  # truncated object
+        json.dumps("Remove the lamp"),  # a JSON string is an instruction
     ]
     source = tmp_path / "in.jsonl"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + b'{"instruction": "paint the fence \xff\xfe red"}\n')
     target = tmp_path / "out" / "intents.jsonl"
     assert main(["parse", "--in", str(source), "--field", "instruction", "--out", str(target)]) == 0
     out = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
-    assert len(out) == 6
-    assert all(isinstance(r["instruction_type"], int) and 0 <= r["instruction_type"] <= 5 and r["subject"] for r in out)
+    assert [r["line"] for r in out] == [1, 3, 4, 5, 6, 7, 8, 9, 10]
+    good = [r for r in out if "error" not in r]
+    assert all(isinstance(r["instruction_type"], int) and 0 <= r["instruction_type"] <= 5 and r["subject"] for r in good)
     assert (out[0]["id"], out[0]["instruction_type"], out[0]["subject"]) == ("a", 2, "clothes")
-    assert "error" in out[1] and out[1]["confidence"] == 0.0
-    assert (out[2]["instruction_type"], out[2]["subject"]) == (5, "cat")
-    assert "error" in out[3]
+    assert "empty" in out[1]["error"]
+    assert "not JSON" in out[2]["error"] and "instruction_type" not in out[2]
+    assert "no string field" in out[3]["error"]
     assert (out[4]["id"], out[4]["instruction_type"]) == (7, 3)
-    assert "error" in out[5]
+    assert "not a JSON object" in out[5]["error"]
+    assert "line 8 is not JSON" in out[6]["error"] and "subject" not in out[6]
+    assert (out[7]["instruction_type"], out[7]["subject"]) == (5, "lamp")
+    assert "line 10 is not valid UTF-8" in out[8]["error"] and "0xff" in out[8]["error"]
+    assert "\ufffd" not in target.read_text(encoding="utf-8")  # never spelled out as a replacement character
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]  # written atomically
+
+
+def test_batch_matches_single_parses(tmp_path):
+    """--in mode embeds the instructions the head decides in shared batches; results equal one-by-one parsing."""
+    instructions = ["banish the lamp", "the photo should be free of people", "Remove the lamp",
+                    "swap the ball for an orange", "give the whole shot the feel of an old silent film",
+                    "a nice photo", "remove the car and make it night"]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"instruction": t}) + "\n" for t in instructions), encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    assert main(["parse", "--in", str(source), "--out", str(target)]) == 0
+    batch = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    parser = get_parser("rules")
+    for row, text in zip(batch, instructions):
+        single = parser.parse(text).to_dict()
+        assert (row["instruction_type"], row["subject"], row["generation_prompt"], row["ambiguous"]) == \
+            (single["instruction_type"], single["subject"], single["generation_prompt"], single["ambiguous"])
+        assert abs(row["confidence"] - single["confidence"]) < 1e-4
 
 
 def test_batch_to_stdout(tmp_path, capsys):

@@ -193,3 +193,82 @@ def test_validate_refuses_mixed_families():
     with pytest.raises(PlanError, match="different base models"):
         plan.validate()
     assert check_compatible([]) == "unknown"
+
+
+def _plan_value():
+    c = pool(checkpoints=[cand("checkpoint", "Base", file_name="base.safetensors")],
+             object_loras=[cand("object_lora", "Cat", file_name="cat.safetensors", trigger_words=["kitty"])])
+    return compose_plan(intent(InstructionType.REPLACE), c)
+
+
+def test_a_plan_literal_is_accepted_as_a_dict_or_json_and_validated():
+    plan = _plan_value()
+    assert Plan.from_value(plan) is plan
+    assert Plan.from_value(plan.to_dict()) == plan
+    assert Plan.from_value(plan.to_json()) == plan
+    assert Plan.from_value(plan.to_json().encode()) == plan
+    # A hand-written literal: only what Apply Plan needs, markup in the text is removed like any metadata.
+    literal = {"version": 1,
+               "checkpoint": {"slot": "checkpoint", "entry": {"id": "a", "kind": "checkpoint", "name": "Base",
+                                                              "file_name": "base.safetensors"}},
+               "loras": [{"slot": "style_lora", "weight": 0.7,
+                          "entry": {"id": "b", "kind": "lora", "name": "Ink <script>x()</script>",
+                                    "file_name": "ink.safetensors", "preview_urls": ["javascript:alert(1)"]}}],
+               "prompt": "a cat"}
+    made = Plan.from_value(json.dumps(literal))
+    assert made.checkpoint_name == "base.safetensors" and made.lora_weights() == [("ink.safetensors", 0.7)]
+    assert made.loras[0].entry.name == "Ink" and made.loras[0].entry.preview_urls == []
+
+
+@pytest.mark.parametrize("value", [
+    None, 42, [1, 2], "not json", "[]", {"checkpoint": "base.safetensors"}, {"loras": {"a": 1}},
+    {"checkpoint": {"slot": "checkpoint", "entry": {"id": "a", "name": 5}}},
+    {"loras": [{"slot": "style_lora", "entry": {"id": "b", "name": "Ink"}}]},               # no weight
+    {"loras": [{"slot": "style_lora", "weight": "nan", "entry": {"id": "b", "name": "Ink"}}]},
+    {"loras": [{"slot": "style_lora", "weight": 50, "entry": {"id": "b", "name": "Ink"}}]},
+    {"loras": [{"slot": "vae", "weight": 0.5, "entry": {"id": "b", "name": "Ink"}}]},
+])
+def test_anything_else_is_a_plan_error_that_shows_what_a_plan_looks_like(value):
+    with pytest.raises(PlanError, match="A plan is a JSON object"):
+        Plan.from_value(value)
+
+
+def test_candidates_that_cannot_be_applied_are_never_chosen(tmp_path):
+    present = tmp_path / "here.safetensors"
+    present.write_bytes(b"x")
+    local = dict(source="local", file_format="safetensors")
+    c = pool(checkpoints=[cand("checkpoint", "Gone ckpt", score=0.9, file_path=str(tmp_path / "gone.safetensors"),
+                               file_name="gone.safetensors", **local),
+                          cand("checkpoint", "Here ckpt", score=0.5, file_path=str(present),
+                               file_name="here.safetensors", **local)],
+             object_loras=[cand("object_lora", "Pickled", score=0.9, rerank=0.99, source="local",
+                                file_format="pickle", file_name="pickled.pt"),
+                           cand("object_lora", "Moved", score=0.8, rerank=0.95, file_name="moved.safetensors",
+                                file_path=str(tmp_path / "moved.safetensors"), **local),
+                           cand("object_lora", "Catalog only", score=0.3, rerank=0.2)])
+    plan = compose_plan(intent(InstructionType.REPLACE), c)
+    assert plan.checkpoint_name == "here.safetensors" and plan.checkpoint.rank == 1
+    assert [l.name for l in plan.loras] == ["Catalog only"] and plan.loras[0].rank == 2
+    assert any("cannot be applied" in note and "pickle" in note for note in plan.notes)
+    only_pickles = pool(checkpoints=[cand("checkpoint", "Base")],
+                        object_loras=[cand("object_lora", "Pickled", file_format="pickle", source="local")])
+    assert compose_plan(intent(InstructionType.REPLACE), only_pickles).loras == []
+
+
+def test_finalists_come_before_pruned_candidates_whatever_their_final_scores():
+    """A pruned candidate's final score (a short look, rescaled over all candidates) can exceed a
+    finalist's (a closer look, rescaled over the finalists): the round reached decides first, so the
+    fallback after an incompatible top pick is the next finalist, as the ranked table shows."""
+    def reranked(name, family, final, reached, score):
+        c = cand("object_lora", name, family=family, score=score, rerank=final)
+        c.final_score, c.rerank_round = final, reached
+        return c
+
+    loras = [reranked("Finalist XL", "sdxl", 0.40, 2, 0.9), reranked("Finalist", "sd15", 0.35, 2, 0.5),
+             reranked("Pruned", "sd15", 0.99, 1, 0.1), reranked("Pruned too", "sd15", 0.95, 1, 0.8)]
+    plan = compose_plan(intent(InstructionType.REPLACE),
+                        pool(checkpoints=[cand("checkpoint", "Base", family="sd15")], object_loras=loras))
+    assert [l.name for l in plan.loras] == ["Finalist"] and plan.loras[0].rank == 1
+    from polaris_core.plan import ranked
+
+    assert [c.entry.name for c in ranked(list(reversed(loras)))] == [c.entry.name for c in loras]

@@ -1,9 +1,9 @@
-"""What nodes show: ranked tables with every score and channel, plans, intents; image queries that fell back."""
+"""What nodes show: ranked tables with every score and channel; image queries that fell back to text say so."""
 from __future__ import annotations
 
 from polaris_core.candidates import Candidate, Candidates
 from polaris_core.intent import InstructionType, Intent
-from polaris_core.report import candidates_table, intent_summary
+from polaris_core.report import candidates_table
 from polaris_core.zoo.entry import ZooEntry
 
 
@@ -28,16 +28,6 @@ def test_ranked_table_shows_slot_family_every_score_and_the_channels_that_found_
     assert lora_row.count(" - ") >= 1  # not reranked yet: no LLM or final score
     assert "checkpoints (1)" in table and "style LoRAs (1)" in table
     assert "note: the instruction asks for an image query" in table
-
-
-def test_intent_summary_is_readable_fields_not_json():
-    intent = Intent(instruction="turn the cat into a giraffe", instruction_type=InstructionType.REPLACE,
-                    subject="cat", generation_prompt="a giraffe", contour_compatibility=0, confidence=0.71)
-    shown = intent_summary(intent)
-    assert "{" not in shown
-    for line in ("type: replace an object", "subject: cat", "prompt: a giraffe", "confidence: 0.71",
-                 "new object fits the old outline: no"):
-        assert line in shown.splitlines() or any(l.startswith(line) for l in shown.splitlines()), (line, shown)
 
 
 def test_image_query_falls_back_to_text_with_a_note_when_no_image_channel():

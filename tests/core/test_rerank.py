@@ -358,6 +358,11 @@ def test_rerank_prunes_in_rounds_and_looks_closer(reranker):
     assert [c.rerank_score for c in finalists] == pytest.approx(closer, abs=TOLERANCE)
     assert [c.final_score for c in finalists] == sorted((c.final_score for c in finalists), reverse=True)
     assert steps[-1] == (10, 10)
+    # One order everywhere: the round reached, then the key; the plan re-sorts to the same order.
+    from polaris_core.plan import ranked as plan_order
+
+    assert [c.rerank_round for c in ranked] == [2, 2, 2, 1, 1, 1, 1]
+    assert [c.entry.id for c in plan_order(list(reversed(ranked)))] == [c.entry.id for c in ranked]
 
 
 def test_blend_scores_mixes_the_llm_with_rescaled_retrieval():
@@ -532,3 +537,67 @@ def test_bench_quality_reranks_dev_queries_and_its_retrieval_row_is_retrievals_o
     for weight in QUALITY_WEIGHTS:
         metrics = result[f"retrieval_weight_{weight}"]
         assert 0.0 <= metrics["r1"] <= metrics["r5"] <= 1.0 and 0.0 <= metrics["mrr10"] <= 1.0
+
+
+# ---- models with a sliding window -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def windowed(smollm) -> LoadedLLM:
+    """A random-weight Gemma2 (eager attention, a 16-token sliding window on alternate layers) with SmolLM2's
+    tokenizer: every real rerank prompt is longer than its window, which a shared prefix cache cannot honour."""
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.Gemma2Config(vocab_size=len(smollm.tokenizer), hidden_size=64, intermediate_size=128,
+                                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                       head_dim=16, max_position_embeddings=4096, sliding_window=16)
+    config._attn_implementation = "eager"
+    model = transformers.Gemma2ForCausalLM(config).eval()
+    return LoadedLLM(model=model, tokenizer=smollm.tokenizer, path="random-gemma2", dtype="float32")
+
+
+@pytest.mark.parametrize("mode", ["auto", "per_candidate", "tree"])
+def test_a_prompt_longer_than_the_sliding_window_is_scored_with_plain_passes(windowed, mode):
+    ranker = TreeReranker(windowed, rubric=SHORT_RUBRIC, description_tokens=(12, 40), mode=mode)
+    candidates = _candidates()
+    scores = ranker.score(INTENT, candidates, description_tokens=40)
+    _assert_equivalent(scores, ranker.reference_scores(INTENT, candidates, 40))
+    assert ranker.mode == "plain"
+    assert len(ranker.rerank(INTENT, candidates, keep=2)) == len(candidates)
+
+
+def test_a_window_the_config_does_not_declare_is_caught_by_probing_the_real_prompt(windowed, monkeypatch):
+    """"auto" checks the chosen path against plain passes on the first prompt longer than any checked
+    before (the start-up probe is 12 tokens), so a limit nobody declared still falls back cleanly."""
+    import polaris_core.rerank.reranker as reranker_module
+
+    monkeypatch.setattr(reranker_module, "sliding_window", lambda model: None)
+    ranker = TreeReranker(windowed, rubric=SHORT_RUBRIC, description_tokens=(12, 40))
+    candidates = _candidates()
+    scores = ranker.score(INTENT, candidates, description_tokens=40)
+    _assert_equivalent(scores, ranker.reference_scores(INTENT, candidates, 40))
+    assert ranker.mode == "plain"
+
+
+def test_the_real_prompt_check_keeps_the_tree_where_it_is_exact(smollm):
+    ranker = TreeReranker(smollm, rubric=SHORT_RUBRIC, description_tokens=(12, 40))
+    candidates = _candidates()
+    _assert_equivalent(ranker.score(INTENT, candidates, description_tokens=40),
+                       ranker.reference_scores(INTENT, candidates, 40))
+    assert ranker.mode == "tree" and ranker._verified_tokens > 40
+
+
+def test_bench_marks_a_listwise_prompt_past_the_context_invalid_instead_of_timing_it(smollm, monkeypatch):
+    from types import SimpleNamespace
+
+    from polaris_core.bench.rerank import bench_one
+
+    ranker = TreeReranker(smollm, rubric=SHORT_RUBRIC, description_tokens=(32,), max_branch_tokens=96)
+    args = SimpleNamespace(description_tokens=32, pack_tokens=None, methods=["sequential", "listwise", "tree"],
+                           repeats=1, batch_size=4, top_k=2)
+    fits = bench_one(ranker, INTENT, _candidates(), args)
+    assert fits["listwise_valid"] is True and "listwise" in fits["seconds"]
+    monkeypatch.setattr(smollm.model.config, "max_position_embeddings", fits["listwise_tokens"] - 1)
+    too_long = bench_one(ranker, INTENT, _candidates(), args)
+    assert too_long["listwise_valid"] is False and "listwise" not in too_long["seconds"]
+    assert "speedup_vs_listwise" not in too_long and "exceed" in too_long["listwise_invalid"]
+    assert set(too_long["seconds"]) == {"sequential", "tree"}

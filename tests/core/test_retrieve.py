@@ -13,13 +13,23 @@ from polaris_core.index import ZooIndex
 from polaris_core.intent import Intent, InstructionType
 from polaris_core.retrieve import SearchOptions, retrieve, search
 from polaris_core.zoo.entry import ZooEntry
-from tests.core.retrieval_fixtures import catalog_file, catalog_subset, embedding_cache
+from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
 
 
 @pytest.fixture(scope="module")
 def index(shared_data, fixture_cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("retrieve-index")
     return ZooIndex.build(catalog_subset(shared_data, fixture_cache), folder, cache=embedding_cache(fixture_cache))
+
+
+@pytest.fixture(scope="module")
+def demo_index(fixture_cache, tmp_path_factory):
+    """The shipped demo zoo's index: CLI tests need only the text encoder, not the shared data."""
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.zoo.civitai import load_catalog
+
+    folder = tmp_path_factory.mktemp("demo-index")
+    return ZooIndex.build(load_catalog([demo_catalog_path()]), folder, cache=embedding_cache(fixture_cache))
 
 
 def test_results_are_grouped_per_model_and_scored(index):
@@ -120,7 +130,8 @@ def test_image_channel_finds_the_entry_with_that_preview(index, fixture_cache, t
     assert found[0].channel_scores["image"] == pytest.approx(1.0, abs=1e-3)
 
 
-def test_search_cli_writes_one_line_per_query_in_order(index, tmp_path, capsys):
+def test_search_cli_writes_one_line_per_query_in_order(demo_index, tmp_path, capsys):
+    index = demo_index
     folder = index.folder
     probes = [e for e in index.entries if e.kind == "lora" and e.example_prompts][:3]
     queries = tmp_path / "queries.jsonl"
@@ -145,15 +156,17 @@ def test_search_cli_writes_one_line_per_query_in_order(index, tmp_path, capsys):
     assert "score" in table.splitlines()[0] and "author" in table.splitlines()[0] and len(table.splitlines()) > 2
 
 
-def test_index_cli_builds_and_updates(shared_data, fixture_cache, tmp_path, capsys, monkeypatch):
+def test_index_cli_builds_and_updates(fixture_cache, tmp_path, capsys, monkeypatch):
+    from polaris_core.demo import demo_catalog_path
+
     monkeypatch.setenv("POLARIS_CACHE_DIR", str(fixture_cache))
-    catalog = catalog_file(shared_data, fixture_cache)
+    catalog = demo_catalog_path()
     out = tmp_path / "cli-index"
-    assert main(["index", "build", "--catalog", str(catalog), "--out", str(out)]) == 0
+    assert main(["index", "build", "--catalog", str(catalog), "--kinds", "lora", "--out", str(out)]) == 0
     assert "entries" in capsys.readouterr().out
     built = ZooIndex.load(out)
     assert len(built) > 0 and built.counts()["lora"] == len(built)
-    assert main(["index", "build", "--catalog", str(catalog), "--out", str(out), "--update"]) == 0
+    assert main(["index", "build", "--catalog", str(catalog), "--kinds", "lora", "--out", str(out), "--update"]) == 0
     assert "unchanged" in capsys.readouterr().out and len(ZooIndex.load(out)) == len(built)
     assert main(["index", "info", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["entries"] == len(built)

@@ -73,7 +73,7 @@ def test_entry_from_model_versions():
     assert v2.id == "autov3:" + "cd" * 6 and v1.id == "civitai:100"
     assert v2.kind == "lora" and v2.role == "style"
     assert (v2.base_family, v2.base_model, v1.base_family) == ("sdxl", "SDXL 1.0", "sd15")
-    assert v2.name == "Ink Wash <b>Style</b>"  # names are plain text, not HTML
+    assert v2.name == "Ink Wash Style"  # names are stored as plain text: markup is removed
     assert v2.trigger_words == ["inkwash"]
     assert v2.example_prompts == ["a heron, ink wash"]  # lora tags stripped, case/space duplicates merged
     assert v2.preview_urls == ["https://x/1.jpeg", "https://x/3.jpeg"]  # the "Mature" image is not a preview

@@ -184,15 +184,93 @@ def test_progress_cancel_and_missing_folder(models):
         scan_folder(models / "loras", "vae")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read any file")
-def test_unreadable_file_is_skipped(models):
-    path = models / "loras" / "xl.safetensors"
-    path.chmod(0)
-    try:
-        result = scan_folder(models / "loras", "lora")
-    finally:
-        path.chmod(0o644)
-    assert any(k.startswith("unreadable") for k in result.report.skipped)
+def test_a_file_whose_read_fails_is_skipped_with_its_reason(models, monkeypatch):
+    """Root can read any file, so the failure is made at read time: the scanner's own open() of one
+    model file returns a handle whose reads raise EIO, as a failing disk does."""
+    import errno
+    import io
+
+    import polaris_core.zoo.local as local
+
+    broken = str(models / "loras" / "xl.safetensors")
+
+    class FailingFile(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), broken)
+
+    def scanner_open(path, *args, **kwargs):
+        return io.BufferedReader(FailingFile()) if str(path) == broken else open(path, *args, **kwargs)
+
+    monkeypatch.setattr(local, "open", scanner_open, raising=False)
+    result = scan_folder(models / "loras", "lora")
+    assert result.report.skipped[f"unreadable file ({os.strerror(errno.EIO)})"] == 1
+    assert "xl.safetensors" not in _by_file(result.entries)
+    assert "managed.safetensors" in _by_file(result.entries)  # the rest of the scan goes on
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file names are bytes")
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_scan_goes_on(models, tmp_path):
+    from polaris_core.zoo.local import CACHE_FILE
+
+    odd = os.fsencode(models / "loras") + b"/caf\xe9-\xff.safetensors"
+    _lora(models / "loras" / "placeholder.safetensors", fill=7.0)
+    os.rename(models / "loras" / "placeholder.safetensors", odd)
+    cache = tmp_path / "cache"
+    result = scan_folder(models / "loras", "lora", cache_dir=cache)
+    assert result.report.skipped["name is not valid UTF-8 (rename it)"] == 1
+    assert "managed.safetensors" in _by_file(result.entries)
+    json.loads((cache / CACHE_FILE).read_text(encoding="utf-8"))  # the cache was written, valid UTF-8 JSON
+
+
+def test_of_identical_files_the_one_with_valid_metadata_is_kept(tmp_path):
+    loras = tmp_path / "loras"
+    _lora(loras / "a_broken.safetensors", fill=4.0)
+    (loras / "a_broken.civitai.info").write_bytes(b"\xff not json")
+    (loras / "a_broken.metadata.json").write_text("[1, 2]")
+    _lora(loras / "b_good.safetensors", fill=4.0)
+    (loras / "b_good.civitai.info").write_text(json.dumps(CIVITAI_INFO))
+    result = scan_folder(loras, "lora")
+    assert [e.file_name for e in result.entries] == ["b_good.safetensors"]
+    assert result.entries[0].name == "Heron Ink"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX special files")
+def test_special_files_and_links_get_their_own_reasons(tmp_path):
+    loras = tmp_path / "loras"
+    _lora(loras / "real.safetensors")
+    (loras / "zero.safetensors").symlink_to("/dev/zero")
+    (loras / "gone.safetensors").symlink_to(tmp_path / "nowhere.safetensors")
+    os.mkfifo(loras / "pipe.safetensors")
+    outside = tmp_path / "elsewhere"
+    _lora(outside / "far.safetensors", fill=9.0)
+    (loras / "linked").symlink_to(outside, target_is_directory=True)
+    (loras / "inner").symlink_to(loras / "sub", target_is_directory=True)
+    _lora(loras / "sub" / "near.safetensors", fill=8.0)
+
+    result = scan_folder(loras, "lora")
+    skipped = result.report.skipped
+    assert skipped["not a regular file (character device)"] == 1
+    assert skipped["not a regular file (named pipe)"] == 1
+    assert skipped["broken symlink"] == 1
+    assert skipped["folder link leads outside the scanned folder (not followed)"] == 1
+    names = {os.path.basename(e.file_name) for e in result.entries}
+    assert names == {"real.safetensors", "near.safetensors"}  # a link inside the folder is followed
+    followed = scan_models([(loras, "lora")], follow_links=True)
+    assert "far.safetensors" in {os.path.basename(e.file_name) for e in followed.entries}
+
+
+def test_index_build_no_cache_writes_no_scan_cache(models, tmp_path, fixture_cache):
+    from polaris_core.cli import main
+    from polaris_core.zoo.local import CACHE_FILE
+
+    cache = tmp_path / "cache"
+    out = tmp_path / "index"
+    assert main(["index", "build", "--models-dir", str(models / "checkpoints"), "--kind", "checkpoint",
+                 "--out", str(out), "--cache", str(cache), "--no-cache"]) == 0
+    assert not (cache / CACHE_FILE).exists()
 
 
 @pytest.mark.parametrize("suffix, data", [

@@ -147,7 +147,7 @@ def test_preview_refuses_everything_outside_the_model_folders(comfy_server, host
         "/polaris/preview",
     ]
     answers = {path: request(comfy_server, "GET", path) for path in refused}
-    for path, (status, _, body) in answers.items():
+    for path, (status, _, _body) in answers.items():
         assert status == 404, path
     # The same answer for a file that exists but is forbidden and for one that does not exist.
     assert len({body for _, _, body in answers.values()}) == 1

@@ -93,3 +93,21 @@ def test_inpaint_keeps_every_pixel_outside_the_mask(pack, loaded):
     outside = mask[..., None].expand_as(image) == 0
     assert torch.equal(out[outside], image[outside])
     assert not torch.allclose(out[~outside], image[~outside])
+
+
+def test_apply_plan_takes_a_plan_literal_from_an_api_graph(pack):
+    """A dict or JSON string where a plan goes is read as a plan (here it names a checkpoint that is not
+    installed, so loading it is the next step to fail), or refused with what a plan looks like."""
+    import json
+
+    from polaris_core.errors import ModelFileError, PlanError
+
+    apply = pack.nodes.apply.PolarisApplyPlan
+    literal = {"version": 1, "checkpoint": {"slot": "checkpoint", "entry": {
+        "id": "x", "kind": "checkpoint", "name": "Absent", "file_name": "absent-model.safetensors"}}, "loras": []}
+    for value in (literal, json.dumps(literal)):
+        with pytest.raises(ModelFileError, match="absent-model.safetensors is not in models/checkpoints"):
+            apply.execute(value)
+    for value in ({"checkpoint": "absent-model.safetensors"}, "{not json", 7):
+        with pytest.raises(PlanError, match="A plan is a JSON object"):
+            apply.execute(value)

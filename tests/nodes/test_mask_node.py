@@ -28,20 +28,30 @@ def test_global_style_masks_the_whole_image_without_models(pack):
 
 
 def test_sam_and_clip_rank_candidates_and_a_later_one_can_be_picked(pack, clip_weights, sam_weights):
+    """The node's mask is the masker's own result for the same request (candidate 0 or a later one),
+    compared with `mask_region` called directly, not with a re-statement of the node."""
     from polaris_core.clip_model import load_clip
+    from polaris_core.mask import MaskOptions, mask_region
     from polaris_core.sam_model import load_sam
 
     node = pack.nodes.mask.PolarisMaskRegion
     clip, sam = load_clip(clip_weights), load_sam(sam_weights)
     kwargs = dict(clip=clip, sam=sam, points_per_side=3, min_predicted_iou=0.0, min_stability=0.0, max_overlap=1.0,
-                  grow_px=0.0, feather_px=0.0)
+                  grow_px=3.0, feather_px=2.0)
     first_mask, result = node.execute(_scene(), _intent(InstructionType.REPLACE, "square"), **kwargs).result
-    assert result.method == "sam_clip" and len(result.candidates) >= 2
+    assert result.method == "sam_clip" and len(result.candidates) >= 2 and result.chosen == 0
     scores = [c.score for c in result.candidates]
     assert scores == sorted(scores, reverse=True)
-    second_mask, _ = node.execute(_scene(), _intent(InstructionType.REPLACE, "square"), candidate=1, **kwargs).result
-    assert first_mask.shape == second_mask.shape == (1, 96, 128)
-    from polaris_core.mask import postprocess_mask
+    second_mask, second = node.execute(_scene(), _intent(InstructionType.REPLACE, "square"), candidate=1,
+                                       **kwargs).result
+    assert second.chosen == 1 and first_mask.shape == second_mask.shape == (1, 96, 128)
 
-    expected = postprocess_mask(result.candidates[1].mask)  # holes filled, as for the winner
-    assert torch.equal(second_mask[0], torch.from_numpy(expected))
+    rgb = pack.nodes.glue.image_to_numpy(_scene())
+    for index, node_mask in ((0, first_mask), (1, second_mask)):
+        own = mask_region(rgb, "square", instruction_type=InstructionType.REPLACE, sam=sam, clip=clip,
+                          options=MaskOptions(points_per_side=3, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+                                              box_nms_thresh=1.0, grow_px=3.0, feather_px=2.0, candidate=index))
+        assert own.chosen == index
+        assert torch.equal(node_mask[0], torch.from_numpy(own.mask))
+        # The chosen mask covers that candidate's own region (grown, so a superset of it).
+        assert (own.mask[own.candidates[index].mask] > 0.5).all()

@@ -12,7 +12,8 @@ def test_parse_node_outputs_intent_and_strings(pack):
     assert subject == intent.subject == "motorcycle"
     assert "dog" in prompt
     shown = out.ui.as_dict()["text"][0]
-    assert "type: replace an object" in shown and "subject: motorcycle" in shown, shown
+    assert shown.startswith("type: 0 ") and "subject: motorcycle" in shown and "confidence: " in shown, shown
+    assert "{" not in shown  # readable fields, not a JSON blob
 
 
 def test_parse_node_reports_bad_input_clearly(pack):

@@ -1,0 +1,188 @@
+"""The clause patterns (regular expressions) the reader matches, built from the lexicon's word lists."""
+from __future__ import annotations
+
+import re
+
+from polaris_core.parse import lexicon as lx
+from polaris_core.parse.normalise import _alternation
+
+
+_REMOVE_VERB = _alternation(lx.REMOVE_VERBS)
+_REPLACE_VERB = _alternation(lx.REPLACE_VERBS)
+_TRANSFORM_VERB = _alternation(lx.TRANSFORM_VERBS)
+_COLOR_VERB = _alternation(lx.COLOR_VERBS)
+_ADJUST_VERB = _alternation(lx.ADJUST_VERBS)
+_ADD_VERB = _alternation(lx.ADD_VERBS)
+_DISAPPEAR = _alternation(lx.DISAPPEAR_WORDS)
+_MODAL = r"(?:should|must|shall|will|would|could|can|needs? to|has to|have to|ought to|got to|gotta|to|is to|are to)"
+
+_RE_REMOVE = re.compile(rf"^(?P<verb>{_REMOVE_VERB})\b\s*(?P<rest>.*)$")
+_RE_SPLIT_REMOVE = re.compile(
+    r"^(?:take|get|pull|cut|move|carry|clear|wipe|rub|scrub|edit|airbrush|photoshop|paint|crop|strip|knock|"
+    r"throw|kick|chase|send|lift|brush|sweep|clean|wash)\s+(?P<x>.+?)\s+(?:out|away|off|down)\b"
+    r"(?:\s+(?:of|from)\b)?\s*(?P<loc>.*)$"
+)
+_ADJUST_RESULTS = {
+    "darken": "darker", "lighten": "lighter", "brighten": "brighter", "dim": "dimmer", "blur": "blurred",
+    "sharpen": "sharp", "soften": "softer", "age": "aged", "weather": "weathered", "rust": "rusty",
+    "polish": "polished", "gild": "gilded", "frost": "frosted", "freeze": "frozen", "melt": "melting",
+    "whiten": "whiter", "blacken": "blackened", "redden": "redder", "enlarge": "larger", "shrink": "smaller",
+    "dirty": "dirty", "muddy": "muddy", "clean": "clean", "saturate": "saturated", "desaturate": "desaturated",
+    "crack": "cracked", "illuminate": "illuminated", "light up": "lit up", "petrify": "stone", "fade": "faded",
+}
+# removing these changes a look, not an object ("remove the colour" desaturates); dirt, stains and
+# scratches are things on a surface and stay removals
+_ATTRIBUTE_REMOVALS = frozenset(
+    "color colour colors colours saturation tint filter filters effect effects blur noise grain haze glare "
+    "vignette style red-eye discoloration sepia cast".split()
+)
+_RE_COMPOUND_REPLACE = re.compile(
+    rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:put|add|place|insert|draw|"
+    r"show|have|use|paint|replace (?:it|them) with|fill (?:it|them|the (?:space|gap|area|spot|hole)) with|"
+    r"swap in|bring in)\s+(?P<y>.+?)\s+(?:there|in (?:its|their|the same) (?:place|spot|position|stead)|"
+    r"in place|instead|where (?:it|they) (?:was|were|used to be|stood))\b"
+)
+# "ditch the lamp and go with a candle": removal then a choice of the new object
+_RE_REMOVE_AND_CHOOSE = re.compile(
+    rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:go with|go for|opt for|use|"
+    r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
+)
+_RE_TAKE_PLACE = re.compile(
+    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:take|takes|taking)\s+(?:the\s+)?(?:place|spot|position)\s+of\s+"
+    r"(?P<x>.+)$|^(?:let|have|make|get)\s+(?P<y2>(?:a|an|some)\s.+?)\s+(?:replace|substitute for|stand in for)\s+"
+    r"(?P<x2>.+)$"
+)
+_RE_INSTEAD = re.compile(
+    r"^(?P<y>.+?)\s+(?:instead of|in place of|rather than|in lieu of)\s+(?P<x>.+)$|"
+    r"^(?:(?:i|we)(?:'d| would)\s+)?rather\s+(?:have|see|use|get|show)\s+(?P<y2>.+?)\s+than\s+(?P<x2>.+)$"
+)
+_RE_INSTEAD_FIRST = re.compile(
+    r"^(?:instead of|rather than|in place of|in lieu of)\s+(?P<x>.+?)\s*,\s*(?P<y>.+)$|"
+    r"^where\s+(?P<x2>.+?)\s+(?:is|was|are|were|used to be|stands|stood|sits|sat|lies|lay)\b[^,]*,\s*(?P<y2>.+)$"
+)
+_RE_WHERE = re.compile(
+    r"^(?P<y>.+?)\s+where\s+(?P<x>.+?)\s+(?:is|was|are|were|used to be|stands|stood|sits|sat|lies|lay|"
+    r"currently is|is standing|was standing|is sitting|was sitting|is now|now is)\b.*$"
+)
+_LEAD_ADD = re.compile(
+    rf"^(?:(?:{_ADD_VERB}|use|have|there should be|there's|there is|there must be|let there be|"
+    r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop)\s+)+"
+)
+_RE_REPLACE = re.compile(rf"^(?P<verb>{_REPLACE_VERB})\b\s*(?P<in>in\s+)?(?P<rest>.*)$")
+# which word separates "X" from "Y", most telling first ("swap X parked by the curb for Y")
+_REPLACE_CONNECTORS = {
+    "replace": ("with", "by", "using", "for", "into", "to"),
+    "substitute": ("with", "by", "for", "into", "to"),
+}
+_SWAP_CONNECTORS = ("for", "with", "in favour of", "in favor of", "into", "to", "by")
+_RE_TRANSFORM_FROM = re.compile(
+    rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<x>.*?)\s*\bfrom\s+(?P<z>.+?)\s+(?:to|into|in to)\s+(?P<y>.+)$"
+)
+_RE_TRANSFORM = re.compile(
+    rf"^(?P<verb>{_TRANSFORM_VERB}|make)\s+(?P<x>.*?)\s*(?:(?<!next)(?<!close)(?<!due)(?<!according)"
+    r"(?:^|\s)(?:into|in to|to be|to look like|to resemble|to|as|so (?:it|they) (?:looks?|resembles?)(?: like)?|"
+    r"like|until it looks like)\s+)(?P<y>.+)$"
+)
+_RE_STYLE_IN = re.compile(
+    r"^(?P<verb>render|redraw|re-draw|repaint|re-paint|paint|draw|sketch|recreate|reimagine|re-imagine|"
+    r"restyle|re-style|stylize|stylise|redo|remake|rework|reinterpret|depict|show|illustrate|present|"
+    r"interpret|convert|transform|turn|make|do|shoot|put)\s+(?P<x>.*?)\s*\bin\s+(?P<y>.+)$"
+)
+_RE_MAKE = re.compile(r"^(?P<verb>make|let|have|get|keep|leave|render|set|turn|paint|color|colour|dye|"
+                      r"tint|recolor|recolour|spray|spray-paint|stain|bleach)\s+(?P<rest>.+)$")
+_RE_LOOK = re.compile(
+    r"^(?P<x>.*?)\s+(?:look|looks|appear|appears|seem|seems|resemble|resembles|become|becomes|be|turn into|"
+    r"feel|feels)\s+(?P<y>.+)$"
+)
+_RE_PHOTO_ADJUST = re.compile(
+    r"^(?P<how>increase|decrease|boost|reduce|raise|lower|adjust|enhance|improve|correct|balance|tweak|"
+    r"bump up|turn up|turn down|crank up|tone down|add more|add|more|less|fix|up|pump up)\s+(?:the\s+)?"
+    r"(?P<attr>contrast|brightness|saturation|exposure|sharpness|warmth|temperature|vibrance|vibrancy|"
+    r"colou?rs?|colou?r balance|white balance|lighting|shadows|highlights|clarity|gamma|hue|detail|details|"
+    r"definition|glow|light|light levels|tones|dynamic range)\b(?:\s+(?:of|on|in|for)\s+(?P<x>.+))?$"
+)
+_RE_GEOMETRY = re.compile(
+    r"^(?:zoom(?: in| out)?|crop|rotate|flip|mirror|resize|upscale|downscale|straighten|tilt|expand|outpaint|"
+    r"extend|widen|stretch|reframe)\b"
+)
+_RE_WRITE = re.compile(
+    r"^(?:write|type|print|spell out|spell|inscribe|engrave|paint the (?:text|words?)|add the (?:text|words?)|"
+    r"add (?:a |the )?(?:caption|title|label|text|words?|slogan|sign saying))\s*(?P<y>.*?)"
+    r"(?:\s+(?:on|onto|across|over|in|at|to)\s+(?P<x>.+))?$"
+)
+_RE_FILL = re.compile(
+    r"^(?:fill|cover|surround|decorate|adorn|line|dot|populate|carpet|blanket|coat|frame|border|crown|top|"
+    r"stuff|load|pack|litter|drape|wrap)\s+(?P<x>.+?)\s+(?:with|in)\s+(?P<y>.+)$"
+)
+_RE_GIVE = re.compile(r"^(?:give|lend|grant|offer|hand|get|bring|fetch|buy|find)\s+(?P<rest>.+)$")
+_RE_ADJUST = re.compile(rf"^(?P<verb>{_ADJUST_VERB})\s+(?P<x>.*)$")
+_RE_IFY = re.compile(r"^(?P<style>[a-z][a-z' -]*?)-?i?fy\s+(?P<x>.*)$|^(?P<style2>[a-z]+)ify$")
+_RE_APPLY = re.compile(
+    r"^(?:apply|use|add|put|give|throw on|slap on|overlay|layer on)\s+(?P<y>.+?)(?:\s+(?:to|on|onto|over|for)\s+"
+    r"(?P<x>.+))?$"
+)
+_RE_ADD = re.compile(rf"^(?P<verb>{_ADD_VERB})\b\s*(?P<rest>.+)$")
+_RE_SUBJECT_REMOVE = re.compile(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:(?:be|get|just)\s+)?(?:{_DISAPPEAR}|be\s+(?:removed|gone|deleted|"
+    r"erased|eliminated|taken out|cut out|wiped out))\b(?P<rest>.*)$"
+)
+_RE_SUBJECT_REPLACED = re.compile(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:be\s+|get\s+|being\s+)?(?P<verb>replaced|swapped|substituted|exchanged|"
+    r"switched|traded|changed|turned|transformed|converted|morphed|made)\s+(?:out\s+)?(?:with|by|for|to|into|"
+    r"in to)\s+(?P<y>.+)$"
+)
+_RE_SUBJECT_BECOME = re.compile(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)(?P<verb>be|become|turn into|turn|look like|look|appear|seem|resemble|"
+    r"get|have|wear|hold|carry)\s+(?P<y>.+)$"
+)
+_RE_NOT_CONTAIN = re.compile(
+    r"^(?:.+?)\s+(?:should|must|may|can|shall|will|does|do)(?:\s+not|n't)\s+(?:contain|have|show|include|feature|"
+    r"display|depict)\s+(?P<x>.+)$"
+)
+_RE_NOT_THERE = re.compile(
+    r"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|shall|may|can)(?:\s+not|n't|\s+no\s+longer)\s+(?:be\s+)?"
+    r"(?:there|here|visible|present|seen|shown|in\b.*|exist)$"
+)
+_RE_WHAT_IF = re.compile(
+    r"^(?:what if|imagine(?: if)?|suppose|pretend)\s+(?P<x>.+?)\s+(?:was|were|is|became|turned into|"
+    r"had been|looked like)\s+(?P<y>.+)$"
+)
+_RE_DESIRE = re.compile(
+    r"^(?:i|we)(?:'d| would| really| just| also| do)*\s+(?:want|need|wish for|like|love|prefer|require|"
+    r"desire|fancy|expect)s?\s+(?P<rest>.+)$"
+)
+_RE_NEG_DESIRE = re.compile(
+    r"^(?:i|we)\s+(?:don't|do not|dont|no longer|never|really don't|really do not)\s+(?:want|need|like|"
+    r"wish)\s+(?:to see\s+)?(?P<x>.+)$"
+)
+_RE_NO = re.compile(r"^(?:no|no more|without|minus|get out|away with|bye bye|bye|goodbye|nix|lose)\s+(?P<x>.+)$")
+_RE_THERE = re.compile(
+    r"^(?:there|here)\s+(?:should|must|needs? to|has to|could|would|will|shall|ought to)?\s*(?:be|is|are|"
+    r"'s)\s+(?P<no>no\s+(?:more\s+)?|nothing\s+)?(?P<rest>.+)$"
+)
+_RE_LET_THERE = re.compile(r"^let\s+there\s+be\s+(?P<rest>.+)$")
+_RE_SEE = re.compile(r"^(?:to\s+)?(?:see|have|get|show|include|feature)\s+(?P<rest>.+)$")
+_RE_REFERENCE = re.compile(
+    r"\b(?:reference|ref)\b|\bstyle\s+guide\b|"
+    r"\b(?:attached|uploaded|provided|given|supplied|sample|example|second|other|included|linked|"
+    r"accompanying|style|target|exemplar)\s+(?:image|picture|photo|photograph|painting|artwork|pic|illustration|"
+    r"drawing|example|art)\b|"
+    r"\b(?:image|picture|photo|painting|artwork|example|one)\s+(?:that\s+)?(?:i|we)(?:'ve| have)?\s+"
+    r"(?:provided|gave|given|sent|uploaded|attached|shared|showed|supplied|included|linked)\b"
+)
+_RE_THIS_STYLE = re.compile(
+    r"\b(?:this|that|these|the given|the image's|the picture's|the photo's|this image's|this picture's|"
+    r"this photo's|this painting's)\s+(?:style|look|aesthetic|palette|colou?r palette|vibe|feel|art style|"
+    r"painting style|technique|colou?rs)\b(?!\s+(?:like|as|more|less))|(?<!'d )(?<!would )\blike this(?: one| image| picture| photo| painting)?\b|"
+    r"\bin this (?:style|manner|way)\b|\b(?:style|look|aesthetic) of this (?:image|picture|photo|painting|"
+    r"artwork)\b"
+)
+_RE_STYLE_CUE = re.compile(
+    r"\b(?:\w*styl\w*|look|looks|aesthetic|palette|brush\w*|colou?rs?|feel|vibe|"
+    r"mood|match\w*|same|like|copy|transfer\w*|borrow|resembl\w*|mimic\w*|imitat\w*|emulat\w*|inspired|"
+    r"tone|technique|manner|texture|paint\w*|render\w*|recreate)\b"
+)
+_RE_EDIT_CUE = re.compile(
+    rf"\b(?:{_REMOVE_VERB}|{_REPLACE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB}|{_ADJUST_VERB}|add|insert|put|"
+    r"place|make|give|instead|style|without|should|want|like|need|let)\b"
+)

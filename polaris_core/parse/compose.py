@@ -1,0 +1,320 @@
+"""Composition: fallback cues, language check, subject, prompt and contour, assembled into an intent."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from polaris_core.intent import InstructionType, Intent, normalize_subject
+from polaris_core.parse import lexicon as lx
+from polaris_core.parse.base import LOW_CONFIDENCE, PreparedInstruction, finish_intent
+from polaris_core.parse.normalise import _IN_IMAGE, _SENTENCE_SPLIT, _TOKEN, _strip_framing, normalise
+from polaris_core.parse.noun_phrases import _subject_of, noun_phrase
+from polaris_core.parse.results import Frame, _RESULT_CUT, _clean_result, _has_style, is_attribute_word, result_kind
+from polaris_core.parse.clause_patterns import _REMOVE_VERB, _REPLACE_VERB, _RE_EDIT_CUE, _RE_REFERENCE
+from polaris_core.parse.reader import _Reader, _indefinite
+
+T = InstructionType
+
+
+# ----------------------------------------------------------------------------- fallback & language
+_ENGLISH_HINTS = lx.DETERMINERS | lx.PREPOSITIONS | lx.CLAUSE_VERBS | lx.COLOURS | frozenset(
+    "it is and to of with into make add remove replace change turn put change color style image photo picture "
+    "please can could would you i me we my".split()
+)
+
+
+def _english_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    ascii_share = sum(c.isascii() for c in letters) / len(letters)
+    words = re.findall(r"[a-z']+", text.lower())
+    if not words:
+        return 0.0
+    known = sum(w in _ENGLISH_HINTS or w in lx.ATTRIBUTE_WORDS or w in lx.ENV_NOUNS or w in lx.CATEGORY_OF
+                for w in words) / len(words)
+    return min(ascii_share, 0.3 + known) if len(words) > 2 else ascii_share * min(1.0, 0.5 + known)
+
+
+def _fallback(clause: str) -> Frame:
+    """No frame matched: guess from cue words (confidence stays low)."""
+    cues = (
+        (T.REMOVE, rf"\b(?:{_REMOVE_VERB}|gone|without|disappear\w*|vanish\w*)\b\s*(?P<rest>.*)"),
+        (T.REPLACE, rf"\b(?:{_REPLACE_VERB}|instead)\b\s*(?P<rest>.*)"),
+        (T.ADD, r"\b(?:add|insert|include|put|place)\b\s*(?P<rest>.*)"),
+    )
+    for itype, pattern in cues:
+        m = re.search(pattern, clause)
+        if m and noun_phrase(m.group("rest")).phrase:
+            return Frame(itype, target=m.group("rest"), result=m.group("rest"), rule="cue-word",
+                         confidence=LOW_CONFIDENCE)
+        if m:
+            return Frame(itype, subject="object", rule="cue-word-no-object", confidence=0.3,
+                         notes=["the instruction names no object; say what to edit"])
+    tokens = _TOKEN.findall(clause)
+    if tokens and all(t in lx.SEASON_TIME_WEATHER or t in lx.DETERMINERS or is_attribute_word(t) for t in tokens):
+        return Frame(T.GLOBAL_STYLE, subject="image", result=clause, style=1, rule="bare-season",
+                     confidence=0.6)
+    if _has_style(clause, strict=False):
+        return Frame(T.GLOBAL_STYLE, subject="image", result=clause, style=1, rule="cue-style",
+                     confidence=LOW_CONFIDENCE)
+    np_ = noun_phrase(clause)
+    if np_.phrase and _indefinite(np_) and np_.leading in ("a", "an", "some"):
+        return Frame(T.ADD, target=clause, result=clause, rule="bare-object", confidence=LOW_CONFIDENCE)
+    for k, word in enumerate(clause.split()):
+        if word in lx.COLOURS or word in lx.MATERIALS:
+            return Frame(T.LOCAL_STYLE, target=" ".join(clause.split()[k + 1:]) or clause, result=word,
+                         rule="cue-colour", confidence=LOW_CONFIDENCE)
+    first = clause.split()[0] if clause.split() else ""
+    target = clause if first in lx.DETERMINERS else ""
+    return Frame(T.LOCAL_STYLE, target=target, subject="" if target else "object", result=clause, rule="default",
+                 confidence=0.3, notes=["no edit pattern recognised; rephrase as e.g. 'make the X red'"])
+
+
+def _foreign_frame(text: str) -> Frame | None:
+    for pattern, itype in lx.FOREIGN_TYPE_CUES:
+        if re.search(pattern, text, flags=re.IGNORECASE):
+            subject = "image" if itype == T.GLOBAL_STYLE else "object"
+            return Frame(T(itype), subject=subject, result=text, rule="foreign-cue", confidence=0.3,
+                         style=1 if itype == T.GLOBAL_STYLE else 0)
+    return None
+
+
+# ----------------------------------------------------------------------------- assembling the intent
+_PLACE_WORDS = frozenset(
+    "image picture photo foreground background center centre middle left right corner side front back distance "
+    "top bottom frame scene view area edge part spot position place".split()
+)
+
+
+def _describe(text: str) -> str:
+    """A clean prompt from a result phrase: no determiners, no purpose or keep-clauses."""
+    text, _ = _clean_result(text)
+    text = re.split(r"(?<=[.!?;])\s", text)[0]
+    text = _RESULT_CUT.sub("", text).strip(" ,.;:")
+    text = re.sub(r"^(?:(?:the|a|an|some|one|this|that|these|those)\s+)+", "", text)
+    text = re.sub(r"^(?:couple|pair|group|set|bunch|family|herd|flock|crowd|few)\s+of\s+(?:the\s+)?", "", text)
+    text = re.sub(r"\s+(?:there|here|instead|in (?:its|their) place|in place)$", "", text)
+    return text[:300].strip()
+
+
+def _prompt_for(frame: Frame, subject: str) -> str:
+    if frame.itype == T.STYLE_REFERENCE:
+        return "in the style of the reference image"
+    if frame.itype == T.REMOVE:
+        where = noun_phrase(frame.location) if frame.location else None
+        if where and where.phrase and where.head not in _PLACE_WORDS and where.phrase != subject and \
+                (frame.location_from or where.head in lx.ENV_NOUNS):
+            return f"{where.phrase}, seamless natural background"
+        return "seamless natural background"
+    result = _describe(frame.result) if frame.result else ""
+    if frame.itype == T.GLOBAL_STYLE:
+        return result or "restyled image"
+    if frame.itype == T.ADD:
+        return result or subject
+    if frame.itype == T.REPLACE:
+        return result or subject
+    # local change
+    if not result:
+        return subject
+    if frame.rule == "replace":
+        return result  # "replace the grass with sand": the result is what shows
+    if frame.made_of:
+        return f"{subject} made of {result}"
+    kind = result_kind(result)
+    if subject == "background" or kind in ("scene", "env", "object"):
+        return result
+    if kind == "season":
+        return f"{subject} in {result}"
+    if frame.style and "style" not in result:
+        return f"{subject} in {result} style"
+    words = result.split()
+    if len(words) <= 3 and all(is_attribute_word(w) or w in lx.DESCRIPTIVE for w in words):
+        return f"{result} {subject}"
+    if result.startswith(("in ", "with ")):
+        return f"{subject} {result}"
+    if noun_phrase(result).head in ("shade", "tone", "hue", "color", "colour", "colors", "colours"):
+        return f"{subject} in {result}"
+    return f"{subject} with {result}"
+
+
+def _contour(frame: Frame, subject: str, result: str) -> int:
+    """1 when the edited region keeps its outline; for a replacement, when old and new share an outline group."""
+    if frame.itype in (T.LOCAL_STYLE, T.GLOBAL_STYLE, T.STYLE_REFERENCE):
+        return 1
+    if frame.itype == T.REPLACE:
+        old = lx.SHAPE_OF.get(subject.split()[-1] if subject else "")
+        new_np = noun_phrase(_clean_result(result)[0]) if result else None
+        new = lx.SHAPE_OF.get(new_np.head) if new_np else None
+        return int(old is not None and old == new)
+    return 0
+
+
+_RE_CONTEXT_NP = re.compile(
+    r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+)?(?P<np>(?:a|an|the|this|that|some|two|"
+    r"three)\s+.+?)(?:\s+(?:is|are|was|were|on|in|at|near|by|next|which|that)\b.*)?$"
+)
+
+
+def _main_clause(text: str) -> tuple[str, str]:
+    """(the clause that edits, the text before it) — e.g. "there is a dog on the left. remove it"."""
+    sentences = [s.strip(" .!?;") for s in _SENTENCE_SPLIT.split(text) if s.strip(" .!?;")]
+    if not sentences:
+        return text, ""
+    clauses: list[str] = []
+    for sentence in sentences:
+        parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
+                                           r"(?:make|turn|change|remove|replace|paint|put|add|give|let)\b)",
+                                           sentence) if p.strip()]
+        clauses.extend(parts)
+    stripped = [_strip_framing(s) for s in clauses]
+    for k, s in enumerate(stripped):
+        if _RE_EDIT_CUE.search(s) or _RE_REFERENCE.search(s):
+            return s, " ".join(clauses[:k])
+    return stripped[0], ""
+
+
+def _resolve_pronoun(clause: str, context: str) -> str:
+    """ "There is a dog on the left. Remove it." -> "remove the dog"."""
+    if not context or not re.search(r"\b(?:it|them|him|her)\b", clause):
+        return clause
+    m = _RE_CONTEXT_NP.match(_strip_framing(context.split(". ")[-1]))
+    if not m:
+        return clause
+    np_ = noun_phrase(m.group("np"))
+    if not np_.phrase or np_.whole:
+        return clause
+    return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", "the " + np_.phrase, clause, count=1)
+
+
+@dataclass
+class Reading:
+    """What the rules read in an instruction, before a type is settled."""
+
+    frames: list[Frame]            # every matching frame, most specific first; frames[0] is the rules' pick
+    clause: str = ""               # the clause that edits (framing and "in the image" removed)
+    notes: list[str] = field(default_factory=list)
+    confidence_cap: float = 1.0
+    language: str = "english"      # english | foreign | symbols
+    no_edit: bool = False          # no edit verb or pattern was recognised (the fallback guessed)
+    second_edit: str = ""          # a second edit named after the first ("..., and make it night")
+    image_given: bool = False      # an image came with the instruction (evidence for a style reference)
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[0]
+
+
+def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frames: bool = False) -> Reading:
+    """The rules' reading of a prepared instruction; `all_frames` also keeps the frames after the first."""
+    text = normalise(prepared.text)
+    reading = Reading(frames=[], image_given=image is not None)
+    english = _english_ratio(text) if text else 0.0
+    frame: Frame | None = None
+    if text and not any(c.isalpha() for c in prepared.text):
+        reading.confidence_cap = 0.4
+        reading.language = "symbols"
+        reading.notes.append(f"the instruction has no words, only symbols; read as {text!r}")
+    elif text and english < 0.5:
+        reading.confidence_cap = 0.4
+        reading.language = "foreign"
+        reading.notes.append("the instruction does not look like English; parsed best-effort")
+        frame = _foreign_frame(prepared.text)
+    frames: list[Frame] = []
+    if frame is None:
+        if not text or not re.search(r"[a-z]", text):
+            reading.language = "symbols"
+            reading.notes.append("no words found in the instruction (emoji or symbols only); parsed best-effort")
+            reading.confidence_cap = min(reading.confidence_cap, 0.3)
+            frame = Frame(T.GLOBAL_STYLE if image is not None else T.LOCAL_STYLE, subject="image"
+                          if image is not None else "object", result=prepared.text, rule="no-words",
+                          confidence=0.2)
+        else:
+            raw_clause, context = _main_clause(text)
+            raw_clause = _resolve_pronoun(raw_clause, context)
+            reading.clause = _IN_IMAGE.sub("", raw_clause)
+            reading.second_edit = second_edit(reading.clause)
+            reader = _Reader(reading.clause, image is not None, raw_clause)
+            frames = reader.read_all() if all_frames else [f for f in [reader.read()] if f is not None]
+            frame = frames[0] if frames else _fallback(reading.clause)
+            reading.no_edit = not frames and not _RE_EDIT_CUE.search(reading.clause)
+    # a reference image given with a whole-image restyle that names no style: style from the reference
+    if image is not None and frame.itype == T.GLOBAL_STYLE and not _has_style(frame.result or "", strict=False):
+        frame = Frame(T.STYLE_REFERENCE, subject="image", style=1, rule=frame.rule + "+image", confidence=0.8)
+    if frame.itype == T.STYLE_REFERENCE and image is not None:
+        frame.confidence = max(frame.confidence, 0.9)
+    reading.frames = [frame] + frames[1:]
+    return reading
+
+
+_SECOND_CLAUSE = re.compile(
+    r"(?:,\s*|\s+)(?:and|then|and then|also|plus|,)\s+(?P<edit>(?:also\s+)?(?:make|turn|change|remove|delete|erase|"
+    r"replace|swap|add|put|place|paint|colou?r|dye|give|insert|get rid of)\b.+)$"
+)
+_SECOND_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?P<edit>(?:then\s+|also\s+)?(?:make|turn|change|remove|delete|erase|"
+                              r"replace|swap|add|put|place|paint|give|insert)\b.+)$", re.IGNORECASE)
+
+
+def second_edit(clause: str) -> str:
+    """The second edit an instruction names after its first ("remove the car and make it night"), or ""."""
+    m = _SECOND_CLAUSE.search(clause)
+    if not m:
+        return ""
+    edit = m.group("edit").strip(" .,;")
+    verb_only = re.match(r"^(?:make|turn|change)\s+(?:it|them|sure|everything)\s+(?:blend|look natural|seamless|"
+                         r"fit|match)", edit)
+    if verb_only or re.match(r"^(?:make|keep)\s+sure\b", edit):
+        return ""  # "... and make it blend in": part of the first edit
+    return edit
+
+
+# "trade out the fork", "can the cables go": a particle or auxiliary left in front of the object's phrase
+_LEADING_NON_NOUN = re.compile(
+    r"^(?:(?:out|off|up|away|down|can|could|would|will|should|shall|may|might|must|do|does|did|please|just|"
+    r"honestly|really|maybe|also|now|then|so)\s+)+(?=(?:the|a|an|this|that|these|those|my|your|his|her|their|our|"
+    r"its|some|every|each|all|any|no)\b)"
+)
+
+
+def subject_source(text: str) -> str:
+    """A frame's target or result text, without framing or a particle/auxiliary before its noun phrase."""
+    return _LEADING_NON_NOUN.sub("", _strip_framing(text))
+
+
+def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction, *, backend: str = "rules",
+                   confidence: float | None = None, notes: list[str] | None = None,
+                   extra: dict | None = None) -> Intent:
+    """The intent for one frame of a reading (subject, prompt, contour), validated."""
+    if frame.subject:
+        subject = frame.subject
+    else:
+        source = frame.target or frame.result
+        subject = _subject_of(noun_phrase(subject_source(source))) if source else "object"
+    if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
+        subject = "image"
+    all_notes = list(reading.notes)
+    if not normalize_subject(subject):
+        subject = "object"
+        all_notes.append("no object could be read from the instruction; name the object to edit")
+    prompt = _prompt_for(frame, subject)
+    data = {
+        "instruction_type": int(frame.itype),
+        "style_transformation": 1 if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE) else frame.style,
+        "subject": subject,
+        "generation_prompt": prompt,
+        "contour_compatibility": _contour(frame, subject, frame.result),
+        "confidence": min(frame.confidence if confidence is None else confidence, reading.confidence_cap),
+        "notes": all_notes + frame.notes + list(notes or []) + [f"rule: {frame.rule}"],
+        "language": reading.language,
+    }
+    if reading.second_edit:
+        data["second_edit"] = reading.second_edit
+    data.update(extra or {})
+    return finish_intent(data, prepared, backend=backend)
+
+
+def parse_with_rules(prepared: PreparedInstruction, image: Any = None) -> Intent:
+    """The rules backend's work on a prepared instruction, without the type head."""
+    reading = read_instruction(prepared, image)
+    return compose_intent(reading, reading.frame, prepared)

@@ -1,0 +1,291 @@
+"""Training and honest validation of the type head (numpy only, deterministic).
+
+- `prepare_features(texts)`: MiniLM embeddings + the rules' reading of every text.
+- `fit_head(features, labels, rules)`: multinomial logistic regression (full-batch Adam, L2), the certain
+  rules, and a temperature fit on out-of-fold predictions so the probabilities are calibrated.
+- `cross_validate(...)`: grouped K-fold. Grouped by `family`, all paraphrases of one edit stay in one fold;
+  grouped by `template`, whole phrasings are held out, which is the closer estimate of wording never seen.
+  The certain rules are chosen inside each fold too, so nothing about a held-out row leaks in.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from polaris_core.parse.head import (
+    AMBIGUOUS_BELOW,
+    CERTAIN_PRECISION,
+    CERTAIN_SUPPORT,
+    N_TYPES,
+    TypeHead,
+    feature_matrix,
+    softmax,
+)
+
+log = logging.getLogger("polaris")
+
+L2 = 1e-3
+ITERATIONS = 150
+LEARNING_RATE = 0.1
+FOLDS = 5
+FOLD_SEED = 17
+
+
+@dataclass
+class RuleReadings:
+    types: np.ndarray          # (n,) the rules' type
+    confidences: np.ndarray    # (n,) the rules' confidence
+    names: list[str]           # the rule that read each text
+
+
+@dataclass
+class Features:
+    embeddings: np.ndarray
+    rules: RuleReadings
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return feature_matrix(self.embeddings, self.rules.types, self.rules.confidences)
+
+    def subset(self, index: np.ndarray) -> "Features":
+        return Features(self.embeddings[index], RuleReadings(self.rules.types[index], self.rules.confidences[index],
+                                                             [self.rules.names[i] for i in index]))
+
+
+def read_rules(texts: Sequence[str]) -> RuleReadings:
+    """The rules' type, confidence and rule name for every text."""
+    from polaris_core.parse.base import prepare_instruction
+    from polaris_core.parse.compose import read_instruction
+
+    types, confidences, names = [], [], []
+    for text in texts:
+        reading = read_instruction(prepare_instruction(text))
+        types.append(int(reading.frame.itype))
+        confidences.append(min(reading.frame.confidence, reading.confidence_cap))
+        names.append(reading.frame.rule)
+    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names)
+
+
+def prepare_features(texts: Sequence[str], encoder=None) -> Features:
+    from polaris_core.embed.text import load_text_encoder
+
+    encoder = encoder or load_text_encoder()
+    return Features(encoder.encode(list(texts)), read_rules(texts))
+
+
+def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = ITERATIONS,
+               learning_rate: float = LEARNING_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Multinomial logistic regression on standardised features, full-batch Adam from zeros (deterministic).
+
+    Returns (weights, bias, mean, scale): the logits of raw features f are ((f - mean) / scale) @ weights.T + bias.
+    Every type weighs the same in the loss however many rows it has.
+    """
+    n, d = x.shape
+    mean = x.mean(0).astype(np.float32)
+    scale = (x.std(0) + 1e-3).astype(np.float32)
+    xs = ((x - mean) / scale).astype(np.float32)
+    weights = np.zeros((N_TYPES, d), dtype=np.float32)
+    bias = np.zeros(N_TYPES, dtype=np.float32)
+    onehot = np.eye(N_TYPES, dtype=np.float32)[y]
+    counts = np.bincount(y, minlength=N_TYPES).astype(np.float32)
+    row_weight = ((n / (N_TYPES * np.maximum(counts, 1)))[y][:, None] / n).astype(np.float32)
+    moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros_like(bias), np.zeros_like(bias)]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, iterations + 1):
+        error = (softmax(xs @ weights.T + bias) - onehot) * row_weight
+        grads = (error.T @ xs + l2 * weights, error.sum(0))
+        correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
+        for k, (param, grad) in enumerate(zip((weights, bias), grads)):
+            first, second = moments[2 * k], moments[2 * k + 1]
+            first *= beta1
+            first += (1 - beta1) * grad
+            second *= beta2
+            second += (1 - beta2) * grad * grad
+            param -= learning_rate * (first / correction1) / (np.sqrt(second / correction2) + eps)
+    return weights, bias, mean, scale
+
+
+def certain_rules(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Rules right on at least CERTAIN_PRECISION of at least CERTAIN_SUPPORT rows: name -> precision."""
+    stats: dict[str, list[int]] = {}
+    for name, predicted, label in zip(names, rule_types, labels):
+        hit = stats.setdefault(name, [0, 0])
+        hit[0] += int(predicted == label)
+        hit[1] += 1
+    return {name: round(right / total, 4) for name, (right, total) in sorted(stats.items())
+            if total >= CERTAIN_SUPPORT and right / total >= CERTAIN_PRECISION
+            and not name.startswith(("cue", "default", "bare", "no-words", "foreign"))}
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of out-of-fold logits (grid search)."""
+    best, best_nll = 1.0, float("inf")
+    for temperature in np.exp(np.linspace(np.log(0.2), np.log(5.0), 81)):
+        p = softmax(logits / temperature)
+        nll = -float(np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12)))
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return best
+
+
+def group_folds(groups: Sequence[str], folds: int = FOLDS, seed: int = FOLD_SEED) -> np.ndarray:
+    """Fold number per row; every group in one fold (groups shuffled with a fixed seed)."""
+    unique = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of = {unique[i]: k % folds for k, i in enumerate(order)}
+    return np.array([fold_of[g] for g in groups])
+
+
+@dataclass
+class CrossValidation:
+    grouped_by: str
+    folds: int
+    predicted: np.ndarray              # the hybrid's type per row (certain rule, else the head)
+    logits: np.ndarray                 # the head's out-of-fold logits
+    labels: np.ndarray
+    fast_path: np.ndarray              # rows a certain rule decided
+    seconds: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.predicted == self.labels))
+
+    def confusion(self) -> list[list[int]]:
+        matrix = [[0] * N_TYPES for _ in range(N_TYPES)]
+        for t, p in zip(self.labels, self.predicted):
+            matrix[int(t)][int(p)] += 1
+        return matrix
+
+    def recall(self) -> dict[int, float]:
+        return {t: float(np.mean(self.predicted[self.labels == t] == t)) for t in range(N_TYPES)
+                if np.any(self.labels == t)}
+
+
+def hybrid_predictions(head: TypeHead, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(types, probabilities, fast-path mask): a certain rule decides alone, the head decides the rest."""
+    probabilities = head.probabilities(features.matrix)
+    fast = np.array([head.rule_precision(name) is not None for name in features.rules.names])
+    types = np.where(fast, features.rules.types, probabilities.argmax(1))
+    return types, probabilities, fast
+
+
+def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str], grouped_by: str,
+                   folds: int = FOLDS) -> CrossValidation:
+    started = time.perf_counter()
+    fold_of = group_folds(groups, folds)
+    x = features.matrix
+    predicted = np.zeros(len(labels), dtype=np.int64)
+    logits = np.zeros((len(labels), N_TYPES), dtype=np.float32)
+    fast = np.zeros(len(labels), dtype=bool)
+    for k in range(folds):
+        train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
+        if not len(test):
+            continue
+        weights, bias, mean, scale = fit_logreg(x[train], labels[train])
+        rules = certain_rules([features.rules.names[i] for i in train], features.rules.types[train], labels[train])
+        head = TypeHead(weights, bias, mean, scale, certain_rules=rules)
+        types, _, fast_rows = hybrid_predictions(head, features.subset(test))
+        predicted[test], fast[test] = types, fast_rows
+        logits[test] = head.logits(x[test])
+    return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started)
+
+
+def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta: dict | None = None) -> TypeHead:
+    """The head trained on all rows, its temperature fit on family-grouped out-of-fold logits."""
+    cv = cross_validate(features, labels, groups, "family")
+    temperature = fit_temperature(cv.logits, labels)
+    weights, bias, mean, scale = fit_logreg(features.matrix, labels)
+    rules = certain_rules(features.rules.names, features.rules.types, labels)
+    info = {"rows": int(len(labels)), "l2": L2, "iterations": ITERATIONS, "family_cv_accuracy": round(cv.accuracy, 4)}
+    info.update(meta or {})
+    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, ambiguous_below=AMBIGUOUS_BELOW,
+                    meta=info)
+
+
+@dataclass
+class TrainingData:
+    texts: list[str]
+    labels: np.ndarray
+    families: list[str]
+    templates: list[str]
+    subjects: list[str] = field(default_factory=list)
+
+
+def project_rows() -> TrainingData:
+    from polaris_core.parse.training_set import load_rows
+
+    rows = load_rows()
+    return TrainingData([r["instruction"] for r in rows], np.array([int(r["instruction_type"]) for r in rows]),
+                        [r["family"] for r in rows], [r["template"] for r in rows], [r["subject"] for r in rows])
+
+
+def dev_rows(path) -> TrainingData:
+    """The dev split as extra training rows (for the shipped head only): each row is its own family."""
+    import json
+
+    from polaris_core.intent import coerce_instruction_type
+
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            texts.append(row["instruction"])
+            labels.append(int(coerce_instruction_type(row["instruction_type"])))
+    ids = [f"dev-{i}" for i in range(len(texts))]
+    return TrainingData(texts, np.array(labels), ids, ["dev"] * len(texts))
+
+
+def join(first: TrainingData, second: TrainingData) -> TrainingData:
+    return TrainingData(first.texts + second.texts, np.concatenate([first.labels, second.labels]),
+                        first.families + second.families, first.templates + second.templates,
+                        first.subjects + second.subjects)
+
+
+def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
+    """Train and save both heads; returns the figures.
+
+    - `type_head_no_dev.json`: the project set only. Its family-grouped CV fits the temperature, and the
+      bench scores the dev split with it (a split it never saw).
+    - `type_head.json` (shipped, used by the parser): the project set plus the dev split when `dev_path`
+      is given, with the same temperature.
+    """
+    from pathlib import Path
+
+    from polaris_core.parse.head import HEAD_FILE, HEAD_FILE_NO_DEV
+
+    started = time.perf_counter()
+    project = project_rows()
+    texts = list(project.texts)
+    dev = dev_rows(Path(dev_path)) if dev_path else None
+    if dev is not None:
+        texts += dev.texts
+    from polaris_core.embed.text import load_text_encoder
+
+    encoder = encoder or load_text_encoder()
+    all_features = prepare_features(texts, encoder)
+    encoded = time.perf_counter()
+    n = len(project.texts)
+    project_features = all_features.subset(np.arange(n))
+    no_dev = fit_head(project_features, project.labels, project.families,
+                      meta={"trained_on": "project set", "encoder": encoder.encoder_id})
+    heads = {"no_dev": no_dev}
+    if dev is not None:
+        both = join(project, dev)
+        weights, bias, mean, scale = fit_logreg(all_features.matrix, both.labels)
+        rules = certain_rules(all_features.rules.names, all_features.rules.types, both.labels)
+        heads["final"] = TypeHead(weights, bias, mean, scale, temperature=no_dev.temperature, certain_rules=rules,
+                                  meta={**no_dev.meta, "rows": int(len(both.labels)),
+                                        "trained_on": "project set + dev split"})
+    else:
+        heads["final"] = no_dev
+    folder = Path(out_dir) if out_dir else HEAD_FILE.parent
+    heads["no_dev"].save(folder / HEAD_FILE_NO_DEV.name)
+    heads["final"].save(folder / HEAD_FILE.name)
+    return {"rows": n, "dev_rows": len(dev.texts) if dev else 0, "encode_seconds": encoded - started,
+            "total_seconds": time.perf_counter() - started, "temperature": no_dev.temperature,
+            "family_cv_accuracy": no_dev.meta["family_cv_accuracy"], "certain_rules": len(heads["final"].certain_rules),
+            "folder": str(folder)}

@@ -1,0 +1,123 @@
+"""Normalisation: lower-case working text, politeness and framing stripped, emoji read as words."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+
+def _alternation(words: str) -> str:
+    """Regex alternation, longest phrase first, spaces matching any whitespace."""
+    parts = sorted(set(words.split("|")), key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in parts)
+
+
+# ----------------------------------------------------------------------------- normalisation
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                         "\u2014": " - ", "\u00b4": "'", "`": "'"})
+_PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
+_DROP_CHARS = re.compile(r"[\"*_#<|~^]|(?<!-)>")
+_SPACES = re.compile(r"\s+")
+# 'the text "STOP"' -> 'the text': the quoted words are content, not the object
+_QUOTED_TEXT = re.compile(r"\b(text|word|words|caption|title|label|slogan|letters|lettering|writing)\s+(?:\"[^\"]{1,80}\"|'[^']{1,80}')")
+_TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f'&/+-]*|[,;:]")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
+_ARROW = re.compile(r"\s*(?:->|=>|→|⇒|➡|⟶|-->)\s*")
+_TYPOS = {"teh": "the", "hte": "the", "th": "the", "adn": "and", "remvoe": "remove", "reomve": "remove",
+          "remoev": "remove", "replcae": "replace", "repalce": "replace", "chnage": "change", "cahnge": "change",
+          "colour": "colour", "ad": "add", "pls": "please", "plz": "please", "u": "you", "ur": "your"}
+_EMOJI_WORDS = {
+    "HEAVY PLUS SIGN": " add ", "PLUS SIGN": " add ", "CROSS MARK": " remove ", "NO ENTRY SIGN": " remove ",
+    "WASTEBASKET": " remove ", "HEAVY MULTIPLICATION X": " remove ", "ARTIST PALETTE": " style ",
+    "PAINTBRUSH": " paint ", "LOWER LEFT PAINTBRUSH": " paint ",
+}
+_EMOJI_SKIP = ("VARIATION SELECTOR", "MODIFIER", "ZERO WIDTH")  # invisible helpers: no meaning of their own
+_EMOJI_NOISE = frozenset({"face"})  # "DOG FACE" -> "dog"
+
+# Leading politeness and framing, removed repeatedly ("Hey, could you please just ...").
+_FRAMING = re.compile(
+    r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|just|simply|please|pls|plz|kindly|quickly|carefully|"
+    r"gently|first|next|finally|lastly|alright|right|well|oh|um|hmm|go ahead and|"
+    r"would you mind(?: to)?|would you be able to|are you able to|is it possible to|"
+    r"(?:could|can|would|will|might) (?:you|u|we|i)(?: please| kindly| maybe| just)?|may i ask you to|"
+    r"(?:i|we)(?:'d|'ll| would| will| really| just| also| kinda| do)* (?:want|need|like|love|wish|prefer)s? "
+    r"(?:for )?(?:you|u) to|try to|try and|help me|let's|let us|lets|"
+    r"(?:we|you|i) (?:should|need to|must|can|could|have to|gotta)|"
+    r"(?:i|we)(?:'d|'ll| would| will| really| just| also| kinda| kind of| do)* (?:want|need|like|love|wish|"
+    r"prefer|plan|intend|hope|try|am going|'m going|are going|'re going)s? to|i wanna|"
+    r"maybe|perhaps|ideally|basically|actually|"
+    r"it (?:would|'d|will|might) be (?:nice|great|good|cool|awesome|better|lovely|fun|ideal) (?:to|if you could|if we could|if it could)|"
+    r"i think (?:you should|we should|it would be nice to)|"
+    r"i(?:'d| would) appreciate it if you could|if you could|if possible,?|for me,?|"
+    r"edit (?:this|the) (?:image|photo|picture) (?:to|so that|so)|in this (?:image|photo|picture),?|"
+    r"(?:edit|task|instruction|request)\s*:)[\s,:]+"
+)
+_TRAILING = re.compile(
+    r"[\s,]+(?:please|thanks|thank you|for me|if possible|if you can|if you could|pls|plz|thx|"
+    r"now|quickly|asap|too|as well|again|here|in this one)$"
+)
+_IN_IMAGE = re.compile(
+    r"\s+(?:in|of|from|within|inside|on|across|throughout|to) (?:the|this|my|our|your|that) "
+    r"(?:entire |whole |original |given |current |input )?(?:image|picture|photo|photograph|pic|shot|"
+    r"frame|scene|painting)(?!'s| style)\b"
+)
+
+
+def _emoji_to_words(text: str) -> str:
+    """Emoji and symbols by their Unicode names ("🐶➡️🐱" -> "dog -> cat"), so they can be read best-effort."""
+    out = []
+    for ch in text:
+        if ord(ch) < 0x2000 or unicodedata.category(ch)[0] in "LNZP":
+            out.append(ch)
+            continue
+        name = unicodedata.name(ch, "")
+        if name in _EMOJI_WORDS:
+            out.append(_EMOJI_WORDS[name])
+        elif "ARROW" in name:
+            out.append(" -> ")
+        elif name and not any(part in name for part in _EMOJI_SKIP):
+            words = [w for w in name.lower().split() if w not in _EMOJI_NOISE]
+            out.append(" " + " ".join(words) + " ")
+    return "".join(out)
+
+
+def _dedupe(tokens: list[str]) -> list[str]:
+    """Drop accidentally doubled words or phrases ("the the", "a wooden a wooden")."""
+    changed = True
+    while changed:
+        changed = False
+        for n in (3, 2, 1):
+            for i in range(len(tokens) - 2 * n + 1):
+                if tokens[i:i + n] == tokens[i + n:i + 2 * n] and tokens[i] not in (",", "very", "bye"):
+                    del tokens[i + n:i + 2 * n]
+                    changed = True
+                    break
+            if changed:
+                break
+    return tokens
+
+
+def normalise(text: str) -> str:
+    """Lower-case working text of an instruction (see module docstring, step 1)."""
+    t = text.translate(_QUOTES)
+    if any(ord(c) >= 0x2000 for c in t):
+        t = _emoji_to_words(t)
+    t = t.lower()
+    without_parens = _PARENS.sub(" ", t)
+    t = without_parens if without_parens.strip() else t
+    t = _QUOTED_TEXT.sub(r"\1", t)
+    t = _ARROW.sub(" -> ", t)
+    t = _DROP_CHARS.sub(" ", t)
+    t = _SPACES.sub(" ", t).strip()
+    tokens = _dedupe([_TYPOS.get(w, w) for w in t.split(" ")])
+    return " ".join(tokens)
+
+
+def _strip_framing(clause: str) -> str:
+    previous = None
+    clause = clause.strip(" ,.:;!?-")
+    while previous != clause:
+        previous = clause
+        clause = _FRAMING.sub("", clause).strip(" ,.:;!?-")
+        clause = _TRAILING.sub("", clause).strip(" ,.:;!?-")
+    return clause

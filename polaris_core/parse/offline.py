@@ -1,0 +1,307 @@
+"""The offline parser: the rules read the instruction, the type head decides the type where the rules are unsure.
+
+1. The rules read every frame that matches (`compose.read_instruction`).
+2. Fast path: when the rule that read the instruction is one the training set showed to be certain
+   (`TypeHead.certain_rules`), its type stands and its measured precision is the confidence; no model runs.
+3. Otherwise the instruction is embedded with all-MiniLM-L6-v2 (one forward pass; batches in one pass) and
+   the head gives calibrated type probabilities. The type is the head's top reading; the slots (subject,
+   result) come from the first rules frame of that type, or are re-read for that type (`retype_frame`).
+4. Below the head's threshold the intent is marked ambiguous with the top two readings; an instruction
+   with no edit in it gets a low confidence and a message; non-English input keeps the rules' best effort.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from polaris_core.errors import ConfigError, ModelFileError, PolarisError
+from polaris_core.intent import InstructionType, Intent
+from polaris_core.parse import lexicon as lx
+from polaris_core.parse.base import PreparedInstruction
+from polaris_core.parse.compose import Reading, compose_intent, read_instruction, subject_source
+from polaris_core.parse.head import TypeHead, feature_matrix, load_head
+from polaris_core.parse.noun_phrases import NounPhrase, _subject_of, noun_phrase
+from polaris_core.parse.normalise import normalise
+from polaris_core.parse.results import Frame, is_attribute_word
+
+log = logging.getLogger("polaris")
+T = InstructionType
+
+NO_EDIT_CONFIDENCE = 0.25
+NO_REFERENCE_CONFIDENCE = 0.8  # a style reference without its image: the reading is clear, the edit cannot run yet
+_WHOLE_TYPES = (T.GLOBAL_STYLE, T.STYLE_REFERENCE)
+_STARTS = lx.DETERMINERS | frozenset({"no", "of", "without"})
+_VERBS = lx.CLAUSE_VERBS | lx.PLACEMENT_VERBS | frozenset(
+    w for group in (lx.REMOVE_VERBS, lx.REPLACE_VERBS, lx.TRANSFORM_VERBS, lx.COLOR_VERBS, lx.ADJUST_VERBS, lx.ADD_VERBS)
+    for w in group.split("|") if " " not in w) | frozenset(
+    "sure get let make fill cover surround decorate adorn line dot populate blanket coat border crown top stuff load "
+    "pack litter drape wrap give hand lend grant offer banish purge nuke zap lose ditch hide slip toss throw stick "
+    "pop sneak".split())
+_NOT_OBJECTS = lx.WHOLE_IMAGE_NOUNS | frozenset("photo photograph picture pic scene shot view frame image edit".split())
+
+
+class HeadModel:
+    """The encoder and the head, loaded once on first use (thread-safe); None parts mean rules only."""
+
+    def __init__(self, head_path: Any = None, encoder_path: Any = None) -> None:
+        self.head_path, self.encoder_path = head_path, encoder_path
+        self._lock = threading.Lock()
+        self._loaded = False
+        self.head: TypeHead | None = None
+        self.encoder = None
+        self.problem = ""
+
+    def load(self) -> "HeadModel":
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                try:
+                    from polaris_core.embed.text import load_text_encoder
+
+                    self.head = load_head(self.head_path)
+                    self.encoder = load_text_encoder(self.encoder_path)
+                except (ConfigError, ModelFileError, OSError) as exc:
+                    self.head, self.encoder = None, None
+                    self.problem = str(exc)
+                    log.warning("type head unavailable, the rules alone decide the type: %s", exc)
+        return self
+
+    @property
+    def ready(self) -> bool:
+        return self.head is not None and self.encoder is not None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode(list(texts))
+
+
+def needs_head(reading: Reading, head: TypeHead | None) -> bool:
+    """True when the head must decide (no certain rule read an English instruction)."""
+    if head is None or reading.language != "english":
+        return False
+    return head.rule_precision(reading.frame.rule) is None
+
+
+def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | None,
+           embedding: np.ndarray | None) -> Intent:
+    """The intent for a reading: the rules' frame on the fast path, else the head's type with matching slots."""
+    frame = reading.frame
+    if head is None:
+        return _finish(reading, frame, prepared)
+    if not needs_head(reading, head) or embedding is None:
+        precision = head.rule_precision(frame.rule) if reading.language == "english" else None
+        confidence = precision if precision is not None else frame.confidence
+        if frame.itype == T.STYLE_REFERENCE and not reading.image_given:
+            confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
+        return _finish(reading, frame, prepared, confidence=confidence)
+    features = feature_matrix(embedding[None, :], np.array([int(frame.itype)]),
+                              np.array([min(frame.confidence, reading.confidence_cap)]))
+    probabilities = head.probabilities(features)[0]
+    order = np.argsort(-probabilities, kind="stable")
+    top, second = T(int(order[0])), T(int(order[1]))
+    chosen = frame_for_type(reading, top)
+    confidence = float(probabilities[top])
+    notes = [f"type head: {top.name.lower()} {confidence:.2f}, then {second.name.lower()} "
+             f"{float(probabilities[second]):.2f}"]
+    if top != frame.itype:
+        notes.append(f"the rules read {frame.itype.name.lower()} ({frame.rule}); the head decided")
+    extra: dict[str, Any] = {}
+    if top == T.STYLE_REFERENCE and reading.image_given:
+        confidence = max(confidence, 0.9)  # the reference image itself is evidence the text head does not see
+    elif top == T.STYLE_REFERENCE:
+        confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
+        if not any("reference image" in n for n in chosen.notes):
+            notes.append("the instruction refers to a reference style; pass the reference image")
+    if reading.no_edit:
+        confidence = min(confidence, NO_EDIT_CONFIDENCE)
+        notes.append("no edit found in the instruction; say what to change, e.g. 'make the sky stormy'")
+    if confidence < head.ambiguous_below or reading.no_edit:
+        extra["ambiguous"] = True
+        extra["readings"] = [
+            {"instruction_type": int(t), "subject": _frame_subject(frame_for_type(reading, t)),
+             "probability": float(probabilities[t])} for t in (top, second)]
+    return _finish(reading, chosen, prepared, confidence=confidence, notes=notes, extra=extra)
+
+
+_PLACEHOLDERS = frozenset({"object", "objects", "person", ""})
+
+
+def _resolve_placeholder(frame: Frame, reading: Reading, prepared: PreparedInstruction) -> Frame:
+    """ "the tourist in the red cap, lose him": a pronoun subject becomes the object named earlier in the text."""
+    if frame.itype in _WHOLE_TYPES or frame.subject not in ("", "object") or \
+            _frame_subject(frame) not in _PLACEHOLDERS:
+        return frame
+    phrases = [(text, np_) for text, np_ in object_phrases(normalise(prepared.text)) if _is_object(np_)]
+    if frame.itype == T.ADD:
+        phrases = [p for p in phrases if p[1].indefinite] or phrases
+    elif frame.itype in (T.REPLACE, T.REMOVE, T.LOCAL_STYLE):
+        phrases = [p for p in phrases if not p[1].indefinite] or phrases
+    if not phrases:
+        return frame
+    return replace(frame, target=phrases[0][0], subject="")
+
+
+def _finish(reading: Reading, frame: Frame, prepared: PreparedInstruction, confidence: float | None = None,
+            notes: list[str] | None = None, extra: dict | None = None) -> Intent:
+    frame = _resolve_placeholder(frame, reading, prepared)
+    notes = list(notes or [])
+    extra = dict(extra or {})
+    if reading.no_edit and "ambiguous" not in extra:
+        confidence = min(confidence if confidence is not None else frame.confidence, NO_EDIT_CONFIDENCE)
+        notes.append("no edit found in the instruction; say what to change, e.g. 'make the sky stormy'")
+        extra["ambiguous"] = True
+    if reading.second_edit:
+        notes.append(f"the instruction names a second edit ({reading.second_edit!r}); only the first is parsed")
+    return compose_intent(reading, frame, prepared, confidence=confidence, notes=notes, extra=extra)
+
+
+def frame_for_type(reading: Reading, itype: InstructionType) -> Frame:
+    """The first rules frame of type `itype`, else the rules' first frame re-read as that type."""
+    for frame in reading.frames:
+        if frame.itype == itype:
+            return frame
+    return retype_frame(reading.frame, itype, reading.clause)
+
+
+def _frame_subject(frame: Frame) -> str:
+    if frame.itype in _WHOLE_TYPES:
+        return "image"
+    if frame.subject:
+        return frame.subject
+    source = frame.target or frame.result
+    return _subject_of(noun_phrase(subject_source(source))) if source else "object"
+
+
+_ARTICLES = frozenset("a an the this that these those some".split())
+
+
+def _is_attribute_phrase(np_: NounPhrase) -> bool:
+    """ "rusty" in "a rusty look", "red" in "make it red"; but "an orange" and "a glass" are objects."""
+    if not is_attribute_word(np_.head):
+        return False
+    next_word = np_.rest.split(" ", 1)[0] if np_.rest else ""
+    return np_.leading not in ("a", "an") or next_word in lx.ATTRIBUTE_NOUNS or next_word in lx.EFFECT_NOUNS
+
+
+def _is_object(np_: NounPhrase, allow_env: bool = False) -> bool:
+    return bool(np_.phrase) and not np_.whole and not np_.pronoun and not np_.attribute \
+        and not _is_attribute_phrase(np_) and np_.head not in _NOT_OBJECTS \
+        and (allow_env or np_.head not in lx.ENV_NOUNS) and not np_.owner_whole
+
+
+def object_phrases(clause: str) -> list[tuple[str, NounPhrase]]:
+    """(text from the phrase on, phrase) for every noun phrase that names an object, in order.
+
+    Phrases opened by a determiner or preposition come first; a bare phrase at the very start of the text
+    ("photobomber at the back, delete") only after them, since a first word is often a verb or an adverb.
+    """
+    tokens = clause.split()
+    found: list[tuple[str, NounPhrase]] = []
+    bare: list[tuple[str, NounPhrase]] = []
+    seen: set[str] = set()
+    for i, token in enumerate(tokens):
+        previous = tokens[i - 1] if i else ""
+        opens = token in _STARTS or previous in _STARTS or previous in lx.PREPOSITIONS
+        at_start = False
+        if not opens and i == 0:
+            opens = at_start = token not in _VERBS  # "lamp, delete" starts with its object; "make sure" does not
+        elif not opens and i == 1:
+            opens = previous in _VERBS and token not in _VERBS  # "banish lamps"
+        if not opens:
+            continue
+        end = next((j for j in range(i + 1, len(tokens)) if tokens[j] in _ARTICLES), len(tokens))
+        text = " ".join(tokens[i:end])  # "the mug a rusty look": an article starts the next phrase
+        np_ = noun_phrase(text)
+        if np_.phrase and np_.phrase not in seen and not any(np_.phrase in s.split(" ", 1)[-1] for s in seen):
+            seen.add(np_.phrase)
+            (bare if at_start else found).append((text, np_))
+    return found + bare
+
+
+def retype_frame(frame: Frame, itype: InstructionType, clause: str) -> Frame:
+    """The rules' frame read again as type `itype` (the head's decision), keeping the slots that still fit."""
+    base = replace(frame, itype=itype, rule=f"head:{frame.rule}", subject="", notes=list(frame.notes))
+    if itype in _WHOLE_TYPES:
+        return replace(base, subject="image", style=1, result=frame.result or clause)
+    candidates = object_phrases(clause)
+    target_np = noun_phrase(frame.target) if frame.target else None
+    target_ok = target_np is not None and _is_object(target_np, allow_env=itype == T.LOCAL_STYLE)
+    if frame.itype == T.ADD and itype != T.ADD:
+        # an add frame's target is the new thing ("cover the bench in moss": moss); the edited object is another
+        added = noun_phrase(frame.result or frame.target).phrase
+        target_ok = False
+        candidates = [(text, np_) for text, np_ in candidates if np_.phrase != added] or candidates
+    objects = [(text, np_) for text, np_ in candidates if _is_object(np_)]
+    if itype == T.ADD:
+        result_np = noun_phrase(frame.result) if frame.result else None
+        if result_np is not None and _is_object(result_np) and not result_np.definite:
+            return replace(base, target=frame.result, style=0)
+        new = next((text for text, np_ in objects if np_.indefinite), None) or \
+            next((text for text, _ in objects), None)
+        return replace(base, target=new or frame.target, result=new or frame.result, style=0)
+    if itype == T.REMOVE:
+        if target_ok and target_np.head not in lx.ENV_NOUNS:
+            return replace(base, result="", style=0)
+        gone = next((text for text, _ in objects), None)
+        return replace(base, target=gone or frame.target, result="", style=0)
+    if itype == T.REPLACE:
+        old = frame.target if target_ok else next((text for text, np_ in objects if not np_.indefinite), None)
+        if old is None and objects:
+            old = objects[0][0]
+        new = frame.result
+        if not new or not _is_object(noun_phrase(new)):
+            old_phrase = noun_phrase(old).phrase if old else ""
+            new = next((text for text, np_ in objects if np_.phrase != old_phrase), frame.result)
+        return replace(base, target=old or frame.target, result=_cut_after_object(new), style=0)
+    # local change
+    if target_ok:
+        return base
+    region = next((text for text, np_ in candidates if _is_object(np_, allow_env=True)), None)
+    return replace(base, target=region or frame.target)
+
+
+def _cut_after_object(text: str) -> str:
+    np_ = noun_phrase(text or "")
+    return re.sub(r"^(?:the|a|an|some)\s+", "", text[: len(text) - len(np_.rest)].strip()) if np_.phrase else text
+
+
+def parse_offline(prepared: PreparedInstruction, image: Any, model: HeadModel | None) -> Intent:
+    """One instruction through the rules and, where they are unsure, the head."""
+    reading = read_instruction(prepared, image, all_frames=True)
+    head = model.head if model is not None and model.ready else None
+    embedding = None
+    if needs_head(reading, head):
+        embedding = model.embed([prepared.text])[0]
+    return decide(reading, prepared, head, embedding)
+
+
+def parse_offline_many(items: Sequence[tuple[PreparedInstruction, Any]], model: HeadModel | None,
+                       batch_size: int = 64) -> list[Intent | PolarisError]:
+    """Many instructions; the ones the head must decide are embedded together, `batch_size` per pass."""
+    readings: list[Reading | PolarisError] = []
+    for prepared, image in items:
+        try:
+            readings.append(read_instruction(prepared, image, all_frames=True))
+        except PolarisError as exc:
+            readings.append(exc)
+    head = model.head if model is not None and model.ready else None
+    pending = [i for i, r in enumerate(readings) if isinstance(r, Reading) and needs_head(r, head)]
+    embeddings: dict[int, np.ndarray] = {}
+    for start in range(0, len(pending), batch_size):
+        chunk = pending[start:start + batch_size]
+        vectors = model.encoder.encode([items[i][0].text for i in chunk], batch_size=batch_size)
+        embeddings.update(zip(chunk, vectors))
+    out: list[Intent | PolarisError] = []
+    for i, reading in enumerate(readings):
+        if isinstance(reading, PolarisError):
+            out.append(reading)
+            continue
+        try:
+            out.append(decide(reading, items[i][0], head, embeddings.get(i)))
+        except PolarisError as exc:
+            out.append(exc)
+    return out

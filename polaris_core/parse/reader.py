@@ -1,0 +1,609 @@
+"""The clause reader: tries the clause frames in order of specificity and returns the first match."""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from polaris_core.intent import InstructionType
+from polaris_core.parse import lexicon as lx
+from polaris_core.parse.normalise import _strip_framing
+from polaris_core.parse.noun_phrases import NounPhrase, noun_phrase
+from polaris_core.parse.results import (
+    Frame, _IFY_NOT_STYLE, _STYLE_ALT, _clean_result, _has_style, classify_change, is_attribute_word, result_kind,
+)
+from polaris_core.parse.clause_patterns import (
+    _ADJUST_RESULTS, _ATTRIBUTE_REMOVALS, _COLOR_VERB, _DISAPPEAR, _LEAD_ADD, _REMOVE_VERB, _REPLACE_CONNECTORS,
+    _RE_ADD, _RE_ADJUST, _RE_APPLY, _RE_COMPOUND_REPLACE, _RE_DESIRE, _RE_EDIT_CUE, _RE_FILL, _RE_GEOMETRY, _RE_GIVE,
+    _RE_REMOVE_AND_CHOOSE,
+    _RE_IFY, _RE_INSTEAD, _RE_INSTEAD_FIRST, _RE_LET_THERE, _RE_LOOK, _RE_MAKE, _RE_NEG_DESIRE, _RE_NO,
+    _RE_NOT_CONTAIN, _RE_NOT_THERE, _RE_PHOTO_ADJUST, _RE_REFERENCE, _RE_REMOVE, _RE_REPLACE, _RE_SEE,
+    _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
+    _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
+    _SWAP_CONNECTORS, _TRANSFORM_VERB,
+)
+
+T = InstructionType
+
+
+def _indefinite(np_: NounPhrase) -> bool:
+    """A new thing ("a hat", "some birds", "glasses") rather than one already in the image ("the hat")."""
+    if np_.definite:
+        return False
+    if np_.indefinite:
+        return True
+    return bool(np_.words) and not np_.pronoun
+
+
+def _placement(target: str, location: str) -> Frame | None:
+    """An object already in the picture put somewhere: a new setting (2) or a new object to hold it (1)."""
+    location = re.sub(r"^(?:from\s+.+?\s+)?(?:to|into|onto|in|on|at|inside)\s+", "", location.strip())
+    if not location:
+        return None
+    kind = result_kind(_clean_result(location)[0])
+    if kind in ("scene", "env", "season"):
+        return Frame(T.LOCAL_STYLE, target=target, result=location, subject="background", rule="move-to-setting")
+    where = noun_phrase(location)
+    if where.indefinite and where.phrase:
+        return Frame(T.ADD, target=location, result=location, rule="put-x-in-new-y", confidence=0.7)
+    return None
+
+
+def _split_two_objects(text: str) -> tuple[str, str] | None:
+    """ "the man a pair of sunglasses" -> ("the man", "a pair of sunglasses") for give/make."""
+    tokens = text.split()
+    for k in range(1, len(tokens)):
+        if tokens[k] in ("a", "an", "some", "the", "more", "another", "two", "three", "several", "his", "her",
+                         "their", "its", "matching") and k >= 1:
+            first = " ".join(tokens[:k])
+            if tokens[0] in lx.PRONOUNS or k >= 2:
+                return first, " ".join(tokens[k:])
+    if tokens and tokens[0] in lx.PRONOUNS and len(tokens) > 1:
+        return tokens[0], " ".join(tokens[1:])
+    if len(tokens) > 2 and tokens[0] in ("the", "this", "that", "my", "your", "his", "her", "their"):
+        return " ".join(tokens[:2]), " ".join(tokens[2:])
+    return None
+
+
+def _split_make(rest: str) -> tuple[str, str] | None:
+    """ "the little boy an old man" / "the sky purple" -> (target, result)."""
+    tokens = rest.split()
+    if not tokens:
+        return None
+    start = 0
+    possessive_pronoun = tokens[0] in ("her", "his", "its", "their") and len(tokens) > 2 and \
+        tokens[1] not in ("a", "an", "look", "looks", "into") and tokens[1] not in lx.ATTRIBUTE_WORDS
+    if (tokens[0] in lx.PRONOUNS and not possessive_pronoun) or tokens[0] in ("everything", "everyone", "all"):
+        return tokens[0], " ".join(tokens[1:])
+    while start < len(tokens) and tokens[start] in lx.DETERMINERS:
+        start += 1
+    for k in range(start + 1, len(tokens)):
+        t = tokens[k]
+        prev = tokens[k - 1]
+        if t in ("a", "an", "into", "like", "more", "less", "look", "looks", "appear", "seem", "become", "be"):
+            return " ".join(tokens[:k]), " ".join(tokens[k:])
+        attr_like = is_attribute_word(t) or t in lx.STYLE_WORDS or t in lx.SEASON_TIME_WEATHER or \
+            _STYLE_ALT.match(" ".join(tokens[k:])) is not None or t.endswith("-colored") or t.endswith("-coloured")
+        prev_attr = prev in lx.ATTRIBUTE_WORDS or prev in lx.DESCRIPTIVE or prev in lx.DETERMINERS or \
+            prev.endswith("'s") or prev.endswith("s'")
+        if attr_like and not prev_attr:
+            return " ".join(tokens[:k]), " ".join(tokens[k:])
+        if attr_like and k == len(tokens) - 1 and k > start:
+            return " ".join(tokens[:k]), " ".join(tokens[k:])
+    if start > 0 and len(tokens) - start >= 2 and tokens[-1] not in lx.PREPOSITIONS and \
+            not any(t in lx.PREPOSITIONS or t in lx.NP_STOPWORDS for t in tokens[start:]):
+        return " ".join(tokens[:-1]), tokens[-1]  # "the flowers sunflowers"
+    return None
+
+
+def _first_frame(clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
+    """The first frame any of `steps` reads in `clause` (steps are tried in order of specificity)."""
+    for step in steps:
+        frame = step(clause)
+        if frame is not None:
+            return frame
+    return None
+
+
+class _Reader:
+    """Match frames against one normalised clause."""
+
+    def __init__(self, clause: str, image_given: bool, raw_clause: str = "") -> None:
+        self.clause = clause
+        self.raw_clause = raw_clause or clause
+        self.image_given = image_given
+        self._collected: list[Frame] | None = None  # read_all(): every frame that matches, in order
+
+    def _first(self, clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
+        if self._collected is None:
+            return _first_frame(clause, steps)
+        first = None
+        for step in steps:  # collecting: try every step, keep each match, return the first
+            frame = step(clause)
+            if frame is not None:
+                self._collected.append(frame)
+                first = first or frame
+        return first
+
+    def read_all(self) -> list[Frame]:
+        """Every frame any step reads in the clause, most specific first (the first is what `read` returns).
+
+        The type head uses the others when it disagrees with the first: a later frame of the head's type
+        carries the right slots ("swap the ball for an orange": a replacement, not a colour change).
+        """
+        self._collected = []
+        try:
+            first = self.read()  # a style-reference frame returns early, without being collected
+            frames, seen = [], set()
+            for frame in ([first] if first is not None else []) + self._collected:
+                key = (frame.itype, frame.target, frame.result, frame.subject)
+                if key not in seen:
+                    seen.add(key)
+                    frames.append(frame)
+            return frames
+        finally:
+            self._collected = None
+
+    # -- entry point
+    def read(self) -> Frame | None:
+        c = self.clause
+        frame = self._reference(self.raw_clause)
+        if frame is not None:
+            return frame
+        return self._first(c, (self._compound_replace, self._instead, self._verb_first, self._desire,
+                                self._subject_first, self._style_only))
+
+    # -- type 4
+    def _reference(self, c: str) -> Frame | None:
+        ref = _RE_REFERENCE.search(c)
+        this_style = _RE_THIS_STYLE.search(c)
+        if not ref and not this_style:
+            return None
+        if ref and not _RE_STYLE_CUE.search(c):
+            return None
+        if re.match(rf"^(?:{_REMOVE_VERB}|add|insert|put|place)\b", c) and not this_style and \
+                not re.search(r"\b(?:style|aesthetic|palette|look)\b", c):
+            return None
+        frame = Frame(T.STYLE_REFERENCE, subject="image", style=1, rule="style-reference",
+                      confidence=0.9 if (ref or self.image_given) else 0.6)
+        if not self.image_given:
+            frame.notes.append("the instruction refers to a reference style; pass the reference image")
+        return frame
+
+    # -- "remove X and put Y there"
+    def _compound_replace(self, c: str) -> Frame | None:
+        m = _RE_COMPOUND_REPLACE.match(c) or _RE_REMOVE_AND_CHOOSE.match(c)
+        if m:
+            return Frame(T.REPLACE, target=m.group("x"), result=m.group("y"), rule="remove-then-add")
+        m = _RE_TAKE_PLACE.match(c)
+        if m:
+            x_text, y_text = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
+            if noun_phrase(x_text).phrase and noun_phrase(y_text).phrase:
+                return classify_change("replace", x_text, y_text, rule="y-takes-the-place-of-x")
+        return None
+
+    # -- "Y instead of X", "instead of X, Y", "Y where X is"
+    def _instead(self, c: str) -> Frame | None:
+        m = _RE_INSTEAD_FIRST.match(c) or _RE_INSTEAD.match(c) or _RE_WHERE.match(c)
+        if not m:
+            return None
+        groups = m.groupdict()
+        x_text, y_text = groups.get("x") or groups.get("x2") or "", groups.get("y") or groups.get("y2") or ""
+        if groups.get("y2") and m.re is _RE_INSTEAD:
+            y_text = "have " + y_text  # "rather have a motorcycle than the scooter"
+        y_framed = _strip_framing(y_text)
+        y_core = _LEAD_ADD.sub("", y_framed).strip()
+        if y_core == y_framed and not re.match(r"^(?:a|an|some)\s", y_core):
+            return None  # "remove the animal, ensuring ... where it was": not a replacement
+        if re.match(rf"^(?:{_TRANSFORM_VERB}|{_COLOR_VERB})\b", y_core) or not y_core:
+            return None  # "make the roses blue instead of red": an appearance change
+        x = noun_phrase(x_text)
+        if not x.phrase or result_kind(x_text) in ("attribute", "season", "style"):
+            return None
+        y = noun_phrase(y_core)
+        if not y.phrase or result_kind(y_core) in ("attribute", "style"):
+            return None
+        return classify_change("replace", x_text, y_core, rule="instead-of")
+
+    # -- imperative verb first
+    def _verb_first(self, c: str) -> Frame | None:
+        return self._first(c, (self._remove, self._replace, self._give, self._photo_adjust, self._switch,
+                                self._write, self._fill, self._make, self._style_in, self._transform, self._color,
+                                self._adjust, self._ify, self._apply, self._add, self._see))
+
+    def _photo_adjust(self, c: str) -> Frame | None:
+        """ "increase the contrast", "zoom in on the cat": whole-picture adjustments."""
+        m = _RE_PHOTO_ADJUST.match(c)
+        if m:
+            owner = m.group("x") or ""
+            if owner and not noun_phrase(owner).whole:
+                return Frame(T.LOCAL_STYLE, target=owner, result=f"{m.group('how')} {m.group('attr')}",
+                             rule="photo-adjust")
+            return Frame(T.GLOBAL_STYLE, subject="image", result=f"{m.group('how')} {m.group('attr')}", style=1,
+                         rule="photo-adjust", confidence=0.7)
+        m = _RE_GEOMETRY.match(c)
+        if m:
+            return Frame(T.GLOBAL_STYLE, subject="image", result=c, style=0, rule="geometry", confidence=0.35,
+                         notes=["crop/zoom/rotate is not an inpainting edit; treated as a whole-image change"])
+        return None
+
+    def _switch(self, c: str) -> Frame | None:
+        """ "turn the lights on": a lighting change of that object."""
+        m = re.match(r"^(?:turn|switch|flip)\s+(?:(?P<p1>on|off)\s+(?P<x1>.+)|(?P<x2>.+?)\s+(?P<p2>on|off))$", c)
+        if not m:
+            return None
+        target = m.group("x1") or m.group("x2")
+        if not noun_phrase(target).phrase:
+            return None
+        return Frame(T.LOCAL_STYLE, target=target, result=f"{target} switched {m.group('p1') or m.group('p2')}",
+                     rule="switch-on-off", confidence=0.7)
+
+    def _write(self, c: str) -> Frame | None:
+        """ "write 'sale' on the sign": text added to the picture."""
+        m = _RE_WRITE.match(c)
+        if not m:
+            return None
+        return Frame(T.ADD, target="text", subject="text", result=f"text {m.group('y')}".strip(), rule="write")
+
+    def _fill(self, c: str) -> Frame | None:
+        """ "fill the sky with stars" adds stars; "cover the ground with snow" changes the ground."""
+        m = _RE_FILL.match(c)
+        if not m:
+            return None
+        y_text = m.group("y")
+        thing = noun_phrase(y_text)
+        if not thing.phrase:
+            return None
+        if thing.head in lx.ADDED_SCENE_NOUNS or thing.head in lx.SEASON_TIME_WEATHER or thing.attribute \
+                or result_kind(y_text) in ("attribute", "style"):
+            return classify_change("change", m.group("x"), y_text, rule="cover-with")
+        return Frame(T.ADD, target=y_text, result=y_text, rule="fill-with")
+
+    def _remove(self, c: str) -> Frame | None:
+        m = _RE_SPLIT_REMOVE.match(c)
+        if m and noun_phrase(m.group("x")).phrase and not re.match(rf"^(?:{_REMOVE_VERB})\b", c):
+            x_text, loc = m.group("x"), m.group("loc")
+        else:
+            m = _RE_REMOVE.match(c)
+            if not m:
+                return None
+            verb, x_text = m.group("verb"), m.group("rest")
+            np_ = noun_phrase(x_text)
+            if verb in ("drop", "lose", "clear", "wipe", "scrub", "clean up") and _indefinite(np_) \
+                    and np_.leading in ("a", "an", "some", "few", "two", "three", "several"):
+                return None  # "drop a few pumpkins on the porch" adds
+            if verb.startswith("get") and " out" in x_text and verb != "get out":
+                x_text = x_text.split(" out", 1)[0]
+            loc = np_.rest
+        np_ = noun_phrase(x_text)
+        if not np_.phrase and not np_.pronoun:
+            return None
+        if np_.head in _ATTRIBUTE_REMOVALS or np_.attribute_word in _ATTRIBUTE_REMOVALS:
+            owner = re.sub(r"^(?:from|on|in|of|off)\s+", "", np_.rest)
+            if not owner or noun_phrase(owner).whole:
+                return Frame(T.GLOBAL_STYLE, subject="image", result="natural colours", style=1,
+                             rule="remove-attribute")
+            return Frame(T.LOCAL_STYLE, target=owner, result="clean", rule="remove-attribute")
+        location_from = bool(re.match(r"^(?:from|off|out of|of)\s", loc))
+        location = re.sub(r"^(?:from|off|out of|on|in|at|inside|under|over|above|near|within|of)\s+", "", loc)
+        return Frame(T.REMOVE, target=x_text, location=location, location_from=location_from, rule="remove")
+
+    def _replace(self, c: str) -> Frame | None:
+        m = _RE_REPLACE.match(c)
+        if not m:
+            return None
+        verb, rest = m.group("verb"), m.group("rest")
+        x_text, y_text = rest, ""
+        for connector in _REPLACE_CONNECTORS.get(verb, _SWAP_CONNECTORS):
+            parts = re.split(rf"\s+(?:out\s+)?{connector}\s+", " " + rest, maxsplit=1)
+            if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+                x_text, y_text = parts[0].strip(), parts[1].strip()
+                break
+        x_text = re.sub(r"\s+out$", "", x_text)
+        reverse = (verb == "substitute" and " for " in c and " with " not in c) or m.group("in")
+        if reverse and y_text:
+            x_text, y_text = y_text, x_text  # "substitute Y for X", "swap in Y for X"
+        if not noun_phrase(x_text).phrase and not noun_phrase(x_text).pronoun:
+            return None
+        return classify_change("replace", x_text, y_text, rule="replace", confidence=0.95 if y_text else 0.7)
+
+    def _give(self, c: str) -> Frame | None:
+        m = _RE_GIVE.match(c)
+        if not m:
+            return None
+        split = _split_two_objects(m.group("rest"))
+        if not split:
+            return None
+        receiver, thing = split
+        thing_np = noun_phrase(thing)
+        if not noun_phrase(receiver).phrase or not (thing_np.phrase or thing_np.attribute) or not (
+                thing_np.indefinite or c.startswith(("give", "hand", "lend", "grant", "offer"))):
+            return None
+        if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or _has_style(thing, strict=False):
+            return classify_change("change", receiver, thing, rule="give-look")
+        return Frame(T.ADD, target=thing, result=thing, rule="give")
+
+    def _make(self, c: str) -> Frame | None:
+        m = _RE_MAKE.match(c)
+        if not m:
+            return None
+        verb, rest = m.group("verb"), m.group("rest")
+        if verb not in ("make", "let", "have", "get", "keep", "leave", "set", "turn", "render") and \
+                noun_phrase(rest).leading in ("a", "an", "some"):
+            return None  # "paint a mural of a dragon": adds
+        m_there = re.match(r"^there\s+be\s+(?P<rest>.+)$", rest)
+        if verb == "let" and m_there:
+            return Frame(T.ADD, target=m_there.group("rest"), result=m_there.group("rest"), rule="let-there-be")
+        gone = re.match(rf"^(?P<x>.+?)\s+(?:{_DISAPPEAR}|be removed|go bye-bye)\b(?P<rest>.*)$", rest)
+        if gone and verb in ("make", "let", "have", "get") and noun_phrase(gone.group("x")).phrase:
+            return Frame(T.REMOVE, target=gone.group("x"), rule="make-disappear")
+        if verb in ("have", "get") and _RE_SUBJECT_REPLACED.match(rest):
+            return self._subject_first(rest)
+        if verb in ("make", "let", "have", "get"):
+            words = rest.split()
+            for k in range(1, len(words) - 1):
+                if words[k] in lx.ACTION_VERBS:
+                    thing = " ".join(words[k + 1:])
+                    if noun_phrase(" ".join(words[:k])).phrase and noun_phrase(thing).phrase:
+                        return Frame(T.ADD, target=thing, result=thing, rule="make-do")
+                    break
+            pose = re.match(r"^(?P<x>.+?)\s+(?:sit|sits|stand|stands|lie|lies|rest|rests|float|floats|be|stay|"
+                            r"appear)\s+(?:in|on|at|inside|by|near|under|atop|among)\s+(?P<loc>.+)$", rest)
+            if pose and noun_phrase(pose.group("x")).phrase:
+                frame = _placement(pose.group("x"), pose.group("loc"))
+                if frame is not None:
+                    return frame
+            before = noun_phrase(" ".join(words[:-1]))
+            if len(words) >= 2 and words[-1] in lx.EXPRESSION_VERBS and before.phrase and not before.rest:
+                return Frame(T.LOCAL_STYLE, target=" ".join(words[:-1]), result=words[-1], rule="make-smile")
+        done = re.match(r"^(?P<x>.+?)\s+(?:redone|done|made|turned|converted|transformed|rendered|painted|redrawn|"
+                        r"drawn|restyled|changed|recolou?red|colou?red|dyed|reimagined|recreated)\s+"
+                        r"(?:(?:as|into|in|to|like)\s+)?(?P<y>.+)$", rest)
+        if done and verb in ("have", "get") and noun_phrase(done.group("x")).phrase + noun_phrase(done.group("x")).pronoun:
+            return classify_change("change", done.group("x"), done.group("y"), rule="have-x-done")
+        appear = re.match(r"^(?P<x>.+?)\s+(?:appear|appears|show up|materiali[sz]e|pop up|emerge|exist|be there|"
+                          r"be visible|come into view)\b", rest)
+        if appear and verb in ("make", "let", "have", "get") and _indefinite(noun_phrase(appear.group("x"))):
+            return Frame(T.ADD, target=appear.group("x"), result=appear.group("x"), rule="make-appear")
+        if verb in ("make", "let", "have", "get", "turn", "render", "set", "keep", "leave"):
+            look = _RE_LOOK.match(rest)
+            if look and noun_phrase(look.group("x")).phrase or (look and look.group("x") in lx.PRONOUNS):
+                return classify_change("look", look.group("x"), look.group("y"), rule="make-look")
+            if verb == "have" and _indefinite(noun_phrase(rest)):
+                return Frame(T.ADD, target=rest, result=rest, rule="have")
+        if re.search(r"\s(?:into|in to)\s", rest):
+            return None  # "make X into Y": the transform frame
+        split = _split_make(rest)
+        if split is None:
+            return None
+        target, result = split
+        kind = "change" if verb in ("make", "turn", "render", "set", "keep", "leave", "let", "have", "get") else "color"
+        frame = classify_change(kind, target, result, rule=f"{verb}-x-y")
+        if kind == "color" and frame.itype == T.REPLACE:
+            frame.itype = T.LOCAL_STYLE
+        return frame
+
+    def _style_in(self, c: str) -> Frame | None:
+        m = _RE_STYLE_IN.match(c)
+        if not m or not _has_style(m.group("y"), strict=False):
+            return None
+        if m.group("verb") in ("put", "show", "depict") and not re.search(r"\bstyle\b", m.group("y")):
+            return None
+        x = noun_phrase(m.group("x"))
+        if _indefinite(x) and x.leading in ("a", "an", "some"):
+            return None  # "paint a cat in watercolour": an added object
+        return classify_change("change", m.group("x"), m.group("y"), rule="render-in-style")
+
+    def _transform(self, c: str) -> Frame | None:
+        m = _RE_TRANSFORM_FROM.match(c)
+        if m:
+            return classify_change("change", m.group("x"), m.group("y"), m.group("z"), rule="change-from-to")
+        m = _RE_TRANSFORM.match(c)
+        if not m:
+            m_bare = re.match(rf"^(?P<verb>{_TRANSFORM_VERB})\s+(?P<x>.+)$", c)
+            if m_bare and m_bare.group("verb") in ("change", "alter", "modify", "adjust", "update", "edit",
+                                                   "restyle", "stylize", "stylise", "redesign"):
+                x = noun_phrase(m_bare.group("x"))
+                if x.whole:
+                    return Frame(T.GLOBAL_STYLE, subject="image", style=1, rule="bare-change", confidence=0.5)
+                return Frame(T.LOCAL_STYLE, target=m_bare.group("x"), rule="bare-change", confidence=0.6)
+            return None
+        verb, x_text, y_text = m.group("verb"), m.group("x"), m.group("y")
+        kind = "replace" if verb in ("switch", "exchange") else "change"
+        return classify_change(kind, x_text, y_text, rule="transform")
+
+    def _color(self, c: str) -> Frame | None:
+        m = re.match(rf"^(?P<verb>{_COLOR_VERB})\s+(?P<rest>.+)$", c)
+        if not m:
+            return None
+        rest = m.group("rest")
+        np_ = noun_phrase(rest)
+        if np_.leading in ("a", "an", "some"):
+            return None  # "paint a rainbow in the sky", "wrap a scarf around her": adds
+        m_prep = re.match(r"^(?P<x>.+?)\s+(?:in|with|using|to|into|as)\s+(?P<y>.+)$", rest)
+        if m_prep and noun_phrase(m_prep.group("x")).phrase:
+            frame = classify_change("color", m_prep.group("x"), m_prep.group("y"), rule="color-verb")
+        else:
+            split = _split_make(rest)
+            if split:
+                frame = classify_change("color", split[0], split[1], rule="color-verb")
+            else:
+                frame = Frame(T.LOCAL_STYLE, target=rest, rule="color-verb", confidence=0.8)
+        if frame.itype == T.REPLACE:
+            frame.itype = T.LOCAL_STYLE
+        return frame
+
+    def _adjust(self, c: str) -> Frame | None:
+        m = _RE_ADJUST.match(c)
+        if not m:
+            return None
+        verb, x_text = m.group("verb"), m.group("x")
+        np_ = noun_phrase(x_text)
+        style = "pixel art" if verb in ("pixelate", "pixelize") else ""
+        result = style or _ADJUST_RESULTS.get(verb, verb)
+        if np_.whole:
+            return Frame(T.GLOBAL_STYLE, subject="image", result=result, style=1, rule="adjust-image")
+        return Frame(T.LOCAL_STYLE, target=x_text, result=result, style=1 if style else 0, rule="adjust")
+
+    def _ify(self, c: str) -> Frame | None:
+        m = _RE_IFY.match(c)
+        if not m:
+            return None
+        style = (m.group("style") or m.group("style2") or "").strip(" -'")
+        if not style or style.split()[-1] in _IFY_NOT_STYLE or style in _IFY_NOT_STYLE:
+            return None
+        if not (_has_style(style, strict=False) or "-" in c.split()[0] or _STYLE_ALT.search(style)
+                or len(style.split()) > 1):
+            return None
+        x_text = m.group("x") or ""
+        if noun_phrase(x_text).whole:
+            return Frame(T.GLOBAL_STYLE, subject="image", result=f"{style} style", style=1, rule="ify")
+        return Frame(T.LOCAL_STYLE, target=x_text, result=f"{style} style", style=1, rule="ify")
+
+    def _apply(self, c: str) -> Frame | None:
+        m = _RE_APPLY.match(c)
+        if not m:
+            return None
+        y = noun_phrase(m.group("y"))
+        if not (y.head in lx.EFFECT_NOUNS or y.attribute or _has_style(m.group("y"), strict=True)):
+            return None
+        x_text = m.group("x") or ""
+        if not x_text or noun_phrase(x_text).whole:
+            return Frame(T.GLOBAL_STYLE, subject="image", result=m.group("y"), style=1, rule="apply-effect")
+        return classify_change("change", x_text, m.group("y"), rule="apply-effect")
+
+    def _add(self, c: str) -> Frame | None:
+        m = _RE_ADD.match(c)
+        if not m:
+            return None
+        verb, rest = m.group("verb"), m.group("rest")
+        rest = re.sub(r"^(?:in|on|back)\s+(?=(?:a|an|some|the)\b)", "", rest)
+        np_ = noun_phrase(rest)
+        if not np_.phrase:
+            return None
+        placement = verb.split()[0] in lx.PLACEMENT_VERBS
+        loc = re.sub(r"^(?:on|in|into|onto|at|inside|under|near|next to|beside|against|by|over|above|to|"
+                     r"within|across|along|around|behind|among|amid|atop|on top of|in front of)\s+", "", np_.rest)
+        if loc == np_.rest:
+            loc = ""  # "a garden surrounding the shed and ...": no location phrase
+        if placement and not _indefinite(np_):
+            frame = _placement(rest, loc)
+            if frame is not None or not loc:
+                return frame
+        if np_.head in lx.EFFECT_NOUNS or np_.attribute:
+            target = loc if loc else ""
+            if not target or noun_phrase(target).whole:
+                return Frame(T.GLOBAL_STYLE, subject="image", result=rest, style=1, rule="add-effect")
+            return Frame(T.LOCAL_STYLE, target=target, result=np_.phrase, rule="add-effect")
+        if _has_style(np_.phrase, strict=True):
+            return Frame(T.GLOBAL_STYLE, subject="image", result=np_.phrase, style=1, rule="add-style")
+        if np_.head in lx.ADDED_SCENE_NOUNS or np_.head in lx.SEASON_TIME_WEATHER and np_.head not in ("rainbow",):
+            where = noun_phrase(loc) if loc else None
+            subject = where.phrase if where and where.phrase and not where.whole and \
+                where.head not in ("background", "foreground", "distance") else "background"
+            return Frame(T.LOCAL_STYLE, target=rest, result=np_.phrase if subject != "background" else rest,
+                         subject=subject, rule="add-scenery")
+        return Frame(T.ADD, target=rest, result=rest, rule="add", confidence=0.95)
+
+    def _see(self, c: str) -> Frame | None:
+        m = _RE_SEE.match(c)
+        if m and _indefinite(noun_phrase(m.group("rest"))):
+            return Frame(T.ADD, target=m.group("rest"), result=m.group("rest"), rule="see")
+        return None
+
+    # -- subject first ("the ladder should be removed")
+    def _subject_first(self, c: str) -> Frame | None:
+        c = re.sub(r"^(?:can|could|would|will|may|might|shall|should)\s+there\s+be\s+", "there should be ", c)
+        m = _RE_NOT_CONTAIN.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            return Frame(T.REMOVE, target=m.group("x"), rule="should-not-contain")
+        m = _RE_NOT_THERE.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            return Frame(T.REMOVE, target=m.group("x"), rule="should-not-be-there")
+        m = re.match(r"^(?:can|could|would|will|may|might|shall|should)\s+(?P<x>.+?)\s+(?P<rest>(?:be|become|look|"
+                     r"get|turn|appear|have|wear|hold)\b.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase and m.group("x") not in ("you", "we", "i", "u"):
+            c = f"{m.group('x')} should {m.group('rest')}"
+        m = _RE_WHAT_IF.match(c)
+        if m:
+            return classify_change("change", m.group("x"), m.group("y"), rule="what-if")
+        m = _RE_NEG_DESIRE.match(c)
+        if m:
+            return Frame(T.REMOVE, target=m.group("x"), rule="dont-want")
+        m = _RE_LET_THERE.match(c)
+        if m:
+            return Frame(T.ADD, target=m.group("rest"), result=m.group("rest"), rule="let-there-be")
+        m = _RE_THERE.match(c)
+        if m:
+            if m.group("no"):
+                return Frame(T.REMOVE, target=m.group("rest"), rule="there-should-be-no")
+            return Frame(T.ADD, target=m.group("rest"), result=m.group("rest"), rule="there-should-be")
+        m = _RE_NO.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            return Frame(T.REMOVE, target=m.group("x"), rule="no-x", confidence=0.8)
+        m = _RE_SUBJECT_REMOVE.match(c)
+        if m and noun_phrase(m.group("x")).phrase and not _RE_EDIT_CUE.match(c):
+            return Frame(T.REMOVE, target=m.group("x"), location=m.group("rest"), rule="x-should-go")
+        m = _RE_SUBJECT_REPLACED.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            kind = "replace" if m.group("verb") in ("replaced", "swapped", "substituted", "exchanged",
+                                                    "switched", "traded") else "change"
+            return classify_change(kind, m.group("x"), m.group("y"), rule="x-replaced-by")
+        m = _RE_SUBJECT_BECOME.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            verb, y_text = m.group("verb"), m.group("y")
+            if verb in ("have", "wear", "hold", "carry", "get"):
+                return Frame(T.ADD, target=y_text, result=y_text, rule="x-should-have")
+            action = re.match(r"^(?P<v>[a-z]+)\s+(?P<y>.+)$", y_text)
+            if verb == "be" and action and action.group("v") in lx.ACTION_VERBS:
+                return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
+            y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
+                            r"(?:in(?:to)?\s+|to\s+|as\s+)?", "", y_text)
+            kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
+            return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
+        m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase and " -> " in c:
+            return classify_change("change", m.group("x"), m.group("y"), rule="arrow", confidence=0.8)
+        return None
+
+    # -- "I want ..." / "I'd like ..."
+    def _desire(self, c: str) -> Frame | None:
+        m = _RE_DESIRE.match(c)
+        if not m:
+            m = re.match(r"^(?:give me|show me|i'd love|i would love|we need|i need)\s+(?P<rest>.+)$", c)
+            if not m:
+                return None
+        rest = m.group("rest")
+        m_see = re.match(r"^to\s+(?:see|have|get|add)\s+(?P<rest>.+)$", rest)
+        if m_see:
+            rest = m_see.group("rest")
+            if _indefinite(noun_phrase(rest)):
+                return Frame(T.ADD, target=rest, result=rest, rule="want-to-see")
+        frame = self._first(rest, (self._subject_first, self._verb_first))
+        if frame is not None:
+            return frame
+        m_state = re.match(rf"^(?P<x>.+?)\s+(?:{_DISAPPEAR}|out(?: of (?:here|there|the way|it))?|deleted|erased|"
+                           r"taken out|eliminated|no more|away)\s*$", rest)
+        if m_state and noun_phrase(m_state.group("x")).phrase:
+            return Frame(T.REMOVE, target=m_state.group("x"), rule="want-gone")
+        m_rep = re.match(r"^(?P<x>.+?)\s+(?:replaced|swapped|substituted|exchanged|switched|traded|changed|"
+                         r"turned|transformed|converted)\s+(?:out\s+)?(?:with|by|for|to|into)\s+(?P<y>.+)$", rest)
+        if m_rep:
+            return classify_change("replace", m_rep.group("x"), m_rep.group("y"), rule="want-replaced")
+        m_to = re.match(r"^(?P<x>.+?)\s+to\s+(?:be|become|look|look like|turn|turn into|appear|resemble|have|"
+                        r"wear|hold|get)\s+(?P<y>.+)$", rest)
+        if m_to:
+            return self._subject_first(f"{m_to.group('x')} should {rest[len(m_to.group('x')) + 4:]}")
+        m_in = re.match(r"^(?P<x>.+?)\s+(?:in|as|with)\s+(?P<y>.+)$", rest)
+        np_ = noun_phrase(rest)
+        if _indefinite(np_) and not (m_in and result_kind(m_in.group("y")) in ("attribute", "style")):
+            return Frame(T.ADD, target=rest, result=rest, rule="want-a", confidence=0.85)
+        if m_in and (np_.phrase or np_.whole):
+            return classify_change("change", m_in.group("x"), m_in.group("y"), rule="want-x-in-y")
+        return None
+
+    # -- "in the style of Monet", "watercolour style, please"
+    def _style_only(self, c: str) -> Frame | None:
+        if _has_style(c, strict=False) and (_STYLE_ALT.search(c) or re.search(r"\bstyle\b", c) or
+                                            len(c.split()) <= 4):
+            return Frame(T.GLOBAL_STYLE, subject="image", result=c, style=1, rule="style-words", confidence=0.75)
+        return None
