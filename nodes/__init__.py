@@ -5,7 +5,7 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from . import apply, glue, index, loaders, mask, parse, rerank, retrieve
+from . import apply, glue, index, loaders, mask, parse, rerank, retrieve, routes
 
 NODE_CLASSES: list[type[io.ComfyNode]] = [
     *loaders.NODES,
@@ -28,4 +28,5 @@ async def comfy_entrypoint() -> PolarisExtension:
     # ComfyUI 0.3.75 calls this once while loading custom nodes (it does not call ComfyExtension.on_load).
     glue.register_model_folders()
     glue.install_example_inputs()
+    routes.register()  # the Zoo sidebar's /polaris/... routes
     return PolarisExtension()
