@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,14 @@ def build_index(entries: list, folder: Path):
     from polaris_core.index import ZooIndex
 
     return ZooIndex.build(entries, folder)
+
+
+def wait_build(server, timeout: float = 600.0) -> dict:
+    """The sidebar's index build status once it is no longer running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = server.get("/polaris/index/status")
+        if status["state"] != "running":
+            return status
+        time.sleep(0.3)
+    raise TimeoutError("index build did not finish")

