@@ -144,9 +144,13 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
     if frame.itype in (T.LOCAL_STYLE, T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         return 1
     if frame.itype == T.REPLACE:
-        old = lx.SHAPE_OF.get(subject.split()[-1] if subject else "")
+        old_word = subject.split()[-1] if subject else ""
         new_np = noun_phrase(_clean_result(result)[0]) if result else None
-        new = lx.SHAPE_OF.get(new_np.head) if new_np else None
+        new_word = new_np.head if new_np else ""
+        known = [w for w in (old_word, new_word) if w in lx.SHAPE_OF or w in lx.CATEGORY_OF]
+        if len(known) < 2:
+            return 1  # an object we cannot place (a corgi, a gramophone): keep the segment, the safe default
+        old, new = lx.SHAPE_OF.get(old_word), lx.SHAPE_OF.get(new_word)
         return int(old is not None and old == new)
     return 0
 

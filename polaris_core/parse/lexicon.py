@@ -386,7 +386,8 @@ SHAPE_OF: dict[str, str] = {}
 for _shape, _members in {
     "small quadruped": "dog dogs puppy puppies cat cats kitten kittens fox foxes rabbit rabbits bunny raccoon "
     "squirrel hedgehog wolf wolves husky retriever poodle lamb cub pig pigs goat goats sheep panda koala otter "
-    "badger beaver lion lions tiger tigers leopard cheetah jaguar bear bears",
+    "badger beaver lion lions tiger tigers leopard cheetah jaguar bear bears corgi beagle pug terrier bulldog "
+    "dachshund labrador chihuahua collie shepherd spaniel shiba dalmatian greyhound",
     "large quadruped": "horse horses cow cows zebra zebras donkey mule ox buffalo bison deer moose reindeer "
     "camel llama alpaca calf unicorn elk",
     "bird": "bird birds eagle parrot pigeon duck ducks owl owls chicken hen rooster swan goose seagull crow "

@@ -22,6 +22,8 @@ RELAXED = dict(points_per_side=2, points_per_batch=2, pred_iou_thresh=0.0, stabi
     ("Replace the dog with a teapot", 0),
     ("Turn the bicycle into a motorcycle", 1),
     ("Turn the bicycle into a sofa", 0),
+    ("Turn the dog into a corgi", 1),                 # a breed of the same outline
+    ("Replace the lamp with a gramophone", 1),        # objects it cannot place keep their segment
 ])
 def test_parser_decides_whether_the_outline_fits(instruction, fits):
     intent = get_parser("rules", head=False).parse(instruction)
