@@ -9,6 +9,7 @@ shows beside each shipped workflow. Both are real screenshots of ComfyUI's page,
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,12 +27,14 @@ def main() -> int:
     shots = sorted(SHOTS.glob("*.png"))
     if not shots:
         raise SystemExit(f"no screenshots in {SHOTS}; run the browser tier first")
+    shown = set(re.findall(r"docs/images/([\w.-]+\.png)", (ROOT / "README.md").read_text(encoding="utf-8")))
     for shot in shots:
         with Image.open(shot) as img:
             picture = img.convert("RGB")
-        scale = min(1.0, README_WIDTH / picture.width)
-        readme = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.LANCZOS)
-        readme.save(docs / shot.name, optimize=True)
+        if shot.name in shown:  # only the pictures the README shows are kept in the repository
+            scale = min(1.0, README_WIDTH / picture.width)
+            readme = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.LANCZOS)
+            readme.save(docs / shot.name, optimize=True)
         if shot.stem.endswith("-after-run"):
             workflow = shot.stem[: -len("-after-run")]
             if (ROOT / "workflows" / f"{workflow}.json").is_file():
