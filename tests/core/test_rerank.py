@@ -46,9 +46,9 @@ def _candidates(descriptions=DESCRIPTIONS) -> list[Candidate]:
 
 
 @pytest.fixture(scope="module")
-def smollm(smollm_folder: Path) -> LoadedLLM:
+def smollm(smollm2_folder: Path) -> LoadedLLM:
     """SmolLM2-135M-Instruct, fp32, from the plain folder tests/conftest.py dequantises once (fast reloads)."""
-    return load_llm(smollm_folder)
+    return load_llm(smollm2_folder)
 
 
 @pytest.fixture(scope="module", autouse=True)
