@@ -23,8 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,8 +90,11 @@ def bench_browser(url: str, index: str, queries: list[str]) -> None:
     except ImportError:
         print("browser: playwright is not installed; skipped")
         return
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from chromium_launch import launch_chromium  # the browser tier's own lookup, flags and one-line failures
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.add_init_script("localStorage.setItem('vueNodesBannerDismissed', 'true')")
         page.goto(url)
