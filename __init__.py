@@ -42,7 +42,7 @@ else:
     except ImportError as exc:
         raise ImportError(
             f"Polaris could not load its nodes because this ComfyUI is incomplete or too old ({exc}). "
-            "Polaris needs ComfyUI 0.3.75 or newer with the V3 node API (comfy_api.latest); "
+            "Polaris needs ComfyUI 0.3.75 or newer with the V3 node API (comfy_api.v0_0_2); "
             "update ComfyUI and reinstall its requirements."
         ) from exc
     __all__ = ["comfy_entrypoint", "PolarisExtension", "NODE_CLASSES", "WEB_DIRECTORY"]

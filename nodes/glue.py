@@ -521,7 +521,7 @@ def _preview_file(entry) -> Path | None:
 def candidate_preview(candidates, text: str, limit: int = 8) -> dict:
     """UI payload: the ranked table as text plus the candidates' preview images (when the zoo has them)."""
     from PIL import Image
-    from comfy_api.latest import ui
+    from comfy_api.v0_0_2 import ui
 
     tiles = []
     for slot in ("checkpoint", "style_lora", "object_lora"):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from comfy_api.latest import io, ui
+from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
 

@@ -7,7 +7,7 @@ runs; fingerprint_inputs makes ComfyUI reload a file that was replaced.
 """
 from __future__ import annotations
 
-from comfy_api.latest import io, ui
+from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
 

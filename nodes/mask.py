@@ -1,7 +1,7 @@
 """Region mask node: SAM proposes, CLIP ranks; the ranked candidates are previewed and selectable."""
 from __future__ import annotations
 
-from comfy_api.latest import io, ui
+from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
 

@@ -1,7 +1,7 @@
 """Parse node: the user's instruction (and optional image) becomes a validated Polaris intent."""
 from __future__ import annotations
 
-from comfy_api.latest import io, ui
+from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
 

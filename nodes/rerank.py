@@ -1,7 +1,7 @@
 """Tree rerank node: the LLM scores every candidate in one pass, prunes, and composes the plan."""
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT
 

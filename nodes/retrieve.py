@@ -1,7 +1,7 @@
 """Retrieval nodes: the checkpoint first, then LoRAs in that checkpoint's compatible neighbourhood."""
 from __future__ import annotations
 
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 from . import glue, types
 

@@ -1,5 +1,5 @@
 """Polaris's custom ComfyUI types, declared once. Values are polaris_core objects passed between nodes."""
-from comfy_api.latest import io
+from comfy_api.v0_0_2 import io
 
 Intent = io.Custom("POLARIS_INTENT")          # polaris_core.intent.Intent
 MaskResult = io.Custom("POLARIS_MASKS")       # polaris_core.mask.MaskResult (ranked candidates)
