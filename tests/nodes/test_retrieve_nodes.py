@@ -36,3 +36,37 @@ def test_retrieve_nodes_chain_and_preview(pack):
     assert loras and {c.entry.base_family for c in loras} == {"sd15"}  # the checkpoint's family only
     assert {c.entry.name for c in loras} == {"Wet Ink Wash", "Paper Grain"}
     assert "(Oslo)" in str(second.ui) and "Neon Glow" not in str(second.ui)
+
+
+def test_tree_rerank_without_an_llm_plans_in_retrieval_order(pack):
+    """The shipped workflows' default path must make an image without the optional LLM package."""
+    from polaris_core.embed.text import load_text_encoder
+    from polaris_core.index import ZooIndex
+    from polaris_core.intent import Intent, InstructionType
+
+    index = ZooIndex.build(_zoo(), None, text_encoder=load_text_encoder())
+    intent = Intent(instruction="make it a watercolour painting", instruction_type=InstructionType.GLOBAL_STYLE,
+                    subject="", generation_prompt="watercolour painting of a harbour")
+    candidates = pack.nodes.retrieve.PolarisRetrieveCheckpoint.execute(index, intent, top_k=2).result[0]
+    candidates = pack.nodes.retrieve.PolarisRetrieveLoRA.execute(index, candidates, top_k=5).result[0]
+    rerank = pack.nodes.rerank.PolarisTreeRerank
+    assert "llm" in rerank.INPUT_TYPES()["optional"]  # a graph may leave it unconnected
+    plan, ranked = rerank.execute(candidates=candidates).result
+    assert ranked is candidates
+    assert plan.checkpoint.entry.name == candidates.checkpoints[0].entry.name
+    assert plan.loras and plan.loras[0].entry.name == candidates.style_loras[0].entry.name
+    assert any(note.startswith("no LLM: the plan follows the retrieval order") for note in plan.notes)
+
+
+def test_load_llm_without_the_bundled_package_hands_tree_rerank_no_llm(pack, monkeypatch):
+    from polaris_core.errors import ConfigError
+
+    loaders = pack.nodes.loaders
+
+    def not_installed():
+        raise ConfigError("No LLM found.")
+
+    monkeypatch.setattr("polaris_core.weights.default_llm_path", not_installed)
+    out = loaders.PolarisLoadLLM.execute(model=loaders.BUNDLED, dtype="float32")
+    assert out.result == (None,)
+    assert "Tree Rerank keeps the retrieval order" in out.ui.as_dict()["text"][0]
