@@ -7,6 +7,24 @@ from comfy_api.v0_0_2 import io, ui
 from . import glue, types
 
 
+FROM_PLAN, UNIFORM, STYLE_LATE_SUBJECT_EARLY = "from plan", "uniform", "style late, subject early"
+SCHEDULE_CHOICES = [FROM_PLAN, UNIFORM, STYLE_LATE_SUBJECT_EARLY]
+
+
+def lora_schedules(plan, choice: str) -> list:
+    """The schedule of each of the plan's LoRAs under the widget's choice (None: uniform)."""
+    from polaris_core.errors import PlanError
+    from polaris_core.schedule import slot_schedule
+
+    if choice == FROM_PLAN:
+        return [c.schedule for c in plan.loras]
+    if choice == UNIFORM:
+        return [None for _ in plan.loras]
+    if choice == STYLE_LATE_SUBJECT_EARLY:
+        return [slot_schedule(c.slot) for c in plan.loras]
+    raise PlanError(f"Apply Plan (Polaris): lora_schedule {choice!r} is not one of {', '.join(SCHEDULE_CHOICES)}.")
+
+
 class PolarisApplyPlan(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -23,6 +41,15 @@ class PolarisApplyPlan(io.ComfyNode):
                                 tooltip="Appended to the plan's prompt (quality words, details)."),
                 io.Float.Input("lora_strength_scale", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
                                tooltip="Multiplies every LoRA weight the plan chose."),
+                io.Combo.Input("lora_schedule", options=SCHEDULE_CHOICES, default=FROM_PLAN, optional=True,
+                               tooltip="How each LoRA's strength is spread over the sampling steps. 'from plan': "
+                                       "the plan's per-LoRA schedule (uniform unless its JSON sets 'schedule', "
+                                       "with keyframes and input/middle/output block weights); 'uniform': the "
+                                       "same strength at every step and block (LoraLoader's behaviour); 'style "
+                                       "late, subject early': the style LoRA at 0.25x until 40% of the steps, "
+                                       "the object LoRA at 0.5x from 60%. Scheduled LoRAs reach the model "
+                                       "through ComfyUI hooks on the prompts encoded with this node's clip "
+                                       "output. Untuned: uniform stays the default."),
             ],
             outputs=[
                 io.Model.Output(display_name="model"),
@@ -36,7 +63,8 @@ class PolarisApplyPlan(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, plan, extra_prompt: str = "", lora_strength_scale: float = 1.0) -> io.NodeOutput:
+    def execute(cls, plan, extra_prompt: str = "", lora_strength_scale: float = 1.0,
+                lora_schedule: str = FROM_PLAN) -> io.NodeOutput:
         from polaris_core.errors import PlanError
         from polaris_core.plan import Plan
 
@@ -47,10 +75,14 @@ class PolarisApplyPlan(io.ComfyNode):
         plan.validate()
         model, clip, vae = glue.load_checkpoint(plan.checkpoint_name)
         loras = [(name, weight * lora_strength_scale) for name, weight in plan.lora_weights()]
-        model, clip = glue.apply_loras(model, clip, loras)
+        schedules = lora_schedules(plan, lora_schedule)
+        model, clip = glue.apply_loras(model, clip, loras, schedules)
         prompt = ", ".join(p for p in (plan.prompt, extra_prompt.strip()) if p)
         lora_names = ", ".join(f"{name}:{weight:.2f}" for name, weight in loras)
-        summary = f"checkpoint: {plan.checkpoint_name}\nloras: {lora_names or '(none)'}\nprompt: {prompt}"
+        scheduled = [f"schedule {name}: {s.describe()}" for (name, _), s in zip(loras, schedules)
+                     if s is not None and not s.is_uniform]
+        summary = "\n".join([f"checkpoint: {plan.checkpoint_name}", f"loras: {lora_names or '(none)'}", *scheduled,
+                              f"prompt: {prompt}"])
         return io.NodeOutput(model, clip, vae, prompt, plan.negative_prompt, plan.checkpoint_name, lora_names,
                              ui=ui.PreviewText(summary))
 

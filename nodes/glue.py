@@ -450,8 +450,11 @@ def load_checkpoint(name: str):
     return out[:3]
 
 
-def apply_loras(model, clip, loras: list[tuple[str, float]]):
-    """Check every LoRA against the model with ComfyUI's own LoRA loader first, then patch them all in."""
+def apply_loras(model, clip, loras: list[tuple[str, float]], schedules: Sequence | None = None):
+    """Check every LoRA against the model with ComfyUI's own LoRA loader first, then patch them all in.
+
+    `schedules` (polaris_core.schedule.LoraSchedule or None per LoRA) spread a LoRA's strength over the steps and
+    block groups (nodes/comfy_hooks.py); None or uniform is LoraLoader's plain patch."""
     import comfy.sd
 
     checked = []
@@ -468,8 +471,19 @@ def apply_loras(model, clip, loras: list[tuple[str, float]]):
                 "It was probably trained for another base model; pick a LoRA of the checkpoint's family."
             )
         checked.append((lora, weight))
-    for lora, weight in checked:
-        model, clip = comfy.sd.load_lora_for_models(model, clip, lora, weight, weight)
+    hooks = []
+    for (lora, weight), schedule in zip(checked, schedules or [None] * len(checked)):
+        if schedule is None or schedule.is_uniform:
+            model, clip = comfy.sd.load_lora_for_models(model, clip, lora, weight, weight)
+            continue
+        from . import comfy_hooks
+
+        model, clip, lora_hooks = comfy_hooks.apply_scheduled_lora(model, clip, lora, weight, schedule)
+        hooks += [lora_hooks] if lora_hooks is not None else []
+    if hooks:
+        from . import comfy_hooks
+
+        clip = comfy_hooks.attach_hooks_to_conds(clip, hooks)
     return model, clip
 
 

@@ -28,6 +28,7 @@ from typing import Iterable, Optional, Sequence
 from polaris_core.candidates import Candidate, Candidates, rank_key
 from polaris_core.errors import PlanError
 from polaris_core.intent import Intent, InstructionType
+from polaris_core.schedule import LoraSchedule
 from polaris_core.zoo.entry import ZooEntry
 
 log = logging.getLogger("polaris")
@@ -63,6 +64,7 @@ class PlanChoice:
     retrieval_score: Optional[float] = None
     rank: int = 0                    # position in its slot's ranked list (0 = best)
     why: str = ""
+    schedule: Optional[LoraSchedule] = None  # LoRA strength over steps and blocks (None: uniform)
 
     @property
     def name(self) -> str:
@@ -72,7 +74,8 @@ class PlanChoice:
     def to_dict(self) -> dict:
         return {"slot": self.slot, "name": self.name, "entry": self.entry.to_dict(), "weight": self.weight,
                 "weight_source": self.weight_source, "rerank_score": self.rerank_score,
-                "retrieval_score": self.retrieval_score, "rank": self.rank, "why": self.why}
+                "retrieval_score": self.retrieval_score, "rank": self.rank, "why": self.why,
+                **({"schedule": self.schedule.to_dict()} if self.schedule else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PlanChoice":
@@ -98,7 +101,7 @@ class PlanChoice:
             return cls(slot=slot, entry=entry, weight=weight, weight_source=str(d.get("weight_source", "")),
                        rerank_score=_opt_float(d.get("rerank_score")),
                        retrieval_score=_opt_float(d.get("retrieval_score")), rank=int(d.get("rank", 0)),
-                       why=str(d.get("why", "")))
+                       why=str(d.get("why", "")), schedule=_lora_schedule(slot, d.get("schedule")))
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"A plan choice is malformed ({exc}). {PLAN_SHAPE}") from exc
 
@@ -187,6 +190,12 @@ class Plan:
     def validate(self) -> None:
         """Raise PlanError when the chosen models' known base families differ."""
         check_compatible([c.entry for c in ([self.checkpoint] if self.checkpoint else []) + self.loras])
+
+
+def _lora_schedule(slot: str, value) -> Optional[LoraSchedule]:
+    if value is not None and slot == "checkpoint":
+        raise ValueError("a checkpoint has no schedule (only LoRAs do)")
+    return LoraSchedule.from_value(value)  # PlanError with the schedule's shape when malformed
 
 
 def _opt_float(value) -> Optional[float]:

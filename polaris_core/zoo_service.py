@@ -473,8 +473,11 @@ def plan_instruction(index, instruction: str, *, reranker: Any = None, backend: 
 def plan_summary(plan) -> dict:
     """The plan as the sidebar shows it and as `workflow_from_plan` reads it."""
     def choice(c) -> dict:
-        return {**card(c.entry), "slot": c.slot, "weight": c.weight, "why": _clip(c.why, 600),
-                "load_name": c.entry.file_name}
+        out = {**card(c.entry), "slot": c.slot, "weight": c.weight, "why": _clip(c.why, 600),
+               "load_name": c.entry.file_name}
+        if c.slot != "checkpoint":  # the LoRA's strength over steps and blocks (Apply Plan's lora_schedule)
+            out["schedule"] = c.schedule.describe() if c.schedule else "uniform: every step, every block"
+        return out
 
     intent = plan.intent
     return {

@@ -193,7 +193,8 @@ def retrieval_chain(g: Graph, index, intent, llm, image=None):
     ckpts = g.add("PolarisRetrieveCheckpoint", "Retrieve", index=index, intent=intent, top_k=5, **extra)
     loras = g.add("PolarisRetrieveLoRA", "Retrieve", index=index, candidates=ckpts[0], top_k=10, **extra)
     rerank = g.add("PolarisTreeRerank", "Rerank", llm=llm, candidates=loras[0], keep=3, score="yes_no")
-    return g.add("PolarisApplyPlan", "Apply", plan=rerank[0], extra_prompt="", lora_strength_scale=1.0)
+    return g.add("PolarisApplyPlan", "Apply", plan=rerank[0], extra_prompt="", lora_strength_scale=1.0,
+                   lora_schedule="from plan")
 
 
 def sample_and_save(g: Graph, applied: NodeRef, prefix: str) -> None:

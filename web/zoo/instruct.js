@@ -11,6 +11,7 @@ function choiceRow(choice) {
     h("div", { class: "pz-plan-slot", text: choice.slot.replace("_", " ") }),
     h("div", { class: "pz-name", text: `${choice.name}${weight}` }),
     h("div", { class: "pz-meta pz-mono", text: choice.load_name || "(catalog entry, no local file)" }),
+    choice.schedule ? h("div", { class: "pz-meta pz-schedule", text: `schedule ${choice.schedule}` }) : null,
     h("div", { class: "pz-why", text: choice.why }));
 }
 
