@@ -150,17 +150,28 @@ def test_block_weights_without_a_time_schedule_are_plain_patches_per_block_group
 
 
 def test_uniform_stays_loraloaders_plain_patch_and_the_widget_can_override_the_plan(pack, schedule_models):
+    import gc
+
     checkpoint, lora = schedule_models
     apply = pack.nodes.apply.PolarisApplyPlan
-    plain = apply.execute(_plan(checkpoint, lora))
-    model, clip = plain.result[:2]
-    assert clip.apply_hooks_to_conds is None and "schedule" not in plain.ui.as_dict()["text"][0]
-    assert {p[0] for patches in model.patches.values() for p in patches} == {WEIGHT}
-    overridden = apply.execute(_plan(checkpoint, lora, "style-late"), lora_schedule="uniform")
-    assert overridden.result[1].apply_hooks_to_conds is None
-    by_slot = apply.execute(_plan(checkpoint, lora, slot="object_lora"), lora_schedule="style late, subject early")
-    hooks = by_slot.result[1].apply_hooks_to_conds
-    assert hooks is not None and not by_slot.result[0].patches
+
+    def applied(plan: str, **widgets):
+        """(UNet patch strengths, CLIP hooks, node text); the loaded checkpoint is dropped before the next one."""
+        out = apply.execute(plan, **widgets)
+        model, clip = out.result[:2]
+        found = ({p[0] for patches in model.patches.values() for p in patches}, clip.apply_hooks_to_conds,
+                 out.ui.as_dict()["text"][0])
+        del out, model, clip
+        gc.collect()
+        return found
+
+    strengths, hooks, text = applied(_plan(checkpoint, lora))
+    assert strengths == {WEIGHT} and hooks is None and "schedule" not in text
+    strengths, hooks, _ = applied(_plan(checkpoint, lora, "style-late"), lora_schedule="uniform")
+    assert strengths == {WEIGHT} and hooks is None
+    strengths, hooks, text = applied(_plan(checkpoint, lora, slot="object_lora"),
+                                     lora_schedule="style late, subject early")
+    assert hooks is not None and not strengths  # the UNet part waits in hooks
     assert {tuple((k.start_percent, k.strength) for k in h.hook_keyframe.keyframes) for h in hooks.hooks} == {
         ((0.0, 1.0), (0.6, 0.5))}  # the object LoRA's "subject-early" preset
-    assert "schedule polaris-blocks.safetensors: subject-early" in by_slot.ui.as_dict()["text"][0]
+    assert "schedule polaris-blocks.safetensors: subject-early" in text
