@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Sequence
@@ -18,7 +19,7 @@ import comfy.model_patcher
 import comfy.utils
 import folder_paths
 
-from polaris_core.errors import ModelFileError, PlanError, UnsafePathError
+from polaris_core.errors import ConfigError, ModelFileError, PlanError, UnsafePathError
 from polaris_core.weights import refuse_pickle
 
 log = logging.getLogger("polaris")
@@ -153,6 +154,20 @@ def resolve_catalog_paths(text: str) -> list[Path]:
             )
         paths.append(found)
     return paths
+
+
+def refuse_non_finite(node: str, **values: float) -> None:
+    """ConfigError for a FLOAT input that is NaN or infinite. ComfyUI's min/max check lets NaN through (both
+    comparisons are false), and a linked value is never range-checked; every Polaris node calls this first
+    in `execute` with all its FLOAT inputs."""
+    for name, value in values.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{node}: {name} must be a number, not {str(value)[:40]!r}.") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{node}: {name} is {number!r}; give it a finite number within the range the widget "
+                              "shows.")
 
 
 def folder_list(key: str) -> list[str]:

@@ -40,6 +40,7 @@ class PolarisTreeRerank(io.ComfyNode):
         from polaris_core.report import candidates_table, plan_summary
         from polaris_core.rerank import TreeReranker
 
+        glue.refuse_non_finite("Tree Rerank (Polaris)", retrieval_weight=retrieval_weight)
         on_step, check_cancel = glue.callbacks()
         reranker = TreeReranker(llm, score_mode=score, retrieval_weight=retrieval_weight)
         ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
