@@ -451,6 +451,7 @@ def lora_patches(lora: dict, model, clip) -> tuple[dict, list[str]]:
 # rank (a few hundred); ComfyUI adds the product of two factors into fp16 weights (largest value 65504), so a
 # factor past 1e4 overflows to inf, or swamps the layer, as soon as the other factor is past ~6: a black image.
 MAX_LORA_VALUE = 1e4
+_AMINMAX_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def check_lora_values(name: str, lora: dict) -> None:
@@ -460,11 +461,14 @@ def check_lora_values(name: str, lora: dict) -> None:
         tensor = lora[key]
         if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.numel() == 0:
             continue
-        values = tensor.detach().float()  # fp8 and half tensors too
-        if not bool(torch.isfinite(values).all()):
+        values = tensor.detach()
+        if values.dtype not in _AMINMAX_DTYPES:  # fp8 and the like: no aminmax kernel
+            values = values.float()
+        low, high = (float(v) for v in torch.aminmax(values))  # one pass; NaN and infinities propagate
+        if not (math.isfinite(low) and math.isfinite(high)):
             raise PlanError(f"{APPLY_NODE}: LoRA {name} is damaged: its tensor {key} holds NaN or infinite values, "
                             "which would turn the image black. Nothing was applied; replace the file in models/loras.")
-        peak = float(values.abs().max())
+        peak = max(-low, high)
         if peak > MAX_LORA_VALUE:
             raise PlanError(f"{APPLY_NODE}: LoRA {name} is damaged: its tensor {key} holds {peak:.3g}, past the "
                             f"{MAX_LORA_VALUE:g} no trained LoRA comes near (it would overflow the model's weights). "
