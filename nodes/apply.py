@@ -68,11 +68,12 @@ class PolarisApplyPlan(io.ComfyNode):
         from polaris_core.errors import PlanError
         from polaris_core.plan import Plan
 
+        glue.refuse_non_finite(glue.APPLY_NODE, lora_strength_scale=lora_strength_scale)
         plan = Plan.from_value(plan)  # a Plan, or a literal (dict / JSON) from an API graph, validated
         if plan.checkpoint is None:
             raise PlanError("The plan has no checkpoint (the zoo had none that fits); add checkpoints to the index "
                             "or load one with a core checkpoint loader.")
-        plan.validate()
+        plan.validate(lora_strength_scale)
         model, clip, vae = glue.load_checkpoint(plan.checkpoint_name)
         loras = [(name, weight * lora_strength_scale) for name, weight in plan.lora_weights()]
         schedules = lora_schedules(plan, lora_schedule)
@@ -124,6 +125,7 @@ class PolarisInpaintMasked(io.ComfyNode):
     @classmethod
     def execute(cls, model, clip, vae, image, mask, prompt, negative_prompt, seed, steps, cfg, sampler_name,
                 scheduler, denoise, grow_mask_by) -> io.NodeOutput:
+        glue.refuse_non_finite("Inpaint Masked (Polaris)", cfg=cfg, denoise=denoise)
         edited = glue.inpaint(model, clip, vae, image, mask, prompt, negative_prompt, seed=seed, steps=steps,
                               cfg=cfg, sampler_name=sampler_name, scheduler=scheduler, denoise=denoise,
                               grow_mask_by=grow_mask_by)

@@ -49,6 +49,9 @@ class PolarisMaskRegion(io.ComfyNode):
         from polaris_core.mask.overlay import render_overlay
         from polaris_core.report import mask_summary
 
+        glue.refuse_non_finite("Mask Region (Polaris)", grow_px=grow_px, feather_px=feather_px,
+                               min_predicted_iou=min_predicted_iou, min_stability=min_stability,
+                               max_overlap=max_overlap)
         rgb = glue.image_to_numpy(image)
         on_step, check_cancel = glue.callbacks()
         options = MaskOptions(points_per_side=points_per_side, grow_px=grow_px, feather_px=feather_px,

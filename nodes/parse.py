@@ -1,6 +1,8 @@
 """Parse node: the user's instruction (and optional image) becomes a validated Polaris intent."""
 from __future__ import annotations
 
+import os
+
 from comfy_api.v0_0_2 import io, ui
 
 from . import glue, types
@@ -26,7 +28,9 @@ class PolarisParseInstruction(io.ComfyNode):
                                tooltip="The image being edited or the style reference; helps tell reference styles apart."),
                 types.LanguageModel.Input("llm", optional=True, tooltip="Needed by the transformers backend."),
                 io.String.Input("base_url", default="", optional=True,
-                                tooltip="OpenAI-compatible endpoint for the openai backend, e.g. http://127.0.0.1:11434."),
+                                tooltip="OpenAI-compatible endpoint for the openai backend. Empty: the server's "
+                                        "POLARIS_OPENAI_BASE_URL. Another URL must be on the operator's "
+                                        "POLARIS_OPENAI_ALLOWED_HOSTS list."),
             ],
             outputs=[
                 types.Intent.Output(display_name="intent"),
@@ -50,12 +54,33 @@ class PolarisParseInstruction(io.ComfyNode):
                                   "connect a Load LLM (Polaris) node to the llm input, or pick the rules backend.")
             options["llm"] = llm  # the loaded model itself, managed by ComfyUI: never a second copy
         elif backend == "openai":
-            options["base_url"] = base_url
+            options["base_url"] = _operator_base_url(base_url)
         picture = glue.image_to_numpy(image) if image is not None else None
         intent = parse(instruction, picture, backend, **options)
         summary = describe_intent(intent)
         return io.NodeOutput(intent, intent.generation_prompt, intent.subject, int(intent.instruction_type),
                              ui=ui.PreviewText(summary))
+
+
+def _operator_base_url(base_url: str) -> str:
+    """The server a graph may reach: the operator's POLARIS_OPENAI_BASE_URL when the widget is empty, else a
+    URL whose host the operator allowed. Anyone who can queue a graph could otherwise point the request (and
+    the operator's API key) at any host, internal ones included."""
+    from polaris_core.errors import ConfigError
+    from polaris_core.parse.openai_backend import ALLOWED_HOSTS_ENV, BASE_URL_ENV, operator_allows
+
+    chosen = (base_url or "").strip()
+    if not chosen:
+        if not os.environ.get(BASE_URL_ENV):
+            raise ConfigError(f"Parse Instruction (Polaris): the openai backend has no server. The operator of this "
+                              f"ComfyUI sets {BASE_URL_ENV} (and POLARIS_OPENAI_API_KEY if the server needs a key) "
+                              "before starting it; or pick the rules backend.")
+        return os.environ[BASE_URL_ENV]
+    if not operator_allows(chosen):
+        raise ConfigError(f"Parse Instruction (Polaris): base_url {chosen[:200]!r} is not a server the operator "
+                          f"of this ComfyUI allowed. Leave base_url empty to use {BASE_URL_ENV}, or the operator "
+                          f"adds the host to {ALLOWED_HOSTS_ENV} and restarts ComfyUI.")
+    return chosen
 
 
 NODES = [PolarisParseInstruction]

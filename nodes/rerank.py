@@ -42,6 +42,7 @@ class PolarisTreeRerank(io.ComfyNode):
         from polaris_core.report import candidates_table, plan_summary
         from polaris_core.rerank import TreeReranker
 
+        glue.refuse_non_finite("Tree Rerank (Polaris)", retrieval_weight=retrieval_weight)
         if llm is None:  # no LLM connected, or the bundled one is not installed: retrieval order
             ranked = candidates
             plan = compose_plan(candidates.intent, ranked)

@@ -68,8 +68,8 @@ async def _json_body(request: web.Request) -> dict:
         raise zoo.ZooRequestError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         payload = json.loads(raw or b"{}")
-    except ValueError:
-        raise zoo.ZooRequestError("The request body is not valid JSON.") from None
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested past ~1000 levels
+        raise zoo.ZooRequestError("The request body is not valid JSON (or nests too deeply).") from None
     if not isinstance(payload, dict):
         raise zoo.ZooRequestError("The request body must be a JSON object.")
     return payload

@@ -78,31 +78,31 @@ class PlanChoice:
                 **({"schedule": self.schedule.to_dict()} if self.schedule else {})}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PlanChoice":
-        """A choice from its JSON form, checked: a known slot, an entry with text id and name, a weight
-        in range for LoRAs. The entry's text is sanitised like any metadata (plans may come from a graph)."""
+    def from_dict(cls, d: dict, where: str = "a choice") -> "PlanChoice":
+        """A choice from its JSON form, checked field by field: a known slot, an entry of the slot's kind with
+        text id and name, a finite weight in range for LoRAs. The entry's text is sanitised like any metadata
+        (plans may come from a graph)."""
         from polaris_core.zoo.civitai import sanitize_entry
 
         try:
-            if not isinstance(d, dict) or not isinstance(d.get("entry"), dict):
-                raise TypeError("a choice must be an object with an 'entry' object")
-            slot = str(d["slot"])
-            if slot not in SLOT_TITLES:
-                raise ValueError(f"unknown slot {slot!r}")
-            raw = d["entry"]
-            if not all(isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "name")) or \
-                    not isinstance(raw.get("file_name", ""), str):
-                raise ValueError("its entry needs text 'id' and 'name' (and 'file_name' for a local file)")
-            entry = sanitize_entry(ZooEntry.from_dict(raw))
-            weight = _opt_float(d.get("weight"))
-            if slot != "checkpoint" and (weight is None or not math.isfinite(weight)
-                                         or abs(weight) > WEIGHT_RANGE[1]):
-                raise ValueError(f"a LoRA needs a weight between -{WEIGHT_RANGE[1]} and {WEIGHT_RANGE[1]}")
-            return cls(slot=slot, entry=entry, weight=weight, weight_source=str(d.get("weight_source", "")),
-                       rerank_score=_opt_float(d.get("rerank_score")),
-                       retrieval_score=_opt_float(d.get("retrieval_score")), rank=int(d.get("rank", 0)),
-                       why=str(d.get("why", "")), schedule=_lora_schedule(slot, d.get("schedule")))
-        except (KeyError, TypeError, ValueError) as exc:
+            if not isinstance(d, dict):
+                raise _Malformed(f"{where} must be an object with 'slot' and 'entry'")
+            slot = d.get("slot")
+            if not isinstance(slot, str) or slot not in SLOT_TITLES:
+                raise _Malformed(f"{where} has slot {_short(slot)}; use one of {', '.join(SLOT_TITLES)}")
+            entry = sanitize_entry(_entry_from_literal(d.get("entry"), slot, where))
+            weight = _number(d.get("weight"), f"{where}'s weight")
+            if slot != "checkpoint" and (weight is None or abs(weight) > WEIGHT_RANGE[1]):
+                raise _Malformed(f"{where} is a LoRA and needs a weight between -{WEIGHT_RANGE[1]} and "
+                                 f"{WEIGHT_RANGE[1]}, not {_short(d.get('weight'))}")
+            return cls(slot=slot, entry=entry, weight=weight,
+                       weight_source=_text(d.get("weight_source"), f"{where}'s weight_source"),
+                       rerank_score=_number(d.get("rerank_score"), f"{where}'s rerank_score"),
+                       retrieval_score=_number(d.get("retrieval_score"), f"{where}'s retrieval_score"),
+                       rank=_whole(d.get("rank", 0), f"{where}'s rank"),
+                       why=_text(d.get("why"), f"{where}'s why"),
+                       schedule=_lora_schedule(slot, d.get("schedule"), where))
+        except _Malformed as exc:
             raise PlanError(f"A plan choice is malformed ({exc}). {PLAN_SHAPE}") from exc
 
 
@@ -158,26 +158,32 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Plan":
+        """A plan from its JSON form (an API graph's literal), every field checked for its type and every
+        number for finiteness; anything else is a PlanError saying what a plan looks like."""
         if not isinstance(d, dict):
             raise PlanError(f"A plan must be a JSON object. {PLAN_SHAPE}")
+        refuse_non_finite(d)
         version = d.get("version", PLAN_VERSION)
-        if version != PLAN_VERSION:
-            raise PlanError(f"Plan version {version} is not supported (expected {PLAN_VERSION}); regenerate it.")
+        if isinstance(version, bool) or version != PLAN_VERSION:
+            raise PlanError(f"Plan version {_short(version)} is not supported (expected {PLAN_VERSION}); "
+                            "regenerate it.")
         if not isinstance(d.get("loras", []), list) or not isinstance(d.get("checkpoint") or {}, dict):
             raise PlanError(f"The plan's 'loras' must be a list and its 'checkpoint' an object. {PLAN_SHAPE}")
         try:
-            return cls(
+            plan = cls(
                 intent=intent_from_dict(d["intent"]) if d.get("intent") else None,
-                checkpoint=PlanChoice.from_dict(d["checkpoint"]) if d.get("checkpoint") else None,
-                loras=[PlanChoice.from_dict(c) for c in d.get("loras", [])],
-                trigger_words=[str(t) for t in d.get("trigger_words", [])],
-                prompt=str(d.get("prompt", "")),
-                negative_prompt=str(d.get("negative_prompt", DEFAULT_NEGATIVE_PROMPT)),
-                base_family=str(d.get("base_family", UNKNOWN_FAMILY)),
-                notes=[str(n) for n in d.get("notes", [])],
+                checkpoint=PlanChoice.from_dict(d["checkpoint"], "the checkpoint") if d.get("checkpoint") else None,
+                loras=[PlanChoice.from_dict(c, f"LoRA #{i + 1}") for i, c in enumerate(d.get("loras", []))],
+                trigger_words=_text_list(d.get("trigger_words"), "trigger_words"),
+                prompt=_text(d.get("prompt"), "prompt"),
+                negative_prompt=_text(d.get("negative_prompt", DEFAULT_NEGATIVE_PROMPT), "negative_prompt"),
+                base_family=_text(d.get("base_family", UNKNOWN_FAMILY), "base_family") or UNKNOWN_FAMILY,
+                notes=_text_list(d.get("notes"), "notes"),
             )
-        except (TypeError, AttributeError, ValueError) as exc:
+        except _Malformed as exc:
             raise PlanError(f"The plan is malformed ({exc}). {PLAN_SHAPE}") from exc
+        check_lora_stack(plan.loras)
+        return plan
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Plan":
@@ -187,33 +193,191 @@ class Plan:
             raise PlanError(f"The plan is not valid JSON ({str(exc)[:200]}). {PLAN_SHAPE}") from exc
         return cls.from_dict(data)
 
-    def validate(self) -> None:
-        """Raise PlanError when the chosen models' known base families differ."""
+    def validate(self, strength_scale: float = 1.0) -> None:
+        """Raise PlanError when the chosen models' known base families differ, or the LoRAs repeat, are too
+        many or too strong together (their weights times `strength_scale`, Apply Plan's multiplier)."""
+        check_lora_stack(self.loras, strength_scale)
         check_compatible([c.entry for c in ([self.checkpoint] if self.checkpoint else []) + self.loras])
 
 
-def _lora_schedule(slot: str, value) -> Optional[LoraSchedule]:
+def _lora_schedule(slot: str, value, where: str) -> Optional[LoraSchedule]:
     if value is not None and slot == "checkpoint":
-        raise ValueError("a checkpoint has no schedule (only LoRAs do)")
+        raise _Malformed(f"{where} carries a schedule, but a checkpoint has no schedule (only LoRAs do)")
     return LoraSchedule.from_value(value)  # PlanError with the schedule's shape when malformed
 
 
-def _opt_float(value) -> Optional[float]:
+class _Malformed(ValueError):
+    """A field of a plan literal that is missing or of the wrong type (said in the plan's terms)."""
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def refuse_non_finite(value, where: str = "") -> None:
+    """PlanError naming the first NaN or infinity anywhere in a plan literal (JSON reads NaN, Infinity and
+    1e999 as floats; ComfyUI's own range checks let NaN through)."""
+    stack = [(value, where)]
+    while stack:  # no recursion: a literal nested thousands deep is just walked
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise PlanError(f"The plan's {path or 'value'} is {item!r}; every number in a plan must be finite. "
+                            f"{PLAN_SHAPE}")
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{str(k)[:40]}" if path else str(k)[:40]) for k, v in reversed(list(item.items())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
+
+
+def _number(value, what: str) -> Optional[float]:
+    """None, or a finite float from a JSON number (or numeric text)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(f"{value!r} is not a number")
-    return float(value)
+        raise _Malformed(f"{what} must be a number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise _Malformed(f"{what} must be a number, not {_short(value)}") from None
+    if not math.isfinite(number):
+        raise _Malformed(f"{what} must be a finite number, not {_short(value)}")
+    return number
+
+
+MAX_PLAN_INT = 2 ** 53  # JSON integers past this are not exact in most readers
+
+
+def _whole(value, what: str, optional: bool = False) -> Optional[int]:
+    """A whole number 0..2**53 (an integral float such as 3.0 too)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, float) and not value.is_integer()) or not 0 <= value <= MAX_PLAN_INT:
+        raise _Malformed(f"{what} must be a whole number from 0 to {MAX_PLAN_INT}, not {_short(value)}")
+    return int(value)
+
+
+def _text(value, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _Malformed(f"{what} must be text, not {type(value).__name__}")
+    return value
+
+
+def _text_list(value, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Malformed(f"{what} must be a list of texts")
+    return list(value)
+
+
+_ENTRY_TEXT = ("role", "base_family", "base_model", "version_name", "sha256", "autov2", "autov3", "description",
+               "file_name", "file_path", "author", "source", "file_format")
+_ENTRY_TEXT_LISTS = ("trigger_words", "tags", "example_prompts", "related_prompts", "preview_paths", "preview_urls")
+
+
+def _entry_from_literal(raw, slot: str, where: str) -> ZooEntry:
+    """A ZooEntry from a plan literal's 'entry', each field checked; unknown fields are ignored."""
+    kind = "checkpoint" if slot == "checkpoint" else "lora"
+    if not isinstance(raw, dict):
+        raise _Malformed(f"{where} needs an 'entry' object")
+    for name in ("id", "name"):
+        if not isinstance(raw.get(name), str) or not raw[name]:
+            raise _Malformed(f"{where}'s entry needs a text {name!r} (and 'file_name' for a local file)")
+    if raw.get("kind") != kind:
+        raise _Malformed(f"{where}'s entry needs \"kind\": \"{kind}\" for its slot {slot}, not "
+                         f"{_short(raw.get('kind'))}")
+    fields = {"id": raw["id"], "kind": kind, "name": raw["name"]}
+    for name in _ENTRY_TEXT:
+        if name in raw:
+            fields[name] = _text(raw[name], f"{where}'s entry field {name!r}")
+    for name in _ENTRY_TEXT_LISTS:
+        if name in raw:
+            fields[name] = _text_list(raw[name], f"{where}'s entry field {name!r}")
+    for name in ("civitai_model_id", "civitai_version_id"):
+        if name in raw:
+            fields[name] = _whole(raw[name], f"{where}'s entry field {name!r}", optional=True)
+    if "downloads" in raw:
+        fields["downloads"] = _whole(raw["downloads"], f"{where}'s entry field 'downloads'")
+    if "recommended_weight" in raw:
+        fields["recommended_weight"] = _number(raw["recommended_weight"],
+                                               f"{where}'s entry field 'recommended_weight'")
+    fields["base_family"] = fields.get("base_family") or UNKNOWN_FAMILY
+    return ZooEntry(**fields)
+
+
+# What one plan may stack. The composer picks at most two LoRAs at a total of MAX_TOTAL_WEIGHT; these caps
+# bound hand-written plans: 8 LoRAs is more than any stack that still behaves, and 6 is three LoRAs at the
+# ±2 per-LoRA limit (past that, stacked deltas swamp the checkpoint: black or noise images).
+MAX_PLAN_LORAS = 8
+MAX_PLAN_TOTAL_STRENGTH = 6.0
+
+
+def check_lora_stack(loras: Sequence[PlanChoice], strength_scale: float = 1.0) -> None:
+    """PlanError when a LoRA is listed twice (by file name or entry id), more than MAX_PLAN_LORAS are listed,
+    or their absolute weights (times `strength_scale`) add up to more than MAX_PLAN_TOTAL_STRENGTH."""
+    if len(loras) > MAX_PLAN_LORAS:
+        raise PlanError(f"The plan lists {len(loras)} LoRAs; at most {MAX_PLAN_LORAS} can be stacked. Keep the "
+                        "ones that matter most.")
+    names: set[str] = set()
+    ids: dict[str, str] = {}
+    for choice in loras:
+        if choice.name in names:
+            raise PlanError(f"The plan lists the LoRA {choice.name!r} more than once; list each LoRA once, with "
+                            "the weight you want.")
+        if choice.entry.id in ids:
+            raise PlanError(f"The plan lists one LoRA twice: {ids[choice.entry.id]!r} and {choice.name!r} have the "
+                            f"same id {choice.entry.id!r}; list each LoRA once.")
+        names.add(choice.name)
+        ids[choice.entry.id] = choice.name
+    total = sum(abs(float(c.weight or 0.0)) for c in loras) * abs(strength_scale)
+    if total > MAX_PLAN_TOTAL_STRENGTH + 1e-9:
+        scaled = f" (times lora_strength_scale {strength_scale:g})" if strength_scale != 1.0 else ""
+        raise PlanError(f"The plan's LoRA weights add up to {total:.2f}{scaled}; at most "
+                        f"{MAX_PLAN_TOTAL_STRENGTH:g} in absolute value can be stacked. Lower the weights.")
+
+
+_INTENT_TEXT = ("instruction", "subject", "generation_prompt", "style_checkpoint_query", "style_lora_query",
+                "object_lora_query", "backend", "second_edit", "language")
+_INTENT_REQUIRED = ("instruction", "instruction_type", "subject", "generation_prompt")
 
 
 def intent_from_dict(d: dict) -> Intent:
-    """An Intent from its `to_dict()` form (exact round trip; PlanError when malformed)."""
-    known = {k: v for k, v in dict(d).items() if k in Intent.__dataclass_fields__}
+    """An Intent from its `to_dict()` form (exact round trip; PlanError naming the field when malformed)."""
     try:
-        known["instruction_type"] = InstructionType(int(known["instruction_type"]))
+        if not isinstance(d, dict):
+            raise _Malformed("it must be an object")
+        refuse_non_finite(d, "intent")
+        known = {k: v for k, v in d.items() if k in Intent.__dataclass_fields__}
+        missing = [k for k in _INTENT_REQUIRED if k not in known]
+        if missing:
+            raise _Malformed(f"it lacks {', '.join(missing)}")
+        for name in _INTENT_TEXT:
+            if name in known:
+                known[name] = _text(known[name], name)
+        for name in ("style_transformation", "contour_compatibility"):
+            if name in known and (isinstance(known[name], bool) or known[name] not in (0, 1)):
+                raise _Malformed(f"{name} must be 0 or 1")
+        if "confidence" in known:
+            known["confidence"] = _number(known["confidence"], "confidence")
+        if "ambiguous" in known and not isinstance(known["ambiguous"], bool):
+            raise _Malformed("ambiguous must be true or false")
+        if "notes" in known:
+            known["notes"] = _text_list(known["notes"], "notes")
+        if "readings" in known and (not isinstance(known["readings"], list)
+                                    or not all(isinstance(r, dict) for r in known["readings"])):
+            raise _Malformed("readings must be a list of objects")
+        kind = known["instruction_type"]
+        if isinstance(kind, bool) or not isinstance(kind, (int, str)):
+            raise _Malformed("instruction_type must be an integer 0-5")
+        known["instruction_type"] = InstructionType(int(kind))
         return Intent(**known)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanError(f"The plan's intent is malformed ({exc}); regenerate the plan.") from exc
+    except (_Malformed, TypeError, ValueError) as exc:
+        raise PlanError(f"The plan's intent is malformed ({exc}); regenerate the plan, or leave the intent out "
+                        "(Apply Plan does not need it).") from exc
 
 
 # ---- compatibility --------------------------------------------------------------------------------------

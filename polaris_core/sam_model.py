@@ -20,7 +20,7 @@ from typing import Any
 
 from polaris_core.devices import DeviceManager, module_device
 from polaris_core.errors import ConfigError, ModelFileError
-from polaris_core.weights import check_weights_file, read_safetensors_shapes
+from polaris_core.weights import PICKLE_SUFFIXES, check_weights_file, read_safetensors_shapes
 
 log = logging.getLogger("polaris")
 
@@ -100,7 +100,7 @@ def load_sam(path: str | os.PathLike | None = None, arch: str = "auto", device: 
             f"No SAM weights given; pass a segment-anything .safetensors file or set {SAM_PATH_ENV}. "
             f"Official .pth checkpoints convert with: {SAM_CONVERT_HINT}"
         )
-    if str(chosen).lower().endswith((".pth", ".pt", ".bin", ".ckpt")):
+    if str(chosen).lower().endswith(PICKLE_SUFFIXES):
         raise ModelFileError(
             f"{Path(chosen).name} is a pickle (official SAM checkpoints are); Polaris never unpickles files "
             f"because they can run code. Convert it once, at your own risk, with: {SAM_CONVERT_HINT}"

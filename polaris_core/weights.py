@@ -12,7 +12,9 @@ from pathlib import Path
 
 from polaris_core.errors import ConfigError, ModelFileError
 
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+# Every pickle-based extension ComfyUI lists among its model files (folder_paths.supported_pt_extensions, which
+# it opens with torch.load), plus .pickle; the nodes tier checks that this still covers ComfyUI's list.
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl", ".pickle")
 SAFE_SUFFIXES = (".safetensors", ".sft", ".gguf")
 
 
@@ -64,6 +66,17 @@ def refuse_pickle(path: str | os.PathLike) -> None:
 
 
 SAFETENSORS_WEIGHT_SUFFIXES = (".safetensors", ".sft")
+
+
+def refuse_unless_safetensors(path: str | os.PathLike) -> None:
+    """Raise unless `path` is named as a .safetensors (.sft) file. ComfyUI's `load_torch_file` reads those with
+    safetensors and anything else with torch.load, so a name outside this list would be unpickled."""
+    refuse_pickle(path)
+    if not str(path).lower().endswith(SAFETENSORS_WEIGHT_SUFFIXES):
+        raise ModelFileError(
+            f"{Path(path).name} is not a .safetensors file; Polaris loads model weights only from .safetensors "
+            "(.sft) files, because ComfyUI would unpickle anything else. Convert it to .safetensors first."
+        )
 
 
 def read_safetensors_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 import weakref
@@ -77,10 +78,13 @@ def _text(payload: dict, key: str, limit: int, default: str = "") -> str:
     return value
 
 
+_WHOLE_NUMBER_TEXT = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: str.isdigit also takes "²" and "٣"
+
+
 def _int(payload: dict, key: str, low: int, high: int, default: int) -> int:
     value = payload.get(key, default)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str) and _WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
+        value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):

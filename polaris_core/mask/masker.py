@@ -17,6 +17,7 @@ falls back to the full image with a warning rather than failing.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -73,6 +74,10 @@ class MaskOptions:
     add_regions: int = 3
 
     def validate(self) -> None:
+        for name in self.__dataclass_fields__:  # NaN passes every comparison below: refuse it first
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"Mask option {name} must be a finite number (got {value}).")
         positive = ("points_per_side", "points_per_batch", "max_proposals", "max_candidates",
                     "keep_candidates", "add_grid", "add_regions")
         for name in positive:

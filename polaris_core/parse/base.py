@@ -10,6 +10,7 @@ from typing import Any
 
 from polaris_core.errors import ImageError, ParseError
 from polaris_core.intent import Intent, validate_intent
+from polaris_core.parse.normalise import strip_controls
 from polaris_core.progress import CheckCancel, OnStep, resolve
 
 log = logging.getLogger("polaris")
@@ -36,7 +37,7 @@ def prepare_instruction(instruction: Any) -> PreparedInstruction:
     """Reject empty input; truncate over-long input (flagged low-confidence)."""
     if not isinstance(instruction, str):
         raise ParseError(f"The instruction must be text, got {type(instruction).__name__}; pass a string.")
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFC", instruction))).strip()
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", strip_controls(unicodedata.normalize("NFC", instruction)))).strip()
     if not text:
         raise ParseError("The instruction is empty; write what to change, e.g. 'replace the dog with a cat'.")
     prepared = PreparedInstruction(original=instruction, text=text)

@@ -13,6 +13,34 @@ def _alternation(words: str) -> str:
 
 
 # ----------------------------------------------------------------------------- normalisation
+# Terminal escape sequences: CSI ("ESC [ 31 m", or the 8-bit U+009B), string sequences (OSC "ESC ] ... BEL",
+# DCS, SOS, PM, APC, up to their terminator) and two-character escapes. Their parameters ("31m") would
+# otherwise stay behind as words of the subject, and so of the mask query.
+_ESCAPE_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?"
+)
+
+
+def strip_controls(text: str) -> str:
+    """An instruction without terminal escape sequences, control characters (C0 and C1; tabs and newlines
+    stay) or invisible format characters (bidi overrides and isolates such as U+202E, zero-width characters,
+    tag characters): none of them is a word, and the emoji reader would read a bidi override as the words
+    "right-to-left override". Controls become spaces; format characters vanish (they sit inside words)."""
+    if text.isprintable():
+        return text
+    text = _ESCAPE_SEQUENCES.sub(" ", text)
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cc" and ch not in "\t\n\r":
+            out.append(" ")
+        elif category != "Cf":
+            out.append(ch)
+    return "".join(out)
+
+
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                          "\u2014": " - ", "\u00b4": "'", "`": "'"})
 _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
@@ -99,7 +127,7 @@ def _dedupe(tokens: list[str]) -> list[str]:
 
 def normalise(text: str) -> str:
     """Lower-case working text of an instruction (see module docstring, step 1)."""
-    t = text.translate(_QUOTES)
+    t = strip_controls(text).translate(_QUOTES)
     if any(ord(c) >= 0x2000 for c in t):
         t = _emoji_to_words(t)
     t = t.lower()

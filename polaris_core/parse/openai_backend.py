@@ -5,6 +5,12 @@ asking for schema-constrained output (`response_format={"type": "json_schema", .
 that rejects that gets one retry with `{"type": "json_object"}`. The reply is parsed and run
 through the shared validator, so a server that ignores the schema still cannot hand back an
 invalid intent. The instruction travels as delimited data (see `prompting`).
+
+The operator's API key (POLARIS_OPENAI_API_KEY) goes only to servers the operator named: the origin of
+POLARIS_OPENAI_BASE_URL, or a host listed in POLARIS_OPENAI_ALLOWED_HOSTS (`operator_allows`). Any other
+base URL (a graph's widget, a command-line flag) gets no key. Redirects are never followed (urllib would
+carry the Authorization header to the new host), and no error quotes what a server sent back: a message
+reaches whoever queued the graph, and the server may be an internal endpoint.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import urllib.error
 import urllib.parse
@@ -27,6 +34,9 @@ from polaris_core.progress import CheckCancel, OnStep
 
 log = logging.getLogger("polaris")
 
+BASE_URL_ENV = "POLARIS_OPENAI_BASE_URL"
+API_KEY_ENV = "POLARIS_OPENAI_API_KEY"
+ALLOWED_HOSTS_ENV = "POLARIS_OPENAI_ALLOWED_HOSTS"
 MAX_RESPONSE_BYTES = 1_000_000
 MAX_IMAGE_SIDE = 1024
 DEFAULT_CONFIDENCE = 0.8  # an API model's answer carries no calibrated probability
@@ -40,6 +50,60 @@ class _HTTPStatusError(Exception):
         self.body = body
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, the default port filled in; None when it is not one."""
+    try:
+        parsed = urllib.parse.urlsplit(url.strip())
+        port = parsed.port
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return None
+    return parsed.scheme, parsed.hostname.lower(), port or (443 if parsed.scheme == "https" else 80)
+
+
+def allowed_hosts() -> list[str]:
+    """The operator's allow-list, POLARIS_OPENAI_ALLOWED_HOSTS: entries separated by commas or spaces."""
+    return [e for e in re.split(r"[,\s]+", os.environ.get(ALLOWED_HOSTS_ENV, "")) if e]
+
+
+def _entry_matches(entry: str, origin: tuple[str, str, int]) -> bool:
+    """An allow-list entry against an origin: `https://host:port` (exactly that), `https://host` (default
+    port), `host:port` (http or https on that port) or `host` (any port)."""
+    if "://" in entry:
+        return _origin(entry) == origin
+    try:
+        parsed = urllib.parse.urlsplit("//" + entry)
+        port = parsed.port
+    except ValueError:
+        return False
+    if not parsed.hostname or parsed.hostname.lower() != origin[1]:
+        return False
+    return port is None or port == origin[2]
+
+
+def operator_allows(base_url: str) -> bool:
+    """True when the operator configured this server: the origin of POLARIS_OPENAI_BASE_URL, or a host in
+    POLARIS_OPENAI_ALLOWED_HOSTS. Only such servers get the operator's API key, or are reachable from a graph."""
+    origin = _origin(base_url or "")
+    if origin is None:
+        return False
+    configured = os.environ.get(BASE_URL_ENV, "")
+    if configured and _origin(configured) == origin:
+        return True
+    return any(_entry_matches(entry, origin) for entry in allowed_hosts())
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """An API server does not redirect; following one would send the request (and its key) elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib's signature)
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect refused ({msg})", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class OpenAIParser(InstructionParser):
     """Parse through an OpenAI-compatible chat-completions endpoint the user points at."""
 
@@ -47,11 +111,12 @@ class OpenAIParser(InstructionParser):
 
     def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float = 60.0, send_image: bool = True, max_tokens: int = 512) -> None:
-        base_url = base_url or os.environ.get("POLARIS_OPENAI_BASE_URL")
+        base_url = base_url or os.environ.get(BASE_URL_ENV)
         if not base_url:
             raise ConfigError(
-                "The openai backend is off by default: give the base URL of an OpenAI-compatible server (the base_url "
-                "widget in ComfyUI, --base-url on the command line), e.g. http://127.0.0.1:11434 for Ollama or "
+                "The openai backend is off by default: give the base URL of an OpenAI-compatible server "
+                f"(--base-url on the command line; in ComfyUI the operator sets {BASE_URL_ENV}, or lists servers "
+                f"in {ALLOWED_HOSTS_ENV} for the base_url widget), e.g. http://127.0.0.1:11434 for Ollama or "
                 "http://127.0.0.1:8080 for llama.cpp server."
             )
         parsed = urllib.parse.urlparse(base_url.strip())
@@ -62,7 +127,16 @@ class OpenAIParser(InstructionParser):
             root = root[:-3]
         self.base_url = root
         self.model = model or os.environ.get("POLARIS_OPENAI_MODEL") or None
-        self._api_key = api_key or os.environ.get("POLARIS_OPENAI_API_KEY") or None
+        # A key the caller passes goes where the caller points; the operator's key only to the operator's servers.
+        self._api_key = api_key or None
+        operator_key = os.environ.get(API_KEY_ENV) or None
+        if self._api_key is None and operator_key:
+            if operator_allows(self.base_url):
+                self._api_key = operator_key
+            else:
+                log.info("%s is not sent to %s: it is neither %s nor listed in %s", API_KEY_ENV, self.base_url,
+                         BASE_URL_ENV, ALLOWED_HOSTS_ENV)
+        self.key_withheld = self._api_key is None and operator_key is not None
         if not (isinstance(timeout, (int, float)) and timeout > 0):
             raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.")
         self.timeout = float(timeout)
@@ -81,10 +155,12 @@ class OpenAIParser(InstructionParser):
             headers["Authorization"] = f"Bearer {self._api_key}"
         request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (user-given URL)
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 body = response.read(MAX_RESPONSE_BYTES + 1)
         except urllib.error.HTTPError as exc:
+            # The body stays in the server log at debug level only: errors reach whoever queued the graph.
             detail = exc.read(4000).decode("utf-8", errors="replace") if exc.fp else ""
+            log.debug("%s answered HTTP %d: %r", url, exc.code, detail[:300])
             raise _HTTPStatusError(exc.code, detail) from exc
         except urllib.error.URLError as exc:
             reason = exc.reason
@@ -103,8 +179,8 @@ class OpenAIParser(InstructionParser):
             raise ParseError(f"{url} sent more than {MAX_RESPONSE_BYTES} bytes; is this an OpenAI-compatible server?")
         try:
             value = json.loads(body.decode("utf-8", errors="replace"))
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"{url} did not return JSON (got {body[:120]!r}); is this an OpenAI-compatible server?") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ParseError(f"{url} did not return JSON; is this an OpenAI-compatible server?") from exc
         if not isinstance(value, dict):
             raise ParseError(f"{url} returned JSON that is not an object; is this an OpenAI-compatible server?")
         return value
@@ -143,7 +219,7 @@ class OpenAIParser(InstructionParser):
             reply = self._request("/v1/chat/completions", payload)
         except _HTTPStatusError as exc:
             if exc.status not in _SCHEMA_REJECTED:
-                raise ParseError(_http_message(exc, self.base_url)) from exc
+                raise ParseError(_http_message(exc, self.base_url, self.key_withheld)) from exc
             log.info("server rejected json_schema output (HTTP %d); retrying with json_object", exc.status)
             payload["response_format"] = {"type": "json_object"}
             notes.append("server does not support json_schema output; used json_object and the validator")
@@ -151,7 +227,7 @@ class OpenAIParser(InstructionParser):
             try:
                 reply = self._request("/v1/chat/completions", payload)
             except _HTTPStatusError as retry_exc:
-                raise ParseError(_http_message(retry_exc, self.base_url)) from retry_exc
+                raise ParseError(_http_message(retry_exc, self.base_url, self.key_withheld)) from retry_exc
         on_step(1, 1)
         try:
             content = reply["choices"][0]["message"]["content"]
@@ -160,17 +236,34 @@ class OpenAIParser(InstructionParser):
         try:
             data = json_object_from_text(content if isinstance(content, str) else "")
         except IntentError as exc:
-            raise IntentError(f"The model behind {self.base_url} did not answer with JSON: {exc}") from exc
+            log.debug("reply of %s is not a JSON object: %s", self.base_url, exc)
+            raise IntentError(f"The model behind {self.base_url} did not answer with one JSON object; check that "
+                              "it follows JSON output instructions, or pick another model.") from exc
         data.setdefault("confidence", DEFAULT_CONFIDENCE)
         data["notes"] = notes
-        return finish_intent(data, prepared, backend=self.name)
+        try:
+            return finish_intent(data, prepared, backend=self.name)
+        except IntentError as exc:
+            log.debug("reply of %s is not a valid intent: %s", self.base_url, exc)
+            raise IntentError(f"The model behind {self.base_url} answered with an invalid {_bad_field(exc)}; check "
+                              "that it follows JSON schemas, or pick another model.") from exc
 
 
-def _http_message(exc: _HTTPStatusError, base_url: str) -> str:
-    hint = {401: "check the API key (POLARIS_OPENAI_API_KEY)", 403: "check the API key and permissions",
+def _bad_field(exc: IntentError) -> str:
+    """The intent field a validation error names (its message also quotes the model's value: not repeated)."""
+    first = str(exc).split(" ", 1)[0]
+    return first if first in Intent.__dataclass_fields__ else "intent"
+
+
+def _http_message(exc: _HTTPStatusError, base_url: str, key_withheld: bool = False) -> str:
+    key_hint = (f"the operator's key ({API_KEY_ENV}) goes only to {BASE_URL_ENV} or a host in {ALLOWED_HOSTS_ENV}"
+                if key_withheld else f"check the API key ({API_KEY_ENV})")
+    hint = {401: key_hint, 403: key_hint + " and its permissions",
             404: "check the base URL (it should serve /v1/chat/completions) and the model name",
-            429: "the server is rate-limiting; retry later"}.get(exc.status, "check the server log")
-    return f"{base_url} answered HTTP {exc.status}: {exc.body[:300]!r}; {hint}."
+            429: "the server is rate-limiting; retry later"}.get(exc.status, "check the server's own log")
+    if 300 <= exc.status < 400:
+        hint = "Polaris does not follow redirects; give the URL the server answers on"
+    return f"{base_url} answered HTTP {exc.status}; {hint}."
 
 
 def _png_data_url(image: Any) -> str:

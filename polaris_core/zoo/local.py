@@ -39,7 +39,7 @@ from polaris_core.weights import PICKLE_SUFFIXES
 log = logging.getLogger("polaris")
 
 SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
-MODEL_SUFFIXES = SAFETENSORS_SUFFIXES + tuple(s for s in PICKLE_SUFFIXES if s in (".ckpt", ".pt", ".pth", ".bin"))
+MODEL_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES  # pickles are listed by name and hash, never loaded
 SIDECAR_SUFFIXES = (".civitai.info", ".metadata.json", ".rgthree-info.json", ".json", ".txt")
 PREVIEW_SUFFIXES = (".preview.png", ".preview.jpg", ".preview.jpeg", ".preview.webp",
                     ".png", ".jpg", ".jpeg", ".webp")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from polaris_core.mask.postprocess import feather, fill_holes, grow, mask_box, postprocess_mask, signed_distance
 
@@ -74,3 +75,14 @@ def test_mask_box_is_exclusive():
     mask[2:5, 3:9] = True
     assert mask_box(mask) == (3, 2, 9, 5)
     assert mask_box(np.zeros((3, 3), dtype=bool)) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["pred_iou_thresh", "grow_px", "feather_px", "box_nms_thresh", "crop_margin"])
+def test_mask_options_refuse_non_finite_numbers(name):
+    """NaN passes every range comparison; the mask options refuse it (and infinities) by name."""
+    from polaris_core.errors import ConfigError
+    from polaris_core.mask import MaskOptions
+
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=f"Mask option {name} must be a finite number"):
+            MaskOptions(**{name: bad}).validate()

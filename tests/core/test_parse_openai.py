@@ -76,8 +76,23 @@ class FakeServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def no_operator_settings(monkeypatch):
+    """Each test states the operator's settings it needs."""
+    for name in ("POLARIS_OPENAI_BASE_URL", "POLARIS_OPENAI_API_KEY", "POLARIS_OPENAI_ALLOWED_HOSTS",
+                 "POLARIS_OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture()
 def server():
+    fake = FakeServer()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture()
+def other_server():
     fake = FakeServer()
     yield fake
     fake.close()
@@ -208,3 +223,86 @@ def test_injection_stays_inside_the_data_block(server):
     data_line = lines[lines.index(OPEN_MARK) + 1]
     assert json.loads(data_line).startswith("Remove the cat.")  # one JSON string holding all of it
     assert payload["response_format"]["json_schema"]["schema"] == INTENT_JSON_SCHEMA  # schema untouched
+
+
+# ---- the operator's API key goes only where the operator said (issue 21, item 4)
+OPERATOR_KEY = "operator-secret-key"
+
+
+def test_operator_key_goes_only_to_the_operators_base_url(server, other_server, monkeypatch):
+    monkeypatch.setenv("POLARIS_OPENAI_API_KEY", OPERATOR_KEY)
+    monkeypatch.setenv("POLARIS_OPENAI_BASE_URL", server.url)
+    parse("Replace the dog with a cat", backend="openai", model="m", timeout=5)  # the configured server
+    parse("Replace the dog with a cat", backend="openai", base_url=server.url + "/v1", model="m", timeout=5)
+    parse("Replace the dog with a cat", backend="openai", base_url=other_server.url, model="m", timeout=5)
+    assert [r["headers"].get("Authorization") for r in server.requests] == [f"Bearer {OPERATOR_KEY}"] * 2
+    assert len(other_server.requests) == 1
+    assert "Authorization" not in other_server.requests[0]["headers"]  # reached, but without the key
+
+
+def test_operator_allow_list_names_hosts_that_get_the_key(server, other_server, monkeypatch):
+    from polaris_core.parse.openai_backend import operator_allows
+
+    port = other_server.url.rsplit(":", 1)[1]
+    monkeypatch.setenv("POLARIS_OPENAI_API_KEY", OPERATOR_KEY)
+    monkeypatch.setenv("POLARIS_OPENAI_ALLOWED_HOSTS", f"api.example.org, 127.0.0.1:{port}")
+    parse("Remove the cat", backend="openai", base_url=other_server.url, model="m", timeout=5)
+    parse("Remove the cat", backend="openai", base_url=server.url, model="m", timeout=5)  # another port
+    assert other_server.requests[0]["headers"]["Authorization"] == f"Bearer {OPERATOR_KEY}"
+    assert "Authorization" not in server.requests[0]["headers"]
+    assert operator_allows("https://api.example.org/v1") and operator_allows("http://API.example.org:8080")
+    assert not operator_allows("https://api.example.org.evil.test") and not operator_allows("ftp://api.example.org")
+    monkeypatch.setenv("POLARIS_OPENAI_ALLOWED_HOSTS", "https://api.example.org")
+    assert operator_allows("https://api.example.org:443/v1") and not operator_allows("http://api.example.org")
+    assert not operator_allows("https://api.example.org:8443")
+
+
+def test_redirects_are_not_followed_so_the_key_stays_home(server, other_server, monkeypatch):
+    def redirect(handler, payload):
+        handler.send_response(307)
+        handler.send_header("Location", other_server.url + "/v1/chat/completions")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return None, b""
+
+    server.behaviour = redirect
+    monkeypatch.setenv("POLARIS_OPENAI_API_KEY", OPERATOR_KEY)
+    monkeypatch.setenv("POLARIS_OPENAI_BASE_URL", server.url)
+    with pytest.raises(ParseError, match="HTTP 307; Polaris does not follow redirects"):
+        parse("Remove the cat", backend="openai", model="m", timeout=5)
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {OPERATOR_KEY}"
+    assert other_server.requests == []
+
+
+SECRET_BODY = "INTERNAL-ONLY s3cr3t-token-7f1c"
+
+
+@pytest.mark.parametrize("status, body, error", [
+    (500, SECRET_BODY.encode(), ParseError),
+    (401, json.dumps({"error": SECRET_BODY}).encode(), ParseError),
+    (400, SECRET_BODY.encode(), ParseError),  # the json_object retry fails the same way
+    (200, SECRET_BODY.encode(), ParseError),  # not JSON
+    (200, FakeServer.completion(SECRET_BODY), IntentError),  # content that is no JSON object
+    (200, FakeServer.completion(json.dumps({**REPLY, "instruction_type": SECRET_BODY})), IntentError),
+    (200, FakeServer.completion(json.dumps({**REPLY, "language": SECRET_BODY})), IntentError),
+])
+def test_errors_never_quote_what_the_server_sent(server, status, body, error):
+    server.behaviour = lambda h, p: (status, body)
+    with pytest.raises(error) as caught:
+        parse("Replace the dog", backend="openai", base_url=server.url, model="m", timeout=5)
+    message = str(caught.value)
+    assert "s3cr3t" not in message and "INTERNAL" not in message, message
+    assert server.url in message
+
+
+def test_invalid_reply_names_the_field_without_its_value(server):
+    server.behaviour = lambda h, p: (200, server.completion(json.dumps({**REPLY, "instruction_type": "zzz"})))
+    with pytest.raises(IntentError, match="invalid instruction_type") as caught:
+        parse("Replace the dog", backend="openai", base_url=server.url, model="m", timeout=5)
+    assert "zzz" not in str(caught.value)
+
+
+def test_deeply_nested_reply_is_a_clear_error(server):
+    server.behaviour = lambda h, p: (200, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ParseError, match="did not return JSON"):
+        parse("Replace the dog", backend="openai", base_url=server.url, model="m", timeout=5)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -272,3 +273,132 @@ def test_finalists_come_before_pruned_candidates_whatever_their_final_scores():
     from polaris_core.plan import ranked
 
     assert [c.entry.name for c in ranked(list(reversed(loras)))] == [c.entry.name for c in loras]
+
+
+# ---- plan literals from an API graph: non-finite numbers, wrong types, stacks (issue 21, items 6, 8, 10)
+def _literal(loras=None) -> dict:
+    def lora(i: int, weight: float = 0.7) -> dict:
+        return {"slot": "style_lora", "weight": weight,
+                "entry": {"id": f"l{i}", "kind": "lora", "name": f"L{i}", "file_name": f"l{i}.safetensors"}}
+
+    return {"version": 1,
+            "checkpoint": {"slot": "checkpoint", "entry": {"id": "a", "kind": "checkpoint", "name": "Base",
+                                                           "file_name": "base.safetensors"}},
+            "loras": [lora(*spec) if isinstance(spec, tuple) else lora(spec) for spec in (loras or [1])],
+            "prompt": "a cat"}
+
+
+@pytest.mark.parametrize("path, value, fragment", [
+    (("loras", 0, "weight"), float("nan"), r"loras\[0\].weight is nan; every number in a plan must be finite"),
+    (("loras", 0, "weight"), float("-inf"), r"loras\[0\].weight is -inf"),
+    (("checkpoint", "rerank_score"), float("inf"), r"checkpoint.rerank_score is inf"),
+    (("checkpoint", "weight"), float("nan"), r"checkpoint.weight is nan"),
+    (("loras", 0, "entry", "recommended_weight"), float("nan"), r"loras\[0\].entry.recommended_weight is nan"),
+    (("checkpoint", "rank"), float("inf"), r"checkpoint.rank is inf"),
+])
+def test_a_plan_literal_with_a_non_finite_number_is_refused(path, value, fragment):
+    literal = _literal()
+    target = literal
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    for form in (literal, json.dumps(literal)):  # json.dumps writes NaN / Infinity, which json.loads reads back
+        with pytest.raises(PlanError, match=fragment):
+            Plan.from_value(form)
+
+
+def test_the_raw_exceptions_of_issue_21_are_plan_errors_that_show_a_plan():
+    text = json.dumps(_literal()).replace('"slot": "checkpoint",', '"slot": "checkpoint", "rank": 1e999,')
+    with pytest.raises(PlanError, match="rank is inf.*A plan is a JSON object"):
+        Plan.from_value(text)  # was OverflowError
+    literal = _literal()
+    literal["loras"][0]["entry"]["base_family"] = ["sd15"]
+    with pytest.raises(PlanError, match="'base_family' must be text, not list.*A plan is a JSON object"):
+        Plan.from_value(literal)  # was TypeError: unhashable type: 'list'
+    literal = _literal()
+    del literal["loras"][0]["entry"]["kind"]
+    with pytest.raises(PlanError, match='LoRA #1\'s entry needs "kind": "lora".*A plan is a JSON object') as caught:
+        Plan.from_value(literal)
+    assert "__init__" not in str(caught.value)  # no dataclass internals
+    literal = _literal()
+    literal["intent"] = {"instruction": "x", "instruction_type": 0, "subject": "dog"}
+    with pytest.raises(PlanError, match="intent is malformed \\(it lacks generation_prompt\\)"):
+        Plan.from_value(literal)
+
+
+def test_a_lora_is_listed_once_and_the_stack_is_capped():
+    from polaris_core.plan import MAX_PLAN_LORAS, MAX_PLAN_TOTAL_STRENGTH
+
+    assert (MAX_PLAN_LORAS, MAX_PLAN_TOTAL_STRENGTH) == (8, 6.0)
+    assert len(Plan.from_value(_literal(loras=range(1, 9))).loras) == 8  # 8 x 0.7 = 5.6: allowed
+    copies = _literal(loras=[1])
+    copies["loras"] *= 300  # the issue's plan: one LoRA 300 times, each within the ±2 cap
+    with pytest.raises(PlanError, match="at most 8 can be stacked"):
+        Plan.from_value(copies)
+    twice = _literal(loras=[1, 2])
+    twice["loras"][1] = twice["loras"][0]
+    with pytest.raises(PlanError, match="lists the LoRA 'l1.safetensors' more than once"):
+        Plan.from_value(twice)
+    same_id = _literal(loras=[1, 2])
+    same_id["loras"][1]["entry"]["id"] = "l1"
+    with pytest.raises(PlanError, match="same id 'l1'"):
+        Plan.from_value(same_id)
+    with pytest.raises(PlanError, match="add up to 8.00; at most 6 "):
+        Plan.from_value(_literal(loras=[(1, 2.0), (2, -2.0), (3, 2.0), (4, 2.0)]))
+    plan = Plan.from_value(_literal(loras=[(1, 2.0), (2, 1.5)]))
+    plan.validate()
+    with pytest.raises(PlanError, match=r"add up to 7.00 \(times lora_strength_scale 2\)"):
+        plan.validate(strength_scale=2.0)
+    plan.loras.append(plan.loras[0])  # a Plan object (not a literal) is checked too
+    with pytest.raises(PlanError, match="more than once"):
+        plan.validate()
+
+
+WRONG_VALUES = [None, True, False, 0, -1, 2 ** 70, 0.5, float("nan"), float("inf"), "", "x", "9" * 5000, [], [1],
+                ["a", None], {}, {"a": 1}, {"kind": "lora"}, [[[[["deep"]]]]]]
+
+
+def _paths(value, prefix=()):
+    """Every key / index path inside a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield prefix + (key,)
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield prefix + (index,)
+            yield from _paths(item, prefix + (index,))
+
+
+def test_fuzzing_every_field_of_a_plan_literal_gives_a_plan_or_a_plan_error():
+    import copy
+
+    c = pool(checkpoints=[cand("checkpoint", "Base", file_name="base.safetensors", rerank=0.5)],
+             object_loras=[cand("object_lora", "Cat", file_name="cat.safetensors", trigger_words=["kitty"])],
+             style_loras=[cand("style_lora", "Ink", file_name="ink.safetensors", recommended_weight=0.6)])
+    base = compose_plan(intent(InstructionType.REPLACE, style=1), c).to_dict()
+    outcomes = {"plan": 0, "refused": 0}
+    for path in list(_paths(base)):
+        for value in [*WRONG_VALUES, "delete"]:
+            literal = copy.deepcopy(base)
+            target = literal
+            for key in path[:-1]:
+                target = target[key]
+            if value == "delete":
+                del target[path[-1]]
+            else:
+                target[path[-1]] = value
+            try:
+                plan = Plan.from_value(literal)
+                plan.validate()
+            except PlanError:
+                outcomes["refused"] += 1
+                continue
+            # Accepted: everything Apply Plan reads is of the right type, and no number is NaN or infinite.
+            assert isinstance(plan.checkpoint_name, str) and isinstance(plan.prompt, str), path
+            assert isinstance(plan.negative_prompt, str) and all(isinstance(t, str) for t in plan.trigger_words), path
+            assert all(isinstance(n, str) and math.isfinite(w) for n, w in plan.lora_weights()), path
+            json.dumps(plan.to_dict(), allow_nan=False)
+            assert Plan.from_json(plan.to_json()) == plan, path
+            outcomes["plan"] += 1
+    assert outcomes["plan"] > 100 and outcomes["refused"] > 500, outcomes

@@ -48,8 +48,8 @@ def test_presets_custom_keyframes_and_blocks_round_trip_through_the_plan_json():
     ({"keyframes": [[0.2, 1.0]]}, "must start at 0.0"),
     ({"keyframes": [[0, 1.0], [0.5, 0.5], [0.4, 1.0]]}, "strictly increasing"),
     ({"keyframes": [[0, 1.0], [0.5, 0.5], [0.5, 1.0]]}, "strictly increasing"),
-    ({"keyframes": [[0, math.nan]]}, "outside"),
-    ({"keyframes": [[0, math.inf]]}, "outside"),
+    ({"keyframes": [[0, math.nan]]}, "must be finite"),
+    ({"keyframes": [[0, math.inf]]}, "must be finite"),
     ({"keyframes": [[0, 1.0], [1.5, 1.0]]}, "outside [0.0, 1.0]"),
     ({"keyframes": [[0, 3.0]]}, "outside [0.0, 2.0]"),
     ({"keyframes": [[0, -0.5]]}, "outside"),
@@ -58,7 +58,7 @@ def test_presets_custom_keyframes_and_blocks_round_trip_through_the_plan_json():
     ({"keyframes": [[0]]}, "not [start_percent, multiplier]"),
     ({"keyframes": []}, "list of 1 to 32 pairs"),
     ({"keyframes": [[i / 40, 1.0] for i in range(40)]}, "list of 1 to 32 pairs"),
-    ({"blocks": {"input": math.nan}}, "outside"),
+    ({"blocks": {"input": math.nan}}, "must be finite"),
     ({"blocks": {"IN01": 0.5}}, "'blocks' must map input, middle, output"),
     ({"preset": "style-late", "keyframes": [[0, 1.0]]}, "differ from the preset"),
     ({"steps": 3}, "unknown field"),
@@ -68,7 +68,16 @@ def test_presets_custom_keyframes_and_blocks_round_trip_through_the_plan_json():
 def test_malformed_schedules_are_refused_with_the_shape(bad, says):
     with pytest.raises(PlanError) as exc:
         Plan.from_dict(_plan(bad))
-    assert says in str(exc.value) and "A LoRA schedule is a preset name" in str(exc.value)
+    # a NaN anywhere in a plan is named by the plan's own finite-number check, with the plan's shape
+    shape = "A plan is a JSON object" if says == "must be finite" else "A LoRA schedule is a preset name"
+    assert says in str(exc.value) and shape in str(exc.value)
+
+
+@pytest.mark.parametrize("bad", [{"keyframes": [[0, math.nan]]}, {"keyframes": [[0, math.inf]]},
+                                 {"blocks": {"input": math.nan}}])
+def test_a_schedule_alone_refuses_non_finite_numbers(bad):
+    with pytest.raises(PlanError, match="outside"):
+        LoraSchedule.from_value(bad)
 
 
 def test_a_checkpoint_cannot_carry_a_schedule():

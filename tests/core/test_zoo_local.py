@@ -282,3 +282,17 @@ def test_index_build_no_cache_writes_no_scan_cache(models, tmp_path, fixture_cac
 def test_bad_sidecars_raise_zoo_error(suffix, data):
     with pytest.raises(ZooError):
         parse_sidecar(suffix, data)
+
+
+def test_every_pickle_extension_is_listed_as_a_pickle_never_read(tmp_path):
+    """.pt2 and .pkl are pickles ComfyUI lists among its models (issue 21, item 9): listed by name, never loaded."""
+    from polaris_core.weights import PICKLE_SUFFIXES
+
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    for suffix in (".pt2", ".pkl", ".PT2", ".ckpt"):
+        (folder / f"model{suffix.replace('.', '_')}{suffix}").write_bytes(b"\x80\x04 not really a pickle" + suffix.encode())
+    assert {".pt2", ".pkl"} <= set(PICKLE_SUFFIXES)
+    result = scan_folder(folder, "lora", cache_dir=None)
+    assert len(result.entries) == 4 and result.report.pickles == 4
+    assert all(e.file_format == "pickle" and e.base_family == "unknown" for e in result.entries)

@@ -24,6 +24,14 @@ def test_search_requests_out_of_bounds_are_refused(payload):
         zoo.search_request(payload)
 
 
+@pytest.mark.parametrize("text", ["--5", "-", "²", "٣", "5²", "9" * 5000, "1_000", "0x10", " ", "+-3"])
+def test_numbers_as_text_that_int_cannot_read_are_refused_clearly(text):
+    """str.isdigit accepts "²", "٣" and 5000 digits, which int() then rejects: a 500 on the routes (issue 21)."""
+    for key in ("k", "page"):
+        with pytest.raises(zoo.ZooRequestError, match=f"'{key}' must be a whole number"):
+            zoo.search_request({"index": "demo", key: text})
+
+
 def test_search_request_defaults_and_numbers_as_text():
     request = zoo.search_request({"index": " demo ", "query": "  cat  ", "k": "5", "page": 2.0})
     assert request == zoo.SearchRequest(index="demo", query="cat", kind="lora", family="", k=5, page=2)

@@ -84,6 +84,9 @@ def test_entry_details(comfy_server):
     ({"query": "cat", "k": 51}, 400),
     ({"query": "cat", "k": "many"}, 400),
     ({"query": "cat", "k": 2.5}, 400),
+    ({"query": "cat", "k": "--5"}, 400),               # passed an isdigit precheck, then failed in int(): a 500
+    ({"query": "cat", "k": "\u00b2"}, 400),
+    ({"query": "cat", "page": "9" * 5000}, 400),
     ({"query": "cat", "page": 20}, 400),
     ({"query": "cat", "kind": "vae"}, 400),
     ({"query": ["cat"]}, 400),
@@ -104,6 +107,11 @@ def test_bodies_are_bounded(comfy_server):
     assert status == 400 and "larger than" in json.loads(body)["error"]
     status, _, body = request(comfy_server, "POST", "/polaris/search", raw=b"{not json")
     assert status == 400
+    for route in ("/polaris/search", "/polaris/plan", "/polaris/index/build"):  # RecursionError was a 500
+        status, _, body = request(comfy_server, "POST", route, raw=b"[" * 5000 + b"]" * 5000)
+        assert status == 400 and "nests too deeply" in json.loads(body)["error"], (route, body)
+        status, _, body = request(comfy_server, "POST", route, raw=b'{"a":' * 2000 + b"1" + b"}" * 2000)
+        assert status == 400, (route, body)
     status, _, body = request(comfy_server, "POST", "/polaris/plan", {"index": "demo", "instruction": "y" * 1001})
     assert status == 400
 

@@ -111,3 +111,117 @@ def test_apply_plan_takes_a_plan_literal_from_an_api_graph(pack):
     for value in ({"checkpoint": "absent-model.safetensors"}, "{not json", 7):
         with pytest.raises(PlanError, match="A plan is a JSON object"):
             apply.execute(value)
+
+
+# ---- LoRAs whose names fit but whose tensors do not (issue 21, item 7)
+def _kohya(key: str) -> str:
+    from comfy_host import FORMAT_TARGETS, _kohya_name
+
+    return _kohya_name(FORMAT_TARGETS[key][0])
+
+
+def _damaged_loras() -> dict:
+    """name -> (tensors, what the refusal must name). LoCon / LoHa / LoKr fixtures of the SD1.5 layers with one
+    tensor spoiled; every key still matches a layer, so ComfyUI's loader places all of them."""
+    from comfy_host import format_lora_tensors
+
+    q, conv = _kohya("unet_q"), _kohya("unet_conv")
+    out = {}
+    for name, value in (("nan", float("nan")), ("inf", float("inf")), ("huge", 3e4)):
+        tensors = format_lora_tensors("locon")
+        spoiled = tensors[f"{conv}.lora_up.weight"].clone()
+        spoiled.view(-1)[5] = value
+        tensors[f"{conv}.lora_up.weight"] = spoiled
+        out[name] = (tensors, f"{conv}.lora_up.weight")
+    tensors = format_lora_tensors("locon")  # rank 3 up against rank 2 down: the product cannot be formed
+    tensors[f"{q}.lora_up.weight"] = torch.randn(320, 3).half() * 0.05
+    out["rank"] = (tensors, q)
+    tensors = format_lora_tensors("locon")  # a 640-wide layer's LoRA on the 320-wide one
+    tensors[f"{q}.lora_up.weight"] = torch.randn(640, 2).half() * 0.05
+    tensors[f"{q}.lora_down.weight"] = torch.randn(2, 640).half() * 0.05
+    out["shape"] = (tensors, q)
+    tensors = format_lora_tensors("loha")
+    tensors[f"{q}.hada_w1_a"], tensors[f"{q}.hada_w2_a"] = torch.randn(160, 2).half(), torch.randn(160, 2).half()
+    out["loha-shape"] = (tensors, q)
+    tensors = format_lora_tensors("lokr")
+    tensors[f"{q}.lokr_w1"] = torch.randn(2, 2).half() * 0.05  # kron(w1, w2) is half the layer's size
+    out["lokr-shape"] = (tensors, q)
+    return out
+
+
+@pytest.fixture(scope="module")
+def damaged_loras(model_dirs) -> dict:
+    import comfy.utils
+
+    _, lora_dir = model_dirs
+    out = {}
+    for name, (tensors, bad) in _damaged_loras().items():
+        path = lora_dir / f"damaged-{name}.safetensors"
+        comfy.utils.save_torch_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+        out[name] = (path.name, bad)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "huge", "rank", "shape", "loha-shape", "lokr-shape"])
+def test_a_lora_whose_tensors_do_not_fit_is_refused_whole_naming_the_tensor(pack, loaded, lora_files,
+                                                                             damaged_loras, kind, caplog):
+    from polaris_core.errors import PlanError
+
+    glue = pack.nodes.glue
+    model, clip, _ = loaded
+    name, bad = damaged_loras[kind]
+    lora_dir = glue.folder_paths.get_folder_paths("loras")[0]
+    placed, not_loaded = glue.lora_fit(f"{lora_dir}/{name}", model, clip)
+    assert placed == 3 and not_loaded == []  # every key name fits: the name check alone let these through
+    reason = {"nan": "NaN or infinite values", "inf": "NaN or infinite values", "huge": "holds 3e\\+04, past the 10000",
+              }.get(kind, "cannot be applied to diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight")
+    good = next(iter(lora_files.values())).name
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(PlanError, match=rf"LoRA {name} .*tensor {bad}.*{reason}.*Nothing was applied"):
+            glue.apply_loras(model, clip, [(good, 0.7), (name, 0.5)])
+    assert len(model.patches) == 0 and len(clip.patcher.patches) == 0  # not even the good one: whole or nothing
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # the dry run's ComfyUI errors stay quiet
+
+
+def test_comfyui_would_skip_the_mismatched_layer_and_only_log_it(pack, loaded, damaged_loras, caplog):
+    """Why the check runs ComfyUI's weight calculation: patched as LoraLoader does, the mismatched layer is left
+    unchanged with an ERROR in the log, while the LoRA counts as loaded."""
+    import comfy.lora
+    import comfy.sd
+    import comfy.utils
+
+    model, clip, _ = loaded
+    name, _ = damaged_loras["rank"]
+    lora = comfy.utils.load_torch_file(f"{pack.nodes.glue.folder_paths.get_folder_paths('loras')[0]}/{name}")
+    patched, _ = comfy.sd.load_lora_for_models(model, clip, lora, 1.0, 1.0)
+    key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
+    original = patched.model.state_dict()[key].float()
+    with caplog.at_level(logging.ERROR):
+        after = comfy.lora.calculate_weight(patched.patches[key], original.clone(), key)
+    assert torch.equal(after, original)
+    assert any(r.getMessage().startswith("ERROR lora " + key) for r in caplog.records)
+
+
+# ---- .pt2 and every other pickle ComfyUI lists (issue 21, item 9)
+def test_no_extension_comfyui_loads_with_torch_load_is_ever_opened(pack, model_dirs, loaded, monkeypatch):
+    import folder_paths
+
+    from polaris_core.errors import ModelFileError
+    from polaris_core.weights import PICKLE_SUFFIXES, SAFETENSORS_WEIGHT_SUFFIXES
+
+    comfy_pickles = set(folder_paths.supported_pt_extensions) - set(SAFETENSORS_WEIGHT_SUFFIXES)
+    assert ".pt2" in comfy_pickles and comfy_pickles <= set(PICKLE_SUFFIXES)
+    opened = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: opened.append(a) or {})
+    ckpt_dir, lora_dir = model_dirs
+    model, clip, _ = loaded
+    glue = pack.nodes.glue
+    for suffix in [*sorted(comfy_pickles), ".PT2", ".weird", ".safetensors.bak"]:
+        for folder in (ckpt_dir, lora_dir):
+            (folder / f"model{suffix}").write_bytes(b"\x80\x04 not really a pickle")
+        what = "pickle" if suffix.lower() in PICKLE_SUFFIXES else "not a .safetensors file"
+        with pytest.raises(ModelFileError, match=f"model{suffix}.* {what}"):
+            glue.apply_loras(model, clip, [(f"model{suffix}", 0.5)])
+        with pytest.raises(ModelFileError, match=f"model{suffix}.* {what}"):
+            glue.load_checkpoint(f"model{suffix}")
+    assert opened == []
