@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from polaris_core.atomic import ORPHAN_AGE_S
 from polaris_core.cli import main
 from polaris_core.cli import main as cli_main
 from polaris_core.demo import demo_catalog_path
@@ -73,11 +75,15 @@ def test_saving_into_an_index_keeps_files_it_did_not_write(demo_built, tmp_path)
     stranger.write_text("a user's note")
     stray_data = folder / "vectorstore-data" / "backup.npy"
     stray_data.write_bytes(b"x")
-    old_own = folder / "zoo" / "entries-0123456789abcdef.jsonl"  # an old file of ours: cleaned up
+    old_own = folder / "zoo" / "entries-0123456789abcdef.jsonl"  # left by a save killed long ago: cleaned up
     old_own.write_text("{}\n")
+    long_ago = time.time() - 2 * ORPHAN_AGE_S
+    os.utime(old_own, (long_ago, long_ago))
+    pending = folder / "zoo" / "entries-fedcba9876543210.jsonl"  # young: another save's, not committed yet
+    pending.write_text("{}\n")
     index.save(folder)
     assert stranger.read_text() == "a user's note" and stray_data.exists()
-    assert not old_own.exists()
+    assert not old_own.exists() and pending.exists()
     assert len(ZooIndex.load(folder)) == len(index)
 
 
