@@ -250,6 +250,11 @@ ROUTES = (
 )
 
 
+def new_builds(notify) -> zoo.IndexBuilds:
+    """The sidebar's build runner: `notify(status)` gets every progress event, its messages without server paths."""
+    return zoo.IndexBuilds(notify, public_message=glue.public_message)
+
+
 def register() -> bool:
     """Add the routes to the running PromptServer once; False when there is no server (tests, scripts)."""
     global _registered, _builds
@@ -262,8 +267,7 @@ def register() -> bool:
     server = getattr(PromptServer, "instance", None)
     if server is None:
         return False
-    _builds = zoo.IndexBuilds(lambda status: server.send_sync(PROGRESS_EVENT, status),
-                              public_message=glue.public_message)
+    _builds = new_builds(lambda status: server.send_sync(PROGRESS_EVENT, status))
     for method, path, handler in ROUTES:
         server.routes.route(method, path)(handler)
     _registered = True

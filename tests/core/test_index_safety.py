@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from polaris_core.atomic import ORPHAN_AGE_S
 from polaris_core.cli import main
 from polaris_core.cli import main as cli_main
 from polaris_core.demo import demo_catalog_path
@@ -70,6 +69,8 @@ def test_build_refuses_a_folder_that_is_not_an_index_and_deletes_nothing(tmp_pat
 
 
 def test_saving_into_an_index_keeps_files_it_did_not_write(demo_built, tmp_path):
+    from polaris_core.atomic import ORPHAN_AGE_S
+
     index, _ = demo_built
     folder = _copy_index(index, tmp_path / "idx")
     stranger = folder / "zoo" / "readme.txt"

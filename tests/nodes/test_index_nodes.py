@@ -234,11 +234,11 @@ def test_a_sidebar_build_and_a_build_zoo_index_node_never_write_one_folder_toget
 
     import polaris_core.vectorstore as vectorstore
     from polaris_core import zoo_service as zoo
-    from polaris_core.index_lock import IndexBusyError
+    from polaris_core.errors import PolarisError
 
-    routes, glue = pack.nodes.routes, pack.nodes.glue
+    routes = pack.nodes.routes
     events: list[dict] = []
-    monkeypatch.setattr(routes, "_builds", zoo.IndexBuilds(events.append, public_message=glue.public_message))
+    monkeypatch.setattr(routes, "_builds", routes.new_builds(events.append))
     at_commit, go = threading.Event(), threading.Event()
     real_write = vectorstore.write_json_atomic
 
@@ -252,8 +252,9 @@ def test_a_sidebar_build_and_a_build_zoo_index_node_never_write_one_folder_toget
     routes._start_build(zoo.build_request({"name": "race-test", "scan_checkpoints": False}))
     try:
         assert at_commit.wait(300), routes._builds.status()
-        with pytest.raises(IndexBusyError) as refused:
+        with pytest.raises(PolarisError) as refused:
             pack.nodes.index.PolarisBuildIndex.execute("race-test", scan_checkpoints=False, scan_loras=True)
+        assert type(refused.value).__name__ == "IndexBusyError"
         message = str(refused.value)
         assert "models/polaris/indexes/race-test is being built by a build from the Zoo sidebar's Indexes panel" \
             in message, message
@@ -271,7 +272,7 @@ def test_build_status_never_shows_server_paths(pack, comfy, lora_folder, monkeyp
 
     routes, glue = pack.nodes.routes, pack.nodes.glue
     events: list[dict] = []
-    monkeypatch.setattr(routes, "_builds", zoo.IndexBuilds(events.append, public_message=glue.public_message))
+    monkeypatch.setattr(routes, "_builds", routes.new_builds(events.append))
     notes = glue.index_root() / "status-notes"
     notes.mkdir(parents=True, exist_ok=True)
     (notes / "my-notes.txt").write_text("private")
