@@ -154,8 +154,9 @@ def load_index(name: str):
     try:
         return ZooIndex.load(index_folder(name))
     except IndexFolderError as exc:
-        raise IndexFolderError(f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, "
-                               f"run a Build Zoo Index (Polaris) node with index_name '{name}'.") from exc
+        raise IndexFolderError(public_message(
+            f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, run a Build Zoo Index "
+            f"(Polaris) node with index_name '{name}'.")) from exc
 
 
 def index_fingerprint(name: str) -> str:
@@ -316,7 +317,7 @@ def node_errors(node: str, widget: str, name: str):
         prefix = f"{node}: "
         if str(exc).startswith(prefix):
             raise
-        raise type(exc)(f"{prefix}{widget} '{name}': {exc}") from exc
+        raise type(exc)(public_message(f"{prefix}{widget} '{name}': {exc}")) from exc
 
 
 def llm_names() -> list[str]:

@@ -339,3 +339,16 @@ def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, 
     llm = zoo._RERANKER[0].llm
     assert isinstance(llm.manager, glue.ComfyDeviceManager)
     assert any(entry.model is llm.manager.patcher for entry in mm.current_loaded_models)
+
+
+def test_a_damaged_index_is_named_relatively_on_load_zoo_index(pack, comfy, lora_folder):
+    from polaris_core.errors import IndexFolderError
+
+    nodes = pack.nodes.index
+    nodes.PolarisBuildIndex.execute("damaged-test", scan_checkpoints=False, scan_loras=True)
+    entries = next((pack.nodes.glue.index_root() / "damaged-test" / "zoo").glob("entries-*.jsonl"))
+    entries.write_bytes(entries.read_bytes()[:-5])
+    with pytest.raises(IndexFolderError) as refused:
+        nodes.PolarisLoadIndex.execute("damaged-test")
+    message = str(refused.value)
+    assert "models/polaris/indexes/damaged-test/zoo/entries-" in message and str(comfy) not in message, message
