@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import socket
 import threading
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from polaris_core.errors import IndexFolderError
+
+log = logging.getLogger("polaris")
 
 LOCK_FILE = ".polaris-build.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 30  # msvcrt locks a byte range; lock one far past the holder record so it stays readable
@@ -51,6 +54,12 @@ def _try_lock(fd: int) -> bool:
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            # A file system without locks (some network shares): build unlocked; cleanup still removes only
+            # what a commit superseded (see `atomic.remove_stale`), so a concurrent build loses no files.
+            log.warning("index folders here cannot be locked (%s); do not run two builds of one index at once",
+                        exc.strerror)
+            return True
         raise
     return True
 

@@ -433,6 +433,7 @@ def preview_file(index, wanted_id: str, number: int, allowed_roots: Sequence[Pat
 # ---------------------------------------------------------------- instruction mode
 _RERANKER_LOCK = threading.Lock()
 _RERANKER: list = []
+_RERANKING = threading.Lock()
 
 
 def default_reranker(load_llm: Optional[Callable[[], Any]] = None):
@@ -475,7 +476,8 @@ def plan_instruction(index, instruction: str, *, reranker: Any = None, backend: 
     ranked = candidates
     if reranker is not None:
         started = time.perf_counter()
-        ranked = reranker.rerank_all(candidates, keep=3, on_step=on_step)
+        with _RERANKING:  # one LLM, one rerank at a time (searches are not held up by it)
+            ranked = reranker.rerank_all(candidates, keep=3, on_step=on_step)
         timings["rerank_ms"] = (time.perf_counter() - started) * 1000
     plan = compose_plan(intent, ranked)
     summary = plan_summary(plan)
