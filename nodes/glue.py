@@ -52,20 +52,75 @@ def index_root() -> Path:
 
 
 def index_folder(name: str) -> Path:
-    """An index folder by name, refusing names that would leave models/polaris/indexes."""
-    clean = (name or "").strip()
-    if not clean or clean in (".", "..") or "/" in clean or "\\" in clean or "\x00" in clean:
-        raise UnsafePathError(f"{name!r} is not a valid index name; use a plain folder name such as 'my-zoo'.")
-    return index_root() / clean
+    """An index folder by name, refusing names that are not plain folder names (`valid_index_name`: too long,
+    hidden, control characters, separators) or that are reserved (`demo`: see `demo_folder`)."""
+    from polaris_core.index import valid_index_name
+
+    return index_root() / valid_index_name(name)
+
+
+def demo_folder() -> Path:
+    """Where the shipped demo zoo's index is built (on first use; nothing else may write there)."""
+    return index_root() / "demo"
+
+
+def index_label(name: str) -> str:
+    """An index folder as messages that reach the browser name it: relative to ComfyUI's model folders."""
+    return f"{folder_label(POLARIS_KEY)}/indexes/{name}"
 
 
 def index_names() -> list[str]:
+    """Built indexes by folder name (the demo zoo and folders whose names the index rule refuses are left out)."""
     root = index_root()
     if not root.is_dir():
         return []
-    from polaris_core.index import is_index_folder
+    from polaris_core.errors import UnsafePathError
+    from polaris_core.index import is_index_folder, valid_index_name
 
-    return sorted(p.name for p in root.iterdir() if is_index_folder(p) and p.name != "demo")
+    names = []
+    for path in root.iterdir():
+        try:
+            if valid_index_name(path.name) == path.name and is_index_folder(path):
+                names.append(path.name)
+        except UnsafePathError:
+            continue
+    return sorted(names)
+
+
+def public_message(text: str) -> str:
+    """`text` with the server's absolute folder paths replaced by the names a ComfyUI user knows
+    (models/…, input/, output/): messages that reach the browser never show where the server keeps files."""
+    replacements: dict[str, str] = {}
+
+    def add(path: str | os.PathLike | None, shown: str) -> None:
+        if not path:
+            return
+        for variant in {str(Path(path)), str(Path(path).resolve())}:
+            if len(variant) > 1:
+                replacements.setdefault(variant, shown)
+
+    for key, (paths, _) in list(folder_paths.folder_names_and_paths.items()):
+        for path in paths:
+            add(path, folder_label_of(key, path))
+    add(folder_paths.models_dir, "models")
+    for getter, shown in (("get_input_directory", "input"), ("get_output_directory", "output"),
+                          ("get_temp_directory", "temp")):
+        try:
+            add(getattr(folder_paths, getter)(), shown)
+        except Exception:  # an older ComfyUI without one of these folders
+            continue
+    add(getattr(folder_paths, "base_path", None), "ComfyUI")
+    for path in sorted(replacements, key=len, reverse=True):
+        text = text.replace(path, replacements[path])
+    return text
+
+
+def folder_label_of(key: str, path: str) -> str:
+    """One configured folder of `key` as a user finds it: relative to ComfyUI's models folder, else models/<key>."""
+    try:
+        return "models/" + Path(path).resolve().relative_to(Path(folder_paths.models_dir).resolve()).as_posix()
+    except (ValueError, OSError):
+        return f"models/{key}"
 
 
 DEFAULT_INDEX = "my-zoo"  # what Build Zoo Index writes by default and the shipped workflows load
@@ -101,8 +156,9 @@ def load_index(name: str):
     try:
         return ZooIndex.load(index_folder(name))
     except IndexFolderError as exc:
-        raise IndexFolderError(f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, "
-                               f"run a Build Zoo Index (Polaris) node with index_name '{name}'.") from exc
+        raise IndexFolderError(public_message(
+            f"Load Zoo Index (Polaris): the index '{name}' cannot be used ({exc}) To fix it, run a Build Zoo Index "
+            f"(Polaris) node with index_name '{name}'.")) from exc
 
 
 def index_fingerprint(name: str) -> str:
@@ -277,7 +333,7 @@ def node_errors(node: str, widget: str, name: str):
         prefix = f"{node}: "
         if str(exc).startswith(prefix):
             raise
-        raise type(exc)(f"{prefix}{widget} '{name}': {exc}") from exc
+        raise type(exc)(public_message(f"{prefix}{widget} '{name}': {exc}")) from exc
 
 
 def llm_names() -> list[str]:

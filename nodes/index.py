@@ -7,6 +7,8 @@ from comfy_api.v0_0_2 import io, ui
 from . import glue, types
 
 DEMO = "(demo zoo)"
+BUILD_NODE = "Build Zoo Index (Polaris)"
+LOAD_NODE = "Load Zoo Index (Polaris)"
 
 
 class PolarisBuildIndex(io.ComfyNode):
@@ -14,16 +16,23 @@ class PolarisBuildIndex(io.ComfyNode):
     def define_schema(cls) -> io.Schema:
         return io.Schema(
             node_id="PolarisBuildIndex",
-            display_name="Build Zoo Index (Polaris)",
+            display_name=BUILD_NODE,
             category="Polaris/index",
             description="Scans ComfyUI's checkpoints and loras folders (headers and sidecars only, never loading "
                         "weights) plus optional Civitai catalog files, and builds or updates a searchable index in "
                         "models/polaris/indexes. Unchanged files are not re-read, so a rescan takes seconds.",
             inputs=[
                 io.String.Input("index_name", default="my-zoo",
-                                tooltip="Folder name under models/polaris/indexes; an existing index is updated."),
+                                tooltip="Folder name under models/polaris/indexes; an existing index is updated. "
+                                        "A plain name of at most 80 characters, not starting with a dot; 'demo' is "
+                                        "the shipped demo zoo's."),
                 io.Boolean.Input("scan_checkpoints", default=True, tooltip="Index the files in models/checkpoints."),
                 io.Boolean.Input("scan_loras", default=True, tooltip="Index the files in models/loras."),
+                io.Boolean.Input("allow_removing_entries", default=False, optional=True,
+                                 tooltip="Let this build drop more than half of the existing index's entries, "
+                                         "e.g. after you deleted models or unticked a scan on purpose. Off, such a "
+                                         "build stops and keeps the index as it was (a folder that failed to read "
+                                         "must not wipe your index)."),
                 io.String.Input("catalogs", default="", multiline=True, optional=True,
                                 tooltip="Civitai API catalog files (.jsonl or .jsonl.gz), one name per line, from ComfyUI's "
                                         "input folder or models/polaris/catalogs."),
@@ -36,25 +45,36 @@ class PolarisBuildIndex(io.ComfyNode):
 
     @classmethod
     def execute(cls, index_name: str, scan_checkpoints: bool, scan_loras: bool, catalogs: str = "",
-                clip=None) -> io.NodeOutput:
-        build = build_index(index_name, scan_checkpoints=scan_checkpoints, scan_loras=scan_loras,
-                            catalogs=catalogs, clip=clip)
+                clip=None, allow_removing_entries: bool = False) -> io.NodeOutput:
+        build = build_index(index_name, node=BUILD_NODE, scan_checkpoints=scan_checkpoints, scan_loras=scan_loras,
+                            catalogs=catalogs, clip=clip, allow_removing_entries=allow_removing_entries)
         return io.NodeOutput(build.index, ui=ui.PreviewText(f"{index_name}: {build.summary()}"))
 
 
-def build_index(index_name: str, *, scan_checkpoints: bool = True, scan_loras: bool = True, catalogs: str = "",
-                clip=None):
+def build_index(index_name: str, *, node: str, scan_checkpoints: bool = True, scan_loras: bool = True,
+                catalogs: str = "", clip=None, allow_removing_entries: bool = False):
     """Build or update an index from ComfyUI's model folders (and catalogs), with the node's progress bar and
-    the UI's interrupt. The core's build is atomic: an interrupted build leaves the previous index as it was."""
+    the UI's interrupt. The core's build is atomic and holds the folder's lock: an interrupted or refused build
+    leaves the previous index as it was. Errors are said in `node`'s terms, without the server's paths."""
+    from polaris_core.errors import PolarisError
     from polaris_core.pipeline import build_or_update_index
 
-    folder = glue.index_folder(index_name)
+    try:
+        folder = glue.index_folder(index_name)
+    except PolarisError as exc:
+        raise type(exc)(f"{node}: index_name: {exc}") from exc
     roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
     roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
     files = glue.resolve_catalog_paths(catalogs)
     on_step, check_cancel = glue.callbacks()
-    return build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
-                                 clip=clip, on_step=on_step, check_cancel=check_cancel)
+    try:
+        return build_or_update_index(
+            folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(), clip=clip,
+            allow_shrink=bool(allow_removing_entries), label=glue.index_label(folder.name),
+            how_to_allow_shrink=f"tick allow_removing_entries on {BUILD_NODE} and queue it again",
+            what=f"a {node} node", on_step=on_step, check_cancel=check_cancel)
+    except PolarisError as exc:  # said in the graph's terms, without the server's paths
+        raise type(exc)(glue.public_message(str(exc))) from exc
 
 
 def build_on_first_use(index_name: str, clip=None):
@@ -63,7 +83,7 @@ def build_on_first_use(index_name: str, clip=None):
     from polaris_core.errors import PolarisError
 
     try:
-        return build_index(index_name, clip=clip)
+        return build_index(index_name, node=LOAD_NODE, clip=clip)
     except PolarisError as exc:
         raise type(exc)(
             f"Load Zoo Index (Polaris): there is no index named '{index_name}' yet, and building it from "
@@ -115,7 +135,7 @@ class PolarisLoadIndex(io.ComfyNode):
 
         first_run = ""
         if index_name == DEMO:
-            index = demo_index(glue.index_folder("demo"), cache_dir=glue.cache_folder()).index
+            index = demo_index(glue.demo_folder(), cache_dir=glue.cache_folder(), label=glue.index_label("demo")).index
         elif not is_index_folder(glue.index_folder(index_name)):
             build = build_on_first_use(index_name, clip)
             index = build.index

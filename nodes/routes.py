@@ -52,7 +52,7 @@ def _handle_errors(handler):
         try:
             return await handler(request)
         except PolarisError as exc:
-            return _error(_status_of(exc), str(exc))
+            return _error(_status_of(exc), glue.public_message(str(exc)))
         except Exception:  # never leak a traceback to the page; the server log has it
             log.exception("zoo sidebar route %s failed", request.path)
             return _error(500, "Polaris hit an internal error; the ComfyUI log has the details.")
@@ -77,7 +77,7 @@ async def _json_body(request: web.Request) -> dict:
 
 # ---------------------------------------------------------------- indexes by name
 def _folder(name: str) -> Path:
-    return glue.index_folder(name)
+    return glue.demo_folder() if name == DEMO else glue.index_folder(name)
 
 
 def _index(name: str):
@@ -88,7 +88,7 @@ def _index(name: str):
             if zoo.folder_signature(folder) is None:
                 from polaris_core.pipeline import demo_index
 
-                demo_index(folder, cache_dir=glue.cache_folder())
+                demo_index(folder, cache_dir=glue.cache_folder(), label=glue.index_label(DEMO))
     return _cache.get(folder)
 
 
@@ -108,7 +108,7 @@ def _list_indexes() -> dict:
                 _index(DEMO)  # built on first use
             out.append(zoo.index_info(name, _folder(name)))
         except PolarisError as exc:
-            out.append({"name": name, "error": str(exc)})
+            out.append({"name": name, "error": glue.public_message(str(exc))})
     return {"indexes": out, "build": _builds.status() if _builds else zoo.BuildStatus().to_dict()}
 
 
@@ -132,11 +132,18 @@ def _preview(name: str, wanted: str, number: int):
     return zoo.preview_file(index, wanted, number, _model_roots())
 
 
+def _managed_llm():
+    """The bundled LLM as Load LLM (Polaris) loads it: on the offload device, under ComfyUI's memory manager."""
+    from polaris_core.llm import load_llm
+
+    return glue.managed(load_llm(None, device=glue.offload_device("llm"), cache=False), "llm")
+
+
 def _plan(name: str, instruction: str, rerank: bool) -> dict:
     index, lock = _index(name)
-    reranker = zoo.default_reranker() if rerank else None
-    with lock:
-        summary = zoo.plan_instruction(index, instruction, reranker=reranker)
+    reranker = zoo.default_reranker(_managed_llm) if rerank else None
+    # The search lock covers retrieval only: searches of this index go on while the LLM reranks.
+    summary = zoo.plan_instruction(index, instruction, reranker=reranker, index_lock=lock)
     workflows, problems = {}, {}
     for template in zoo.WORKFLOW_TEMPLATES:
         try:
@@ -154,13 +161,16 @@ def _start_build(request: zoo.BuildRequest) -> dict:
     try:
         catalogs = glue.resolve_catalog_paths(request.catalogs) if request.catalogs.strip() else []
     except PolarisError as exc:  # a path outside the allowed folders, or a missing file: the request is wrong
-        raise zoo.ZooRequestError(str(exc)) from exc
+        raise zoo.ZooRequestError(glue.public_message(str(exc))) from exc
     roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if request.scan_checkpoints]
     roots += [(p, "lora") for p in glue.folder_list("loras") if request.scan_loras]
 
     def run(on_step, check_cancel):
-        build = build_or_update_index(folder, catalogs=catalogs, model_roots=roots, cache_dir=glue.cache_folder(),
-                                      on_step=on_step, check_cancel=check_cancel)
+        build = build_or_update_index(
+            folder, catalogs=catalogs, model_roots=roots, cache_dir=glue.cache_folder(),
+            allow_shrink=request.allow_removing_entries, label=glue.index_label(request.name),
+            how_to_allow_shrink='tick "Allow removing entries" in the Indexes panel and build again',
+            what="a build from the Zoo sidebar's Indexes panel", on_step=on_step, check_cancel=check_cancel)
         _cache.forget(folder)
         return build
 
@@ -240,6 +250,11 @@ ROUTES = (
 )
 
 
+def new_builds(notify) -> zoo.IndexBuilds:
+    """The sidebar's build runner: `notify(status)` gets every progress event, its messages without server paths."""
+    return zoo.IndexBuilds(notify, public_message=glue.public_message)
+
+
 def register() -> bool:
     """Add the routes to the running PromptServer once; False when there is no server (tests, scripts)."""
     global _registered, _builds
@@ -252,7 +267,7 @@ def register() -> bool:
     server = getattr(PromptServer, "instance", None)
     if server is None:
         return False
-    _builds = zoo.IndexBuilds(lambda status: server.send_sync(PROGRESS_EVENT, status))
+    _builds = new_builds(lambda status: server.send_sync(PROGRESS_EVENT, status))
     for method, path, handler in ROUTES:
         server.routes.route(method, path)(handler)
     _registered = True

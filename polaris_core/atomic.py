@@ -5,15 +5,33 @@ with `os.replace`, so a reader sees the old file or the new one, never half of o
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 _HASH_CHUNK = 8 << 20
+# A file of ours that no manifest names is removed only once it is this old: a younger one may belong to
+# a save that has not committed yet (killed saves leave such files; a running one is still writing them).
+ORPHAN_AGE_S = 3600.0
+
+log = logging.getLogger("polaris")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for the errors a full disk (or an exhausted quota) raises."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def os_reason(exc: OSError) -> str:
+    """What went wrong, without the file path an OSError's text carries (messages may reach a browser)."""
+    return exc.strerror or type(exc).__name__
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -114,6 +132,44 @@ def is_temp_file(name: str) -> bool:
 def is_own_file(name: str, pattern: re.Pattern) -> bool:
     """True for a file name this module wrote under `pattern`, or one of its temporary files."""
     return bool(pattern.match(name)) or is_temp_file(name)
+
+
+def remove_stale(folder: str | os.PathLike, pattern: re.Pattern, *, superseded: set[str], keep: set[str],
+                 now: float | None = None) -> None:
+    """After a commit: remove the files of `folder` that the replaced manifest named (`superseded`) and the
+    new one does not (`keep`), plus files of ours no manifest names that are older than ORPHAN_AGE_S.
+
+    Never a file matching neither `pattern` nor our temporary names, and never a young unnamed file: it may
+    be another save's, not committed yet.
+    """
+    now = time.time() if now is None else now
+    try:
+        paths = list(Path(folder).iterdir())
+    except OSError as exc:
+        log.debug("could not list %s for cleanup: %s", folder, exc)
+        return
+    for path in paths:
+        name = path.name
+        if name in keep or not is_own_file(name, pattern):
+            continue
+        try:
+            if not path.is_file() or path.is_symlink():
+                continue
+            if name not in superseded and now - path.stat().st_mtime < ORPHAN_AGE_S:
+                continue
+            path.unlink()
+        except OSError as exc:  # e.g. still open on Windows: harmless, removed by a later save
+            log.debug("could not remove stale %s: %s", path, exc)
+
+
+def remove_written(folder: str | os.PathLike, written: list[str], *, keep: set[str]) -> None:
+    """Undo a failed save: remove the files it wrote (`written`) unless the current manifest names them."""
+    for name in written:
+        if name not in keep:
+            try:
+                (Path(folder) / name).unlink(missing_ok=True)
+            except OSError as exc:
+                log.debug("could not remove %s after a failed save: %s", name, exc)
 
 
 class ChecksumMemo:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -30,12 +31,14 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 from scipy import sparse
 
-from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, is_temp_file, sha256_file,
-                                 write_content_addressed)
+from polaris_core import atomic
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_disk_full, is_own_file, is_temp_file,
+                                 os_reason, remove_stale, remove_written, sha256_file)
 from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
-from polaris_core.errors import EmptyZooError, IndexFolderError, VectorError
+from polaris_core.errors import EmptyZooError, IndexFolderError, UnsafePathError, VectorError
+from polaris_core.index_lock import LOCK_FILE, index_lock
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.vectorstore import DATA_DIR as STORE_DATA_DIR
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
@@ -209,8 +212,10 @@ class ZooIndex:
         params: BM25FParams | None = None,
         on_step: OnStep | None = None,
         check_cancel: CheckCancel | None = None,
+        label: Optional[str] = None,
     ) -> "ZooIndex":
-        """Index `entries` (duplicates by id: the last wins) and save to `folder` if given.
+        """Index `entries` (duplicates by id: the last wins) and save to `folder` if given (`label`: how
+        messages name it).
 
         `text_encoder` defaults to all-MiniLM-L6-v2; `image_encoder` (a ClipEncoder) is optional
         and only used for entries with local preview files. `cache` avoids re-embedding texts.
@@ -226,7 +231,7 @@ class ZooIndex:
         index._image_encoder = image_encoder
         index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
         if folder is not None:
-            index.save(folder)
+            index.save(folder, label=label)
         return index
 
     # ------------------------------------------------------------ encoders
@@ -582,41 +587,60 @@ class ZooIndex:
             "created_at": self.created_at,
         }
 
-    def save(self, folder: str | os.PathLike | None = None) -> Path:
-        """Write the index to `folder` (default: where it was loaded from) atomically."""
+    def save(self, folder: str | os.PathLike | None = None, *, label: Optional[str] = None) -> Path:
+        """Write the index to `folder` (default: where it was loaded from) atomically, holding the
+        folder's build lock (`index_lock`; a build that holds it already re-enters). `label` names the
+        folder in messages (e.g. relative to ComfyUI's model folders); default its path."""
         target = Path(folder) if folder is not None else self.folder
         if target is None:
             raise IndexFolderError("No index folder given; pass the folder to save the index in.")
-        refuse_foreign_folder(target)
+        shown = label or str(target)
+        refuse_foreign_folder(target, label=shown)  # before the lock file: nothing is written into a stranger's folder
+        with index_lock(target, "another Polaris index save", label=shown):
+            self._save_locked(target, shown)
+        self.folder = target
+        return target
+
+    def _save_locked(self, target: Path, shown: str) -> None:
         zoo = target / ZOO_DIR
         try:
             zoo.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IndexFolderError(f"Cannot create index folder {target}: {exc}. Choose a writable folder.") from exc
+            raise IndexFolderError(f"Cannot create the index folder {shown} ({os_reason(exc)}). "
+                                   "Choose a writable folder.") from exc
+        previous = _zoo_files(target)
+        written: list[str] = []
         try:
-            files = self._write_files(zoo)
+            files = self._write_files(zoo, written)
         except OSError as exc:
-            raise IndexFolderError(f"Saving the index to {target} failed ({exc}); the previous index, if any, "
-                                   "is still intact. Free disk space and retry.") from exc
+            remove_written(zoo, written, keep=previous)
+            if is_disk_full(exc):
+                raise IndexFolderError(f"The disk holding the index folder {shown} is full; the previous index, "
+                                       "if any, is still intact. Free space on that disk and build again.") from exc
+            raise IndexFolderError(f"Saving the index to {shown} failed ({os_reason(exc)}); the previous index, if "
+                                   "any, is still intact. Free disk space and retry.") from exc
         manifest = self.manifest()
         manifest["files"] = files
         manifest["shapes"] = {"terms": len(self.terms.vocabulary), "entries": len(self.entries),
                               "chunks": len(self.arrays.chunk_label)}
         manifest["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.store.extra[EXTRA_KEY] = manifest
-        self.store.save(target)  # the commit point
+        try:
+            self.store.save(target, label=shown)  # the commit point
+        except IndexFolderError:
+            remove_written(zoo, written, keep=previous)
+            raise
         keep = {info["name"] for info in files.values()}
-        for path in zoo.iterdir():
-            if path.name not in keep and is_own_file(path.name, _OWN_ZOO_FILE) and path.is_file():
-                try:
-                    path.unlink()
-                except OSError as exc:
-                    log.debug("could not remove stale %s: %s", path, exc)
-        self.folder = target
-        return target
+        remove_stale(zoo, _OWN_ZOO_FILE, superseded=previous, keep=keep)
 
-    def _write_files(self, zoo: Path) -> dict:
+    def _write_files(self, zoo: Path, written: list[str]) -> dict:
+        """Write every array and list as a content-addressed file; each name goes to `written` as it lands."""
         files: dict[str, dict] = {}
+
+        def write_content_addressed(folder: Path, stem: str, suffix: str, writer) -> dict:
+            info = atomic.write_content_addressed(folder, stem, suffix, writer)
+            written.append(info["name"])
+            return info
 
         def write_entries(path: Path) -> None:
             with open(path, "w", encoding="utf-8") as fh:
@@ -791,27 +815,30 @@ def _check_arrays(zoo: Path, arrays: "_Arrays", n_entries: int, n_chunks: int, i
         raise IndexFolderError(f"{zoo}: damaged arrays ({', '.join(problems)}); rebuild the index.")
 
 
-def refuse_foreign_folder(folder: Path) -> None:
+def refuse_foreign_folder(folder: Path, *, label: Optional[str] = None) -> None:
     """IndexFolderError when `folder` exists, is not an index, and holds anything an index save did not
     write: saving there could overwrite or clean up someone's files. An interrupted first save
-    (only index files, no manifest yet) may be saved over."""
+    (only index files, no manifest yet) may be saved over. The message names the folder by `label`
+    (default its path) and never lists the files in it (messages may reach a browser)."""
     folder = Path(folder)
+    shown = label or str(folder)
     if is_index_folder(folder) or not os.path.lexists(folder):
         return
     if not folder.is_dir():
-        raise IndexFolderError(f"{folder} is a file, not a folder; choose a new or empty folder for the index.")
-    foreign: list[str] = []
-    for path in sorted(folder.iterdir()):
+        raise IndexFolderError(f"{shown} is a file, not a folder; choose a new or empty folder for the index.")
+    foreign = 0
+    for path in folder.iterdir():
         own = {ZOO_DIR: _OWN_ZOO_FILE, STORE_DATA_DIR: OWN_DATA_FILE}.get(path.name)
         if own is not None and path.is_dir() and not path.is_symlink():
-            foreign += [f"{path.name}/{p.name}" for p in sorted(path.iterdir())
-                        if not (p.is_file() and not p.is_symlink() and is_own_file(p.name, own))]
-        elif not (path.is_file() and is_temp_file(path.name)):  # e.g. the manifest's, from a killed save
-            foreign.append(path.name)
+            foreign += sum(1 for p in path.iterdir()
+                           if not (p.is_file() and not p.is_symlink() and is_own_file(p.name, own)))
+        elif not (path.is_file() and (is_temp_file(path.name) or path.name == LOCK_FILE)):
+            foreign += 1  # e.g. a temporary file of the manifest's, from a killed save, is ours
     if foreign:
-        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        raise IndexFolderError(f"{folder} is not empty and is not a Polaris index (it holds {foreign[0]!r}{more}); "
-                               "nothing was written or deleted. Give a new or empty folder, or an existing index.")
+        things = "1 file or folder" if foreign == 1 else f"{foreign} files or folders"
+        raise IndexFolderError(f"{shown} is not empty and is not a Polaris index (it holds {things} that no index "
+                               "save wrote); nothing was written or deleted. Give a new or empty folder, or an "
+                               "existing index.")
 
 
 def indexed_entries(folder: str | os.PathLike) -> Optional[int]:
@@ -823,20 +850,63 @@ def indexed_entries(folder: str | os.PathLike) -> Optional[int]:
     return count if isinstance(count, int) and count >= 0 else None
 
 
-def check_rebuild(folder: str | os.PathLike, new_count: int, *, allow_shrink: bool = False, inputs: str = "") -> None:
+ALLOW_SHRINK_CLI = "pass --allow-shrink (or delete the index folder and build it again)"
+
+
+def check_rebuild(folder: str | os.PathLike, new_count: int, *, allow_shrink: bool = False, inputs: str = "",
+                  label: Optional[str] = None, how_to_allow: str = ALLOW_SHRINK_CLI) -> None:
     """Refuse a build that would replace the index in `folder` with nothing, or with less than half of
     it (unless `allow_shrink`): inputs that all failed to read must not wipe a good index.
-    `new_count` is how many entries the index will hold; `inputs` describes them for the message."""
+    `new_count` is how many entries the index will hold; `inputs` describes them for the message;
+    `label` names the folder; `how_to_allow` says, in the caller's terms, how to allow a shrink."""
     what = f" ({inputs})" if inputs else ""
+    shown = label or str(folder)
     old = indexed_entries(folder)
     if new_count == 0:
-        kept = f"the index in {folder} ({old} entries) is left as it was" if old else "no index was written"
+        kept = f"the index {shown} ({old} entries) is left as it was" if old else "no index was written"
         raise IndexFolderError(f"The inputs gave no usable entries{what}; {kept}. Check the catalog files and "
                                "model folders (see the skip reasons logged above).")
     if old and new_count * 2 < old and not allow_shrink:
-        raise IndexFolderError(f"This build would shrink the index in {folder} from {old} to {new_count} entries"
-                               f"{what}; it was left as it was. If the missing models were removed on purpose, "
-                               "pass --allow-shrink (or delete the index folder and build it again).")
+        raise IndexFolderError(f"This build would shrink the index {shown} from {old} to {new_count} entries"
+                               f"{what}; it was left as it was. If the missing models were removed (or left out of "
+                               f"the scan) on purpose, {how_to_allow}.")
+
+
+# ---------------------------------------------------------------- index names
+MAX_INDEX_NAME_CHARS = 80
+MAX_INDEX_NAME_BYTES = 200   # file systems allow 255 bytes per name
+RESERVED_INDEX_NAMES = ("demo",)  # the sidebar's shipped demo zoo lives in models/polaris/indexes/demo
+_NAME_FORBIDDEN = set('/\\:*?"<>|')
+
+
+class IndexNameError(UnsafePathError):
+    """An index name is not a plain, portable folder name."""
+
+
+def valid_index_name(value: object, *, allow_reserved: bool = False) -> str:
+    """The index name `value` (surrounding spaces removed) if it is a plain folder name, else IndexNameError.
+
+    One rule for the Build/Load Zoo Index nodes, the sidebar's routes and `polaris index build --out`: at most
+    MAX_INDEX_NAME_CHARS characters, no leading dot (hidden folders), no trailing dot, no control or format
+    characters, no path separators or characters Windows forbids, and not a reserved name (`demo`).
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise IndexNameError("Give the index a name, a plain folder name such as 'my-zoo'.")
+    name = value.strip()
+    if len(name) > MAX_INDEX_NAME_CHARS or len(name.encode("utf-8", "surrogatepass")) > MAX_INDEX_NAME_BYTES:
+        raise IndexNameError(f"The index name is {len(name)} characters long; use at most {MAX_INDEX_NAME_CHARS} "
+                             "(a plain folder name such as 'my-zoo').")
+    shown = repr(name[:40] + ("…" if len(name) > 40 else ""))
+    if name.startswith(".") or name.endswith("."):
+        raise IndexNameError(f"The index name {shown} starts or ends with a dot; use a plain folder name such "
+                             "as 'my-zoo'.")
+    if any(c in _NAME_FORBIDDEN or unicodedata.category(c).startswith("C") for c in name):
+        raise IndexNameError(f"The index name {shown} holds a path separator, a control character or one of "
+                             '\\ / : * ? " < > |; use a plain folder name such as \'my-zoo\'.')
+    if not allow_reserved and name.casefold() in RESERVED_INDEX_NAMES:
+        raise IndexNameError(f"'{name}' is reserved for the shipped demo zoo; give your index another name, "
+                             "e.g. 'my-zoo'.")
+    return name
 
 
 def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
@@ -852,3 +922,12 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
 def is_index_folder(folder: str | os.PathLike) -> bool:
     """True when `folder` holds a saved index (its commit point exists); says nothing about its health."""
     return (Path(folder) / STORE_MANIFEST).is_file()
+
+
+def _zoo_files(folder: Path) -> set[str]:
+    """Names of the zoo/ files the folder's current manifest refers to (empty when there is none)."""
+    try:
+        files = read_manifest(folder)["extra"][EXTRA_KEY]["files"]
+        return {str(info["name"]) for info in files.values()}
+    except (IndexFolderError, KeyError, TypeError, AttributeError):
+        return set()

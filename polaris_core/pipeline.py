@@ -48,6 +48,10 @@ def build_or_update_index(
     clip: Any = None,
     prune: bool = True,
     allow_shrink: bool = False,
+    how_to_allow_shrink: str = "pass allow_shrink=True",
+    label: Optional[str] = None,
+    what: str = "a Polaris index build",
+    lock_wait: float = 0.0,
     on_step: Optional[OnStep] = None,
     check_cancel: Optional[CheckCancel] = None,
 ) -> IndexBuild:
@@ -56,18 +60,35 @@ def build_or_update_index(
     Only new or changed entries are embedded; with `prune`, entries no longer present are removed.
     Writes are atomic: an interrupted build leaves the previous index usable. Inputs that give no
     entries, or (with `prune`, unless `allow_shrink`) fewer than half of the existing index's, leave
-    the index as it was and raise IndexFolderError (`index.check_rebuild`); so does a `folder` that
-    holds other files than an index's.
+    the index as it was and raise IndexFolderError (`index.check_rebuild`; `how_to_allow_shrink` says
+    in the caller's terms how to allow it); so does a `folder` that holds other files than an index's.
+
+    The whole build holds the folder's lock (`index_lock`): a second build of the same folder, from
+    any process, is refused with IndexBusyError naming `what` this build is (after waiting up to
+    `lock_wait` seconds). `label` names the folder in messages (default: its path).
     """
+    from polaris_core.index import refuse_foreign_folder
+    from polaris_core.index_lock import index_lock
+
+    if not catalogs and not model_roots:
+        raise ConfigError("Nothing to index: give a catalog file and/or model folders to scan.")
+    shown = label or str(folder)
+    refuse_foreign_folder(Path(folder), label=shown)
+    with index_lock(folder, what, label=shown, wait=lock_wait):
+        return _build_locked(Path(folder), shown, catalogs=catalogs, model_roots=model_roots, cache_dir=cache_dir,
+                             clip=clip, prune=prune, allow_shrink=allow_shrink,
+                             how_to_allow_shrink=how_to_allow_shrink, on_step=on_step, check_cancel=check_cancel)
+
+
+def _build_locked(target: Path, shown: str, *, catalogs, model_roots, cache_dir, clip, prune: bool,
+                  allow_shrink: bool, how_to_allow_shrink: str, on_step, check_cancel) -> IndexBuild:
     from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
     from polaris_core.index import ZooIndex, check_rebuild, is_index_folder, refuse_foreign_folder
     from polaris_core.zoo.civitai import IngestStats, load_catalog
     from polaris_core.zoo.local import scan_models
 
     on_step, check_cancel = resolve(on_step, check_cancel)
-    if not catalogs and not model_roots:
-        raise ConfigError("Nothing to index: give a catalog file and/or model folders to scan.")
-    refuse_foreign_folder(Path(folder))
+    refuse_foreign_folder(target, label=shown)  # again under the lock: nothing changed it meanwhile
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
     entries = []
     stats = IngestStats()
@@ -83,9 +104,10 @@ def build_or_update_index(
         entries.extend(result.entries)
         scan_summary = f"scanned: {result.report.summary()}"
     catalog_summary = f"catalogs: {stats.summary()}" if catalogs else ""
-    if prune or not is_index_folder(folder):  # the index will hold exactly these entries
-        check_rebuild(folder, len({e.id for e in entries}), allow_shrink=allow_shrink,
-                      inputs="; ".join(s for s in (catalog_summary, scan_summary) if s))
+    if prune or not is_index_folder(target):  # the index will hold exactly these entries
+        check_rebuild(target, len({e.id for e in entries}), allow_shrink=allow_shrink,
+                      inputs="; ".join(s for s in (catalog_summary, scan_summary) if s), label=shown,
+                      how_to_allow=how_to_allow_shrink)
     embed_step = lambda i, n: on_step(n + 2 * i, 3 * max(n, 1))  # noqa: E731
     cache = EmbeddingCache(cache_root / "embeddings.sqlite")
     image_encoder = None
@@ -93,7 +115,6 @@ def build_or_update_index(
         from polaris_core.embed.image import ClipEncoder
 
         image_encoder = ClipEncoder(clip)
-    target = Path(folder)
     build = IndexBuild(index=None, catalog_summary=catalog_summary,
                        scan_summary=scan_summary)
     existing = None
@@ -104,7 +125,7 @@ def build_or_update_index(
             log.warning("rebuilding %s from scratch: %s", target, exc)
     if existing is None:
         index = ZooIndex.build(entries, target, cache=cache, image_encoder=image_encoder, on_step=embed_step,
-                               check_cancel=check_cancel)
+                               check_cancel=check_cancel, label=shown)
         done = index.build_stats
         build.created = True
     else:
@@ -113,7 +134,7 @@ def build_or_update_index(
         if prune:
             wanted = {e.id for e in entries}
             done.entries_removed = index.remove([e.id for e in index.entries if e.id not in wanted])
-        index.save()
+        index.save(label=shown)
     build.index = index
     build.added, build.updated = done.entries_added, done.entries_updated
     build.unchanged, build.removed = done.entries_unchanged, done.entries_removed
@@ -141,6 +162,8 @@ def demo_index(folder: Optional[str | os.PathLike] = None, **kwargs: Any) -> Ind
     from polaris_core.embed.cache import default_cache_dir
 
     target = Path(folder) if folder else default_cache_dir() / "demo-index"
+    kwargs.setdefault("what", "a refresh of the demo zoo")
+    kwargs.setdefault("lock_wait", 120.0)  # a refresh takes seconds: wait for another one rather than fail
     return build_or_update_index(target, catalogs=[demo_catalog_path()], **kwargs)
 
 

@@ -29,8 +29,8 @@ from typing import Iterable, Optional
 import hnswlib
 import numpy as np
 
-from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, sha256_file,
-                                 write_content_addressed, write_json_atomic)
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_disk_full, os_reason, remove_stale,
+                                 remove_written, sha256_file, write_content_addressed, write_json_atomic)
 from polaris_core.errors import IndexFolderError, VectorError
 
 log = logging.getLogger("polaris")
@@ -441,24 +441,32 @@ class VectorStore:
         return part.labels[: part.size][top], 1.0 - np.take_along_axis(sims, top, axis=1)
 
     # ------------------------------------------------------------ persistence
-    def save(self, folder: str | os.PathLike) -> None:
+    def save(self, folder: str | os.PathLike, *, label: Optional[str] = None) -> None:
         """Write the store to `folder` atomically (see module docstring). Unchanged partitions
-        saved earlier to the same folder are not rewritten."""
+        saved earlier to the same folder are not rewritten. `label` names the folder in messages.
+
+        After the commit only the files the replaced manifest named (and old leftovers, see
+        `remove_stale`) are removed, never files another save may have written meanwhile; a failed
+        save removes what it wrote."""
         folder = Path(folder)
+        shown = label or str(folder)
         data = folder / DATA_DIR
         try:
             data.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IndexFolderError(f"Cannot create index folder {folder}: {exc}. Choose a writable folder.") from exc
+            raise IndexFolderError(f"Cannot create the index folder {shown} ({os_reason(exc)}). "
+                                   "Choose a writable folder.") from exc
+        previous = _manifest_files(folder)
         resolved = str(folder.resolve())
         manifest_parts: dict[str, dict] = {}
         written: list[tuple[_Partition, tuple[str, dict]]] = []
+        new_names: list[str] = []
         try:
             for number, key in enumerate(self.partitions()):
                 part = self._parts[key]
                 files = self._reusable_files(part, resolved, data)
                 if files is None:
-                    files = self._write_partition(part, number, data)
+                    files = self._write_partition(part, number, data, new_names)
                     written.append((part, (resolved, files)))
                 manifest_parts[key] = {"count": len(part), "storage": part.storage, "files": files,
                                        "max_elements": part.graph.get_max_elements() if part.graph else 0}
@@ -477,11 +485,16 @@ class VectorStore:
             }
             write_json_atomic(folder / MANIFEST, manifest)
         except OSError as exc:
-            raise IndexFolderError(f"Saving the vector store to {folder} failed ({exc}); the previous "
+            remove_written(data, new_names, keep=previous)
+            if is_disk_full(exc):
+                raise IndexFolderError(f"The disk holding the index folder {shown} is full; the previous index, "
+                                       "if any, is still intact. Free space on that disk and build again.") from exc
+            raise IndexFolderError(f"Saving the vector store to {shown} failed ({os_reason(exc)}); the previous "
                                    "version, if any, is still intact. Free disk space and retry.") from exc
         for part, record in written:
             part.saved_files = record
-        self._collect_garbage(data, manifest_parts)
+        keep = {info["name"] for p in manifest_parts.values() for info in p["files"].values()}
+        remove_stale(data, OWN_DATA_FILE, superseded=previous, keep=keep)
 
     def _reusable_files(self, part: _Partition, resolved: str, data: Path) -> Optional[dict]:
         if not part.saved_files or part.saved_files[0] != resolved:
@@ -493,25 +506,17 @@ class VectorStore:
                 return None
         return files
 
-    def _write_partition(self, part: _Partition, number: int, data: Path) -> dict:
-        files = {"labels": write_content_addressed(data, f"p{number:04d}-labels", ".npy",
-                                                   lambda p: _save_npy(p, part.live_labels()))}
-        files["vectors"] = write_content_addressed(
-            data, f"p{number:04d}-vectors", ".npy", lambda p: _save_npy(p, part.vectors[: part.size]))
-        if part.storage == "hnsw":
-            files["hnsw"] = write_content_addressed(
-                data, f"p{number:04d}-graph", ".hnsw", lambda p: part.graph.save_index(str(p)))
-        return files
+    def _write_partition(self, part: _Partition, number: int, data: Path, written: list[str]) -> dict:
+        def write(stem: str, suffix: str, writer) -> dict:
+            info = write_content_addressed(data, stem, suffix, writer)
+            written.append(info["name"])
+            return info
 
-    @staticmethod
-    def _collect_garbage(data: Path, manifest_parts: dict) -> None:
-        keep = {info["name"] for p in manifest_parts.values() for info in p["files"].values()}
-        for path in data.iterdir():
-            if path.name not in keep and is_own_file(path.name, OWN_DATA_FILE) and path.is_file():
-                try:
-                    path.unlink()
-                except OSError as exc:  # e.g. still open on Windows: harmless, removed next save
-                    log.debug("could not remove stale %s: %s", path, exc)
+        files = {"labels": write(f"p{number:04d}-labels", ".npy", lambda p: _save_npy(p, part.live_labels()))}
+        files["vectors"] = write(f"p{number:04d}-vectors", ".npy", lambda p: _save_npy(p, part.vectors[: part.size]))
+        if part.storage == "hnsw":
+            files["hnsw"] = write(f"p{number:04d}-graph", ".hnsw", lambda p: part.graph.save_index(str(p)))
+        return files
 
     @classmethod
     def load(cls, folder: str | os.PathLike, *, dim: Optional[int] = None, verify: bool = True,
@@ -602,6 +607,15 @@ class VectorStore:
 
 
 # ---------------------------------------------------------------- file helpers
+
+def _manifest_files(folder: Path) -> set[str]:
+    """Names of the data files the folder's current manifest refers to (empty when there is none)."""
+    try:
+        parts = read_manifest(folder)["partitions"]
+        return {str(info["name"]) for part in parts.values() for info in part["files"].values()}
+    except (IndexFolderError, KeyError, TypeError, AttributeError):
+        return set()
+
 
 def read_manifest(folder: str | os.PathLike) -> dict:
     """Parse and check `manifest.json` of a vector-store folder (format, version, fields)."""

@@ -7,6 +7,7 @@ untrusted: the page renders it as text, and nothing here interprets it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -118,14 +119,17 @@ def search_request(payload: Any) -> SearchRequest:
     )
 
 
-def index_name(value: Any) -> str:
-    """A plain index folder name (no separators, no dot names), else ZooRequestError."""
+def index_name(value: Any, *, allow_demo: bool = True) -> str:
+    """An index name by the one rule of the nodes, the CLI and the routes (`index.valid_index_name`), else
+    ZooRequestError. 'demo' (the shipped demo zoo) may be read, never built."""
+    from polaris_core.index import IndexNameError, valid_index_name
+
     if not isinstance(value, str) or not value.strip():
         raise ZooRequestError("Name an index ('index': 'demo' or a folder in models/polaris/indexes).")
-    name = value.strip()
-    if len(name) > 100 or name in (".", "..") or any(c in name for c in "/\\\x00:") or name.startswith("."):
-        raise ZooRequestError("An index name is a plain folder name such as 'my-zoo'.")
-    return name
+    try:
+        return valid_index_name(value, allow_reserved=allow_demo)
+    except IndexNameError as exc:
+        raise ZooRequestError(str(exc)) from None
 
 
 def entry_id(value: Any) -> str:
@@ -150,16 +154,15 @@ class BuildRequest:
     scan_checkpoints: bool = True
     scan_loras: bool = True
     catalogs: str = ""
+    allow_removing_entries: bool = False  # the form's "Allow removing entries" box
 
 
 def build_request(payload: Any) -> BuildRequest:
     if not isinstance(payload, dict):
         raise ZooRequestError("The build request must be a JSON object.")
-    name = index_name(payload.get("name"))
-    if name == "demo":
-        raise ZooRequestError("'demo' is the shipped demo zoo; give your index another name, e.g. 'my-zoo'.")
+    name = index_name(payload.get("name"), allow_demo=False)
     request = BuildRequest(name, _bool(payload, "scan_checkpoints", True), _bool(payload, "scan_loras", True),
-                           _text(payload, "catalogs", 4000))
+                           _text(payload, "catalogs", 4000), _bool(payload, "allow_removing_entries", False))
     if not (request.scan_checkpoints or request.scan_loras or request.catalogs.strip()):
         raise ZooRequestError("Nothing to index: scan checkpoints or LoRAs, or name a catalog file.")
     return request
@@ -434,37 +437,51 @@ def preview_file(index, wanted_id: str, number: int, allowed_roots: Sequence[Pat
 # ---------------------------------------------------------------- instruction mode
 _RERANKER_LOCK = threading.Lock()
 _RERANKER: list = []
+_RERANKING = threading.Lock()
 
 
-def default_reranker():
-    """The tree reranker over the bundled LLM, loaded once (only when a plan asks for it)."""
+def default_reranker(load_llm: Optional[Callable[[], Any]] = None):
+    """The tree reranker over the bundled LLM, loaded once (only when a plan asks for it).
+
+    `load_llm()` loads it; a host passes its managed loader (ComfyUI's memory manager, `nodes/glue.py`), so
+    the sidebar's LLM is placed and offloaded like the nodes' and no unmanaged copy sits on the GPU."""
     with _RERANKER_LOCK:
         if not _RERANKER:
-            from polaris_core.llm import load_llm
             from polaris_core.rerank import TreeReranker
 
-            _RERANKER.append(TreeReranker(load_llm(None)))
+            if load_llm is None:
+                from polaris_core.llm import load_llm as load
+
+                load_llm = lambda: load(None)  # noqa: E731
+            _RERANKER.append(TreeReranker(load_llm()))
         return _RERANKER[0]
 
 
 def plan_instruction(index, instruction: str, *, reranker: Any = None, backend: str = "rules",
-                     k_checkpoints: int = 5, k_loras: int = 8) -> dict:
-    """parse → retrieve → rerank (only with a reranker) → plan, as JSON for the sidebar."""
+                     k_checkpoints: int = 5, k_loras: int = 8, index_lock: Any = None,
+                     on_step: Optional[OnStep] = None) -> dict:
+    """parse → retrieve → rerank (only with a reranker) → plan, as JSON for the sidebar.
+
+    `index_lock` (the index's search lock) is held for parsing and retrieval only: the LLM rerank works
+    on the retrieved candidates, so searches of the same index go on meanwhile. `on_step` reports
+    the rerank's progress."""
     from polaris_core.parse import parse
     from polaris_core.plan import compose_plan
     from polaris_core.retrieve import retrieve
 
     timings = {}
-    started = time.perf_counter()
-    intent = parse(instruction, None, backend)
-    timings["parse_ms"] = (time.perf_counter() - started) * 1000
-    started = time.perf_counter()
-    candidates = retrieve(index, intent, None, k_checkpoints=k_checkpoints, k_loras=k_loras)
-    timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
+    with index_lock if index_lock is not None else contextlib.nullcontext():
+        started = time.perf_counter()
+        intent = parse(instruction, None, backend)
+        timings["parse_ms"] = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        candidates = retrieve(index, intent, None, k_checkpoints=k_checkpoints, k_loras=k_loras)
+        timings["retrieve_ms"] = (time.perf_counter() - started) * 1000
     ranked = candidates
     if reranker is not None:
         started = time.perf_counter()
-        ranked = reranker.rerank_all(candidates, keep=3)
+        with _RERANKING:  # one LLM, one rerank at a time (searches are not held up by it)
+            ranked = reranker.rerank_all(candidates, keep=3, on_step=on_step)
         timings["rerank_ms"] = (time.perf_counter() - started) * 1000
     plan = compose_plan(intent, ranked)
     summary = plan_summary(plan)
@@ -593,9 +610,11 @@ class IndexBuilds:
     `interval` seconds) and when the build ends; the ComfyUI glue forwards it over the websocket.
     """
 
-    def __init__(self, notify: Callable[[dict], None], interval: float = 0.1) -> None:
+    def __init__(self, notify: Callable[[dict], None], interval: float = 0.1,
+                 public_message: Callable[[str], str] = lambda text: text) -> None:
         self._notify = notify
         self._interval = interval
+        self._public = public_message  # what of an error message may reach the browser (the host strips paths)
         self._lock = threading.Lock()
         self._status = BuildStatus()
         self._cancel = threading.Event()
@@ -652,12 +671,13 @@ class IndexBuilds:
             summary = build.summary()
             message = f"{len(build.index)} entries"
         except Cancelled as exc:
-            state, message = "cancelled", str(exc)
+            state, message = "cancelled", self._public(str(exc))
         except PolarisError as exc:
-            state, message = "failed", str(exc)
-        except Exception as exc:  # a bug or an OS error must still end the build visibly
+            state, message = "failed", self._public(str(exc))
+        except Exception as exc:  # a bug or an OS error must still end the build visibly (its text may hold paths)
             log.exception("index build %s failed", name)
-            state, message = "failed", f"{type(exc).__name__}: {exc}"
+            state, message = "failed", (f"Polaris hit an internal error ({type(exc).__name__}); the ComfyUI log "
+                                        "has the details.")
         with self._lock:
             self._status.state, self._status.message = state, message
             self._status.summary = summary or self._status.summary

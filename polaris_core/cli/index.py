@@ -130,16 +130,33 @@ def _image_encoder(args):
 def run_build(args) -> int:
     import time
 
-    from polaris_core.embed.cache import EmbeddingCache
-    from polaris_core.index import ZooIndex, check_rebuild, refuse_foreign_folder
+    from polaris_core.index import refuse_foreign_folder, valid_index_name
+    from polaris_core.index_lock import index_lock
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    if not args.update:
-        refuse_foreign_folder(Path(args.out))  # before any work: --out may be someone's folder
+    out = Path(args.out)
+    valid_index_name(out.resolve().name)  # the same rule as the nodes and the sidebar ('demo' is theirs)
+    refuse_foreign_folder(out)  # before any work (and before the lock file): --out may be someone's folder
+    with index_lock(out, "`polaris index build` (command line)"):
+        index, stats = _build_locked(args)
+    counts = index.counts()
+    print(f"index {args.out}: {len(index)} entries ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
+          f"{len(index.arrays.chunk_label)} chunks ({len(index.store)} embedded); added {stats.entries_added}, "
+          f"updated {stats.entries_updated}, removed {stats.entries_removed}, unchanged {stats.entries_unchanged} "
+          f"in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _build_locked(args):
+    """(index, stats) of the build `args` asks for; the caller holds the --out folder's lock."""
+    from polaris_core.embed.cache import EmbeddingCache
+    from polaris_core.index import ZooIndex, check_rebuild, refuse_foreign_folder
+
+    refuse_foreign_folder(Path(args.out))  # again under the lock: nothing changed it meanwhile
     entries = collect_entries(args)
     if not args.update or args.prune:  # the index will hold exactly these entries
         check_rebuild(args.out, len({e.id for e in entries}), allow_shrink=args.allow_shrink,
@@ -160,12 +177,7 @@ def run_build(args) -> int:
             stats = index.build_stats
     finally:
         bar.close()
-    counts = index.counts()
-    print(f"index {args.out}: {len(index)} entries ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
-          f"{len(index.arrays.chunk_label)} chunks ({len(index.store)} embedded); added {stats.entries_added}, "
-          f"updated {stats.entries_updated}, removed {stats.entries_removed}, unchanged {stats.entries_unchanged} "
-          f"in {time.perf_counter() - started:.1f}s")
-    return 0
+    return index, stats
 
 
 def run_info(args) -> int:

@@ -7,6 +7,7 @@ cached. SQLite (WAL) makes concurrent readers and a killed writer safe: what was
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -25,6 +26,14 @@ log = logging.getLogger("polaris")
 CACHE_ENV = "POLARIS_CACHE_DIR"
 _SELECT_BATCH = 500
 _COMMIT_EVERY = 2048
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk, as the OS (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL) reports it."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or (code is None and "disk is full" in str(exc))
 
 
 def default_cache_dir() -> Path:
@@ -59,11 +68,19 @@ class EmbeddingCache:
             )
             self._conn.commit()
         except (OSError, sqlite3.Error) as exc:
+            if _disk_full(exc):
+                raise self._full_error() from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(
-                f"Cannot open the embedding cache {self.path} ({exc}); choose a writable folder "
+                f"Cannot open the embedding cache {self.path} ({reason}); choose a writable folder "
                 f"with --cache or {CACHE_ENV}, or delete the damaged file."
             ) from exc
         self._lock = threading.Lock()
+
+    def _full_error(self) -> ConfigError:
+        return ConfigError(f"The disk holding the embedding cache ({self.path.parent}) is full; nothing is damaged. "
+                           f"Free space on it, or choose a cache folder on another disk (--cache or {CACHE_ENV}), "
+                           "and build again.")
 
     @classmethod
     def default(cls) -> "EmbeddingCache":
@@ -93,8 +110,14 @@ class EmbeddingCache:
         half = np.asarray(vectors, dtype=np.float16)
         rows = [(encoder_id, key, half.shape[1], half[i].tobytes()) for i, key in enumerate(keys)]
         with self._lock:
-            self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-            self._conn.commit()
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+                self._conn.commit()
+            except (OSError, sqlite3.Error) as exc:
+                if not _disk_full(exc):
+                    raise
+                self._conn.rollback()
+                raise self._full_error() from exc
 
     def count(self, encoder_id: Optional[str] = None) -> int:
         with self._lock:

@@ -252,3 +252,40 @@ def test_hostile_metadata_is_shown_as_text_and_never_runs(comfy_page, hostile_in
     time.sleep(0.5)
     assert page.evaluate("window.__polarisPwned") is None
     assert polaris_errors(page) == []
+
+
+LONG_AUTHOR = "Q" * 390  # one word: nothing to break at but the CSS
+
+
+@pytest.fixture(scope="module")
+def long_author_index(browser_server) -> str:
+    from polaris_core.zoo.entry import ZooEntry
+
+    models = Path(browser_server.base_dir) / "models"
+    common = dict(kind="lora", base_family="sd15", base_model="SD 1.5", role="style", author=LONG_AUTHOR)
+    build_index([ZooEntry(id="long:1", name="Lantern glow study", trigger_words=["lanternglow"], **common),
+                 ZooEntry(id="long:2", name="W" * 200, trigger_words=["lanternglow"], **common)],
+                models / "polaris" / "indexes" / "long-author")
+    return "long-author"
+
+
+def overflowing(page) -> list[str]:
+    """Classes of elements inside the sidebar that reach past its right edge (the sidebar would cut them off)."""
+    return page.evaluate("""() => {
+        const root = document.querySelector('.pz-root'), edge = root.getBoundingClientRect().right + 1;
+        return [...root.querySelectorAll('*')].filter((e) => e.getClientRects().length
+            && e.getBoundingClientRect().right > edge).map((e) => e.className || e.tagName);
+    }""")
+
+
+def test_a_long_unbroken_author_name_wraps_in_cards_and_details(comfy_page, long_author_index):
+    page = open_sidebar(comfy_page)
+    choose_index(page, long_author_index)
+    search(page, "lanternglow")
+    assert overflowing(page) == []
+    page.locator('.pz-card[data-id="long:1"]').click()
+    page.wait_for_selector('.pz-detail[data-id="long:1"]', timeout=30_000)
+    assert LONG_AUTHOR in page.locator(".pz-detail .pz-meta").text_content()
+    assert page.locator(".pz-sibling").count() == 1
+    assert overflowing(page) == []
+    assert polaris_errors(page) == []

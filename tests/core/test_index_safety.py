@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from polaris_core.cli import main as cli_main
 from polaris_core.demo import demo_catalog_path
 from polaris_core.errors import IndexFolderError
 from polaris_core.index import ZooIndex
+from polaris_core.pipeline import build_or_update_index
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
 from polaris_core.zoo.civitai import load_catalog
 from tests.core.retrieval_fixtures import embedding_cache
@@ -67,17 +69,23 @@ def test_build_refuses_a_folder_that_is_not_an_index_and_deletes_nothing(tmp_pat
 
 
 def test_saving_into_an_index_keeps_files_it_did_not_write(demo_built, tmp_path):
+    from polaris_core.atomic import ORPHAN_AGE_S
+
     index, _ = demo_built
     folder = _copy_index(index, tmp_path / "idx")
     stranger = folder / "zoo" / "readme.txt"
     stranger.write_text("a user's note")
     stray_data = folder / "vectorstore-data" / "backup.npy"
     stray_data.write_bytes(b"x")
-    old_own = folder / "zoo" / "entries-0123456789abcdef.jsonl"  # an old file of ours: cleaned up
+    old_own = folder / "zoo" / "entries-0123456789abcdef.jsonl"  # left by a save killed long ago: cleaned up
     old_own.write_text("{}\n")
+    long_ago = time.time() - 2 * ORPHAN_AGE_S
+    os.utime(old_own, (long_ago, long_ago))
+    pending = folder / "zoo" / "entries-fedcba9876543210.jsonl"  # young: another save's, not committed yet
+    pending.write_text("{}\n")
     index.save(folder)
     assert stranger.read_text() == "a user's note" and stray_data.exists()
-    assert not old_own.exists()
+    assert not old_own.exists() and pending.exists()
     assert len(ZooIndex.load(folder)) == len(index)
 
 
@@ -227,3 +235,227 @@ def test_search_out_is_checked_before_the_work(demo_built, tmp_path, caplog, mon
                  "--out", str(tmp_path / "missing" / "r.jsonl")]) == 1
     assert "does not exist" in caplog.text
     assert loads == []
+
+
+# ---- concurrent builds of one index folder (issue 21, item 1) ---------------------------------------------
+def _good_index(tmp_path: Path, fixture_cache: Path) -> tuple[Path, bytes, list[str]]:
+    out = tmp_path / "idx"
+    assert cli_main(["index", "build", "--catalog", str(_demo_catalog_copy(tmp_path)), "--out", str(out),
+                     "--cache", str(fixture_cache)]) == 0
+    return out, (out / STORE_MANIFEST).read_bytes(), sorted(e.id for e in ZooIndex.load(out).entries)
+
+
+def _reversed_catalog(tmp_path: Path, drop: int) -> Path:
+    """The demo catalog without its last `drop` lines, in reverse order: every index file differs."""
+    lines = demo_catalog_path().read_text(encoding="utf-8").splitlines(keepends=True)
+    target = tmp_path / f"catalog-reversed-{drop}.jsonl"
+    target.write_text("".join(reversed(lines[: len(lines) - drop])), encoding="utf-8")
+    return target
+
+
+def test_two_cli_builds_of_one_folder_the_second_is_refused_and_names_the_first(tmp_path, fixture_cache):
+    from index_race import release, run_cli, start_paused_build, wait_at_commit
+
+    out, manifest, ids = _good_index(tmp_path, fixture_cache)
+    signals = tmp_path / "signals"
+    first = start_paused_build(["index", "build", "--catalog", str(_reversed_catalog(tmp_path, 2)), "--out", str(out),
+                                "--cache", str(fixture_cache)], signals)
+    try:
+        wait_at_commit(first, signals)
+        second = run_cli(["index", "build", "--catalog", str(_demo_catalog_copy(tmp_path)), "--out", str(out),
+                          "--cache", str(fixture_cache)])
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert "is being built by `polaris index build` (command line)" in second.stderr, second.stderr[-2000:]
+        assert f"process {first.pid} on" in second.stderr and "Nothing was changed" in second.stderr
+        assert (out / STORE_MANIFEST).read_bytes() == manifest  # the previous good index is untouched
+        assert sorted(e.id for e in ZooIndex.load(out).entries) == ids
+    finally:
+        code, _, err = release(first, signals)
+    assert code == 0, err[-2000:]
+    assert len(ZooIndex.load(out).entries) == len(ids) - 2  # the first build committed, whole
+
+
+def test_cleanup_never_deletes_the_files_of_a_build_that_has_not_committed_yet(tmp_path, fixture_cache):
+    """With the lock switched off in both processes (a file system without working locks), a build that
+    commits and cleans up while another waits at its commit point must not delete the waiting one's files."""
+    from index_race import release, run_cli, start_paused_build, wait_at_commit
+
+    out, manifest, ids = _good_index(tmp_path, fixture_cache)
+    signals = tmp_path / "signals"
+    late = start_paused_build(["index", "build", "--catalog", str(_reversed_catalog(tmp_path, 3)), "--out", str(out),
+                               "--cache", str(fixture_cache)], signals, lock=False)
+    try:
+        wait_at_commit(late, signals)
+        early = subprocess_without_lock(["index", "build", "--catalog", str(_demo_catalog_copy(tmp_path)),
+                                         "--out", str(out), "--cache", str(fixture_cache)])
+        assert early.returncode == 0, early.stderr[-2000:]
+    finally:
+        code, _, err = release(late, signals)
+    assert code == 0, err[-2000:]
+    loaded = ZooIndex.load(out)  # every file the last manifest names is there and passes its checksum
+    assert len(loaded.entries) == len(ids) - 3
+    assert run_cli(["index", "info", str(out)]).returncode == 0
+
+
+def subprocess_without_lock(argv: list[str]):
+    """`polaris <argv>` in a child process whose folder lock always succeeds (no pause)."""
+    import subprocess
+    import sys
+
+    from index_race import ROOT, child_env
+
+    code = ("import sys, polaris_core.index_lock as lock; lock._try_lock = lambda fd: True; "
+            "from polaris_core.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True,
+                          env=child_env(), timeout=300)
+
+
+def test_a_build_in_another_thread_is_refused_too(tmp_path, fixture_cache):
+    """flock belongs to an open file: two threads of one process (a sidebar build and a node build in one
+    ComfyUI) exclude each other as two processes do."""
+    import threading
+
+    from polaris_core.index_lock import IndexBusyError, index_lock
+
+    out, manifest, _ = _good_index(tmp_path, fixture_cache)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold():
+        with index_lock(out, "the Zoo sidebar's Indexes panel"):
+            holding.set()
+            done.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(60)
+        with pytest.raises(IndexBusyError, match="the Zoo sidebar's Indexes panel") as refused:
+            build_or_update_index(out, catalogs=[_demo_catalog_copy(tmp_path)], cache_dir=fixture_cache,
+                                  label="models/polaris/indexes/idx")
+        assert str(tmp_path) not in str(refused.value) and "models/polaris/indexes/idx" in str(refused.value)
+    finally:
+        done.set()
+        thread.join()
+    assert (out / STORE_MANIFEST).read_bytes() == manifest
+    build_or_update_index(out, catalogs=[_demo_catalog_copy(tmp_path)], cache_dir=fixture_cache)  # free again
+
+
+def test_a_failed_first_build_leaves_no_folder_behind(tmp_path, fixture_cache):
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n", encoding="utf-8")
+    out = tmp_path / "new-index"
+    with pytest.raises(IndexFolderError, match="no usable entries"):
+        build_or_update_index(out, catalogs=[garbage], cache_dir=fixture_cache)
+    assert not out.exists()
+
+
+# ---- index names (item 2) ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, says", [
+    ("x" * 300, "300 characters long"), (".hidden", "dot"), ("demo", "reserved"), ("DEMO", "reserved"),
+    ("a/b", "separator"), ("a\\b", "separator"), ("bad\x1b[31m", "control"), ("rtl\u202e", "control"), ("", "name"),
+])
+def test_index_names_follow_one_rule(name, says):
+    from polaris_core.index import IndexNameError, valid_index_name
+
+    with pytest.raises(IndexNameError, match=says):
+        valid_index_name(name)
+
+
+def test_the_cli_refuses_a_300_character_out_name_clearly(tmp_path, caplog):
+    out = tmp_path / ("x" * 300)
+    assert main(["index", "build", "--catalog", str(_demo_catalog_copy(tmp_path)), "--out", str(out)]) == 1
+    assert "300 characters long" in caplog.text and out.name not in os.listdir(tmp_path)
+
+
+# ---- shrink refusals in the caller's terms (item 3) --------------------------------------------------------
+def test_the_shrink_refusal_says_how_to_allow_it_where_it_was_raised(demo_built, tmp_path, fixture_cache):
+    index, _ = demo_built
+    folder = _copy_index(index, tmp_path / "shrink")
+    few = _demo_catalog_copy(tmp_path, n_lines=5)
+    with pytest.raises(IndexFolderError) as refused:
+        build_or_update_index(folder, catalogs=[few], cache_dir=fixture_cache, label="models/polaris/indexes/shrink",
+                              how_to_allow_shrink="tick allow_removing_entries on Build Zoo Index (Polaris)")
+    message = str(refused.value)
+    assert "tick allow_removing_entries on Build Zoo Index (Polaris)" in message and "--allow-shrink" not in message
+    assert str(tmp_path) not in message and "models/polaris/indexes/shrink" in message
+    build_or_update_index(folder, catalogs=[few], cache_dir=fixture_cache, allow_shrink=True)
+    assert len(ZooIndex.load(folder)) < len(index) / 2
+
+
+# ---- a full disk (smaller items) ---------------------------------------------------------------------------
+def _folder_state(folder: Path) -> dict[str, bytes]:
+    """Every file's bytes but the lock file's (it records the last build that held the lock)."""
+    from polaris_core.index_lock import LOCK_FILE
+
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != LOCK_FILE}
+
+
+@pytest.mark.parametrize("where", ["zoo file", "vector file", "manifest"])
+def test_a_full_disk_while_saving_says_so_and_loses_nothing(demo_built, tmp_path, fixture_cache, monkeypatch, where):
+    import errno
+
+    import polaris_core.atomic as atomic
+    import polaris_core.vectorstore as vectorstore
+
+    index, _ = demo_built
+    folder = _copy_index(index, tmp_path / "full")
+    before = _folder_state(folder)
+    rebuilt = ZooIndex.build(load_catalog([_reversed_catalog(tmp_path, 4)]), cache=embedding_cache(fixture_cache))
+    calls = []
+
+    def full(real, after: int):
+        def write(*args, **kwargs):
+            calls.append(1)
+            if len(calls) > after:
+                raise OSError(errno.ENOSPC, "No space left on device", str(folder / "zoo" / "x.tmp"))
+            return real(*args, **kwargs)
+        return write
+
+    if where == "zoo file":
+        monkeypatch.setattr(atomic, "write_content_addressed", full(atomic.write_content_addressed, 3))
+    elif where == "vector file":
+        monkeypatch.setattr(vectorstore, "write_content_addressed", full(vectorstore.write_content_addressed, 1))
+    else:
+        monkeypatch.setattr(vectorstore, "write_json_atomic", full(vectorstore.write_json_atomic, 0))
+    with pytest.raises(IndexFolderError) as refused:
+        rebuilt.save(folder, label="models/polaris/indexes/full")
+    assert "disk holding the index folder models/polaris/indexes/full is full" in str(refused.value)
+    assert str(tmp_path) not in str(refused.value)
+    assert _folder_state(folder) == before  # nothing of the previous index lost, nothing half-written left
+    assert len(ZooIndex.load(folder)) == len(index)
+
+
+def test_a_full_disk_at_the_embedding_cache_says_so(tmp_path, monkeypatch):
+    import errno
+    import sqlite3
+
+    from polaris_core.embed.cache import EmbeddingCache
+    from polaris_core.errors import ConfigError
+
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")
+
+    class FullConnection:
+        def __init__(self, real):
+            self.real = real
+
+        def executemany(self, *args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def rollback(self):
+            self.real.rollback()
+
+    monkeypatch.setattr(cache, "_conn", FullConnection(cache._conn))
+    with pytest.raises(ConfigError, match="is full; nothing is damaged") as refused:
+        cache.put_many("enc", [b"k" * 16], np.zeros((1, 4), np.float32))
+    assert "delete the damaged file" not in str(refused.value)
+
+    def no_space(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite3, "connect", no_space)
+    with pytest.raises(ConfigError, match="is full; nothing is damaged"):
+        EmbeddingCache(tmp_path / "other" / "embeddings.sqlite")
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    with pytest.raises(ConfigError, match="is full; nothing is damaged"):
+        EmbeddingCache(tmp_path / "third" / "embeddings.sqlite")

@@ -169,3 +169,44 @@ def test_index_cache_reloads_changed_folders_and_keeps_the_last_used(tmp_path):
     assert loads[-1] == "b"
     with pytest.raises(zoo.ZooNotFound):
         cache.get(tmp_path / "missing")
+
+
+# ---- issue 21: one index-name rule, the shrink choice, messages without server paths ----------------------
+@pytest.mark.parametrize("name, says", [("x" * 300, "300 characters long"), (".hidden", "dot"),
+                                        ("tab\tname", "control"), ("a:b", "separator")])
+def test_index_names_in_requests_follow_the_nodes_rule(name, says):
+    for make in (lambda: zoo.search_request({"index": name}), lambda: zoo.build_request({"name": name})):
+        with pytest.raises(zoo.ZooRequestError, match=says):
+            make()
+
+
+def test_demo_can_be_searched_but_not_built_and_removing_entries_is_a_choice():
+    assert zoo.search_request({"index": "demo"}).index == "demo"
+    for name in ("demo", "Demo"):
+        with pytest.raises(zoo.ZooRequestError, match="reserved for the shipped demo zoo"):
+            zoo.build_request({"name": name})
+    assert zoo.build_request({"name": "mine"}).allow_removing_entries is False
+    assert zoo.build_request({"name": "mine", "allow_removing_entries": True}).allow_removing_entries is True
+    with pytest.raises(zoo.ZooRequestError):
+        zoo.build_request({"name": "mine", "allow_removing_entries": "yes"})
+
+
+def test_a_failed_build_shows_no_server_path(tmp_path):
+    events = []
+    builds = zoo.IndexBuilds(events.append, interval=0.0,
+                             public_message=lambda text: text.replace(str(tmp_path), "models/polaris/indexes"))
+
+    def os_error(on_step, check_cancel):
+        open(tmp_path / "missing" / "file.txt")
+
+    builds.start("mine", tmp_path, os_error)
+    builds.wait(10)
+    assert events[-1]["state"] == "failed" and "internal error (FileNotFoundError)" in events[-1]["message"]
+    assert str(tmp_path) not in json.dumps(events)
+
+    def polaris_error(on_step, check_cancel):
+        raise ConfigError(f"{tmp_path / 'notes'} is not empty")
+
+    builds.start("mine", tmp_path, polaris_error)
+    builds.wait(10)
+    assert events[-1]["message"] == "models/polaris/indexes/notes is not empty"

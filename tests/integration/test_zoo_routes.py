@@ -292,3 +292,56 @@ def test_plan_with_the_llm_rerank(comfy_server):
     assert "rerank" in plan["loras"][0]["why"]  # the LLM's score is part of why it was chosen
     assert plan["missing_files"]  # demo entries are catalog models: no workflow can load them
     assert "no local checkpoint" in plan["workflow_problems"]["text-to-image"]
+
+
+# ---- issue 21: a CLI build beside a sidebar build, names, and what the browser sees -----------------------
+def test_a_sidebar_build_beside_a_cli_build_of_the_same_folder_is_refused(comfy_server, tmp_path):
+    from index_race import release, start_paused_build, wait_at_commit
+
+    from polaris_core.demo import demo_catalog_path
+
+    models = comfy_server.base_dir / "models"
+    folder = models / "polaris" / "indexes" / "cli-race"
+    signals = tmp_path / "signals"
+    wait_build(comfy_server)
+    cli = start_paused_build(["index", "build", "--catalog", str(demo_catalog_path()), "--out", str(folder),
+                              "--cache", str(models / "polaris" / "cache")], signals)
+    try:
+        wait_at_commit(cli, signals)
+        status, _, body = request(comfy_server, "POST", "/polaris/index/build",
+                                  {"name": "cli-race", "scan_checkpoints": False})
+        assert status == 202, body
+        final = wait_build(comfy_server)
+        assert final["state"] == "failed", final
+        assert ("models/polaris/indexes/cli-race is being built by `polaris index build` (command line) "
+                f"(process {cli.pid} on") in final["message"], final
+        assert str(comfy_server.base_dir) not in json.dumps(final)
+    finally:
+        code, _, err = release(cli, signals)
+    assert code == 0, err[-2000:]
+    status, page = search(comfy_server, index="cli-race", query="ukiyoe print", kind="lora", k=3)
+    assert status == 200 and page["results"], page
+
+
+def test_build_status_names_folders_relatively_and_never_the_users_files(comfy_server):
+    notes = comfy_server.base_dir / "models" / "polaris" / "indexes" / "notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "my-notes.txt").write_text("private")
+    wait_build(comfy_server)
+    status, _, body = request(comfy_server, "POST", "/polaris/index/build", {"name": "notes"})
+    assert status == 202, body
+    final = wait_build(comfy_server)
+    assert final["state"] == "failed" and "models/polaris/indexes/notes is not empty" in final["message"], final
+    assert "my-notes.txt" not in json.dumps(final) and str(comfy_server.base_dir) not in json.dumps(final)
+    assert sorted(p.name for p in notes.iterdir()) == ["my-notes.txt"]
+
+
+@pytest.mark.parametrize("name", ["x" * 300, ".hidden", "demo", "bad\x1b[31mname"])
+def test_bad_index_names_are_a_clear_400(comfy_server, name):
+    status, _, body = request(comfy_server, "POST", "/polaris/index/build", {"name": name})
+    assert status == 400, body
+    message = json.loads(body)["error"]
+    assert "OSError" not in message and str(comfy_server.base_dir) not in message
+    if name != "demo":
+        status, _, body = request(comfy_server, "POST", "/polaris/search", {"index": name})
+        assert status == 400, body

@@ -1,6 +1,7 @@
 """Index nodes: build from ComfyUI's folders, load by name, stop promptly on a UI interrupt."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_load_index_notices_a_rebuild(pack, lora_folder):
     assert load.validate_inputs("not-built-yet") is True  # built on its first run
     assert load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX) is True
     unsafe = load.validate_inputs("../elsewhere")
-    assert isinstance(unsafe, str) and "not a valid index name" in unsafe
+    assert isinstance(unsafe, str) and "use a plain folder name" in unsafe
 
     nodes.PolarisBuildIndex.execute("fingerprint-test", scan_checkpoints=False, scan_loras=True)
     assert load.validate_inputs("fingerprint-test") is True
@@ -245,3 +246,201 @@ def test_a_first_run_with_empty_model_folders_says_what_to_do(pack, comfy, monke
     assert "Put your checkpoints and LoRAs in those folders" in message, message
     assert not pack.nodes.glue.index_folder("nothing-to-index").exists() or \
         not any(pack.nodes.glue.index_folder("nothing-to-index").iterdir())
+
+
+# ---- issue 21: names, shrink refusals, concurrent builds, what reaches the browser -------------------------
+@pytest.fixture()
+def checkpoint_folder(comfy, sd15_checkpoint):
+    import folder_paths
+
+    folder = comfy / "models" / "checkpoints-index-test"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / sd15_checkpoint.name).exists():
+        (folder / sd15_checkpoint.name).symlink_to(sd15_checkpoint)
+    folder_paths.add_model_folder_path("checkpoints", str(folder), is_default=True)
+    return folder
+
+
+@pytest.mark.parametrize("name, says", [("x" * 300, "300 characters long"), (".hidden", "dot"),
+                                        ("demo", "reserved for the shipped demo zoo"), ("bad\x1b[2J", "control")])
+def test_build_zoo_index_refuses_bad_names_clearly(pack, lora_folder, name, says):
+    from polaris_core.errors import PolarisError
+
+    with pytest.raises(PolarisError, match=says) as refused:
+        pack.nodes.index.PolarisBuildIndex.execute(name, scan_checkpoints=False, scan_loras=True)
+    assert str(refused.value).startswith("Build Zoo Index (Polaris): index_name:")
+    root = pack.nodes.glue.index_root()
+    assert not root.is_dir() or name not in [p.name for p in root.iterdir()]
+    if name != "demo":
+        assert isinstance(pack.nodes.index.PolarisLoadIndex.validate_inputs(name), str)
+
+
+def test_a_hidden_index_folder_is_not_listed(pack, lora_folder):
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.pipeline import build_or_update_index
+
+    glue = pack.nodes.glue
+    build_or_update_index(glue.index_root() / ".hidden", catalogs=[demo_catalog_path()],
+                          cache_dir=glue.cache_folder())
+    assert ".hidden" not in glue.index_names() and ".hidden" not in glue.index_choices("(demo zoo)")
+
+
+def test_unticking_scan_loras_asks_to_tick_allow_removing_entries(pack, comfy, lora_folder, checkpoint_folder):
+    from polaris_core.errors import IndexFolderError
+
+    build = pack.nodes.index.PolarisBuildIndex.execute
+    index = build("shrink-test", scan_checkpoints=True, scan_loras=True).result[0]
+    counts = index.counts()
+    assert counts["checkpoint"] >= 1 and counts["lora"] >= 2 * counts["checkpoint"], counts
+    with pytest.raises(IndexFolderError) as refused:
+        build("shrink-test", scan_checkpoints=True, scan_loras=False)
+    message = str(refused.value)
+    assert "tick allow_removing_entries on Build Zoo Index (Polaris)" in message, message
+    assert "--allow-shrink" not in message and str(comfy) not in message
+    assert "models/polaris/indexes/shrink-test" in message
+    kept = pack.nodes.index.PolarisLoadIndex.execute("shrink-test").result[0]
+    assert kept.counts() == counts
+    shrunk = build("shrink-test", scan_checkpoints=True, scan_loras=False, allow_removing_entries=True).result[0]
+    assert shrunk.counts()["lora"] == 0
+
+
+def test_a_foreign_folder_is_named_relatively_and_its_files_are_not_listed(pack, comfy, lora_folder):
+    from polaris_core.errors import IndexFolderError
+
+    notes = pack.nodes.glue.index_root() / "notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "my-notes.txt").write_text("private")
+    with pytest.raises(IndexFolderError) as refused:
+        pack.nodes.index.PolarisBuildIndex.execute("notes", scan_checkpoints=False, scan_loras=True)
+    message = str(refused.value)
+    assert "models/polaris/indexes/notes is not empty" in message, message
+    assert "my-notes.txt" not in message and str(comfy) not in message
+    assert sorted(p.name for p in notes.iterdir()) == ["my-notes.txt"]
+
+
+def test_a_sidebar_build_and_a_build_zoo_index_node_never_write_one_folder_together(pack, comfy, lora_folder,
+                                                                                     monkeypatch):
+    """The sidebar's build (its real route code, in its worker thread) stops at its commit point; a Build Zoo
+    Index node for the same index meanwhile is refused and says who builds it."""
+    import threading
+
+    import polaris_core.vectorstore as vectorstore
+    from polaris_core import zoo_service as zoo
+    from polaris_core.errors import PolarisError
+
+    routes = pack.nodes.routes
+    events: list[dict] = []
+    monkeypatch.setattr(routes, "_builds", routes.new_builds(events.append))
+    at_commit, go = threading.Event(), threading.Event()
+    real_write = vectorstore.write_json_atomic
+
+    def paused_write(path, obj, **kwargs):
+        if threading.current_thread().name.startswith("polaris-build-"):
+            at_commit.set()
+            assert go.wait(120)
+        return real_write(path, obj, **kwargs)
+
+    monkeypatch.setattr(vectorstore, "write_json_atomic", paused_write)
+    routes._start_build(zoo.build_request({"name": "race-test", "scan_checkpoints": False}))
+    try:
+        assert at_commit.wait(300), routes._builds.status()
+        with pytest.raises(PolarisError) as refused:
+            pack.nodes.index.PolarisBuildIndex.execute("race-test", scan_checkpoints=False, scan_loras=True)
+        assert type(refused.value).__name__ == "IndexBusyError"
+        message = str(refused.value)
+        assert "models/polaris/indexes/race-test is being built by a build from the Zoo sidebar's Indexes panel" \
+            in message, message
+        assert str(comfy) not in message
+    finally:
+        go.set()
+        routes._builds.wait(300)
+    assert routes._builds.status()["state"] == "done", routes._builds.status()
+    loaded = pack.nodes.index.PolarisLoadIndex.execute("race-test").result[0]
+    assert loaded.counts()["lora"] >= 2
+
+
+def test_build_status_never_shows_server_paths(pack, comfy, lora_folder, monkeypatch):
+    from polaris_core import zoo_service as zoo
+
+    routes, glue = pack.nodes.routes, pack.nodes.glue
+    events: list[dict] = []
+    monkeypatch.setattr(routes, "_builds", routes.new_builds(events.append))
+    notes = glue.index_root() / "status-notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "my-notes.txt").write_text("private")
+    routes._start_build(zoo.build_request({"name": "status-notes", "scan_checkpoints": False}))
+    routes._builds.wait(300)
+    status = routes._builds.status()
+    assert status["state"] == "failed" and "models/polaris/indexes/status-notes is not empty" in status["message"]
+    for shown in [status, *events]:
+        text = json.dumps(shown)
+        assert str(comfy) not in text and "my-notes.txt" not in text, text
+
+    def broken(on_step, check_cancel):
+        open(glue.index_root() / "no-such-folder" / "file.txt")  # an OSError whose text holds the full path
+
+    routes._builds.start("broken", glue.index_root() / "broken", broken)
+    routes._builds.wait(60)
+    status = routes._builds.status()
+    assert status["state"] == "failed" and "internal error" in status["message"] and str(comfy) not in status["message"]
+    assert glue.public_message(f"see {glue.index_root()}/x") == "see models/polaris/indexes/x"
+
+
+def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, monkeypatch):
+    """A plan with the LLM rerank holds the index's search lock for retrieval only: a search of the same index
+    completes while the rerank is still scoring. The LLM is the managed one Load LLM (Polaris) gives."""
+    import threading
+
+    import comfy.model_management as mm
+
+    from polaris_core import zoo_service as zoo
+    from polaris_core.rerank import TreeReranker
+
+    routes, glue = pack.nodes.routes, pack.nodes.glue
+    monkeypatch.setattr(zoo, "_RERANKER", [])
+    reranking, searched = threading.Event(), threading.Event()
+    real_rerank_all = TreeReranker.rerank_all
+
+    def rerank_all(self, candidates, keep=3, *, on_step=None, check_cancel=None):
+        def step(i, n):
+            if i > 0 and not reranking.is_set():  # the first candidate is scored: the rerank is under way
+                reranking.set()
+                searched.wait(120)
+            if on_step:
+                on_step(i, n)
+        return real_rerank_all(self, candidates, keep, on_step=step, check_cancel=check_cancel)
+
+    monkeypatch.setattr(TreeReranker, "rerank_all", rerank_all)
+    result: dict = {}
+    plan = threading.Thread(target=lambda: result.update(
+        routes._plan("demo", "make it look like a ukiyo-e print", True)))
+    plan.start()
+    try:
+        assert reranking.wait(600), "the rerank never started"
+        found: dict = {}
+        search = threading.Thread(target=lambda: found.update(
+            routes._search(zoo.search_request({"index": "demo", "query": "ukiyoe print", "kind": "lora"}))))
+        search.start()
+        search.join(60)
+        assert not search.is_alive(), "the search waited for the LLM rerank"
+        assert found["results"]
+    finally:
+        searched.set()
+        plan.join(600)
+    assert result["reranked"] is True and result["checkpoint"]
+    llm = zoo._RERANKER[0].llm
+    assert isinstance(llm.manager, glue.ComfyDeviceManager)
+    assert any(entry.model is llm.manager.patcher for entry in mm.current_loaded_models)
+
+
+def test_a_damaged_index_is_named_relatively_on_load_zoo_index(pack, comfy, lora_folder):
+    from polaris_core.errors import IndexFolderError
+
+    nodes = pack.nodes.index
+    nodes.PolarisBuildIndex.execute("damaged-test", scan_checkpoints=False, scan_loras=True)
+    entries = next((pack.nodes.glue.index_root() / "damaged-test" / "zoo").glob("entries-*.jsonl"))
+    entries.write_bytes(entries.read_bytes()[:-5])
+    with pytest.raises(IndexFolderError) as refused:
+        nodes.PolarisLoadIndex.execute("damaged-test")
+    message = str(refused.value)
+    assert "models/polaris/indexes/damaged-test/zoo/entries-" in message and str(comfy) not in message, message

@@ -9,10 +9,12 @@ let listening = false;
 
 export function indexesPanel({ onIndexesChanged, notify }) {
   const list = h("div", { class: "pz-index-list" });
-  const name = h("input", { class: "pz-input pz-build-name", value: "my-zoo", maxlength: "100",
+  const name = h("input", { class: "pz-input pz-build-name", value: "my-zoo", maxlength: "80",
     title: "Folder name under models/polaris/indexes; an existing index is updated" });
   const checkpoints = h("input", { type: "checkbox", checked: true, class: "pz-build-checkpoints" });
   const loras = h("input", { type: "checkbox", checked: true, class: "pz-build-loras" });
+  // Off by default: a build whose folders failed to read must not wipe most of a good index.
+  const allowRemoving = h("input", { type: "checkbox", class: "pz-build-allow-removing" });
   const catalogs = h("textarea", { class: "pz-input pz-build-catalogs", rows: "2",
     placeholder: "Civitai catalog files in ComfyUI's input folder or models/polaris/catalogs, one per line" });
   const build = h("button", { class: "pz-button pz-primary pz-build" }, "Build / update");
@@ -57,7 +59,7 @@ export function indexesPanel({ onIndexesChanged, notify }) {
   build.addEventListener("click", async () => {
     try {
       showStatus(await zooApi.build({ name: name.value.trim(), scan_checkpoints: checkpoints.checked,
-        scan_loras: loras.checked, catalogs: catalogs.value }));
+        scan_loras: loras.checked, catalogs: catalogs.value, allow_removing_entries: allowRemoving.checked }));
     } catch (error) {
       state.textContent = error.message;
       state.dataset.state = "failed";
@@ -83,6 +85,10 @@ export function indexesPanel({ onIndexesChanged, notify }) {
     h("div", { class: "pz-row" }, h("label", { class: "pz-check" }, checkpoints, " models/checkpoints"),
       h("label", { class: "pz-check" }, loras, " models/loras")),
     catalogs,
+    h("div", { class: "pz-row" }, h("label", { class: "pz-check",
+      title: "Let this build drop more than half of the index's entries (models deleted, or a folder unticked, " +
+        "on purpose). Off, such a build stops and keeps the index as it was." }, allowRemoving,
+      " Allow removing entries")),
     h("div", { class: "pz-row" }, build, cancel),
     progress, state, summary);
   return { panel, refresh };

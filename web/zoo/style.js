@@ -1,7 +1,8 @@
 // The sidebar's stylesheet, injected once. Colours come from ComfyUI's theme variables.
 const CSS = `
 .pz-root { display: flex; flex-direction: column; gap: 8px; height: 100%; padding: 8px; box-sizing: border-box;
-  color: var(--fg-color); font-size: 13px; overflow: hidden; position: relative; }
+  color: var(--fg-color); font-size: 13px; overflow: hidden; position: relative; overflow-wrap: anywhere;
+  word-break: break-word; }
 .pz-header { display: flex; flex-direction: column; gap: 6px; }
 .pz-title { font-weight: 600; font-size: 15px; letter-spacing: .02em; }
 .pz-tabs { display: flex; gap: 4px; }
@@ -50,7 +51,8 @@ const CSS = `
 .pz-button:disabled { opacity: .5; cursor: default; }
 .pz-primary { background: var(--p-primary-color, #3b82f6); color: var(--p-primary-contrast-color, #fff);
   border-color: transparent; }
-.pz-detail { display: flex; flex-direction: column; gap: 8px; }
+.pz-detail { display: flex; flex-direction: column; gap: 8px; min-width: 0; }
+.pz-detail > *, .pz-detail-view, .pz-section { min-width: 0; max-width: 100%; }
 .pz-detail-head { display: flex; justify-content: space-between; }
 .pz-detail-name { font-size: 15px; font-weight: 600; overflow-wrap: anywhere; }
 .pz-detail-previews { display: flex; gap: 6px; overflow-x: auto; }
@@ -63,7 +65,7 @@ const CSS = `
 .pz-mono { font-family: ui-monospace, monospace; font-size: 11px; overflow-wrap: anywhere; white-space: pre-wrap; }
 .pz-siblings { display: flex; flex-wrap: wrap; gap: 4px; }
 .pz-sibling { border: 1px solid var(--border-color); background: var(--comfy-input-bg); color: var(--fg-color);
-  border-radius: 10px; padding: 2px 8px; cursor: pointer; font-size: 12px; }
+  border-radius: 10px; padding: 2px 8px; cursor: pointer; font-size: 12px; max-width: 100%; overflow-wrap: anywhere; }
 .pz-plan, .pz-plan-body { display: flex; flex-direction: column; gap: 8px; }
 .pz-plan-choice { padding: 6px; border: 1px solid var(--border-color); border-radius: 8px; background: var(--comfy-menu-bg); }
 .pz-plan-slot { font-size: 10px; text-transform: uppercase; letter-spacing: .05em; color: var(--descrip-text, #999); }
