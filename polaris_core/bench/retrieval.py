@@ -7,6 +7,7 @@ latency split into encode and search, incremental add of 1,000 entries.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -49,6 +50,9 @@ def register(bench_subparsers) -> None:
                              "with one expansion model per fold of models fitted without that fold "
                              "(polaris_core.expansion)")
     parser.add_argument("--folds", type=int, default=5, help="folds of models for --expansion cv")
+    parser.add_argument("--expand-max-prompts", type=int,
+                        help="--expansion cv: expand entries with at most this many example prompts "
+                             "(default: the shipped model's setting)")
     parser.set_defaults(run=run)
 
 
@@ -205,11 +209,14 @@ def expansion_cv(index, args) -> None:
     """Fused search before vs after prompt expansion, grouped by model: each sparse entry is expanded by
     the fold model fitted without its model's prompts. Both sides re-add the same sparse entries, so
     only the expansion differs."""
-    from polaris_core.expansion import FoldExpander, fit_folds, training_set
+    from polaris_core.expansion import FoldExpander, default_expander, fit_folds, training_set
 
     cache = _cache(args)
     started = time.perf_counter()
-    models = fit_folds(training_set(index.entries), args.folds)
+    params = default_expander().params
+    if args.expand_max_prompts is not None:
+        params = dataclasses.replace(params, max_prompts=args.expand_max_prompts)
+    models = fit_folds(training_set(index.entries), args.folds, params)
     expander = FoldExpander(models)
     sparse_entries = [e for e in index.entries if expander.is_sparse(e)]
     print(f"\n# expansion cv: {args.folds} folds of models fitted in {time.perf_counter() - started:.0f}s; "
