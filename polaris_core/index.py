@@ -38,6 +38,7 @@ from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_wi
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
 from polaris_core.errors import EmptyZooError, IndexFolderError, UnsafePathError, VectorError
+from polaris_core.expansion import DEFAULT, SHIPPED, resolve_expander
 from polaris_core.index_lock import LOCK_FILE, index_lock
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.vectorstore import DATA_DIR as STORE_DATA_DIR
@@ -198,6 +199,10 @@ class ZooIndex:
         self._image_encoder = None
         self._derived: dict = {}
         self.build_stats = IndexStats()
+        # Writes predicted prompt terms into entries with no example prompts (`polaris_core.expansion`):
+        # None, SHIPPED (the packaged model, loaded when first needed) or an expander object.
+        self.expander = None
+        self.expansion_model = ""  # id of the model that expanded the indexed entries ("" for none)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -213,12 +218,15 @@ class ZooIndex:
         on_step: OnStep | None = None,
         check_cancel: CheckCancel | None = None,
         label: Optional[str] = None,
+        expansion=DEFAULT,
     ) -> "ZooIndex":
         """Index `entries` (duplicates by id: the last wins) and save to `folder` if given (`label`: how
         messages name it).
 
         `text_encoder` defaults to all-MiniLM-L6-v2; `image_encoder` (a ClipEncoder) is optional
         and only used for entries with local preview files. `cache` avoids re-embedding texts.
+        `expansion`: DEFAULT (the packaged prompt-expansion model when `EXPANSION_BY_DEFAULT`), SHIPPED
+        (that model), None (off), or an expander (`polaris_core.expansion`); later updates keep using it.
         """
         if text_encoder is None:
             from polaris_core.embed.text import load_text_encoder
@@ -229,6 +237,7 @@ class ZooIndex:
                     image_dim=image_encoder.dim if image_encoder else 0, params=params)
         index._text_encoder = text_encoder
         index._image_encoder = image_encoder
+        index.expander = expansion
         index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
         if folder is not None:
             index.save(folder, label=label)
@@ -403,7 +412,10 @@ class ZooIndex:
 
     def _prepare(self, entries: list[ZooEntry], cache, stats: IndexStats, on_step: OnStep,
                  check_cancel: CheckCancel) -> _NewRows:
-        chunk_lists = [entry_chunks(e) for e in entries]
+        expander = self.expander = resolve_expander(self.expander)
+        if expander is not None:
+            self.expansion_model = expander.model_id
+        chunk_lists = [entry_chunks(e, expander.expansion(e) if expander is not None else "") for e in entries]
         all_chunks = [c for chunks in chunk_lists for c in chunks]
         texts = [c.dense_text for c in all_chunks if c.dense]
         encoder = self.text_encoder
@@ -492,8 +504,9 @@ class ZooIndex:
                 local[arrays.chunk_entry[chunk_rows]],
                 group_numbers,
                 self.params,
-                chunk_weight=np.where(arrays.chunk_kind[chunk_rows] == _KIND_CODES["related"],
-                                      self.params.related_weight, 1.0),
+                chunk_weight=np.select([arrays.chunk_kind[chunk_rows] == _KIND_CODES["related"],
+                                        arrays.chunk_kind[chunk_rows] == _KIND_CODES["expanded"]],
+                                       [self.params.related_weight, self.params.expansion_weight], 1.0),
             )
             cached = self._derived[key] = (model, rows, chunk_rows)
         return cached
@@ -585,6 +598,7 @@ class ZooIndex:
                        "by_kind": self.counts()},
             "next_label": self.next_label,
             "created_at": self.created_at,
+            "expansion": {"model": self.expansion_model},
         }
 
     def save(self, folder: str | os.PathLike | None = None, *, label: Optional[str] = None) -> Path:
@@ -709,6 +723,8 @@ class ZooIndex:
             index.store = store
             index.next_label = int(manifest["next_label"])
             index.created_at = str(manifest.get("created_at", ""))
+            index.expansion_model = str((manifest.get("expansion") or {}).get("model") or "")
+            index.expander = SHIPPED if index.expansion_model else None  # updates expand as the build did
             index._read_files(folder / ZOO_DIR, manifest["files"], manifest["shapes"], memo)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IndexFolderError(f"{folder}: the index manifest is incomplete ({exc!r}); rebuild the index.") from exc

@@ -7,6 +7,7 @@ latency split into encode and search, incremental add of 1,000 entries.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -44,6 +45,14 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--no-quality", action="store_true", help="skip the quality tables")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: the shared 2-core machine)")
+    parser.add_argument("--expansion", choices=("cv",),
+                        help="cv: measure prompt expansion of entries with no example prompts, before vs after, "
+                             "with one expansion model per fold of models fitted without that fold "
+                             "(polaris_core.expansion)")
+    parser.add_argument("--folds", type=int, default=5, help="folds of models for --expansion cv")
+    parser.add_argument("--expand-max-prompts", type=int,
+                        help="--expansion cv: expand entries with at most this many example prompts "
+                             "(default: the shipped model's setting)")
     parser.set_defaults(run=run)
 
 
@@ -76,6 +85,34 @@ def score(ranked: list[list[int]], targets: list[int]) -> Metrics:
 def half_of(model_id: int) -> int:
     """A fixed split of the targets into halves A (0) and B (1) by model id."""
     return zlib.crc32(str(model_id).encode()) % 2
+
+
+BANDS = ("0", "1-3", "4-10", ">10")
+
+
+def prompt_band(count: int) -> str:
+    """The example-prompt band of a target model: 0, 1–3, 4–10 or more than 10 prompts."""
+    return "0" if count <= 0 else "1-3" if count <= 3 else "4-10" if count <= 10 else ">10"
+
+
+def model_prompt_counts(entries) -> dict[int, int]:
+    """Own example prompts per Civitai model (summed over its versions): a target's band."""
+    counts: dict[int, int] = {}
+    for entry in entries:
+        if entry.civitai_model_id is not None:
+            counts[entry.civitai_model_id] = counts.get(entry.civitai_model_id, 0) + len(entry.example_prompts)
+    return counts
+
+
+def band_scores(ranked: list[list[int]], targets: list[int], counts: dict[int, int]) -> dict[str, Metrics]:
+    """Metrics per example-prompt band of the targets (bands with no query are left out)."""
+    out = {}
+    bands = [prompt_band(counts.get(t, 0)) for t in targets]
+    for band in BANDS:
+        picked = [i for i, b in enumerate(bands) if b == band]
+        if picked:
+            out[band] = score([ranked[i] for i in picked], [targets[i] for i in picked])
+    return out
 
 
 def load_split(data: Path, split: str, limit: int = 0) -> tuple[list[str], list[int], str]:
@@ -135,10 +172,13 @@ def evaluate(index, queries: list[str], kind: str, channels: tuple[str, ...]) ->
     return [[c.entry.civitai_model_id for c in search(index, q, kind=kind, k=10, options=options)] for q in queries]
 
 
-def quality(index, args) -> None:
+def quality(index, args) -> dict:
+    """Print the tables; returns {(split, channels): (ranked, targets)} for comparisons."""
     splits = args.split or list(SPLITS)
     channel_sets = [tuple(c.strip() for c in s.split(",")) for s in (args.channels or DEFAULT_CHANNEL_SETS)]
     data = Path(args.data)
+    counts = model_prompt_counts(index.entries)
+    results = {}
     for split in splits:
         queries, targets, kind = load_split(data, split, args.limit)
         halves = [half_of(t) for t in targets]
@@ -158,6 +198,53 @@ def quality(index, args) -> None:
             label = "+".join(channels)
             print(f"{label:<28} {total.row()}   | {parts[0]:>15} | {parts[1]:>15}   "
                   f"({1000 * seconds / max(len(queries), 1):.1f} ms/query)")
+            bands = band_scores(ranked, targets, counts)
+            print(" " * 4 + "by example prompts of the target (n R@1/R@10/MRR10): " + "  ".join(
+                f"{band}: {m.n} {m.r1:.3f}/{m.r10:.3f}/{m.mrr10:.3f}" for band, m in bands.items()))
+            results[(split, channels)] = (ranked, targets)
+    return results
+
+
+def expansion_cv(index, args) -> None:
+    """Fused search before vs after prompt expansion, grouped by model: each sparse entry is expanded by
+    the fold model fitted without its model's prompts. Both sides re-add the same sparse entries, so
+    only the expansion differs."""
+    from polaris_core.expansion import FoldExpander, default_expander, fit_folds, training_set
+
+    cache = _cache(args)
+    started = time.perf_counter()
+    params = default_expander().params
+    if args.expand_max_prompts is not None:
+        params = dataclasses.replace(params, max_prompts=args.expand_max_prompts)
+    models = fit_folds(training_set(index.entries), args.folds, params)
+    expander = FoldExpander(models)
+    sparse_entries = [e for e in index.entries if expander.is_sparse(e)]
+    print(f"\n# expansion cv: {args.folds} folds of models fitted in {time.perf_counter() - started:.0f}s; "
+          f"{len(sparse_entries)} entries with <= {expander.params.max_prompts} example prompts")
+    sides = {}
+    for side, chosen in (("before", None), ("after", expander)):
+        index.remove([e.id for e in sparse_entries])
+        index.expander = chosen
+        index.expansion_model = ""
+        started = time.perf_counter()
+        stats = index.update(sparse_entries, cache=cache)
+        print(f"\n# {side} expansion (re-added {len(sparse_entries)} entries, {stats.texts_embedded} texts embedded, "
+              f"{time.perf_counter() - started:.0f}s)")
+        sides[side] = quality(index, args)
+    counts = model_prompt_counts(index.entries)
+    print("\n# before -> after, by example prompts of the target (R@1 / R@10 / MRR@10)")
+    for key, (ranked, targets) in sides["before"].items():
+        after = band_scores(sides["after"][key][0], targets, counts)
+        before = band_scores(ranked, targets, counts)
+        print(f"{key[0]:<16} {'+'.join(key[1])}")
+        for band in BANDS:
+            if band in before:
+                b, a = before[band], after[band]
+                print(f"    {band:>5} n={b.n:<5} {b.r1:.3f} -> {a.r1:.3f}   {b.r10:.3f} -> {a.r10:.3f}   "
+                      f"{b.mrr10:.3f} -> {a.mrr10:.3f}")
+        b, a = score(ranked, targets), score(sides["after"][key][0], targets)
+        print(f"    {'all':>5} n={b.n:<5} {b.r1:.3f} -> {a.r1:.3f}   {b.r10:.3f} -> {a.r10:.3f}   "
+              f"{b.mrr10:.3f} -> {a.mrr10:.3f}")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -230,8 +317,11 @@ def run(args) -> int:
     index, built_seconds = open_index(args)
     if built_seconds:
         print(f"built the benchmark index in {built_seconds:.0f}s")
-    print(f"index: {len(index)} entries {index.counts()}, {len(index.store)} chunk vectors")
-    if not args.no_quality:
+    print(f"index: {len(index)} entries {index.counts()}, {len(index.store)} chunk vectors, "
+          f"prompt expansion {index.expansion_model or 'none'}")
+    if args.expansion == "cv":
+        expansion_cv(index, args)
+    elif not args.no_quality:
         quality(index, args)
     if args.speed:
         speed(index, args)

@@ -38,6 +38,10 @@ def register(subparsers) -> None:
     build.add_argument("--clip", metavar="SAFETENSORS", help="open_clip weights for the preview-image channel")
     build.add_argument("--clip-arch", default="auto", help="open_clip architecture of --clip (default: auto)")
     build.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    build.add_argument("--expansion", choices=("default", "on", "off"), default="default",
+                       help="write prompt terms predicted from metadata into entries with no example prompts "
+                            "(polaris_core.expansion; default: as measured on the dev splits; --update keeps the "
+                            "index's own setting)")
     build.set_defaults(run=run_build)
 
     info = sub.add_parser("info", help="print an index folder's manifest summary")
@@ -173,7 +177,11 @@ def _build_locked(args):
                 stats.entries_removed = index.remove([e.id for e in index.entries if e.id not in wanted])
             index.save()
         else:
-            index = ZooIndex.build(entries, args.out, cache=cache, image_encoder=image_encoder, on_step=bar)
+            from polaris_core.expansion import DEFAULT, SHIPPED
+
+            expansion = {"default": DEFAULT, "on": SHIPPED, "off": None}[args.expansion]
+            index = ZooIndex.build(entries, args.out, cache=cache, image_encoder=image_encoder, on_step=bar,
+                                   expansion=expansion)
             stats = index.build_stats
     finally:
         bar.close()

@@ -8,7 +8,9 @@ blurs them. Chunks per entry:
 - `description`: the card text (HTML already stripped by ingest);
 - `prompt`: each example prompt (a local LoRA's `ss_tag_frequency` tags arrive as prompts too);
 - `related`: prompts of images posted on other pages that record this model in their metadata
-  (`ZooEntry.related_prompts`, mined at ingest); BM25 weighs them a little below own prompts.
+  (`ZooEntry.related_prompts`, mined at ingest); BM25 weighs them a little below own prompts;
+- `expanded`: prompt terms predicted from the metadata of an entry with no example prompts
+  (`polaris_core.expansion`, learned from the models that have some).
 
 BM25 reads every chunk; the sentence encoder reads only the first `MAX_DENSE_PROMPTS_PER_ENTRY`
 prompts, or the title when an entry has no prompt (`Chunk.dense`). Measured on the dev splits: the
@@ -24,12 +26,13 @@ from dataclasses import dataclass
 from polaris_core.embed.lexical import normalize_prompt
 from polaris_core.zoo.entry import ZooEntry
 
-CHUNK_KINDS = ("title", "description", "prompt", "related")  # append only: stored as codes
-PROMPT_KINDS = ("prompt", "related")
+CHUNK_KINDS = ("title", "description", "prompt", "related", "expanded")  # append only: stored as codes
+PROMPT_KINDS = ("prompt", "related", "expanded")
 MAX_PROMPTS_PER_ENTRY = 64
 MAX_RELATED_PROMPTS_PER_ENTRY = 16  # 16 and 64 measured alike; fewer keep popular models' chunk counts down
 MAX_DENSE_PROMPTS_PER_ENTRY = 3  # 2, 3, 4 and all fuse alike on dev; 3 keeps the dense channel alone whole
 MAX_LEXICAL_DESCRIPTION_CHARS = 4000
+EMBED_EXPANSION = True  # the sentence encoder also reads an `expanded` chunk
 
 _BRACKETS = re.compile(r"[()\[\]{}<>]")
 _SEPARATORS = re.compile(r"\s*(?:,\s*)+")
@@ -63,9 +66,10 @@ def title_text(entry: ZooEntry) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def entry_chunks(entry: ZooEntry) -> list[Chunk]:
+def entry_chunks(entry: ZooEntry, expansion: str = "") -> list[Chunk]:
     """The chunks of one entry, title first. Empty texts and repeated prompts are dropped; the title
-    is embedded only when no prompt is."""
+    is embedded only when no prompt is. `expansion` (predicted prompt terms, see
+    `polaris_core.expansion`) becomes an `expanded` chunk, embedded too."""
     chunks: list[Chunk] = []
     description = _SPACES.sub(" ", entry.description or "").strip()
     if description:
@@ -86,5 +90,8 @@ def entry_chunks(entry: ZooEntry) -> list[Chunk]:
             chunks.append(Chunk(kind, dense, prompt, dense=dense_prompts < MAX_DENSE_PROMPTS_PER_ENTRY))
             dense_prompts += 1
             added += 1
+    expansion = _SPACES.sub(" ", expansion or "").strip()
+    if expansion:
+        chunks.append(Chunk("expanded", expansion, expansion, dense=EMBED_EXPANSION))
     title = title_text(entry)
     return [Chunk("title", title, title, dense=dense_prompts == 0), *chunks]

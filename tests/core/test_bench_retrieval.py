@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from polaris_core.bench.retrieval import SPLITS, evaluate, load_split, score
+from polaris_core.bench.retrieval import SPLITS, band_scores, evaluate, load_split, model_prompt_counts, prompt_band, score
 from polaris_core.cli import main
 from polaris_core.index import ZooIndex
 from polaris_core.zoo.civitai import iter_catalog
@@ -63,3 +63,33 @@ def test_score_counts_ranks_within_the_top_ten_only():
     assert (metrics.n, metrics.r1, metrics.r5, metrics.r10) == (4, 0.25, 0.5, 0.5)
     assert abs(metrics.mrr10 - (1 / 2 + 1) / 4) < 1e-12
     assert score([], []).r10 == 0.0
+
+
+def test_bands_group_queries_by_their_target_model_example_prompts():
+    from polaris_core.zoo.entry import ZooEntry
+
+    assert [prompt_band(n) for n in (0, 1, 3, 4, 10, 11, 500)] == ["0", "1-3", "1-3", "4-10", "4-10", ">10", ">10"]
+    entries = [ZooEntry(id="a1", kind="lora", name="a", civitai_model_id=1, example_prompts=["x"] * 2),
+               ZooEntry(id="a2", kind="lora", name="a", civitai_model_id=1, example_prompts=["y"] * 3),
+               ZooEntry(id="b", kind="lora", name="b", civitai_model_id=2)]
+    counts = model_prompt_counts(entries)
+    assert counts == {1: 5, 2: 0}  # summed over a model's versions
+    bands = band_scores([[1], [3, 2], [1]], [1, 2, 2], counts)
+    assert set(bands) == {"4-10", "0"}
+    assert (bands["4-10"].n, bands["4-10"].r1) == (1, 1.0)
+    assert (bands["0"].n, bands["0"].r1, bands["0"].r10, bands["0"].mrr10) == (2, 0.0, 0.5, 0.25)
+
+
+def test_bench_expansion_cv_prints_before_and_after_by_band(shared_data, fixture_cache, tmp_path, capsys):
+    entries = catalog_subset(shared_data, fixture_cache)
+    ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache), expansion=None)
+    args = ["bench", "retrieval", "--index", str(tmp_path / "index"), "--data", str(shared_data), "--limit", "5",
+            "--cache", str(fixture_cache), "--threads", "0", "--channels", "lexical,dense", "--split", "lora",
+            "--expansion", "cv", "--folds", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    sparse_count = sum(not e.example_prompts for e in entries)
+    assert f"{sparse_count} entries with <= 0 example prompts" in out
+    assert "# before expansion" in out and "# after expansion" in out
+    summary = out.split("# before -> after")[1]
+    assert re.search(r"all n=5 +[\d.]+ -> [\d.]+", summary)

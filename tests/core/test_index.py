@@ -58,10 +58,12 @@ def test_build_counts_and_manifest(built, subset):
     assert 0 < len(index.store) < len(index.arrays.chunk_label)
     kinds = np.array(CHUNK_KINDS)[index.arrays.chunk_kind]
     assert not index.arrays.chunk_dense[kinds == "description"].any()
-    per_entry = np.bincount(index.arrays.chunk_entry[index.arrays.chunk_dense & np.isin(kinds, PROMPT_KINDS)],
+    assert set(PROMPT_KINDS) == {"prompt", "related", "expanded"}
+    per_entry = np.bincount(index.arrays.chunk_entry[index.arrays.chunk_dense & np.isin(kinds, ("prompt", "related"))],
                             minlength=len(index.entries))
     assert per_entry.max() == MAX_DENSE_PROMPTS_PER_ENTRY
-    # A title is embedded exactly when its entry has no embedded prompt, so every entry has a vector.
+    # A title is embedded exactly when its entry has no embedded prompt (own or related; predicted terms in an
+    # `expanded` chunk are a guess and do not replace it), so every entry has a vector.
     titles = kinds == "title"
     assert np.array_equal(index.arrays.chunk_dense[titles], per_entry[index.arrays.chunk_entry[titles]] == 0)
     assert 0 < int(index.arrays.chunk_dense[titles].sum()) < len(index.entries)
