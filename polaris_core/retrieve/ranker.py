@@ -80,12 +80,12 @@ def _facts(index) -> _EntryFacts:
 
 
 def _rank(values: np.ndarray) -> np.ndarray:
-    """log1p of the 0-based descending rank (ties share the best rank); missing values rank last."""
-    filled = np.where(np.isfinite(values), values, -np.inf)
-    order = np.argsort(-filled, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float32)
-    ranks[order] = np.arange(len(values))
-    return np.log1p(ranks)
+    """log1p of the 0-based descending rank: how many pool rows score higher (ties share a rank,
+    missing values rank last)."""
+    filled = np.where(np.isfinite(values), values, -np.inf).astype(np.float64)
+    ascending = np.sort(filled)
+    higher = len(filled) - np.searchsorted(ascending, filled, side="right")
+    return np.log1p(higher).astype(np.float32)
 
 
 def _z(values: np.ndarray) -> np.ndarray:
