@@ -186,6 +186,12 @@ def ranker_quality(index, args) -> None:
     fused, learned, folds = train.cross_validate(table)
     for line in train.report(table, fused, learned, folds):
         print(line)
+    _, linear, _ = train.cross_validate(table, learner="linear")
+    print("\nlearner choice (out-of-fold, dev, grouped by model): MRR@10 LightGBM LambdaRank vs pairwise linear")
+    for split in range(3):
+        picked = table.split == split
+        print(f"  {train.SPLIT_NAMES[split]:<16} {train.metrics(learned[picked])[2]:.3f} vs "
+              f"{train.metrics(linear[picked])[2]:.3f}")
     print(f"(cross-validation {time.perf_counter() - started:.0f}s)")
     if args.train_ranker:
         started = time.perf_counter()

@@ -264,14 +264,62 @@ def ranks_of(table: FeatureTable, scores: np.ndarray) -> np.ndarray:
     return out
 
 
-def cross_validate(table: FeatureTable, folds: int = FOLDS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(fused ranks, out-of-fold ranker ranks, fold per query) for every query."""
+class PairwiseLinear:
+    """The alternative learner: a linear score fitted by logistic loss on (target, other) pairs of
+    one query, over standardised features (missing values at the mean)."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray) -> None:
+        self.mean, self.scale, self.weights = mean, scale, weights
+
+    @staticmethod
+    def _prepare(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return np.nan_to_num((X - mean) / scale, nan=0.0, posinf=0.0, neginf=0.0)
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, query: np.ndarray, negatives: int = 50, steps: int = 300,
+            l2: float = 1e-3) -> "PairwiseLinear":
+        mean = np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0)
+        mean = np.nan_to_num(mean)
+        scale = np.nanstd(np.where(np.isfinite(X), X, np.nan), axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+        Z = cls._prepare(X, mean, scale).astype(np.float32)
+        rng = np.random.default_rng(SEED)
+        diffs = []
+        positive_rows = np.flatnonzero(y == 1)
+        _, starts, sizes = _query_slices(query)
+        start_of = dict(zip(np.unique(query).tolist(), zip(starts.tolist(), sizes.tolist())))
+        for row in positive_rows.tolist():
+            start, size = start_of[int(query[row])]
+            others = np.setdiff1d(np.arange(start, start + size), [row])
+            if len(others) > negatives:
+                others = rng.choice(others, negatives, replace=False)
+            diffs.append(Z[row] - Z[others])
+        D = np.concatenate(diffs) if diffs else np.zeros((0, X.shape[1]), np.float32)
+        w = np.zeros(X.shape[1], dtype=np.float64)
+        rate = 0.5
+        for _ in range(steps):  # full-batch gradient descent on mean log(1 + exp(-D w)) + l2 |w|^2
+            margin = D @ w
+            grad = -(D.T @ (1.0 / (1.0 + np.exp(np.clip(margin, -30, 30))))) / max(len(D), 1) + 2 * l2 * w
+            w -= rate * grad
+        return cls(mean, scale, w)
+
+    def predict(self, X: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        return self._prepare(X, self.mean, self.scale) @ self.weights
+
+
+def cross_validate(table: FeatureTable, folds: int = FOLDS, learner: str = "lightgbm",
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fused ranks, out-of-fold ranker ranks, fold per query) for every query; `learner` is
+    "lightgbm" (LambdaRank) or "linear" (pairwise logistic)."""
     query_fold = fold_of(table.target, folds)
     row_fold = query_fold[table.query]
     oof = np.zeros(len(table.y), dtype=np.float64)
     for fold in range(folds):
         train = _useful(table, row_fold != fold)
-        model = fit_lightgbm(table.X[train], table.y[train], table.query[train])
+        if learner == "linear":
+            model = PairwiseLinear.fit(table.X[train], table.y[train], table.query[train])
+        else:
+            model = fit_lightgbm(table.X[train], table.y[train], table.query[train])
         test = row_fold == fold
         oof[test] = model.predict(table.X[test], num_threads=2)
     return ranks_of(table, table.fused), ranks_of(table, oof), query_fold
