@@ -5,8 +5,9 @@ categories), so the ranker carries over to a zoo it has never seen:
 
 - each channel's score, its standardised value in the pool and its rank (lexical, names, dense,
   author, popularity, affinity, image) and the hand-set fused score;
-- the exact dense cosine of the candidate's best and mean chunk, and the share of the query's words
-  its example prompts use (a checkpoint's prompt style);
+- the exact dense cosine of the candidate's best and mean chunk (the query against its prompt
+  centroid), the share of the query's words its example prompts use (a checkpoint's prompt style)
+  and the share found in the names of the LoRAs its example prompts combine it with;
 - query–trigger-word, query–tag and query–title overlap;
 - how many example and related prompts, trigger words and tags it has, its description length,
   its role, whether its base family was asked for, its downloads;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import weakref
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +40,8 @@ MODEL_PATH = Path(__file__).with_name("data") / "ranker.lgb.txt"
 RANKED_CHANNELS = ("lexical", "names", "dense", "author", "popularity", "affinity", "image")
 ROLE_CODES = {"style": 0, "object": 1, "character": 2, "other": 3}
 MAX_STYLE_PROMPTS = 16  # prompts read for a candidate's prompt vocabulary
+# `<lora:NAME:w>` tags in a model's example prompts: the LoRAs its users combine it with.
+_NETWORK_NAME = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:([^<>:]*)", re.IGNORECASE)
 
 FEATURES = (
     ("is_checkpoint", "fused", "fused_z", "fused_rank", "fused_gap", "pool_size")
@@ -65,7 +69,9 @@ class _EntryFacts:
             tags = frozenset(w for t in entry.tags for w in tokenize(t))
             title = frozenset(tokenize(entry.name))
             style = frozenset(w for p in entry.example_prompts[:MAX_STYLE_PROMPTS] for w in tokenize(p))
-            facts = self.cache[row] = ([t for t in triggers if t], tags, title, style)
+            combined = frozenset(w for p in entry.example_prompts + entry.related_prompts
+                                 for name in _NETWORK_NAME.findall(p) for w in tokenize(name))
+            facts = self.cache[row] = ([t for t in triggers if t], tags, title, style, combined)
         return facts
 
 
@@ -134,15 +140,16 @@ def features(found: PoolResult) -> np.ndarray:
     columns["dense_gap"] = (best - np.nanmax(best)).astype(np.float32) if np.isfinite(best).any() else nan
     query_words = set(tokenize(found.text))
     facts = _facts(index)
-    style, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(5))
+    style, combined, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(6))
     n_prompts, n_related, n_triggers, n_tags, desc, role, family, downloads = (
         np.zeros(n, np.float32) for _ in range(8))
     wanted_families = set(found.families or ())
     for i, row in enumerate(pool.best_entry.tolist()):
         entry = index.entries[row]
-        triggers, tags, title_words, style_words = facts.get(row)
+        triggers, tags, title_words, style_words, combined_words = facts.get(row)
         if query_words:
             style[i] = len(query_words & style_words) / len(query_words)
+            combined[i] = len(query_words & combined_words) / len(query_words)
         if triggers:
             hit = [len(t & query_words) / len(t) for t in triggers]
             trig[i] = max(hit)
@@ -157,8 +164,8 @@ def features(found: PoolResult) -> np.ndarray:
         role[i] = ROLE_CODES.get(entry.role, 3)
         family[i] = (entry.base_family in wanted_families) if wanted_families else np.nan
         downloads[i] = math.log1p(max(entry.downloads or 0, 0))
-    columns.update(style_coverage=style, trigger_overlap=trig, trigger_full=trig_full, tag_overlap=tag,
-                   title_overlap=title, query_words=np.full(n, math.log1p(len(query_words)), np.float32),
+    columns.update(style_coverage=style, combined_overlap=combined, trigger_overlap=trig, trigger_full=trig_full,
+                   tag_overlap=tag, title_overlap=title, query_words=np.full(n, math.log1p(len(query_words)), np.float32),
                    n_prompts=n_prompts, n_related=n_related, n_triggers=n_triggers, n_tags=n_tags,
                    description_length=desc, role=role, family_match=family, log_downloads=downloads)
     authors = found.selection.group_author[pool.members]
