@@ -39,6 +39,7 @@ log = logging.getLogger("polaris")
 MODEL_PATH = Path(__file__).with_name("data") / "ranker.lgb.txt"
 RANKED_CHANNELS = ("lexical", "names", "dense", "author", "popularity", "affinity", "image")
 ROLE_CODES = {"style": 0, "object": 1, "character": 2, "other": 3}
+RERANK_DEPTH = 100      # fused candidates the ranker reorders (the target is past 100 for <2% of dev queries)
 MAX_STYLE_PROMPTS = 16  # prompts read for a candidate's prompt vocabulary
 # `<lora:NAME:w>` tags in a model's example prompts: the LoRAs its users combine it with.
 _NETWORK_NAME = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:([^<>:]*)", re.IGNORECASE)
@@ -47,6 +48,7 @@ FEATURES = (
     ("is_checkpoint", "fused", "fused_z", "fused_rank", "fused_gap", "pool_size")
     + tuple(f"{c}_{part}" for c in RANKED_CHANNELS for part in ("raw", "z", "rank"))
     + ("lexical_share", "dense_exact_best", "dense_exact_mean", "dense_gap", "style_coverage",
+       "combined_overlap",
        "trigger_overlap", "trigger_full", "tag_overlap", "title_overlap", "query_words",
        "n_prompts", "n_related", "n_triggers", "n_tags", "description_length", "role", "family_match",
        "log_downloads", "author_pool_count", "is_top_author", "author_lift")
@@ -102,37 +104,47 @@ def _z(values: np.ndarray) -> np.ndarray:
     return standardise(filled).astype(np.float32)
 
 
-def features(found: PoolResult) -> np.ndarray:
-    """The (pool rows × FEATURES) matrix of one query's pool; NaN where a value is unknown.
-    Training (train.py) and search both call this, on the same PoolResult."""
+def reranked_rows(found: PoolResult) -> np.ndarray:
+    """Pool rows the ranker reorders: the top RERANK_DEPTH by fused score, best first. The rest
+    keep the fused order below them (the ranker is trained on these rows only)."""
+    return np.argsort(-found.fused, kind="stable")[:RERANK_DEPTH]
+
+
+def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray:
+    """The (rows × FEATURES) matrix of one query's pool rows (default `reranked_rows`); NaN where
+    a value is unknown. Training (train.py) and search both call this, on the same PoolResult."""
+    rows = reranked_rows(found) if rows is None else np.asarray(rows, dtype=np.int64)
     index, pool = found.index, found.pool
-    n = len(pool.groups)
+    n_pool = len(pool.groups)
+    n = len(rows)
     columns: dict[str, np.ndarray] = {}
     nan = np.full(n, np.nan, dtype=np.float32)
-    fused = found.fused.astype(np.float32)
+    fused_all = found.fused.astype(np.float32)
+    fused = fused_all[rows]
     columns["is_checkpoint"] = np.full(n, float(found.kind == "checkpoint"), dtype=np.float32)
     columns["fused"] = fused
-    columns["fused_z"] = _z(fused)
-    columns["fused_rank"] = _rank(fused)
-    columns["fused_gap"] = fused - fused.max() if n else fused
-    columns["pool_size"] = np.full(n, math.log1p(n), dtype=np.float32)
+    columns["fused_z"] = _z(fused_all)[rows]
+    columns["fused_rank"] = _rank(fused_all)[rows]
+    columns["fused_gap"] = fused - fused_all.max() if n else fused
+    columns["pool_size"] = np.full(n, math.log1p(n_pool), dtype=np.float32)
     for channel in RANKED_CHANNELS:
         values = pool.scores.get(channel)
         if values is None:
             columns[f"{channel}_raw"] = columns[f"{channel}_z"] = columns[f"{channel}_rank"] = nan
             continue
         values = values.astype(np.float32)
-        columns[f"{channel}_raw"] = np.where(np.isfinite(values), values, np.nan).astype(np.float32)
-        columns[f"{channel}_z"] = _z(values)
-        columns[f"{channel}_rank"] = _rank(values)
+        columns[f"{channel}_raw"] = np.where(np.isfinite(values), values, np.nan).astype(np.float32)[rows]
+        columns[f"{channel}_z"] = _z(values)[rows]
+        columns[f"{channel}_rank"] = _rank(values)[rows]
     lexical = pool.scores.get("lexical")
-    top_lexical = float(np.max(lexical)) if lexical is not None and n and np.max(lexical) > 0 else 0.0
-    columns["lexical_share"] = (lexical / top_lexical).astype(np.float32) if top_lexical else nan
+    top_lexical = float(np.max(lexical)) if lexical is not None and n_pool and np.max(lexical) > 0 else 0.0
+    columns["lexical_share"] = (lexical[rows] / top_lexical).astype(np.float32) if top_lexical else nan
+    entry_rows = pool.best_entry[rows]
     best, mean = nan.copy(), nan.copy()
     if found.vector is not None and n:
-        exact = index.dense_scores(found.vector, pool.best_entry, 0.0, found.exclude_chunks)
+        exact = index.dense_scores(found.vector, entry_rows, 0.0, found.exclude_chunks)
         where = {int(r): i for i, r in enumerate(exact.rows.tolist())}
-        for i, row in enumerate(pool.best_entry.tolist()):
+        for i, row in enumerate(entry_rows.tolist()):
             j = where.get(int(row))
             if j is not None:
                 best[i], mean[i] = exact.scores[j], exact.means[j]
@@ -144,7 +156,7 @@ def features(found: PoolResult) -> np.ndarray:
     n_prompts, n_related, n_triggers, n_tags, desc, role, family, downloads = (
         np.zeros(n, np.float32) for _ in range(8))
     wanted_families = set(found.families or ())
-    for i, row in enumerate(pool.best_entry.tolist()):
+    for i, row in enumerate(entry_rows.tolist()):
         entry = index.entries[row]
         triggers, tags, title_words, style_words, combined_words = facts.get(row)
         if query_words:
@@ -171,11 +183,11 @@ def features(found: PoolResult) -> np.ndarray:
     authors = found.selection.group_author[pool.members]
     known = authors >= 0
     _, inverse, counts = np.unique(authors, return_inverse=True, return_counts=True)
-    columns["author_pool_count"] = np.where(known, np.log1p(counts[inverse] - 1), 0.0).astype(np.float32)
-    top_author = authors[int(np.argmax(fused))] if n else -1
-    columns["is_top_author"] = (known & (authors == top_author)).astype(np.float32)
+    columns["author_pool_count"] = np.where(known, np.log1p(counts[inverse] - 1), 0.0).astype(np.float32)[rows]
+    top_author = authors[int(np.argmax(fused_all))] if n_pool else -1
+    columns["is_top_author"] = (known & (authors == top_author)).astype(np.float32)[rows]
     author = pool.scores.get("author")
-    columns["author_lift"] = (author - fused).astype(np.float32) if author is not None else nan
+    columns["author_lift"] = (author[rows] - fused).astype(np.float32) if author is not None else nan
     return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32) if n else \
         np.zeros((0, len(FEATURES)), np.float32)
 
@@ -220,12 +232,22 @@ def shipped_ranker() -> Optional[Ranker]:
 
 
 def rank_scores(found: PoolResult, ranker: Optional[Ranker] = None) -> Optional[np.ndarray]:
-    """Learned scores of the pool rows, or None when no ranker is usable (keep the fused order)."""
+    """Scores of every pool row that put the learned order first: the ranker's scores for
+    `reranked_rows`, and below them the other rows in fused order (their fused scores shifted
+    under the lowest ranker score). None when no ranker is usable (keep the fused order)."""
     ranker = ranker or shipped_ranker()
     if ranker is None or not len(found.fused):
         return None
-    scores = ranker.scores(features(found))
-    if not np.all(np.isfinite(scores)):
+    rows = reranked_rows(found)
+    learned = ranker.scores(features(found, rows))
+    if not np.all(np.isfinite(learned)):
         log.warning("the ranker gave non-finite scores; this query keeps the fused order")
         return None
-    return scores
+    fused = found.fused.astype(np.float32)
+    rest = np.ones(len(fused), dtype=bool)
+    rest[rows] = False
+    out = np.empty(len(fused), dtype=np.float32)
+    out[rows] = learned
+    if rest.any():
+        out[rest] = fused[rest] - fused[rest].max() + learned.min() - 1.0
+    return out

@@ -41,8 +41,8 @@ SPLIT_NAMES = ("lora", "lora_no_trigger", "checkpoint", "catalog_lora", "catalog
 DEV_FILES = (("lora-retrieval-dev.jsonl", "query", "lora", 0), ("lora-retrieval-dev.jsonl", "query_no_trigger",
              "lora", 1), ("checkpoint-retrieval-dev.jsonl", "query", "checkpoint", 2))
 BANDS = (("0", 0, 0), ("1-3", 1, 3), ("4-10", 4, 10), (">10", 11, 10 ** 9))
-CATALOG_LORAS = 3000        # self-supervised LoRA queries (one prompt per model)
-CATALOG_CHECKPOINTS = 1500  # self-supervised checkpoint queries
+CATALOG_LORAS = 1200        # self-supervised LoRA queries (one prompt per model)
+CATALOG_CHECKPOINTS = 600   # self-supervised checkpoint queries
 FOLDS = 5
 SEED = 0
 FEATURE_VERSION = 1         # bump when features or training queries change (invalidates caches)
@@ -52,7 +52,7 @@ LGB_PARAMS = {
     "bagging_freq": 1, "lambda_l2": 1.0, "lambdarank_truncation_level": 20, "num_threads": 2,
     "seed": SEED, "deterministic": True, "force_row_wise": True, "verbosity": -1,
 }
-ROUNDS = 300
+ROUNDS = 200
 _NETWORK_TAG = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:[^<>]*>", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
@@ -172,7 +172,7 @@ def model_prompt_counts(index) -> dict[tuple[str, int], int]:
 
 def build_features(index, queries: list[Query], on_progress: Optional[Callable[[int, int], None]] = None,
                    batch: int = 64) -> FeatureTable:
-    from polaris_core.retrieve.ranker import features
+    from polaris_core.retrieve.ranker import features, reranked_rows
 
     masks = _chunks_by_text(index, ("lora", "checkpoint")) if any(q.exclude_text for q in queries) else {}
     counts = model_prompt_counts(index)
@@ -191,11 +191,12 @@ def build_features(index, queries: list[Query], on_progress: Optional[Callable[[
             bands.append(counts.get((q.kind, q.target), 0) - (1 if q.exclude_text else 0))
             if found is None or not len(found.fused):
                 continue
-            models = np.array([index.entries[int(r)].civitai_model_id or -1 for r in found.pool.best_entry])
-            X.append(features(found))
+            rows = reranked_rows(found)
+            models = np.array([index.entries[int(r)].civitai_model_id or -1 for r in found.pool.best_entry[rows]])
+            X.append(features(found, rows))
             y.append((models == q.target).astype(np.int8))
             qn.append(np.full(len(models), number, dtype=np.int32))
-            fused.append(found.fused.astype(np.float32))
+            fused.append(found.fused[rows].astype(np.float32))
         if on_progress:
             on_progress(min(start + batch, len(queries)), len(queries))
     return FeatureTable(np.concatenate(X), np.concatenate(y), np.concatenate(qn), np.concatenate(fused),
