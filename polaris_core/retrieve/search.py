@@ -10,7 +10,7 @@ from polaris_core.candidates import Candidate
 from polaris_core.index import Selection, ZooIndex
 from polaris_core.retrieve.channels import entry_channel_scores
 from polaris_core.retrieve.fusion import Pool, add_affinity, author_step, fuse, make_pool
-from polaris_core.retrieve.options import STYLE_ROLES, SearchOptions
+from polaris_core.retrieve.options import CHANNELS, STYLE_ROLES, SearchOptions
 
 
 @dataclass
@@ -109,7 +109,9 @@ def search(
     if found is None:
         return []
     pool = found.pool
-    scores = rank_scores(found) if options.ranker != "off" else None
+    # The ranker learned on the full channel set; a benchmark's channel subset keeps the fused order.
+    use_ranker = options.ranker != "off" and set(options.channels) >= set(CHANNELS)
+    scores = rank_scores(found) if use_ranker else None
     final = found.fused if scores is None else scores
     order = np.argsort(-final, kind="stable")[: max(int(k), 0)]
     out = []

@@ -47,12 +47,12 @@ FOLDS = 5
 SEED = 0
 FEATURE_VERSION = 1         # bump when features or training queries change (invalidates caches)
 LGB_PARAMS = {
-    "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.05,
+    "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.1,
     "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
     "bagging_freq": 1, "lambda_l2": 1.0, "lambdarank_truncation_level": 20, "num_threads": 2,
     "seed": SEED, "deterministic": True, "force_row_wise": True, "verbosity": -1,
 }
-ROUNDS = 200
+ROUNDS = 100
 _NETWORK_TAG = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:[^<>]*>", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
