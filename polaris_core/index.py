@@ -91,6 +91,7 @@ class DenseHits:
     rows: np.ndarray
     scores: np.ndarray
     chunks: np.ndarray
+    means: Optional[np.ndarray] = None  # mean chunk cosine per entry (exact scoring only)
 
 
 @dataclass
@@ -511,12 +512,17 @@ class ZooIndex:
             cached = self._derived[key] = (model, rows, chunk_rows)
         return cached
 
-    def lexical_search(self, kind: str, text: str, rare_title: bool = False) -> tuple[np.ndarray, LexicalHits]:
+    def lexical_search(self, kind: str, text: str, rare_title: bool = False,
+                       exclude_chunks: Optional[np.ndarray] = None) -> tuple[np.ndarray, LexicalHits]:
         """(entry rows of `kind`, their BM25F hits) for a query text; with `rare_title`, the hits
-        also carry the rare-term title scores (`FieldedBM25.rare_title_scores`)."""
+        also carry the rare-term title scores (`FieldedBM25.rare_title_scores`). `exclude_chunks`
+        (chunk rows) are left out of the search (a catalog prompt used as a query)."""
         model, rows, chunk_rows = self.lexical(kind)
         terms = query_terms(self.terms, lexical_terms(text))
-        hits = model.search(*terms)
+        local_excluded = None
+        if exclude_chunks is not None and len(exclude_chunks):
+            local_excluded = np.flatnonzero(np.isin(chunk_rows, exclude_chunks))
+        hits = model.search(*terms, exclude_chunks=local_excluded)
         best = np.where(hits.best_chunk >= 0, chunk_rows[np.maximum(hits.best_chunk, 0)], -1)
         return rows, LexicalHits(hits.scores, best, model.rare_title_scores(*terms) if rare_title else None)
 
@@ -533,13 +539,17 @@ class ZooIndex:
         return out
 
     def dense_search(self, vector: np.ndarray, partitions: Sequence[str], n_chunks: int,
-                     title_bonus: float = 0.0) -> DenseHits:
+                     title_bonus: float = 0.0, exclude_chunks: Optional[np.ndarray] = None) -> DenseHits:
         """Best chunk per entry among the top `n_chunks` chunks of `partitions` (`title_bonus` is
         added to title chunks' cosines before the max; see `SearchOptions.dense_title_bonus`)."""
         if not partitions:
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         scores, labels = self.store.search(vector, n_chunks, partitions)
-        return self._best_per_entry(self.chunk_rows_of(labels), scores, title_bonus)
+        chunk_rows = self.chunk_rows_of(labels)
+        if exclude_chunks is not None and len(exclude_chunks):
+            keep = ~np.isin(chunk_rows, exclude_chunks)
+            chunk_rows, scores = chunk_rows[keep], scores[keep]
+        return self._best_per_entry(chunk_rows, scores, title_bonus)
 
     def dense_scores_for(self, vector: np.ndarray, entry_rows: np.ndarray, title_bonus: float = 0.0) -> DenseHits:
         """Exact best-chunk cosine for given entries (to fill in candidates the ANN search missed)."""
@@ -548,6 +558,50 @@ class ZooIndex:
             return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64))
         vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows])
         return self._best_per_entry(chunk_rows, vectors @ np.asarray(vector, np.float32), title_bonus)
+
+    # ------------------------------------------------------------ query API (what retrieve/ reads)
+    def dense_channel(self, vector: np.ndarray, kind: str, families: Optional[Sequence[str]] = None,
+                      roles: Optional[Sequence[str]] = None, n_chunks: int = 400, title_bonus: float = 0.0,
+                      exclude_chunks: Optional[np.ndarray] = None) -> DenseHits:
+        """Approximate best chunk per entry of `kind` (optionally of these families / roles) among
+        the query's top `n_chunks` chunks; `exclude_chunks` (chunk rows) never count."""
+        hits = self.dense_search(vector, self.partitions_for(kind, families, roles), n_chunks, title_bonus,
+                                 exclude_chunks)
+        return hits
+
+    def dense_scores(self, vector: np.ndarray, entry_rows: np.ndarray, title_bonus: float = 0.0,
+                     exclude_chunks: Optional[np.ndarray] = None) -> DenseHits:
+        """Exact best-chunk cosine of given entries, also their mean chunk cosine (`DenseHits.means`)."""
+        chunk_rows = self.dense_chunk_rows_for(entry_rows)
+        if exclude_chunks is not None and len(exclude_chunks):
+            chunk_rows = chunk_rows[~np.isin(chunk_rows, exclude_chunks)]
+        if not len(chunk_rows):
+            return DenseHits(np.empty(0, np.int64), np.empty(0, np.float32), np.empty(0, np.int64),
+                             np.empty(0, np.float32))
+        cosines = self.store.get_vectors(self.arrays.chunk_label[chunk_rows]) @ np.asarray(vector, np.float32)
+        hits = self._best_per_entry(chunk_rows, cosines, title_bonus)
+        entries = self.arrays.chunk_entry[chunk_rows]
+        sums = np.bincount(np.searchsorted(hits.rows, entries), weights=cosines, minlength=len(hits.rows))
+        counts = np.bincount(np.searchsorted(hits.rows, entries), minlength=len(hits.rows))
+        hits.means = (sums / np.maximum(counts, 1)).astype(np.float32)
+        return hits
+
+    def image_scores(self, vector: np.ndarray, entry_rows: np.ndarray) -> np.ndarray:
+        """CLIP cosine of a query vector with each entry's mean preview vector (-inf without previews)."""
+        entry_rows = np.asarray(entry_rows, dtype=np.int64)
+        values = np.full(len(entry_rows), -np.inf, dtype=np.float32)
+        has = self.arrays.has_image[entry_rows]
+        values[has] = self.arrays.image_vectors[entry_rows[has]] @ np.asarray(vector, np.float32)
+        return values
+
+    def centroid(self, entry_row: int) -> Optional[np.ndarray]:
+        """Unit mean of an entry's chunk vectors (None when it has none)."""
+        vectors = self.chunk_vectors(entry_row)
+        if not len(vectors):
+            return None
+        mean = vectors.mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return (mean / norm).astype(np.float32) if norm > 0 else None
 
     def chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending chunk rows of the given entry rows, without a pass over all chunks."""

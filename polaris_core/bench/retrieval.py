@@ -1,5 +1,9 @@
 """`polaris bench retrieval`: retrieval quality on the dev splits and speed figures (printed, never asserted).
 
+The learned ranker's table compares the fused order with the ranker's out-of-fold order
+(cross-validation grouped by target model, polaris_core/retrieve/train.py); `--train-ranker` then
+fits it on everything and writes the shipped model file.
+
 Quality: Recall@1/5/10 and MRR@10 on `target_model_id` for each channel alone, fused, and the
 downloads-popularity floor; also on two fixed halves of the split (by target model id), so a
 weight chosen on one half can be checked on the other. Speed: embedding throughput, query
@@ -53,6 +57,12 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--expand-max-prompts", type=int,
                         help="--expansion cv: expand entries with at most this many example prompts "
                              "(default: the shipped model's setting)")
+    parser.add_argument("--no-ranker", action="store_true",
+                        help="skip the learned ranker's cross-validated table (fused vs ranker, per band)")
+    parser.add_argument("--train-ranker", action="store_true",
+                        help="train the learned ranker on the dev splits and catalog prompts and write "
+                             "polaris_core/retrieve/data/ranker.lgb.txt (after its cross-validated table)")
+    parser.add_argument("--ranker-work", help="where ranker features are cached (default: --work/ranker)")
     parser.set_defaults(run=run)
 
 
@@ -168,7 +178,7 @@ def evaluate(index, queries: list[str], kind: str, channels: tuple[str, ...]) ->
     if channels == ("popularity",):
         ranking = popularity_ranking(index, kind)
         return [ranking for _ in queries]
-    options = SearchOptions(channels=channels)
+    options = SearchOptions(channels=channels, ranker="off")  # the channel and fusion baselines
     return [[c.entry.civitai_model_id for c in search(index, q, kind=kind, k=10, options=options)] for q in queries]
 
 
@@ -247,6 +257,36 @@ def expansion_cv(index, args) -> None:
               f"{b.mrr10:.3f} -> {a.mrr10:.3f}")
 
 
+def ranker_quality(index, args) -> None:
+    """Fused vs learned ranker on the dev splits, out-of-fold (grouped by target model), per
+    example-prompt band and per fold; with --train-ranker, then fit on everything and ship it."""
+    from polaris_core.retrieve import train
+
+    work = Path(args.ranker_work) if args.ranker_work else Path(args.work) / "ranker"
+    started = time.perf_counter()
+    table = train.feature_table(index, Path(args.data), work, limit=args.limit)
+    n_queries = len(table.split)
+    print(f"\n## learned ranker: {n_queries} queries ({int((table.split < 3).sum())} dev, "
+          f"{int((table.split >= 3).sum())} catalog prompts), {len(table.y)} (query, candidate) rows, "
+          f"{len(train.FEATURES)} features; features in {time.perf_counter() - started:.0f}s")
+    started = time.perf_counter()
+    fused, learned, folds = train.cross_validate(table)
+    for line in train.report(table, fused, learned, folds):
+        print(line)
+    _, linear, _ = train.cross_validate(table, learner="linear")
+    print("\nlearner choice (out-of-fold, dev, grouped by model): MRR@10 LightGBM LambdaRank vs pairwise linear")
+    for split in range(3):
+        picked = table.split == split
+        print(f"  {train.SPLIT_NAMES[split]:<16} {train.metrics(learned[picked])[2]:.3f} vs "
+              f"{train.metrics(linear[picked])[2]:.3f}")
+    print(f"(cross-validation {time.perf_counter() - started:.0f}s)")
+    if args.train_ranker:
+        started = time.perf_counter()
+        path = train.train_and_save(table)
+        print(f"trained the ranker on all {n_queries} queries in {time.perf_counter() - started:.0f}s: "
+              f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -281,14 +321,37 @@ def speed(index, args) -> None:
         t0 = time.perf_counter()
         encoder.encode([dense_prompt_text(q)])
         encode_ms.append(1000 * (time.perf_counter() - t0))
+    from polaris_core.retrieve import SearchOptions, search_pool
+    from polaris_core.retrieve.ranker import features, shipped_ranker
+
+    fused_only = SearchOptions(ranker="off")
     for q in queries:
         t0 = time.perf_counter()
-        search(index, q, kind=kind, k=10)
+        search(index, q, kind=kind, k=10, options=fused_only)
         search_ms.append(1000 * (time.perf_counter() - t0))
     search_only = [max(s - e, 0.0) for s, e in zip(search_ms, encode_ms)]
     print(f"query encode: p50 {_percentile(encode_ms, .5):.1f} ms  p99 {_percentile(encode_ms, .99):.1f} ms")
     print(f"search (lexical+dense+fusion, excl. encode): p50 {_percentile(search_only, .5):.1f} ms  "
           f"p99 {_percentile(search_only, .99):.1f} ms   (total p50 {statistics.median(search_ms):.1f} ms)")
+    ranker = shipped_ranker()
+    if ranker is None:
+        print("ranker: no usable model file; search keeps the fused order")
+    else:
+        vectors = encoder.encode([dense_prompt_text(q) for q in queries])
+        ranked_ms, rank_ms, pool_sizes = [], [], []
+        for q, vector in zip(queries, vectors):
+            t0 = time.perf_counter()
+            found = search_pool(index, q, kind=kind, vector=vector)
+            t1 = time.perf_counter()
+            ranker.scores(features(found))
+            t2 = time.perf_counter()
+            ranked_ms.append(1000 * (t2 - t0))
+            rank_ms.append(1000 * (t2 - t1))
+            pool_sizes.append(len(found.fused))
+        print(f"search + learned ranker (excl. encode): p50 {_percentile(ranked_ms, .5):.1f} ms  "
+              f"p99 {_percentile(ranked_ms, .99):.1f} ms")
+        print(f"ranker alone (features + model) for a median pool of {int(statistics.median(pool_sizes))} "
+              f"candidates: p50 {_percentile(rank_ms, .5):.1f} ms  p99 {_percentile(rank_ms, .99):.1f} ms")
     # Incremental add of 1,000 entries to an index holding the rest (embeddings warm in the cache).
     from polaris_core.index import ZooIndex
 
@@ -323,6 +386,8 @@ def run(args) -> int:
         expansion_cv(index, args)
     elif not args.no_quality:
         quality(index, args)
+    if args.train_ranker or not (args.no_ranker or args.no_quality):
+        ranker_quality(index, args)
     if args.speed:
         speed(index, args)
     return 0

@@ -230,8 +230,11 @@ class FieldedBM25:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
         return self.idf[term_ids] * (1.0 + np.log(multiplicity))
 
-    def search(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> LexicalHits:
-        """Best-chunk BM25F score of every entry; the cost follows the non-zeros the query terms touch."""
+    def search(self, term_ids: np.ndarray, multiplicity: np.ndarray,
+               exclude_chunks: Optional[np.ndarray] = None) -> LexicalHits:
+        """Best-chunk BM25F score of every entry; the cost follows the non-zeros the query terms touch.
+        `exclude_chunks` (chunk rows of this model) are left out, as if absent: a catalog prompt
+        used as a training query must not find its own chunk."""
         scores = np.zeros(self.n_entries, dtype=np.float32)
         best = np.full(self.n_entries, -1, dtype=np.int64)
         keep = term_ids < self.n_terms
@@ -248,6 +251,10 @@ class FieldedBM25:
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
         chunk_part = self.chunks[:, term_ids].tocoo()
+        if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
+            keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
+            chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
+                                            chunk_part.col[keep_nz])), shape=chunk_part.shape)
         if chunk_part.nnz:
             rows, cols = chunk_part.row, chunk_part.col
             entries = self.chunk_entry[rows]

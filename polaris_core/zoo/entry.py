@@ -36,7 +36,7 @@ class ZooEntry:
     file_path: str = ""          # absolute path, for local files
     downloads: int = 0
     # Who published the model (Civitai creator, `modelspec.author`): authors keep a prompting style
-    # and subject area across their models, which retrieval uses (retrieve.py). Untrusted text.
+    # and subject area across their models, which retrieval uses (retrieve/fusion.py, retrieve/ranker.py). Untrusted text.
     author: str = ""
     source: str = "catalog"      # "catalog" or "local"
     file_format: str = ""        # local files: "safetensors", or "pickle" (listed by name and hash, never loaded)

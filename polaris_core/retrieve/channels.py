@@ -1,0 +1,98 @@
+"""Stage 1 of retrieval: per-entry scores of each channel for one query.
+
+- `lexical`: BM25F over example-prompt chunks (own and related) with the entry's title and
+  description fields, on words and adjacent word pairs;
+- `names`: the query's rare words (trigger words, names) matched against titles alone, so one
+  decisive trigger word is not outvoted by a chunk sharing many common tags;
+- `dense`: MiniLM cosine of the query with the model's best embedded chunk (its first example
+  prompts, or its title when it has none);
+- `image`: CLIP cosine of the query image (or, cross-modal, the query text) with the mean
+  preview embedding, when the index has preview vectors and a CLIP encoder is attached;
+- `popularity`: log downloads, a small tie breaker.
+
+The index is read only through its query API (`lexical_search`, `dense_channel`, `dense_scores`,
+`image_scores`).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from polaris_core.embed.chunks import dense_prompt_text
+from polaris_core.errors import ImageError
+from polaris_core.index import Selection, ZooIndex
+from polaris_core.retrieve.options import SearchOptions
+
+log = logging.getLogger("polaris")
+
+
+def query_vector(index: ZooIndex, text: str) -> np.ndarray:
+    return index.text_encoder.encode([dense_prompt_text(text) or text])[0]
+
+
+def image_query_vector(index: ZooIndex, image: Any) -> Optional[np.ndarray]:
+    if not index.has_image_channel:
+        return None
+    try:
+        return index.image_encoder.encode_images([image])[0]
+    except ImageError as exc:
+        log.warning("query image not usable (%s); searching by text only", exc)
+        return None
+
+
+def clip_text_vector(index: ZooIndex, text: str) -> Optional[np.ndarray]:
+    return index.image_encoder.encode_texts([text])[0] if index.has_image_channel else None
+
+
+def entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, query_text: Optional[str],
+                         query_image: Any, options: SearchOptions,
+                         families: Optional[Sequence[str]], roles: Optional[Sequence[str]],
+                         vector: Optional[np.ndarray] = None, exclude_chunks: Optional[np.ndarray] = None,
+                         ) -> tuple[dict[str, np.ndarray], Optional[np.ndarray]]:
+    """Per-entry scores of each channel for the selected rows (-inf where a channel has nothing),
+    and the dense query vector (None without the dense channel). `vector` is the query's dense
+    vector when already encoded; `exclude_chunks` (chunk rows) are left out of every channel."""
+    channels = set(options.channels)
+    rows = selection.rows
+    scores: dict[str, np.ndarray] = {}
+    position = np.full(len(index.entries), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    text = (query_text or "").strip()
+    if text and channels & {"lexical", "names"}:
+        kind_rows, hits = index.lexical_search(kind, text, rare_title="names" in channels,
+                                               exclude_chunks=exclude_chunks)
+        where = position[kind_rows]
+        ok = where >= 0
+        for name, found in (("lexical", hits.scores), ("names", hits.rare_title)):
+            if name in channels:
+                values = np.zeros(len(rows), dtype=np.float32)
+                values[where[ok]] = found[ok]
+                scores[name] = values
+    if text and "dense" in channels:
+        vector = query_vector(index, text) if vector is None else vector
+        hits = index.dense_channel(vector, kind, families, roles, options.dense_chunks, options.dense_title_bonus,
+                                   exclude_chunks)
+        values = np.full(len(rows), -np.inf, dtype=np.float32)
+        where = position[hits.rows]
+        ok = where >= 0
+        values[where[ok]] = hits.scores[ok]
+        # Entries the approximate search did not reach but another channel ranks high get exact scores.
+        if "lexical" in scores:
+            top = np.argsort(-scores["lexical"])[: options.pool_per_channel]
+            missing = top[~np.isfinite(values[top])]
+            if len(missing):
+                exact = index.dense_scores(vector, rows[missing], options.dense_title_bonus, exclude_chunks)
+                values[position[exact.rows]] = exact.scores
+        scores["dense"] = values
+    else:
+        vector = None
+    if "image" in channels and index.has_image_channel:
+        image_vector = image_query_vector(index, query_image) if query_image is not None else (
+            clip_text_vector(index, text) if text else None)
+        if image_vector is not None:
+            scores["image"] = index.image_scores(image_vector, rows)
+    if "popularity" in channels and scores:
+        scores["popularity"] = np.log1p(selection.downloads)
+    return scores, vector

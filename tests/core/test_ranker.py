@@ -1,0 +1,118 @@
+"""The learned ranker: same features at training and search time, the shipped model file (text,
+never a pickle) reorders a real pool, fusion is the fallback, and a catalog prompt used as a
+training query cannot find its own chunk."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polaris_core.index import ZooIndex
+from polaris_core.retrieve import SearchOptions, search, search_pool
+from polaris_core.retrieve import ranker as ranker_module
+from polaris_core.retrieve import train
+from polaris_core.retrieve.ranker import FEATURES, MODEL_PATH, Ranker, features
+from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
+
+
+@pytest.fixture(scope="module")
+def index(shared_data, fixture_cache, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ranker-index")
+    return ZooIndex.build(catalog_subset(shared_data, fixture_cache), folder, cache=embedding_cache(fixture_cache))
+
+
+class _Recording(Ranker):
+    """The shipped model, recording the feature matrices search hands it."""
+
+    def __init__(self, booster) -> None:
+        super().__init__(booster)
+        self.seen: list[np.ndarray] = []
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        self.seen.append(matrix.copy())
+        return super().scores(matrix)
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    shipped = Ranker.load(MODEL_PATH)
+    assert shipped is not None, "the shipped ranker model must load"
+    recorder = _Recording(shipped.booster)
+    monkeypatch.setattr(ranker_module, "shipped_ranker", lambda: recorder)
+    return recorder
+
+
+def _queries(index) -> list[train.Query]:
+    loras = [e for e in index.entries if e.kind == "lora" and e.example_prompts][:4]
+    checkpoints = [e for e in index.entries if e.kind == "checkpoint" and e.example_prompts][:2]
+    return [train.Query(e.example_prompts[-1], e.kind, e.civitai_model_id, 0) for e in loras + checkpoints]
+
+
+def test_training_and_search_compute_the_same_features(index, recording):
+    queries = _queries(index)
+    table = train.build_features(index, queries)
+    for number, query in enumerate(queries):
+        recording.seen.clear()
+        search(index, query.text, kind=query.kind, k=10)
+        assert len(recording.seen) == 1
+        at_search = recording.seen[0]
+        at_training = table.X[table.query == number]
+        assert at_search.shape == at_training.shape == (at_search.shape[0], len(FEATURES))
+        np.testing.assert_allclose(at_search, at_training, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_shipped_model_is_text_not_pickle_and_small():
+    raw = MODEL_PATH.read_bytes()
+    assert not raw.startswith(b"\x80"), "the ranker model must never be a pickle"
+    assert raw.startswith(b"tree\n") and b"feature_names=" in raw
+    assert len(raw) < 5_000_000
+    assert Ranker.load(MODEL_PATH) is not None
+
+
+def test_ranker_reorders_the_fused_pool(index, recording):
+    changed = 0
+    for query in _queries(index):
+        learned = search(index, query.text, kind=query.kind, k=10)
+        fused = search(index, query.text, kind=query.kind, k=10, options=SearchOptions(ranker="off"))
+        assert {c.entry.id for c in learned} <= {c.entry.id for c in
+                                                search(index, query.text, kind=query.kind, k=1000,
+                                                       options=SearchOptions(ranker="off"))}
+        found = search_pool(index, query.text, kind=query.kind)
+        expected = recording.scores(features(found))
+        assert [c.score for c in learned] == pytest.approx(sorted(expected.tolist(), reverse=True)[: len(learned)],
+                                                           rel=1e-4, abs=1e-4)
+        changed += [c.entry.id for c in learned] != [c.entry.id for c in fused]
+    assert changed > 0
+
+
+def test_fused_order_is_the_fallback(index, tmp_path, monkeypatch, caplog):
+    caplog.set_level("INFO", logger="polaris")
+    query = _queries(index)[0]
+    fused = search(index, query.text, kind=query.kind, k=10, options=SearchOptions(ranker="off"))
+    assert Ranker.load(tmp_path / "missing.txt") is None
+    wrong = tmp_path / "other-features.txt"
+    wrong.write_text(MODEL_PATH.read_text(encoding="utf-8").replace("feature_names=is_checkpoint",
+                                                                    "feature_names=something_else", 1))
+    assert Ranker.load(wrong) is None and "other features" in caplog.text
+    monkeypatch.setattr(ranker_module, "shipped_ranker", lambda: Ranker.load(tmp_path / "missing.txt"))
+    without = search(index, query.text, kind=query.kind, k=10)
+    assert [(c.entry.id, c.score) for c in without] == [(c.entry.id, c.score) for c in fused]
+
+
+def test_a_catalog_prompt_does_not_find_its_own_chunk(index):
+    entry = next(e for e in index.entries if e.kind == "lora" and len(e.example_prompts) == 1)
+    row = index.entry_row(entry.id)
+    prompt = entry.example_prompts[0]
+    masks = train._chunks_by_text(index, ("lora",))
+    own = masks[train._key(prompt)]
+    assert len(own) and set(own.tolist()) <= set(index.chunk_rows_for(np.array([row])).tolist())
+    vector = index.text_encoder.encode([prompt])[0]
+    plain = index.dense_scores(vector, np.array([row]))
+    masked = index.dense_scores(vector, np.array([row]), exclude_chunks=own)
+    assert len(masked.rows) == 0 or masked.chunks[0] not in own
+    _, hits = index.lexical_search("lora", prompt)
+    _, hidden = index.lexical_search("lora", prompt, exclude_chunks=own)
+    kind_rows = index.kind_rows("lora")
+    at = int(np.flatnonzero(kind_rows == row)[0])
+    assert hits.best_chunk[at] in own and hidden.best_chunk[at] not in own
+    assert hidden.scores[at] < hits.scores[at]
+    assert plain.rows.tolist() == [row]
