@@ -38,7 +38,6 @@ from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_wi
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
 from polaris_core.errors import EmptyZooError, IndexFolderError, UnsafePathError, VectorError
-from polaris_core.expansion import DEFAULT, SHIPPED, resolve_expander
 from polaris_core.index_lock import LOCK_FILE, index_lock
 from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.vectorstore import DATA_DIR as STORE_DATA_DIR
@@ -200,7 +199,7 @@ class ZooIndex:
         self._image_encoder = None
         self._derived: dict = {}
         self.build_stats = IndexStats()
-        # Writes predicted prompt terms into entries with no example prompts (`polaris_core.expansion`):
+        # Writes predicted prompt terms into entries with no example prompts (`polaris_core.retrieve.expansion`):
         # None, SHIPPED (the packaged model, loaded when first needed) or an expander object.
         self.expander = None
         self.expansion_model = ""  # id of the model that expanded the indexed entries ("" for none)
@@ -219,7 +218,7 @@ class ZooIndex:
         on_step: OnStep | None = None,
         check_cancel: CheckCancel | None = None,
         label: Optional[str] = None,
-        expansion=DEFAULT,
+        expansion="default",
     ) -> "ZooIndex":
         """Index `entries` (duplicates by id: the last wins) and save to `folder` if given (`label`: how
         messages name it).
@@ -227,7 +226,7 @@ class ZooIndex:
         `text_encoder` defaults to all-MiniLM-L6-v2; `image_encoder` (a ClipEncoder) is optional
         and only used for entries with local preview files. `cache` avoids re-embedding texts.
         `expansion`: DEFAULT (the packaged prompt-expansion model when `EXPANSION_BY_DEFAULT`), SHIPPED
-        (that model), None (off), or an expander (`polaris_core.expansion`); later updates keep using it.
+        (that model), None (off), or an expander (`polaris_core.retrieve.expansion`); later updates keep using it.
         """
         if text_encoder is None:
             from polaris_core.embed.text import load_text_encoder
@@ -413,6 +412,8 @@ class ZooIndex:
 
     def _prepare(self, entries: list[ZooEntry], cache, stats: IndexStats, on_step: OnStep,
                  check_cancel: CheckCancel) -> _NewRows:
+        from polaris_core.retrieve.expansion import resolve_expander  # here: retrieve/ reads the index
+
         expander = self.expander = resolve_expander(self.expander)
         if expander is not None:
             self.expansion_model = expander.model_id
@@ -778,7 +779,7 @@ class ZooIndex:
             index.next_label = int(manifest["next_label"])
             index.created_at = str(manifest.get("created_at", ""))
             index.expansion_model = str((manifest.get("expansion") or {}).get("model") or "")
-            index.expander = SHIPPED if index.expansion_model else None  # updates expand as the build did
+            index.expander = "shipped" if index.expansion_model else None  # updates expand as the build did
             index._read_files(folder / ZOO_DIR, manifest["files"], manifest["shapes"], memo)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IndexFolderError(f"{folder}: the index manifest is incomplete ({exc!r}); rebuild the index.") from exc

@@ -2,8 +2,8 @@
 
     python scripts/train_expansion.py [--catalog ../shared/data/zoo/civitai-2023-sfw.jsonl.gz] [--out FILE]
 
-Fits `polaris_core.expansion` on every checkpoint and LoRA of the catalog that has example prompts
-and writes polaris_core/data/prompt_expansion.json.gz (what index builds load). Deterministic: the
+Fits `polaris_core.retrieve.expansion` on every checkpoint and LoRA of the catalog that has example prompts
+and writes polaris_core/retrieve/data/prompt_expansion.json.gz (what index builds load). Deterministic: the
 same catalog gives the same bytes. Its effect is measured with grouped cross-validation by
 `polaris bench retrieval --expansion cv` (README, "Models with no example prompts").
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from polaris_core.expansion import DEFAULT_MODEL_FILE, train_from_catalog  # noqa: E402
+from polaris_core.retrieve.expansion import DEFAULT_MODEL_FILE, train_from_catalog  # noqa: E402
 
 DEFAULT_CATALOG = Path(os.environ.get("POLARIS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "zoo" / \
     "civitai-2023-sfw.jsonl.gz"

@@ -52,7 +52,7 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--expansion", choices=("cv",),
                         help="cv: measure prompt expansion of entries with no example prompts, before vs after, "
                              "with one expansion model per fold of models fitted without that fold "
-                             "(polaris_core.expansion)")
+                             "(polaris_core.retrieve.expansion)")
     parser.add_argument("--folds", type=int, default=5, help="folds of models for --expansion cv")
     parser.add_argument("--expand-max-prompts", type=int,
                         help="--expansion cv: expand entries with at most this many example prompts "
@@ -219,7 +219,7 @@ def expansion_cv(index, args) -> None:
     """Fused search before vs after prompt expansion, grouped by model: each sparse entry is expanded by
     the fold model fitted without its model's prompts. Both sides re-add the same sparse entries, so
     only the expansion differs."""
-    from polaris_core.expansion import FoldExpander, default_expander, fit_folds, training_set
+    from polaris_core.retrieve.expansion import FoldExpander, default_expander, fit_folds, training_set
 
     cache = _cache(args)
     started = time.perf_counter()

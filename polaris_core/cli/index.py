@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     build.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     build.add_argument("--expansion", choices=("default", "on", "off"), default="default",
                        help="write prompt terms predicted from metadata into entries with no example prompts "
-                            "(polaris_core.expansion; default: as measured on the dev splits; --update keeps the "
+                            "(polaris_core.retrieve.expansion; default: as measured on the dev splits; --update keeps the "
                             "index's own setting)")
     build.set_defaults(run=run_build)
 
@@ -177,7 +177,7 @@ def _build_locked(args):
                 stats.entries_removed = index.remove([e.id for e in index.entries if e.id not in wanted])
             index.save()
         else:
-            from polaris_core.expansion import DEFAULT, SHIPPED
+            from polaris_core.retrieve.expansion import DEFAULT, SHIPPED
 
             expansion = {"default": DEFAULT, "on": SHIPPED, "off": None}[args.expansion]
             index = ZooIndex.build(entries, args.out, cache=cache, image_encoder=image_encoder, on_step=bar,

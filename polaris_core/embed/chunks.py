@@ -10,7 +10,7 @@ blurs them. Chunks per entry:
 - `related`: prompts of images posted on other pages that record this model in their metadata
   (`ZooEntry.related_prompts`, mined at ingest); BM25 weighs them a little below own prompts;
 - `expanded`: prompt terms predicted from the metadata of an entry with no example prompts
-  (`polaris_core.expansion`, learned from the models that have some).
+  (`polaris_core.retrieve.expansion`, learned from the models that have some).
 
 BM25 reads every chunk; the sentence encoder reads only the first `MAX_DENSE_PROMPTS_PER_ENTRY`
 prompts, or the title when an entry has no prompt (`Chunk.dense`). Measured on the dev splits: the
@@ -69,7 +69,7 @@ def title_text(entry: ZooEntry) -> str:
 def entry_chunks(entry: ZooEntry, expansion: str = "") -> list[Chunk]:
     """The chunks of one entry, title first. Empty texts and repeated prompts are dropped; the title
     is embedded only when no prompt is. `expansion` (predicted prompt terms, see
-    `polaris_core.expansion`) becomes an `expanded` chunk, embedded too."""
+    `polaris_core.retrieve.expansion`) becomes an `expanded` chunk, embedded too."""
     chunks: list[Chunk] = []
     description = _SPACES.sub(" ", entry.description or "").strip()
     if description:

@@ -147,7 +147,7 @@ class BM25FParams:
     # A related prompt (an image posted on another page that used this model) counts for a bit
     # less than the model's own examples: chosen on dev half A (0.8; 0.8–1.0 within ±0.4 pt).
     related_weight: float = 0.8
-    # An `expanded` chunk (prompt terms predicted from metadata, `polaris_core.expansion`) is a guess.
+    # An `expanded` chunk (prompt terms predicted from metadata, `polaris_core.retrieve.expansion`) is a guess.
     expansion_weight: float = 1.0
     # "Rare" query terms for `rare_title_scores`: idf at least this fraction of the idf of a term
     # found in one model only (so the cut scales with the zoo: document frequency ≲ 4 of 8,000).

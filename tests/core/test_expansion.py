@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from polaris_core import expansion as X
+from polaris_core.retrieve import expansion as X
 from polaris_core.embed.chunks import CHUNK_KINDS
 from polaris_core.errors import ConfigError
 from polaris_core.index import ZooIndex
