@@ -99,6 +99,26 @@ def _describe(text: str) -> str:
     return text[:300].strip()
 
 
+# a colour result also replaces what makes a thing colourless ("the glass vase" painted blue is a blue vase)
+_COLOURLESS = frozenset("glass crystal clear transparent translucent".split())
+
+
+def _without_replaced_attributes(subject: str, result_words: list[str]) -> str:
+    """The subject without the words the result replaces, so the prompt never contradicts itself:
+    "paint the white fence red" -> "fence" (-> "red fence"), "the ceramic mug to glass" -> "mug"."""
+    classes = [(lx.COLOURS, lx.COLOURS | _COLOURLESS), (lx.MATERIALS, lx.MATERIALS)]
+    dropped: set[str] = set()
+    for marks, drops in classes:
+        if any(w in marks and not (w in lx.COLOURS and w in lx.MATERIALS and marks is lx.MATERIALS)
+               for w in result_words):
+            dropped |= drops
+    head, _, qualifier = subject.partition(" with ") if " with " in subject else (subject, "", "")
+    words = head.split()
+    kept = [w for w in words[:-1] if w not in dropped] + words[-1:]
+    text = " ".join(kept) if kept else head
+    return f"{text} with {qualifier}" if qualifier else text
+
+
 def _prompt_for(frame: Frame, subject: str) -> str:
     if frame.itype == T.STYLE_REFERENCE:
         return "in the style of the reference image"
@@ -131,7 +151,7 @@ def _prompt_for(frame: Frame, subject: str) -> str:
         return f"{subject} in {result} style"
     words = result.split()
     if len(words) <= 3 and all(is_attribute_word(w) or w in lx.DESCRIPTIVE for w in words):
-        return f"{result} {subject}"
+        return f"{result} {_without_replaced_attributes(subject, words)}"
     if result.startswith(("in ", "with ")):
         return f"{subject} {result}"
     if noun_phrase(result).head in ("shade", "tone", "hue", "color", "colour", "colors", "colours"):
@@ -204,6 +224,7 @@ class Reading:
     no_edit: bool = False          # no edit verb or pattern was recognised (the fallback guessed)
     second_edit: str = ""          # a second edit named after the first ("..., and make it night")
     image_given: bool = False      # an image came with the instruction (evidence for a style reference)
+    out_of_scope: str = ""         # what the edit is when it is none of the six types ("a camera move")
 
     @property
     def frame(self) -> Frame:
@@ -249,7 +270,36 @@ def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frame
     if frame.itype == T.STYLE_REFERENCE and image is not None:
         frame.confidence = max(frame.confidence, 0.9)
     reading.frames = [frame] + frames[1:]
+    if reading.language == "english":
+        reading.out_of_scope = out_of_scope(reading.clause, frame)
     return reading
+
+
+# Edits that are none of the six types: camera and framing, lights switched, resolution, motion, undo.
+_OUT_OF_SCOPE = (
+    (re.compile(r"^(?:zoom|pan|crop|rotate|flip|mirror|tilt|resize|upscale|downscale|straighten|reframe|outpaint|"
+                r"uncrop)\b|\b(?:camera|viewpoint|point of view|vantage point|angle of view|field of view|"
+                r"perspective|focal length|aspect ratio)\b|^(?:show|view|see|shoot|photograph)\s+(?:it|this|the\s+\w+)"
+                r"\s+from\s+(?:above|below|behind|the (?:side|back|front|top))|^(?:widen|extend|expand)\s+(?:the\s+)?"
+                r"(?:shot|frame|view|picture|image|canvas|borders?)\b"), "a camera or framing change"),
+    (re.compile(r"^(?:turn|switch|flip|put)\s+(?:(?:on|off)\s+)?(?:the\s+|all\s+the\s+)?(?:\w+\s+)?"
+                r"(?:lights?|lamps?|lamp|lighting|tv|television|screen|headlights|candles?)\b(?:\s+(?:on|off))?$|"
+                r"^(?:dim|kill|cut)\s+the\s+lights\b"), "switching a light or device on or off"),
+    (re.compile(r"\b(?:higher|more|increase the|boost the|better)\s+resolution\b|\b(?:4k|8k|hd|high-res|hi-res)\b"),
+     "a resolution change"),
+    (re.compile(r"^(?:animate|undo|revert|go back|restore the original)\b|\b(?:into|as) an? (?:video|gif|animation)\b"),
+     "motion or undo"),
+)
+
+
+def out_of_scope(clause: str, frame: Frame) -> str:
+    """What the edit is when it is none of the six types (a camera move, a light switched), else ""."""
+    if frame.rule in ("geometry", "switch-on-off"):
+        return dict(geometry="a camera or framing change").get(frame.rule, "switching a light or device on or off")
+    for pattern, what in _OUT_OF_SCOPE:
+        if pattern.search(clause):
+            return what
+    return ""
 
 
 _SECOND_CLAUSE = re.compile(
