@@ -336,6 +336,20 @@ def subject_source(text: str) -> str:
     return _LEADING_NON_NOUN.sub("", _strip_framing(text))
 
 
+def _with_parenthesis(subject: str, text: str) -> str:
+    """ "remove the trolley (the one marked 77)": a parenthesis right after the object names which one."""
+    if not subject or subject in ("object", "objects", "person"):
+        return subject
+    m = re.search(rf"\b{re.escape(subject)}\s*\(([^()]{{1,80}})\)", text.lower().translate(_PAREN_QUOTES))
+    if not m:
+        return subject
+    inner = re.sub(r"[\"']", "", " ".join(m.group(1).split())).strip(" ,.;:")
+    return f"{subject} ({inner})" if inner else subject
+
+
+_PAREN_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2019": "'", "\u2018": "'"})
+
+
 def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction, *, backend: str = "rules",
                    confidence: float | None = None, notes: list[str] | None = None,
                    extra: dict | None = None) -> Intent:
@@ -347,6 +361,8 @@ def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction
         subject = _subject_of(noun_phrase(subject_source(source))) if source else "object"
     if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         subject = "image"
+    elif frame.itype != T.ADD and not frame.subject:
+        subject = _with_parenthesis(subject, prepared.text)
     all_notes = list(reading.notes)
     if not normalize_subject(subject):
         subject = "object"

@@ -534,6 +534,14 @@ class _Reader:
             frame = self._first(rest, (self._subject_first, self._verb_first))
             if frame is not None:
                 return frame
+        m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+(?P<x>.+?)\s+(?:wasn't|weren't|was not|"
+                     r"were not|didn't exist|did not exist)\b", c)
+        if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
+            return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
+        m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+there\s+(?:was|were|could be|would be|"
+                     r"had been)\s+(?P<y>.+)$", c)
+        if m and noun_phrase(m.group("y")).phrase:
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="wish-there-were")
         m = _RE_WHAT_IF.match(c)
         if m:
             if m.group("verb") in ("had", "wore", "held", "would have"):

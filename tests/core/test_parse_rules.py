@@ -40,7 +40,7 @@ def _score(rows: list[dict]) -> tuple[float, float, list]:
     return type_ok / len(rows), subject_ok / len(rows), misses
 
 
-@pytest.mark.parametrize("name", ["parse_paraphrases.jsonl", "parse_paraphrases_blind.jsonl"])
+@pytest.mark.parametrize("name", ["parse_paraphrases.jsonl", "parse_paraphrases_other_source.jsonl"])
 def test_labelled_paraphrases(name):
     rows = _rows(DATA / name)
     assert len(rows) >= 100
