@@ -278,11 +278,12 @@ def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frame
 # Edits that are none of the six types: camera and framing, lights switched, resolution, motion, undo.
 _OUT_OF_SCOPE = (
     (re.compile(r"^(?:zoom|pan|crop|rotate|flip|mirror|tilt|resize|upscale|downscale|straighten|reframe|outpaint|"
-                r"uncrop)\b|\b(?:camera|viewpoint|point of view|vantage point|angle of view|field of view|"
-                r"perspective|focal length|aspect ratio)\b|^(?:show|view|see|shoot|photograph)\s+(?:it|this|the\s+\w+)"
-                r"\s+from\s+(?:above|below|behind|the (?:side|back|front|top))|^(?:widen|extend|expand)\s+(?:the\s+)?"
+                r"uncrop)\b|\bcamera (?:angle|position|view|height|movement|move)s?\b|\b(?:move|lower|raise|tilt|pan) "
+                r"the camera\b|\b(?:viewpoint|point of view|vantage point|angle of view|field of view|focal length|"
+                r"aspect ratio)\b|\b(?:change|shift|alter) the (?:perspective|angle)\b|"
+                r"^(?:show|view|see|shoot|photograph)\s+(?:it|this|the\s+\w+)\s+from\s+(?:above|below|behind|the (?:side|back|front|top))|^(?:widen|extend|expand)\s+(?:the\s+)?"
                 r"(?:shot|frame|view|picture|image|canvas|borders?)\b"), "a camera or framing change"),
-    (re.compile(r"^(?:turn|switch|flip|put)\s+(?:(?:on|off)\s+)?(?:the\s+|all\s+the\s+)?(?:\w+\s+)?"
+    (re.compile(r"^(?:turn|switch|flip)\s+(?:(?:on|off)\s+)?(?:the\s+|all\s+the\s+)?(?:\w+\s+)?"
                 r"(?:lights?|lamps?|lamp|lighting|tv|television|screen|headlights|candles?)\b(?:\s+(?:on|off))?$|"
                 r"^(?:dim|kill|cut)\s+the\s+lights\b"), "switching a light or device on or off"),
     (re.compile(r"\b(?:higher|more|increase the|boost the|better)\s+resolution\b|\b(?:4k|8k|hd|high-res|hi-res)\b"),

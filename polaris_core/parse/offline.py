@@ -265,6 +265,12 @@ def retype_frame(frame: Frame, itype: InstructionType, clause: str) -> Frame:
     objects = [(text, np_) for text, np_ in candidates if _is_object(np_)]
     if itype == T.ADD:
         result_np = noun_phrase(frame.result) if frame.result else None
+        if result_np is not None and _is_object(result_np) and result_np.leading in lx.INDEFINITE_STARTS:
+            return replace(base, target=frame.result, style=0)
+        # a new object comes with an article ("a lamp ... would be nice"); a bare word is weaker evidence
+        introduced = next((text for text, np_ in objects if np_.leading in lx.INDEFINITE_STARTS), None)
+        if introduced is not None:
+            return replace(base, target=introduced, result=introduced, style=0)
         if result_np is not None and _is_object(result_np) and not result_np.definite:
             return replace(base, target=frame.result, style=0)
         new = next((text for text, np_ in objects if np_.indefinite), None) or \

@@ -66,7 +66,7 @@ def test_dev_split_type_accuracy(shared_data):
     ("Put the cat on a sandy beach.", T.LOCAL_STYLE, "background"),
     ("Change the animal's fur color to a darker shade.", T.LOCAL_STYLE, "fur"),
     ("Add a group of sheep grazing in the field.", T.ADD, "sheep"),
-    ("Remove the person (a man in a black coat) from the image.", T.REMOVE, "person"),
+    ("Remove the person (a man in a black coat) from the image.", T.REMOVE, "person (a man in a black coat)"),
     ("There is a dog on the left. Remove it.", T.REMOVE, "dog"),
     ("Transfer the style of the reference image onto this photo.", T.STYLE_REFERENCE, "image"),
 ])
