@@ -62,6 +62,12 @@ def _fallback(clause: str) -> Frame:
     np_ = noun_phrase(clause)
     if np_.phrase and _indefinite(np_) and np_.leading in ("a", "an", "some"):
         return Frame(T.ADD, target=clause, result=clause, rule="bare-object", confidence=LOW_CONFIDENCE)
+    # "redo the white ball in teal": the colour at the end is the result, the phrase before it the object
+    end = re.search(r"^(?:\S+\s+)?(?P<x>(?:the|this|that|my|your|his|her|their|its)\s.+?)\s+(?:in|to|into)\s+"
+                    r"(?P<y>[a-z-]+(?:\s+[a-z-]+)?)$", clause)
+    if end and all(w in lx.COLOURS or w in lx.MATERIALS or is_attribute_word(w) for w in end.group("y").split()):
+        return Frame(T.LOCAL_STYLE, target=end.group("x"), result=end.group("y"), rule="cue-colour",
+                     confidence=LOW_CONFIDENCE)
     for k, word in enumerate(clause.split()):
         if word in lx.COLOURS or word in lx.MATERIALS:
             return Frame(T.LOCAL_STYLE, target=" ".join(clause.split()[k + 1:]) or clause, result=word,
