@@ -194,6 +194,9 @@ def _main_clause(text: str) -> tuple[str, str]:
         return text, ""
     clauses: list[str] = []
     for sentence in sentences:
+        if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
+            clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
+            continue
         parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let)\b)",
                                            sentence) if p.strip()]

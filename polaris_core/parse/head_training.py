@@ -115,6 +115,17 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
     return weights, bias, mean, scale
 
 
+def rule_scores(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Every rule (not a cue-word guess) read on at least CERTAIN_SUPPORT rows: name -> its precision."""
+    stats: dict[str, list[int]] = {}
+    for name, predicted, label in zip(names, rule_types, labels):
+        hit = stats.setdefault(name, [0, 0])
+        hit[0] += int(predicted == label)
+        hit[1] += 1
+    return {name: round(right / total, 4) for name, (right, total) in sorted(stats.items())
+            if total >= CERTAIN_SUPPORT and not name.startswith(("cue", "default", "bare", "no-words", "foreign"))}
+
+
 def certain_rules(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Rules right on at least CERTAIN_PRECISION of at least CERTAIN_SUPPORT rows: name -> precision."""
     stats: dict[str, list[int]] = {}
@@ -264,8 +275,10 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
         if not len(test):
             continue
         weights, bias, mean, scale = fit_logreg(x[train], labels[train])
-        rules = certain_rules([features.rules.names[i] for i in train], features.rules.types[train], labels[train])
-        head = TypeHead(weights, bias, mean, scale, certain_rules=rules)
+        train_names = [features.rules.names[i] for i in train]
+        rules = certain_rules(train_names, features.rules.types[train], labels[train])
+        scores = rule_scores(train_names, features.rules.types[train], labels[train])
+        head = TypeHead(weights, bias, mean, scale, certain_rules=rules, rule_scores=scores)
         logits[test] = head.logits(x[test])
         if not features.rules.readings:
             types, _, fast_rows = hybrid_predictions(head, features.subset(test))
@@ -292,10 +305,12 @@ def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta
     temperature = fit_temperature(cv.logits, labels)
     weights, bias, mean, scale = fit_logreg(features.matrix, labels)
     rules = certain_rules(features.rules.names, features.rules.types, labels)
+    scores = rule_scores(features.rules.names, features.rules.types, labels)
     info = {"rows": int(len(labels)), "l2": L2, "iterations": ITERATIONS,
             "template_group_cv_accuracy": round(cv.accuracy, 4)}
     info.update(meta or {})
-    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, ambiguous_below=AMBIGUOUS_BELOW,
+    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, rule_scores=scores,
+                    ambiguous_below=AMBIGUOUS_BELOW,
                     meta=info)
 
 
@@ -372,6 +387,8 @@ def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
         weights, bias, mean, scale = fit_logreg(all_features.matrix, both.labels)
         rules = certain_rules(all_features.rules.names, all_features.rules.types, both.labels)
         heads["final"] = TypeHead(weights, bias, mean, scale, temperature=no_dev.temperature, certain_rules=rules,
+                                  rule_scores=rule_scores(all_features.rules.names, all_features.rules.types,
+                                                          both.labels),
                                   meta={**no_dev.meta, "rows": int(len(both.labels)),
                                         "trained_on": "project set + dev split"})
     else:

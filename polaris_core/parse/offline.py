@@ -109,6 +109,12 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     confidence = float(probabilities[top])
     notes = [f"type head: {top.name.lower()} {confidence:.2f}, then {second.name.lower()} "
              f"{float(probabilities[second]):.2f}"]
+    rule_score = head.rule_scores.get(frame.rule)
+    if top != frame.itype and rule_score is not None and float(probabilities[top]) < rule_score:
+        # the head is less sure than this rule has been right: the rules' reading stands, marked ambiguous
+        top, second = frame.itype, top
+        confidence = max(float(probabilities[top]), 0.5)
+        notes.append(f"the rules' reading ({frame.rule}, right on {rule_score:.0%} of training rows) outweighs the head")
     if top == T.GLOBAL_STYLE and names_local_object(frame):
         top, second = T.LOCAL_STYLE, T.GLOBAL_STYLE
         confidence = max(float(probabilities[T.LOCAL_STYLE]), head.ambiguous_below)
@@ -151,7 +157,7 @@ def names_local_object(frame: Frame) -> bool:
     if frame.itype != T.LOCAL_STYLE or frame.subject in ("image", "background") or not frame.target:
         return False
     np_ = noun_phrase(subject_source(frame.target))
-    return _is_object(np_) and not np_.whole and np_.head not in _NOT_OBJECTS
+    return _is_object(np_, allow_env=True) and not np_.whole and np_.head not in _NOT_OBJECTS
 
 
 _PLACEHOLDERS = frozenset({"object", "objects", "person", ""})

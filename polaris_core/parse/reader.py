@@ -361,6 +361,10 @@ class _Reader:
                         r"(?:(?:as|into|in|to|like)\s+)?(?P<y>.+)$", rest)
         if done and verb in ("have", "get") and noun_phrase(done.group("x")).phrase + noun_phrase(done.group("x")).pronoun:
             return classify_change("change", done.group("x"), done.group("y"), rule="have-x-done")
+        feature = re.match(r"^(?:the\s+)?(?:picture|image|photo|scene|shot|frame|it)\s+(?:feature|include|show|contain)s?"
+                           r"\s+(?P<y>.+)$", rest)
+        if feature and verb in ("make", "let", "have") and _indefinite(noun_phrase(feature.group("y"))):
+            return Frame(T.ADD, target=feature.group("y"), result=feature.group("y"), rule="make-feature")
         appear = re.match(r"^(?P<x>.+?)\s+(?:appear|appears|show up|materiali[sz]e|pop up|emerge|exist|be there|"
                           r"be visible|come into view)\b", rest)
         if appear and verb in ("make", "let", "have", "get") and _indefinite(noun_phrase(appear.group("x"))):
@@ -491,6 +495,12 @@ class _Reader:
             frame = _placement(rest, loc)
             if frame is not None or not loc:
                 return frame
+        if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and \
+                re.match(r"^behind\s", np_.rest) and result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and \
+                not _has_style(np_.phrase, strict=True):
+            # "show a lavender field behind the kettle": a new setting for the object, not an added thing
+            return Frame(T.LOCAL_STYLE, target=rest, result=rest[: len(rest) - len(np_.rest)].strip(),
+                         subject="background", rule="scene-behind")
         if np_.head in lx.EFFECT_NOUNS or np_.attribute:
             target = loc if loc else ""
             if not target or noun_phrase(target).whole:
