@@ -348,7 +348,7 @@ def subject_source(text: str) -> str:
 
 def _with_parenthesis(subject: str, text: str) -> str:
     """ "remove the trolley (the one marked 77)": a parenthesis right after the object names which one."""
-    if not subject or subject in ("object", "objects", "person"):
+    if not subject or subject in ("object", "objects"):
         return subject
     m = re.search(rf"\b{re.escape(subject)}\s*\(([^()]{{1,80}})\)", text.lower().translate(_PAREN_QUOTES))
     if not m:
