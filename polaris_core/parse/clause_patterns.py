@@ -132,7 +132,8 @@ _RE_SUBJECT_REPLACED = re.compile(
     r"in to)\s+(?P<y>.+)$"
 )
 _RE_SUBJECT_BECOME = re.compile(
-    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)(?P<verb>be|become|turn into|turn|look like|look|appear|seem|resemble|"
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)(?P<verb>be|become|turn into|end up(?: as| being| looking)?|come out|turn out|"
+    r"turn|look like|look|appear|seem|resemble|"
     r"get|have|wear|hold|carry)\s+(?P<y>.+)$"
 )
 _RE_NOT_CONTAIN = re.compile(
@@ -144,8 +145,23 @@ _RE_NOT_THERE = re.compile(
     r"(?:there|here|visible|present|seen|shown|in\b.*|exist)$"
 )
 _RE_WHAT_IF = re.compile(
-    r"^(?:what if|imagine(?: if)?|suppose|pretend)\s+(?P<x>.+?)\s+(?:was|were|is|became|turned into|"
-    r"had been|looked like)\s+(?P<y>.+)$"
+    r"^(?:what if|imagine(?: if)?|suppose|pretend|(?:i|we)(?: really| just)? wish(?: that)?|if only|"
+    r"(?:i|we)(?:'d| would) (?:love|like) it if|it(?:'d| would) be (?:nice|great|cool|lovely|good) if|"
+    r"wouldn't it be (?:nice|great|cool|lovely|good) if)\s+(?P<x>.+?)\s+(?P<verb>was|were|is|became|turned into|"
+    r"had been|looked like|would be|could be|would look|could look|would become|had|wore|held|would have)"
+    r"\s+(?P<y>.+)$"
+)
+# "in the final image the vase is blue", "end result: a blue vase": the outcome, described
+_RE_OUTCOME = re.compile(
+    r"^(?:in the (?:final|finished|edited|new|end) (?:image|picture|photo|version|result)|in the end|"
+    r"(?:the )?(?:end |final )?result(?: should be| is| will be)?|afterwards|after the edit|when you're done|"
+    r"when done|by the end)[\s,:-]+(?P<rest>.+)$"
+)
+_RE_OUTCOME_STATE = re.compile(r"^(?P<x>.+?)\s+(?:is|are|has become|have become)\s+(?:now\s+)?(?P<y>.+)$")
+# "a lamp by the door would be nice": a wished-for new object
+_RE_WOULD_BE_NICE = re.compile(
+    r"^(?P<x>.+?)\s+(?:would|will|could|might)\s+(?:be|look)\s+(?:really\s+|so\s+)?(?:nice|great|good|cool|"
+    r"lovely|perfect|fun|awesome|welcome|a nice touch|a good idea)\b.*$"
 )
 _RE_DESIRE = re.compile(
     r"^(?:i|we)(?:'d| would| really| just| also| do)*\s+(?:want|need|wish for|like|love|prefer|require|"

@@ -62,6 +62,12 @@ def _fallback(clause: str) -> Frame:
     np_ = noun_phrase(clause)
     if np_.phrase and _indefinite(np_) and np_.leading in ("a", "an", "some"):
         return Frame(T.ADD, target=clause, result=clause, rule="bare-object", confidence=LOW_CONFIDENCE)
+    # "redo the white ball in teal": the colour at the end is the result, the phrase before it the object
+    end = re.search(r"^(?:\S+\s+)?(?P<x>(?:the|this|that|my|your|his|her|their|its)\s.+?)\s+(?:in|to|into)\s+"
+                    r"(?P<y>[a-z-]+(?:\s+[a-z-]+)?)$", clause)
+    if end and all(w in lx.COLOURS or w in lx.MATERIALS or is_attribute_word(w) for w in end.group("y").split()):
+        return Frame(T.LOCAL_STYLE, target=end.group("x"), result=end.group("y"), rule="cue-colour",
+                     confidence=LOW_CONFIDENCE)
     for k, word in enumerate(clause.split()):
         if word in lx.COLOURS or word in lx.MATERIALS:
             return Frame(T.LOCAL_STYLE, target=" ".join(clause.split()[k + 1:]) or clause, result=word,
@@ -99,6 +105,26 @@ def _describe(text: str) -> str:
     return text[:300].strip()
 
 
+# a colour result also replaces what makes a thing colourless ("the glass vase" painted blue is a blue vase)
+_COLOURLESS = frozenset("glass crystal clear transparent translucent".split())
+
+
+def _without_replaced_attributes(subject: str, result_words: list[str]) -> str:
+    """The subject without the words the result replaces, so the prompt never contradicts itself:
+    "paint the white fence red" -> "fence" (-> "red fence"), "the ceramic mug to glass" -> "mug"."""
+    classes = [(lx.COLOURS, lx.COLOURS | _COLOURLESS), (lx.MATERIALS, lx.MATERIALS)]
+    dropped: set[str] = set()
+    for marks, drops in classes:
+        if any(w in marks and not (w in lx.COLOURS and w in lx.MATERIALS and marks is lx.MATERIALS)
+               for w in result_words):
+            dropped |= drops
+    head, _, qualifier = subject.partition(" with ") if " with " in subject else (subject, "", "")
+    words = head.split()
+    kept = [w for w in words[:-1] if w not in dropped] + words[-1:]
+    text = " ".join(kept) if kept else head
+    return f"{text} with {qualifier}" if qualifier else text
+
+
 def _prompt_for(frame: Frame, subject: str) -> str:
     if frame.itype == T.STYLE_REFERENCE:
         return "in the style of the reference image"
@@ -131,7 +157,7 @@ def _prompt_for(frame: Frame, subject: str) -> str:
         return f"{subject} in {result} style"
     words = result.split()
     if len(words) <= 3 and all(is_attribute_word(w) or w in lx.DESCRIPTIVE for w in words):
-        return f"{result} {subject}"
+        return f"{result} {_without_replaced_attributes(subject, words)}"
     if result.startswith(("in ", "with ")):
         return f"{subject} {result}"
     if noun_phrase(result).head in ("shade", "tone", "hue", "color", "colour", "colors", "colours"):
@@ -168,6 +194,9 @@ def _main_clause(text: str) -> tuple[str, str]:
         return text, ""
     clauses: list[str] = []
     for sentence in sentences:
+        if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
+            clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
+            continue
         parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let)\b)",
                                            sentence) if p.strip()]
@@ -204,6 +233,7 @@ class Reading:
     no_edit: bool = False          # no edit verb or pattern was recognised (the fallback guessed)
     second_edit: str = ""          # a second edit named after the first ("..., and make it night")
     image_given: bool = False      # an image came with the instruction (evidence for a style reference)
+    out_of_scope: str = ""         # what the edit is when it is none of the six types ("a camera move")
 
     @property
     def frame(self) -> Frame:
@@ -249,7 +279,37 @@ def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frame
     if frame.itype == T.STYLE_REFERENCE and image is not None:
         frame.confidence = max(frame.confidence, 0.9)
     reading.frames = [frame] + frames[1:]
+    if reading.language == "english":
+        reading.out_of_scope = out_of_scope(reading.clause, frame)
     return reading
+
+
+# Edits that are none of the six types: camera and framing, lights switched, resolution, motion, undo.
+_OUT_OF_SCOPE = (
+    (re.compile(r"^(?:zoom|pan|crop|rotate|flip|mirror|tilt|resize|upscale|downscale|straighten|reframe|outpaint|"
+                r"uncrop)\b|\bcamera (?:angle|position|view|height|movement|move)s?\b|\b(?:move|lower|raise|tilt|pan) "
+                r"the camera\b|\b(?:viewpoint|point of view|vantage point|angle of view|field of view|focal length|"
+                r"aspect ratio)\b|\b(?:change|shift|alter) the (?:perspective|angle)\b|"
+                r"^(?:show|view|see|shoot|photograph)\s+(?:it|this|the\s+\w+)\s+from\s+(?:above|below|behind|the (?:side|back|front|top))|^(?:widen|extend|expand)\s+(?:the\s+)?"
+                r"(?:shot|frame|view|picture|image|canvas|borders?)\b"), "a camera or framing change"),
+    (re.compile(r"^(?:turn|switch|flip)\s+(?:(?:on|off)\s+)?(?:the\s+|all\s+the\s+)?(?:\w+\s+)?"
+                r"(?:lights?|lamps?|lamp|lighting|tv|television|screen|headlights|candles?)\b(?:\s+(?:on|off))?$|"
+                r"^(?:dim|kill|cut)\s+the\s+lights\b"), "switching a light or device on or off"),
+    (re.compile(r"\b(?:higher|more|increase the|boost the|better)\s+resolution\b|\b(?:4k|8k|hd|high-res|hi-res)\b"),
+     "a resolution change"),
+    (re.compile(r"^(?:animate|undo|revert|go back|restore the original)\b|\b(?:into|as) an? (?:video|gif|animation)\b"),
+     "motion or undo"),
+)
+
+
+def out_of_scope(clause: str, frame: Frame) -> str:
+    """What the edit is when it is none of the six types (a camera move, a light switched), else ""."""
+    if frame.rule in ("geometry", "switch-on-off"):
+        return dict(geometry="a camera or framing change").get(frame.rule, "switching a light or device on or off")
+    for pattern, what in _OUT_OF_SCOPE:
+        if pattern.search(clause):
+            return what
+    return ""
 
 
 _SECOND_CLAUSE = re.compile(
@@ -286,6 +346,20 @@ def subject_source(text: str) -> str:
     return _LEADING_NON_NOUN.sub("", _strip_framing(text))
 
 
+def _with_parenthesis(subject: str, text: str) -> str:
+    """ "remove the trolley (the one marked 77)": a parenthesis right after the object names which one."""
+    if not subject or subject in ("object", "objects"):
+        return subject
+    m = re.search(rf"\b{re.escape(subject)}\s*\(([^()]{{1,80}})\)", text.lower().translate(_PAREN_QUOTES))
+    if not m:
+        return subject
+    inner = re.sub(r"[\"']", "", " ".join(m.group(1).split())).strip(" ,.;:")
+    return f"{subject} ({inner})" if inner else subject
+
+
+_PAREN_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2019": "'", "\u2018": "'"})
+
+
 def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction, *, backend: str = "rules",
                    confidence: float | None = None, notes: list[str] | None = None,
                    extra: dict | None = None) -> Intent:
@@ -297,6 +371,8 @@ def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction
         subject = _subject_of(noun_phrase(subject_source(source))) if source else "object"
     if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         subject = "image"
+    elif frame.itype != T.ADD and not frame.subject:
+        subject = _with_parenthesis(subject, prepared.text)
     all_notes = list(reading.notes)
     if not normalize_subject(subject):
         subject = "object"

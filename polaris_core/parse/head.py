@@ -9,6 +9,8 @@ The JSON also holds
 - `certain_rules`: rules whose reading was right on at least `CERTAIN_PRECISION` of the training rows they
   fired on; when one of them reads an instruction the head is not run (the fast path), and the rule's
   measured precision is the confidence;
+- `rule_scores`: the measured precision of every rule with enough support; where the head disagrees with the
+  rules' reading but is less sure than the rule has been right, the rules' type stands (marked ambiguous);
 - `ambiguous_below`: a calibrated probability under which the intent is marked ambiguous.
 """
 from __future__ import annotations
@@ -57,6 +59,7 @@ class TypeHead:
     scale: np.ndarray                    # (features,)
     temperature: float = 1.0
     certain_rules: dict[str, float] = field(default_factory=dict)   # rule name -> measured precision
+    rule_scores: dict[str, float] = field(default_factory=dict)     # every rule with support: name -> precision
     ambiguous_below: float = AMBIGUOUS_BELOW
     meta: dict = field(default_factory=dict)
 
@@ -78,6 +81,7 @@ class TypeHead:
             "weights": np.round(self.weights, 6).tolist(), "bias": np.round(self.bias, 6).tolist(),
             "mean": np.round(self.mean, 6).tolist(), "scale": np.round(self.scale, 6).tolist(),
             "temperature": round(float(self.temperature), 6), "certain_rules": self.certain_rules,
+            "rule_scores": self.rule_scores,
             "ambiguous_below": self.ambiguous_below, "meta": self.meta,
         }, ensure_ascii=False)
 
@@ -91,6 +95,7 @@ class TypeHead:
             scale = np.asarray(data["scale"], dtype=np.float32)
             head = cls(weights=weights, bias=bias, mean=mean, scale=scale, temperature=float(data.get("temperature", 1.0)),
                        certain_rules={str(k): float(v) for k, v in dict(data.get("certain_rules", {})).items()},
+                       rule_scores={str(k): float(v) for k, v in dict(data.get("rule_scores", {})).items()},
                        ambiguous_below=float(data.get("ambiguous_below", AMBIGUOUS_BELOW)),
                        meta=dict(data.get("meta", {})))
         except (ValueError, KeyError, TypeError) as exc:

@@ -3,13 +3,15 @@
 - `prepare_features(texts)`: MiniLM embeddings + the rules' reading of every text.
 - `fit_head(features, labels, rules)`: multinomial logistic regression (full-batch Adam, L2), the certain
   rules, and a temperature fit on out-of-fold predictions so the probabilities are calibrated.
-- `cross_validate(...)`: grouped K-fold. Grouped by `family`, all paraphrases of one edit stay in one fold;
-  grouped by `template`, whole phrasings are held out, which is the closer estimate of wording never seen.
-  The certain rules are chosen inside each fold too, so nothing about a held-out row leaks in.
+- `cross_validate(...)`: grouped K-fold of the whole parser (type and subject). The honest grouping is
+  `template_groups`: a template together with its near-twins (token similarity >= 0.8) and with any template
+  that renders the same de-framed text, so no phrasing is in two folds. The certain rules are chosen inside
+  each fold too, so nothing about a held-out row leaks in.
 """
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -40,6 +42,7 @@ class RuleReadings:
     types: np.ndarray          # (n,) the rules' type
     confidences: np.ndarray    # (n,) the rules' confidence
     names: list[str]           # the rule that read each text
+    readings: list = field(default_factory=list)   # (prepared instruction, Reading) per text, for `decide`
 
 
 @dataclass
@@ -52,8 +55,9 @@ class Features:
         return feature_matrix(self.embeddings, self.rules.types, self.rules.confidences)
 
     def subset(self, index: np.ndarray) -> "Features":
-        return Features(self.embeddings[index], RuleReadings(self.rules.types[index], self.rules.confidences[index],
-                                                             [self.rules.names[i] for i in index]))
+        return Features(self.embeddings[index], RuleReadings(
+            self.rules.types[index], self.rules.confidences[index], [self.rules.names[i] for i in index],
+            [self.rules.readings[i] for i in index] if self.rules.readings else []))
 
 
 def read_rules(texts: Sequence[str]) -> RuleReadings:
@@ -61,13 +65,15 @@ def read_rules(texts: Sequence[str]) -> RuleReadings:
     from polaris_core.parse.base import prepare_instruction
     from polaris_core.parse.compose import read_instruction
 
-    types, confidences, names = [], [], []
+    types, confidences, names, readings = [], [], [], []
     for text in texts:
-        reading = read_instruction(prepare_instruction(text))
+        prepared = prepare_instruction(text)
+        reading = read_instruction(prepared, all_frames=True)
         types.append(int(reading.frame.itype))
         confidences.append(min(reading.frame.confidence, reading.confidence_cap))
         names.append(reading.frame.rule)
-    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names)
+        readings.append((prepared, reading))
+    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names, readings)
 
 
 def prepare_features(texts: Sequence[str], encoder=None) -> Features:
@@ -109,6 +115,17 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
     return weights, bias, mean, scale
 
 
+def rule_scores(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Every rule (not a cue-word guess) read on at least CERTAIN_SUPPORT rows: name -> its precision."""
+    stats: dict[str, list[int]] = {}
+    for name, predicted, label in zip(names, rule_types, labels):
+        hit = stats.setdefault(name, [0, 0])
+        hit[0] += int(predicted == label)
+        hit[1] += 1
+    return {name: round(right / total, 4) for name, (right, total) in sorted(stats.items())
+            if total >= CERTAIN_SUPPORT and not name.startswith(("cue", "default", "bare", "no-words", "foreign"))}
+
+
 def certain_rules(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Rules right on at least CERTAIN_PRECISION of at least CERTAIN_SUPPORT rows: name -> precision."""
     stats: dict[str, list[int]] = {}
@@ -132,6 +149,65 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return best
 
 
+NEAR_TWIN_SIMILARITY = 0.8
+
+
+def _template_tokens(template: str) -> set[str]:
+    return set(re.findall(r"\{\w+\}|[a-z0-9']+", template.lower().lstrip("!")))
+
+
+def deframed(text: str) -> str:
+    """An instruction without politeness, framing and the generator's trailing clauses: what a phrasing says."""
+    from polaris_core.parse.normalise import _strip_framing, normalise
+    from polaris_core.parse.training_set import EXTRA_CLAUSES
+
+    t = normalise(text).strip(" .!?")
+    for clause in sorted({c.strip().lower() for group in EXTRA_CLAUSES.values() for c in group}, key=len, reverse=True):
+        clause = clause.strip(" ,.")
+        if t.endswith(clause):
+            t = t[: -len(clause)].strip(" ,.")
+            break
+    return _strip_framing(t).strip(" ,.!?")
+
+
+def template_groups(templates: Sequence[str], texts: Sequence[str],
+                    template_text: dict[str, str] | None = None) -> list[str]:
+    """A group per row: its template joined with every near-twin template (token Jaccard similarity of the
+    template texts >= 0.8) and with every template that renders the same de-framed text, so no phrasing
+    and no de-framed instruction appears in two folds."""
+    from polaris_core.parse.training_set import TEMPLATES
+
+    template_text = template_text if template_text is not None else TEMPLATES
+    keys = sorted(set(templates))
+    parent = {k: k for k in keys}
+
+    def find(k: str) -> str:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    tokens = {k: _template_tokens(template_text.get(k, k)) for k in keys}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            both = tokens[a] | tokens[b]
+            if both and len(tokens[a] & tokens[b]) / len(both) >= NEAR_TWIN_SIMILARITY:
+                union(a, b)
+    first_template: dict[str, str] = {}
+    for text, key in zip(texts, templates):
+        plain = deframed(text)
+        if plain in first_template:
+            union(first_template[plain], key)
+        else:
+            first_template[plain] = key
+    return [find(k) for k in templates]
+
+
 def group_folds(groups: Sequence[str], folds: int = FOLDS, seed: int = FOLD_SEED) -> np.ndarray:
     """Fold number per row; every group in one fold (groups shuffled with a fixed seed)."""
     unique = sorted(set(groups))
@@ -149,6 +225,13 @@ class CrossValidation:
     labels: np.ndarray
     fast_path: np.ndarray              # rows a certain rule decided
     seconds: float = 0.0
+    subjects: list[str] = field(default_factory=list)        # the parser's subject per row (same fold's head)
+    gold_subjects: list[str] = field(default_factory=list)
+
+    @property
+    def subject_exact_match(self) -> float | None:
+        pairs = [(s, g) for s, g in zip(self.subjects, self.gold_subjects) if g]
+        return float(np.mean([s == g for s, g in pairs])) if pairs else None
 
     @property
     def accuracy(self) -> float:
@@ -174,35 +257,60 @@ def hybrid_predictions(head: TypeHead, features: Features) -> tuple[np.ndarray, 
 
 
 def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str], grouped_by: str,
-                   folds: int = FOLDS) -> CrossValidation:
+                   folds: int = FOLDS, subjects: Sequence[str] | None = None) -> CrossValidation:
+    """Grouped K-fold of the whole parser: each held-out row goes through `offline.decide` (certain rules, the
+    fold's head, the slots of the chosen type), so type and subject are what the parser would return."""
+    from polaris_core.errors import PolarisError
+    from polaris_core.parse.offline import decide
+
     started = time.perf_counter()
     fold_of = group_folds(groups, folds)
     x = features.matrix
     predicted = np.zeros(len(labels), dtype=np.int64)
     logits = np.zeros((len(labels), N_TYPES), dtype=np.float32)
     fast = np.zeros(len(labels), dtype=bool)
+    found = [""] * len(labels)
     for k in range(folds):
         train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
         if not len(test):
             continue
         weights, bias, mean, scale = fit_logreg(x[train], labels[train])
-        rules = certain_rules([features.rules.names[i] for i in train], features.rules.types[train], labels[train])
-        head = TypeHead(weights, bias, mean, scale, certain_rules=rules)
-        types, _, fast_rows = hybrid_predictions(head, features.subset(test))
-        predicted[test], fast[test] = types, fast_rows
+        train_names = [features.rules.names[i] for i in train]
+        rules = certain_rules(train_names, features.rules.types[train], labels[train])
+        scores = rule_scores(train_names, features.rules.types[train], labels[train])
+        head = TypeHead(weights, bias, mean, scale, certain_rules=rules, rule_scores=scores)
         logits[test] = head.logits(x[test])
-    return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started)
+        if not features.rules.readings:
+            types, _, fast_rows = hybrid_predictions(head, features.subset(test))
+            predicted[test], fast[test] = types, fast_rows
+            continue
+        for i in test:
+            prepared, reading = features.rules.readings[i]
+            try:
+                intent = decide(reading, prepared, head, features.embeddings[i])
+            except PolarisError:
+                predicted[i] = -1
+                continue
+            predicted[i], found[i] = int(intent.instruction_type), intent.subject
+            fast[i] = not any(note.startswith("type head:") for note in intent.notes)
+    return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started,
+                           subjects=found if features.rules.readings else [],
+                           gold_subjects=list(subjects) if subjects is not None else [])
 
 
 def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta: dict | None = None) -> TypeHead:
-    """The head trained on all rows, its temperature fit on family-grouped out-of-fold logits."""
-    cv = cross_validate(features, labels, groups, "family")
+    """The head trained on all rows, its temperature fit on out-of-fold logits grouped by `groups`
+    (templates and their near-twins)."""
+    cv = cross_validate(features, labels, groups, "template group")
     temperature = fit_temperature(cv.logits, labels)
     weights, bias, mean, scale = fit_logreg(features.matrix, labels)
     rules = certain_rules(features.rules.names, features.rules.types, labels)
-    info = {"rows": int(len(labels)), "l2": L2, "iterations": ITERATIONS, "family_cv_accuracy": round(cv.accuracy, 4)}
+    scores = rule_scores(features.rules.names, features.rules.types, labels)
+    info = {"rows": int(len(labels)), "l2": L2, "iterations": ITERATIONS,
+            "template_group_cv_accuracy": round(cv.accuracy, 4)}
     info.update(meta or {})
-    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, ambiguous_below=AMBIGUOUS_BELOW,
+    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, rule_scores=scores,
+                    ambiguous_below=AMBIGUOUS_BELOW,
                     meta=info)
 
 
@@ -270,7 +378,8 @@ def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
     encoded = time.perf_counter()
     n = len(project.texts)
     project_features = all_features.subset(np.arange(n))
-    no_dev = fit_head(project_features, project.labels, project.families,
+    groups = template_groups(project.templates, project.texts)
+    no_dev = fit_head(project_features, project.labels, groups,
                       meta={"trained_on": "project set", "encoder": encoder.encoder_id})
     heads = {"no_dev": no_dev}
     if dev is not None:
@@ -278,6 +387,8 @@ def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
         weights, bias, mean, scale = fit_logreg(all_features.matrix, both.labels)
         rules = certain_rules(all_features.rules.names, all_features.rules.types, both.labels)
         heads["final"] = TypeHead(weights, bias, mean, scale, temperature=no_dev.temperature, certain_rules=rules,
+                                  rule_scores=rule_scores(all_features.rules.names, all_features.rules.types,
+                                                          both.labels),
                                   meta={**no_dev.meta, "rows": int(len(both.labels)),
                                         "trained_on": "project set + dev split"})
     else:
@@ -287,5 +398,6 @@ def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
     heads["final"].save(folder / HEAD_FILE.name)
     return {"rows": n, "dev_rows": len(dev.texts) if dev else 0, "encode_seconds": encoded - started,
             "total_seconds": time.perf_counter() - started, "temperature": no_dev.temperature,
-            "family_cv_accuracy": no_dev.meta["family_cv_accuracy"], "certain_rules": len(heads["final"].certain_rules),
+            "template_group_cv_accuracy": no_dev.meta["template_group_cv_accuracy"],
+            "certain_rules": len(heads["final"].certain_rules),
             "folder": str(folder)}

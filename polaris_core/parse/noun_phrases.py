@@ -46,6 +46,7 @@ class NounPhrase:
     attribute_word: str = ""    # the first attribute noun stripped
     owner_whole: bool = False   # "the style of the image": attribute of the whole image
     leading: str = ""           # the determiner it started with
+    qualifier: str = ""         # what identifies an existing object after its head ("on the left", "with the red roof")
 
     @property
     def whole(self) -> bool:
@@ -77,8 +78,12 @@ def noun_phrase(text: str) -> NounPhrase:
     if pronoun is not None:
         return pronoun
     words, i = _read_words(tokens, i)
+    np_ = _finish_np(np_, words)
+    if np_.definite and np_.words and not np_.attribute:
+        qualifier, i = _read_qualifier(tokens, i, np_.words)
+        np_.qualifier = qualifier
     np_.rest = " ".join(tokens[i:])
-    return _finish_np(np_, words)
+    return np_
 
 
 def _read_determiners(tokens: list[str], np_: NounPhrase) -> int:
@@ -160,6 +165,13 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
                 break
             words.append("and" if t in ("&", "plus") else t)
             i = _skip_determiners(tokens, i + 1)
+        elif t in _PREPOSITION_INTENSIFIERS and words and (nxt in lx.PREPOSITIONS or nxt in ("next", "close", "left", "right")):
+            break  # "a cat right next to the dog": "right" strengthens "next to"
+        elif t in ("left", "right") and words and nxt == "of":
+            break  # "a lamp left of the sofa"
+        elif _adjective_preposition(t, nxt):
+            words.append(t)
+            i += 1
         elif _ends_phrase(t, words):
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
@@ -175,6 +187,101 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
             words.append(t)
             i += 1
     return words, i
+
+
+# Words that are prepositions but also adjectives before a noun ("a round mirror", "the glass round vase").
+_ADJECTIVE_PREPOSITIONS = frozenset("round inside outside opposite upper".split())
+# Words that only strengthen a preposition after them ("right next to", "just behind"): never part of a phrase.
+_PREPOSITION_INTENSIFIERS = frozenset("right just directly immediately straight slightly far".split())
+ORDINALS = frozenset(
+    "first second third fourth fifth sixth seventh eighth ninth tenth last next-to-last second-to-last "
+    "leftmost rightmost topmost bottommost front-most frontmost rearmost middle".split()
+)
+POSITION_WORDS = frozenset(
+    "left right top bottom middle center centre front back foreground background corner edge end side "
+    "left-hand right-hand far near".split()
+)
+_POSITION_PREPOSITIONS = frozenset("on at in to towards toward".split())
+_POSITION_TAILS = frozenset("side corner edge end hand half part".split())
+
+
+def _adjective_preposition(t: str, nxt: str) -> bool:
+    """ "round" before a noun is an adjective; before a determiner ("round the corner") a preposition."""
+    return t in _ADJECTIVE_PREPOSITIONS and bool(nxt) and nxt not in lx.DETERMINERS and \
+        nxt not in lx.PREPOSITIONS and nxt not in lx.NP_STOPWORDS and nxt not in lx.PRONOUNS \
+        and nxt not in (",", ";", ":", "->") and not nxt.isdigit()
+
+
+def _read_position(tokens: list[str], i: int) -> int:
+    """End index of a position phrase at `i` ("on the far left", "in the top right corner"), else `i`."""
+    n = len(tokens)
+    if i + 2 >= n + 0 or tokens[i] not in _POSITION_PREPOSITIONS | {"from"} or tokens[i + 1] != "the":
+        return i
+    j = i + 2
+    seen_position = False
+    while j < n and (tokens[j] in POSITION_WORDS or (seen_position and tokens[j] in _POSITION_TAILS)):
+        seen_position = True
+        j += 1
+    if not seen_position or (j < n and tokens[j] not in lx.PREPOSITIONS and tokens[j] not in (",", ";", ":", "of")
+                             and tokens[j] not in lx.NP_STOPWORDS and tokens[j] not in lx.CLAUSE_VERBS):
+        return i  # "on the left bank": a noun phrase, not a position
+    if j + 1 < n and tokens[j] == "of":
+        k = _skip_determiners(tokens, j + 1)
+        if k > j + 1:
+            end = _phrase_end(tokens, k)
+            if end > k:
+                return end
+    return j
+
+
+def _phrase_end(tokens: list[str], k: int) -> int:
+    """Where the phrase from `k` ends; a determiner starts the next phrase ("the sofa a lamp")."""
+    _, end = _read_words(tokens, k)
+    return next((m for m in range(k + 1, end) if tokens[m] in lx.DETERMINERS), end)
+
+
+def _read_qualifier(tokens: list[str], i: int, words: list[str]) -> tuple[str, int]:
+    """What identifies an existing object after its head: a position ("on the left", "in the top corner"),
+    an ordinal's reference ("second lamp from the left") or a "with" phrase ("with the cartoon print")."""
+    n = len(tokens)
+    if i >= n:
+        return "", i
+    t = tokens[i]
+    if t == "from" and not any(w in ORDINALS for w in words):
+        return "", i  # "remove the cup from the left shelf": where it is taken from
+    end = _read_position(tokens, i)
+    if end > i:
+        return " ".join(tokens[i:end]), end
+    if t == "with" and i + 1 < n and tokens[i + 1] in ("the", "a", "an", "its", "his", "her", "their"):
+        inner, end = _read_words(tokens, i + 2)
+        if inner and not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner):
+            return " ".join(tokens[i:end]), end
+    return "", i
+
+
+def skip_leading_place(text: str) -> str:
+    """ "on the left of the sofa, a lamp" -> "a lamp": a place phrase in front of a new object is dropped."""
+    tokens = _TOKEN.findall(text)
+    while tokens and tokens[0] in (",", ";", ":"):
+        tokens = tokens[1:]
+    if not tokens or (tokens[0] not in lx.PREPOSITIONS and tokens[0] not in ("next", "left", "right")):
+        return text
+    i = _read_position(tokens, 0)
+    if i == 0:
+        j = 1
+        while j < len(tokens) and tokens[j] in ("to", "of", "hand", "side"):
+            j += 1
+        k = _skip_determiners(tokens, j)
+        if k == j and tokens[0] not in ("left", "right"):
+            return text
+        i = _phrase_end(tokens, k)
+        if i < len(tokens) and tokens[i] == "of":
+            i = _phrase_end(tokens, _skip_determiners(tokens, i + 1))
+    while i < len(tokens) and tokens[i] in (",", ";", ":"):
+        i += 1
+    if i < len(tokens) and (tokens[i] in lx.INDEFINITE_STARTS or tokens[i].isdigit()):
+        return " ".join(tokens[i:])
+    return text
 
 
 def _comma_joins_adjectives(words: list[str], nxt: str) -> bool:
@@ -238,5 +345,5 @@ def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:
 
 def _subject_of(np_: NounPhrase) -> str:
     if np_.phrase:
-        return np_.phrase
+        return f"{np_.phrase} {np_.qualifier}" if np_.qualifier else np_.phrase
     return lx.PRONOUNS.get(np_.pronoun, "object")

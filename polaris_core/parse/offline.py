@@ -33,6 +33,7 @@ log = logging.getLogger("polaris")
 T = InstructionType
 
 NO_EDIT_CONFIDENCE = 0.25
+OUT_OF_SCOPE_CONFIDENCE = 0.3
 NO_REFERENCE_CONFIDENCE = 0.8  # a style reference without its image: the reading is clear, the edit cannot run yet
 _WHOLE_TYPES = (T.GLOBAL_STYLE, T.STYLE_REFERENCE)
 _STARTS = lx.DETERMINERS | frozenset({"no", "of", "without"})
@@ -81,7 +82,7 @@ class HeadModel:
 
 def needs_head(reading: Reading, head: TypeHead | None) -> bool:
     """True when the head must decide (no certain rule read an English instruction)."""
-    if head is None or reading.language != "english":
+    if head is None or reading.language != "english" or reading.out_of_scope:
         return False
     return head.rule_precision(reading.frame.rule) is None
 
@@ -90,6 +91,8 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
            embedding: np.ndarray | None) -> Intent:
     """The intent for a reading: the rules' frame on the fast path, else the head's type with matching slots."""
     frame = reading.frame
+    if reading.out_of_scope:
+        return _out_of_scope(reading, prepared)
     if head is None:
         return _finish(reading, frame, prepared)
     if not needs_head(reading, head) or embedding is None:
@@ -103,10 +106,20 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     probabilities = head.probabilities(features)[0]
     order = np.argsort(-probabilities, kind="stable")
     top, second = T(int(order[0])), T(int(order[1]))
-    chosen = frame_for_type(reading, top)
     confidence = float(probabilities[top])
     notes = [f"type head: {top.name.lower()} {confidence:.2f}, then {second.name.lower()} "
              f"{float(probabilities[second]):.2f}"]
+    rule_score = head.rule_scores.get(frame.rule)
+    if top != frame.itype and rule_score is not None and float(probabilities[top]) < rule_score:
+        # the head is less sure than this rule has been right: the rules' reading stands, marked ambiguous
+        top, second = frame.itype, top
+        confidence = max(float(probabilities[top]), 0.5)
+        notes.append(f"the rules' reading ({frame.rule}, right on {rule_score:.0%} of training rows) outweighs the head")
+    if top == T.GLOBAL_STYLE and names_local_object(frame):
+        top, second = T.LOCAL_STYLE, T.GLOBAL_STYLE
+        confidence = max(float(probabilities[T.LOCAL_STYLE]), head.ambiguous_below)
+        notes.append("a change to a named object stays local, however it is phrased")
+    chosen = frame_for_type(reading, top)
     if top != frame.itype:
         notes.append(f"the rules read {frame.itype.name.lower()} ({frame.rule}); the head decided")
     extra: dict[str, Any] = {}
@@ -125,6 +138,26 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
             {"instruction_type": int(t), "subject": _frame_subject(frame_for_type(reading, t)),
              "probability": float(probabilities[t])} for t in (top, second)]
     return _finish(reading, chosen, prepared, confidence=confidence, notes=notes, extra=extra)
+
+
+def _out_of_scope(reading: Reading, prepared: PreparedInstruction) -> Intent:
+    """An edit none of the six types covers: the rules' closest reading, low confidence, marked ambiguous."""
+    frame = reading.frame
+    second = next((f for f in reading.frames[1:] if f.itype != frame.itype), None)
+    readings = [{"instruction_type": int(f.itype), "subject": _frame_subject(f), "probability": OUT_OF_SCOPE_CONFIDENCE}
+                for f in ([frame] + ([second] if second is not None else []))]
+    note = (f"this looks like {reading.out_of_scope}, which is none of the six edit types; read as the closest "
+            f"type ({frame.itype.name.lower()}), check the result or rephrase as an edit of the picture's content")
+    return _finish(reading, frame, prepared, confidence=min(frame.confidence, OUT_OF_SCOPE_CONFIDENCE), notes=[note],
+                   extra={"ambiguous": True, "readings": readings})
+
+
+def names_local_object(frame: Frame) -> bool:
+    """True when the rules read a local change of a named object ("give the kettle a brushed-copper look")."""
+    if frame.itype != T.LOCAL_STYLE or frame.subject in ("image", "background") or not frame.target:
+        return False
+    np_ = noun_phrase(subject_source(frame.target))
+    return _is_object(np_, allow_env=True) and not np_.whole and np_.head not in _NOT_OBJECTS
 
 
 _PLACEHOLDERS = frozenset({"object", "objects", "person", ""})
@@ -238,6 +271,12 @@ def retype_frame(frame: Frame, itype: InstructionType, clause: str) -> Frame:
     objects = [(text, np_) for text, np_ in candidates if _is_object(np_)]
     if itype == T.ADD:
         result_np = noun_phrase(frame.result) if frame.result else None
+        if result_np is not None and _is_object(result_np) and result_np.leading in lx.INDEFINITE_STARTS:
+            return replace(base, target=frame.result, style=0)
+        # a new object comes with an article ("a lamp ... would be nice"); a bare word is weaker evidence
+        introduced = next((text for text, np_ in objects if np_.leading in lx.INDEFINITE_STARTS), None)
+        if introduced is not None:
+            return replace(base, target=introduced, result=introduced, style=0)
         if result_np is not None and _is_object(result_np) and not result_np.definite:
             return replace(base, target=frame.result, style=0)
         new = next((text for text, np_ in objects if np_.indefinite), None) or \

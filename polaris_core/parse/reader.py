@@ -7,7 +7,7 @@ from typing import Callable
 from polaris_core.intent import InstructionType
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.normalise import _strip_framing
-from polaris_core.parse.noun_phrases import NounPhrase, noun_phrase
+from polaris_core.parse.noun_phrases import NounPhrase, noun_phrase, skip_leading_place
 from polaris_core.parse.results import (
     Frame, _IFY_NOT_STYLE, _STYLE_ALT, _clean_result, _has_style, classify_change, is_attribute_word, result_kind,
 )
@@ -19,6 +19,7 @@ from polaris_core.parse.clause_patterns import (
     _RE_NOT_CONTAIN, _RE_NOT_THERE, _RE_PHOTO_ADJUST, _RE_REFERENCE, _RE_REMOVE, _RE_REPLACE, _RE_SEE,
     _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
     _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
+    _RE_OUTCOME, _RE_OUTCOME_STATE, _RE_WOULD_BE_NICE,
     _SWAP_CONNECTORS, _TRANSFORM_VERB,
 )
 
@@ -360,6 +361,10 @@ class _Reader:
                         r"(?:(?:as|into|in|to|like)\s+)?(?P<y>.+)$", rest)
         if done and verb in ("have", "get") and noun_phrase(done.group("x")).phrase + noun_phrase(done.group("x")).pronoun:
             return classify_change("change", done.group("x"), done.group("y"), rule="have-x-done")
+        feature = re.match(r"^(?:the\s+)?(?:picture|image|photo|scene|shot|frame|it)\s+(?:feature|include|show|contain)s?"
+                           r"\s+(?P<y>.+)$", rest)
+        if feature and verb in ("make", "let", "have") and _indefinite(noun_phrase(feature.group("y"))):
+            return Frame(T.ADD, target=feature.group("y"), result=feature.group("y"), rule="make-feature")
         appear = re.match(r"^(?P<x>.+?)\s+(?:appear|appears|show up|materiali[sz]e|pop up|emerge|exist|be there|"
                           r"be visible|come into view)\b", rest)
         if appear and verb in ("make", "let", "have", "get") and _indefinite(noun_phrase(appear.group("x"))):
@@ -476,6 +481,7 @@ class _Reader:
         if not m:
             return None
         verb, rest = m.group("verb"), m.group("rest")
+        rest = skip_leading_place(rest)
         rest = re.sub(r"^(?:in|on|back)\s+(?=(?:a|an|some|the)\b)", "", rest)
         np_ = noun_phrase(rest)
         if not np_.phrase:
@@ -489,6 +495,12 @@ class _Reader:
             frame = _placement(rest, loc)
             if frame is not None or not loc:
                 return frame
+        if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and \
+                re.match(r"^behind\s", np_.rest) and result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and \
+                not _has_style(np_.phrase, strict=True):
+            # "show a lavender field behind the kettle": a new setting for the object, not an added thing
+            return Frame(T.LOCAL_STYLE, target=rest, result=rest[: len(rest) - len(np_.rest)].strip(),
+                         subject="background", rule="scene-behind")
         if np_.head in lx.EFFECT_NOUNS or np_.attribute:
             target = loc if loc else ""
             if not target or noun_phrase(target).whole:
@@ -523,9 +535,31 @@ class _Reader:
                      r"get|turn|appear|have|wear|hold)\b.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") not in ("you", "we", "i", "u"):
             c = f"{m.group('x')} should {m.group('rest')}"
+        m = _RE_OUTCOME.match(c)
+        if m:
+            rest = m.group("rest")
+            state = _RE_OUTCOME_STATE.match(rest)
+            if state and noun_phrase(state.group("x")).phrase:
+                return self._subject_first(f"{state.group('x')} should be {state.group('y')}")
+            frame = self._first(rest, (self._subject_first, self._verb_first))
+            if frame is not None:
+                return frame
+        m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+(?P<x>.+?)\s+(?:wasn't|weren't|was not|"
+                     r"were not|didn't exist|did not exist)\b", c)
+        if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
+            return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
+        m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+there\s+(?:was|were|could be|would be|"
+                     r"had been)\s+(?P<y>.+)$", c)
+        if m and noun_phrase(m.group("y")).phrase:
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="wish-there-were")
         m = _RE_WHAT_IF.match(c)
         if m:
+            if m.group("verb") in ("had", "wore", "held", "would have"):
+                return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="wish-had")
             return classify_change("change", m.group("x"), m.group("y"), rule="what-if")
+        m = _RE_WOULD_BE_NICE.match(c)
+        if m and _indefinite(noun_phrase(m.group("x"))) and noun_phrase(m.group("x")).leading:
+            return Frame(T.ADD, target=m.group("x"), result=m.group("x"), rule="would-be-nice")
         m = _RE_NEG_DESIRE.match(c)
         if m:
             return Frame(T.REMOVE, target=m.group("x"), rule="dont-want")

@@ -24,9 +24,15 @@ Subject convention (what `subject` holds)
 - The noun phrase naming the thing the edit applies to, lower-case, as the user wrote it, with its
   adjectives and compound nouns ("red trolley", "coffee cup", "small wooden cabin") but without
   determiners, quantities ("a group of sheep" -> "sheep", "two ducks" -> "ducks"), possessors
-  ("the man's clothes" -> "clothes"), parentheses, and anything after the head noun (prepositional,
-  participle and relative clauses: "the dog wearing goggles in the car" -> "dog"). Portions stay
-  ("cup of coffee", "slices of cake").
+  ("the man's clothes" -> "clothes"), and anything after the head noun (prepositional, participle and
+  relative clauses: "the dog wearing goggles in the car" -> "dog"). Portions stay ("cup of coffee").
+- An object already in the picture keeps the qualifier that identifies it: a position ("man on the left",
+  "umbrella in the top right corner"), an ordinal's reference ("second lamp from the left"), a with-phrase
+  ("mug with the cartoon print") and a parenthesis right after it ("trolley (marked 77)"). A new object
+  (add) never does: "add a cat with a bell on the left" -> "cat".
+- Modifiers stay with their noun however many ("glass round vase": "round" before a noun is an adjective);
+  an attribute change's prompt drops the words the change replaces ("paint the white fence red": subject
+  "white fence", prompt "red fence").
 - An attribute word is not the subject: "the animal's fur color" -> "fur", "the color of the bicycle"
   -> "bicycle", "the hat's floral pattern" -> "hat".
 - replace (0): the object being replaced; add (1): the object being added; remove (5): the object

@@ -58,6 +58,7 @@ _ADJECTIVES = [
     "yellow", "green", "white", "black", "tiny", "vintage", "broken", "shiny", "dusty", "leather", "glass", "brown",
     "orange", "purple", "tall", "little", "antique", "faded", "brass", "silver", "wicker", "woolen", "pink", "grey",
 ]
+_SHAPES = ["round", "square", "oval", "tall", "narrow", "flat"]
 _DETERMINERS = ["the", "the", "the", "the", "this", "that", "the", "the"]
 # new objects, including ones whose name is a colour or material word ("an orange", "a glass")
 _NEW_OBJECTS = [
@@ -188,6 +189,9 @@ def _subject_of_new(phrase: str) -> str:
 # {SC} a scene noun, {WHO} a person or animal, {W} a wearable, {H} a holdable.
 # A leading "!" marks an imperative template (framing like "could you" may be put in front).
 REMOVE = {
+    "rm-q-remove": "!remove {XQ}", "rm-q-erase": "!erase {XQ} from the picture", "rm-q-has-to-go": "{XQ} has to go",
+    "rm-q-rid": "!get rid of {XQ}", "rm-q-passive": "{XQ} should be removed", "rm-wish-gone": "I wish {X} wasn't there",
+    "rm-outcome": "in the final image {X} is gone", "rm-if-only": "if only {X} weren't in the shot",
     "rm-vanish-passive": "{X} is to be deleted", "rm-rid": "!rid the {SC} of {X}", "rm-away-with": "away with {X}",
     "rm-no-more": "no more {Xs}", "rm-minus": "the same picture minus {X}", "rm-clean-out": "!clean {X} out of the photo",
     "rm-exclude": "!exclude {X}", "rm-not-appear": "{X} should not appear in the final image",
@@ -218,6 +222,9 @@ REMOVE = {
     "rm-extract": "!pull {X} out of the picture", "rm-omit": "!omit {X} from the photo",
 }
 REPLACE = {
+    "rp-q-replace": "!replace {XQ} with {Y}", "rp-q-passive": "{XQ} should be swapped for {Y}",
+    "rp-wish": "I wish {X} were {Y}", "rp-passive-to-be": "{X} is to be swapped for {Y}",
+    "rp-outcome": "in the final image, {Y} stands where {X} was", "rp-q-turn": "!turn {XQ} into {Y}",
     "rp-ditch-for": "!ditch {X} and go with {Y}", "rp-rather-see": "I'd rather see {Y} there than {X}",
     "rp-to-be-turned": "{X} is to be turned into {Y}", "rp-instead-end": "{X} should be {Y} instead",
     "rp-sits-where": "!swap things around so {Y} sits where {X} was", "rp-spot": "!give me {Y} in the spot {X} occupies",
@@ -244,6 +251,13 @@ REPLACE = {
     "rp-where-is": "where {X} is, put {Y}", "rp-swap-out": "!swap out {X} for {Y}",
 }
 ADD = {
+    "ad-left-of": "!add {Y} on the left of {X}", "ad-right-of": "!put {Y} to the right of {X}",
+    "ad-place-first": "on the {SIDE} side of {X}, add {Y}", "ad-add-place-obj": "!add on the {SIDE} of {X} {Y}",
+    "ad-behind": "!add {Y} behind {X}", "ad-right-next": "!add {Y} right next to {X}",
+    "ad-just-side": "!put {Y} just {SIDE} of {X}", "ad-nice": "{Y} next to {X} would be nice",
+    "ad-wish-were": "I wish there were {Y} {L}", "ad-passive-placed": "{Y} is to be placed to the {SIDE} of {X}",
+    "ad-outcome": "in the final image there is {Y} {L}", "ad-wish-had": "I wish {WHO} had {W}",
+    "ad-between": "!place {Y} between {X} and the wall", "ad-in-front": "!add {Y} in front of {X}",
     "ad-passive": "{Y} should be added {L}", "ad-want-see": "I want to see {Y} {L}",
     "ad-included": "{Y} needs to be included {L}", "ad-populate": "!populate the {SC} with some {Ys}",
     "ad-fill-with": "!fill the {SC} with {Ys}",
@@ -265,6 +279,12 @@ ADD = {
     "ad-drop-in": "!drop {Y} into the scene {L}", "ad-appear": "!make {Y} appear {L}",
 }
 LOCAL = {
+    "lc-q-paint": "!paint {XQ} {C}", "lc-q-colour-of": "!change the colour of {XQ} to {C}",
+    "lc-q-look": "!make {XQ} look {T}", "lc-wish": "I wish {X} were {C}", "lc-if-only": "if only {X} was {T}",
+    "lc-outcome": "in the final image {X} is {C}", "lc-end-up": "{X} should end up {C}",
+    "lc-passive-recolour": "{X} is to be recoloured {C}", "lc-result": "end result: {X} in {C}",
+    "lc-material-of": "!change the material of {X} to {M}", "lc-redo-look": "!redo {X} so it looks {T}",
+    "lc-named-look": "!give {X} a {T} {M} look", "lc-named-style": "!restyle {X} with a {T} finish",
     "lc-to-be-painted": "{X} is to be painted {C}", "lc-want-to-be": "I want {X} to be {C}",
     "lc-give-colour": "!give {X} a {C} colour", "lc-look-better": "{X} would look better in {C}",
     "lc-surface-of": "!make the surface of {X} {T}", "lc-finish-to": "!change {X_poss} finish to {M}",
@@ -331,7 +351,7 @@ REFERENCE = {
 _FRAMES_FRONT = ["", "", "", "", "please ", "could you ", "can you please ", "I'd like you to ", "hey, ",
                  "would you ", "let's ", "I need you to ", "quick edit: ", "ok so ", "just "]
 _FRAMES_BACK = ["", "", "", "", ".", ".", "!", " please", " thanks", ", thank you!", " for me", " if you can"]
-_EXTRA_CLAUSES = {
+EXTRA_CLAUSES = {
     5: [", keeping everything else the same", " and fill the gap with the background", ", it distracts from the subject",
         " so the view is clean", " without leaving a trace"],
     0: [", keeping the same pose and lighting", " so it fits the scene", ", same size and position",
@@ -362,12 +382,43 @@ def _object(rng: random.Random) -> tuple[str, str, str]:
     elif roll < 0.5:
         first, second = rng.sample(_ADJECTIVES, 2)
         adjectives = [first, second]
+    elif roll < 0.6:  # stacked modifiers, a shape word among them ("the glass round vase")
+        first, second = rng.sample(_ADJECTIVES, 2)
+        adjectives = [first, rng.choice(_SHAPES), second][: rng.choice((2, 3))]
     subject = " ".join(adjectives + [noun])
     determiner = rng.choice(_DETERMINERS)
     if rng.random() < 0.06:
         determiner = rng.choice(["my", "our", "your"])
     written = f"{determiner} {subject}"
     return written, subject, " ".join(adjectives + [noun_plural])
+
+
+_POSITIONS = ["on the left", "on the right", "in the foreground", "in the background", "in the top left corner",
+              "on the far right", "at the back", "in the middle", "on the right side", "at the front"]
+_ORDINALS = ["first", "second", "third", "last"]
+_SIDES = ["left", "right"]
+_WITH_PARTS = ["with the cartoon print", "with the chipped handle", "with the red stripes", "with the broken leg",
+               "with a floral pattern", "with the gold trim", "with the torn label", "with the tall back",
+               "with the dents", "with a missing wheel"]
+_PARENTHESES = ["(the one by the window)", "(the small one)", "(on the left)", "(the one in front)",
+                "(the older one)"]
+
+
+def _qualified(rng: random.Random, subject: str) -> tuple[str, str]:
+    """(written, subject) for an existing object named with what identifies it: a position, an ordinal from a
+    side, a with-phrase or a parenthesis; the subject keeps the qualifier."""
+    roll = rng.random()
+    if roll < 0.3:
+        where = rng.choice(_POSITIONS)
+        return f"the {subject} {where}", f"{subject} {where}"
+    if roll < 0.55:
+        ordinal, side = rng.choice(_ORDINALS), rng.choice(_SIDES)
+        return f"the {ordinal} {subject} from the {side}", f"{ordinal} {subject} from the {side}"
+    if roll < 0.85:
+        part = rng.choice(_WITH_PARTS)
+        return f"the {subject} {part}", f"{subject} {part}"
+    paren = rng.choice(_PARENTHESES)
+    return f"the {subject} {paren}", f"{subject} {paren}"
 
 
 def _common_slots(rng: random.Random) -> dict:
@@ -386,6 +437,8 @@ def _edit_for(itype: int, template_key: str, rng: random.Random) -> _Edit:
     slots = _common_slots(rng)
     written, subject, plural_bare = _object(rng)
     slots.update(X=written, X_bare=subject, Xs=plural_bare, X_poss=written + "'s")
+    slots["XQ"], slots["XQ_subject"] = _qualified(rng, subject)
+    slots["SIDE"] = rng.choice(_SIDES)
     new = rng.choice(_NEW_OBJECTS)
     bare_new = _bare(new)
     countable = not any(w in bare_new.split() for w in ("of", "in", "sunglasses", "boots", "gloves"))
@@ -405,6 +458,8 @@ def _subject_for(itype: int, key: str, template: str, slots: dict, default: str)
     """The labelled subject for one rendered template (differs from the family default for some templates)."""
     if itype in (3, 4):
         return "image"
+    if "{XQ}" in template:
+        return slots["XQ_subject"]
     if itype == 1:
         if "{W}" in template:
             return _subject_of_new(slots["W"])
@@ -440,14 +495,15 @@ def _frame(text: str, imperative: bool, itype: int, rng: random.Random) -> str:
     if imperative and rng.random() < 0.45:
         text = rng.choice(_FRAMES_FRONT) + text
     if rng.random() < 0.15:
-        text += rng.choice(_EXTRA_CLAUSES[itype])
+        text += rng.choice(EXTRA_CLAUSES[itype])
     text += rng.choice(_FRAMES_BACK)
     if rng.random() < 0.7:
         text = text[0].upper() + text[1:]
     return text
 
 
-_SETS = ((5, REMOVE, 200), (0, REPLACE, 220), (1, ADD, 190), (2, LOCAL, 260), (3, GLOBAL, 180), (4, REFERENCE, 60))
+TEMPLATES = {**REMOVE, **REPLACE, **ADD, **LOCAL, **GLOBAL, **REFERENCE}
+_SETS = ((5, REMOVE, 240), (0, REPLACE, 260), (1, ADD, 240), (2, LOCAL, 320), (3, GLOBAL, 180), (4, REFERENCE, 60))
 PARAPHRASES_PER_FAMILY = 5
 
 

@@ -11,7 +11,7 @@ from polaris_core.errors import ConfigError
 from polaris_core.intent import InstructionType, describe_intent
 from polaris_core.parse import get_parser, parse
 from polaris_core.parse.head import HEAD_FILE, HEAD_FILE_NO_DEV, TypeHead, load_head
-from polaris_core.parse.head_training import certain_rules, fit_logreg, group_folds
+from polaris_core.parse.head_training import certain_rules, fit_logreg, group_folds, project_rows
 from polaris_core.parse.training_set import DATA_FILE, build_rows, load_rows
 
 DATA = Path(__file__).parent / "data"
@@ -117,9 +117,10 @@ def test_kinds_of_failure_named_in_the_issue(instruction, itype, subject):
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
 
 
-def test_blind_family_never_used_for_training():
-    """A hand-written phrasing family (conversational, narrative) no template of the training set produces."""
-    rows = _rows(DATA / "parse_blind_family.jsonl")
+def test_conversational_family():
+    """A hand-written phrasing family (conversational, narrative) no template of the training set produces.
+    Not blind any more: offline.py and compose.py were tuned on it."""
+    rows = _rows(DATA / "parse_conversational_tuned.jsonl")
     assert len(rows) >= 60
     parser = get_parser("rules")
     intents = parser.parse_many([r["instruction"] for r in rows])
@@ -211,19 +212,48 @@ def test_missing_head_falls_back_to_rules(tmp_path):
     assert parser.model.problem and not parser.model.ready
 
 
-def test_cross_validation_holds_families_and_templates_out():
-    """The bench's CV on a real-MiniLM sample of the set: each held-out row's family (or template) is unseen."""
-    from polaris_core.parse.head_training import Features, cross_validate, prepare_features, project_rows
+def test_template_groups_join_near_twins_and_shared_deframed_text():
+    from polaris_core.parse.head_training import deframed, template_groups
+
+    templates = {"a": "!remove {X} from the {SC}", "b": "!remove {X} from the {SC} now", "c": "!delete {X}",
+                 "d": "!erase {X}", "e": "{X} should go"}
+    rows = [("Please remove the cup from the kitchen", "a"), ("remove the cup from the kitchen now", "b"),
+            ("Could you delete the lamp?", "c"), ("delete the lamp, thanks", "d"), ("the vase should go", "e")]
+    groups = template_groups([k for _, k in rows], [t for t, _ in rows], templates)
+    assert groups[0] == groups[1]            # token similarity 6/7 >= 0.8: near-twins
+    assert groups[2] == groups[3]            # different templates, the same de-framed text
+    assert groups[4] not in (groups[0], groups[2])
+    assert deframed("Hey, could you delete the lamp? thanks") == deframed("delete the lamp")
+
+
+def test_no_deframed_instruction_in_two_folds():
+    """The leak the review found (a de-framed text verbatim in two folds) cannot happen with template groups."""
+    from polaris_core.parse.head_training import deframed, template_groups
+
+    data = project_rows()
+    folds = group_folds(template_groups(data.templates, data.texts))
+    fold_of: dict[str, set[int]] = {}
+    for text, fold in zip(data.texts, folds):
+        fold_of.setdefault(deframed(text), set()).add(int(fold))
+    assert all(len(f) == 1 for f in fold_of.values())
+    assert len(set(folds)) == 5
+
+
+def test_cross_validation_holds_template_groups_out():
+    """The bench's CV on a real-MiniLM sample of the set: each held-out row's template group is unseen, and each
+    row goes through the parser's own decision, so type and subject are both scored."""
+    from polaris_core.parse.head_training import Features, cross_validate, prepare_features, template_groups
 
     data = project_rows()
     pick = np.arange(0, len(data.texts), 9)[:600]
     features: Features = prepare_features([data.texts[i] for i in pick])
     labels = data.labels[pick]
-    for groups in ([data.families[i] for i in pick], [data.templates[i] for i in pick]):
-        cv = cross_validate(features, labels, groups, "test")
-        assert cv.predicted.shape == labels.shape and sum(map(sum, cv.confusion())) == len(labels)
-        assert 0.75 < cv.accuracy <= 1.0
-        folds = group_folds(groups)
-        assert all(len({folds[i] for i in range(len(groups)) if groups[i] == g}) == 1 for g in set(groups))
+    groups = template_groups([data.templates[i] for i in pick], [data.texts[i] for i in pick])
+    cv = cross_validate(features, labels, groups, "test", subjects=[data.subjects[i] for i in pick])
+    assert cv.predicted.shape == labels.shape and sum(map(sum, cv.confusion())) == len(labels)
+    assert 0.75 < cv.accuracy <= 1.0
+    assert 0.6 < cv.subject_exact_match <= 1.0
+    folds = group_folds(groups)
+    assert all(len({folds[i] for i in range(len(groups)) if groups[i] == g}) == 1 for g in set(groups))
     shuffled = cross_validate(features, np.random.default_rng(0).permutation(labels), groups, "shuffled")
     assert shuffled.accuracy < 0.6  # the figure means something: scrambled labels cannot be learned

@@ -40,7 +40,7 @@ def _score(rows: list[dict]) -> tuple[float, float, list]:
     return type_ok / len(rows), subject_ok / len(rows), misses
 
 
-@pytest.mark.parametrize("name", ["parse_paraphrases.jsonl", "parse_paraphrases_blind.jsonl"])
+@pytest.mark.parametrize("name", ["parse_paraphrases.jsonl", "parse_paraphrases_other_source.jsonl"])
 def test_labelled_paraphrases(name):
     rows = _rows(DATA / name)
     assert len(rows) >= 100
@@ -66,7 +66,7 @@ def test_dev_split_type_accuracy(shared_data):
     ("Put the cat on a sandy beach.", T.LOCAL_STYLE, "background"),
     ("Change the animal's fur color to a darker shade.", T.LOCAL_STYLE, "fur"),
     ("Add a group of sheep grazing in the field.", T.ADD, "sheep"),
-    ("Remove the person (a man in a black coat) from the image.", T.REMOVE, "person"),
+    ("Remove the person (a man in a black coat) from the image.", T.REMOVE, "person (a man in a black coat)"),
     ("There is a dog on the left. Remove it.", T.REMOVE, "dog"),
     ("Transfer the style of the reference image onto this photo.", T.STYLE_REFERENCE, "image"),
 ])

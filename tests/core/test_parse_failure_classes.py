@@ -1,0 +1,111 @@
+"""The failure classes of issue 23, one group of fresh cases each (written for this file, not taken from any
+benchmark): spatial additions, attribute changes, qualified subjects, local changes however phrased, and
+edits that are none of the six types."""
+from __future__ import annotations
+
+import pytest
+
+from polaris_core.intent import InstructionType
+from polaris_core.parse import get_parser, parse
+
+T = InstructionType
+
+
+def _rules(instruction: str):
+    return get_parser("rules", head=False).parse(instruction)
+
+
+# ----------------------------------------------------------------------------- spatial additions
+@pytest.mark.parametrize("instruction, subject", [
+    ("add a brass lantern on the left of the bookcase", "brass lantern"),
+    ("On the right side of the armchair, add a reading lamp", "reading lamp"),
+    ("put a small round rug to the left of the bed", "small round rug"),
+    ("add on the right of the fireplace a wicker basket", "wicker basket"),
+    ("add, to the left of the piano, a coat rack", "coat rack"),
+    ("add a heron right next to the pond", "heron"),
+    ("add a cactus just left of the window", "cactus"),
+    ("a bonsai by the door would be nice", "bonsai"),
+    ("place a round mirror above the sink on the right", "round mirror"),
+])
+def test_spatial_additions_name_the_added_object(instruction, subject):
+    """Never the position word ("left") or the reference object: a place phrase is skipped wherever it stands,
+    and "round" before a noun is an adjective, not the preposition."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+# ----------------------------------------------------------------------------- attribute changes
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("change the colour of the glass oval bowl to green", "glass oval bowl", "green oval bowl"),
+    ("paint the black gate white", "black gate", "white gate"),
+    ("change the material of the wooden round stool to marble", "wooden round stool", "marble round stool"),
+    ("make the red round balloon yellow", "red round balloon", "yellow round balloon"),
+    ("change the material of the stone white bench to oak", "stone white bench", "oak white bench"),
+])
+def test_attribute_changes_keep_the_noun_phrase_and_a_consistent_prompt(instruction, subject, prompt):
+    """The subject is the whole phrase as written (for the mask); the prompt describes the result and drops the
+    words the change replaces, so it never says "white black gate"."""
+    intent = _rules(instruction)
+    assert intent.instruction_type == T.LOCAL_STYLE
+    assert (intent.subject, intent.generation_prompt) == (subject, prompt)
+
+
+# ----------------------------------------------------------------------------- qualified subjects
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("remove the plate with the blue rim", T.REMOVE, "plate with the blue rim"),
+    ("replace the third candle from the right with a rose", T.REPLACE, "third candle from the right"),
+    ("erase the cyclist on the far left", T.REMOVE, "cyclist on the far left"),
+    ("delete the bottle (the green one) from the shelf", T.REMOVE, "bottle (the green one)"),
+    ("the umbrella in the top right corner should be removed", T.REMOVE, "umbrella in the top right corner"),
+    ("paint the door with the brass knocker dark green", T.LOCAL_STYLE, "door with the brass knocker"),
+])
+def test_qualified_subjects_keep_what_identifies_the_object(instruction, itype, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("remove the cup from the table", "cup"),              # where it is taken from, not which cup
+    ("add a cat with a bell collar on the sofa", "cat"),  # a new object: nothing to pick out
+    ("remove the cup from the left shelf", "cup"),
+])
+def test_places_that_do_not_identify_the_object_stay_out(instruction, subject):
+    assert _rules(instruction).subject == subject
+
+
+# ----------------------------------------------------------------------------- local changes, however phrased
+@pytest.mark.parametrize("instruction, subject", [
+    ("I wish the kettle were mint green", "kettle"),
+    ("the lampshade should end up pale yellow", "lampshade"),
+    ("in the final picture the bench is navy blue", "bench"),
+    ("if only the tablecloth was checkered", "tablecloth"),
+    ("give the old barn a weathered, rustic look", "old barn"),
+])
+def test_a_change_to_a_named_object_stays_local(instruction, subject):
+    intent = parse(instruction)  # rules + type head
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, subject), intent.notes
+
+
+def test_wishes_for_new_or_gone_objects():
+    assert (_rules("I wish there were a few ducks on the pond").instruction_type) == T.ADD
+    gone = _rules("I wish the scaffolding wasn't there")
+    assert (gone.instruction_type, gone.subject) == (T.REMOVE, "scaffolding")
+
+
+# ----------------------------------------------------------------------------- out of scope
+@pytest.mark.parametrize("instruction", [
+    "zoom out", "zoom out a little", "turn the lights off", "switch off the lamps", "rotate the picture by 90 degrees",
+    "show the house from above", "change the camera angle", "make it 4k",
+])
+def test_out_of_scope_edits_get_low_confidence_and_a_note(instruction):
+    intent = parse(instruction)
+    assert intent.confidence <= 0.35, (intent.instruction_type, intent.confidence)
+    assert intent.ambiguous and intent.readings
+    assert any("none of the six edit types" in note for note in intent.notes), intent.notes
+
+
+def test_in_scope_lookalikes_stay_confident():
+    """A lamp turned into something else, or a zoomed-in detail named as an object, is still an edit."""
+    assert parse("turn the lamp into a vase").confidence > 0.8
+    assert parse("remove the camera from the tripod").instruction_type == T.REMOVE
+    assert not parse("remove the camera from the tripod").ambiguous
