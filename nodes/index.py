@@ -29,6 +29,10 @@ class PolarisBuildIndex(io.ComfyNode):
                                         "input folder or models/polaris/catalogs."),
                 types.ClipModel.Input("clip", optional=True,
                                       tooltip="Adds the image channel: CLIP embeddings of the preview images."),
+                io.String.Input("milvus_uri", default="", optional=True,
+                                tooltip="Optional: keep a new index's vectors in Milvus, shared by a team: a server "
+                                        "URI (http://host:19530) or a Milvus Lite file (zoo.db). Empty: in the "
+                                        "index folder. Needs pip install 'polaris[milvus]'."),
             ],
             outputs=[types.ZooIndex.Output(display_name="index")],
             not_idempotent=True,
@@ -36,7 +40,7 @@ class PolarisBuildIndex(io.ComfyNode):
 
     @classmethod
     def execute(cls, index_name: str, scan_checkpoints: bool, scan_loras: bool, catalogs: str = "",
-                clip=None) -> io.NodeOutput:
+                clip=None, milvus_uri: str = "") -> io.NodeOutput:
         from polaris_core.pipeline import build_or_update_index
 
         folder = glue.index_folder(index_name)
@@ -45,7 +49,8 @@ class PolarisBuildIndex(io.ComfyNode):
         files = glue.resolve_catalog_paths(catalogs)
         on_step, check_cancel = glue.callbacks()
         build = build_or_update_index(folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(),
-                                      clip=clip, on_step=on_step, check_cancel=check_cancel)
+                                      clip=clip, on_step=on_step, check_cancel=check_cancel,
+                                      milvus_uri=(milvus_uri or "").strip())
         return io.NodeOutput(build.index, ui=ui.PreviewText(f"{index_name}: {build.summary()}"))
 
 

@@ -160,7 +160,8 @@ def _start_build(request: zoo.BuildRequest) -> dict:
 
     def run(on_step, check_cancel):
         build = build_or_update_index(folder, catalogs=catalogs, model_roots=roots, cache_dir=glue.cache_folder(),
-                                      on_step=on_step, check_cancel=check_cancel)
+                                      on_step=on_step, check_cancel=check_cancel,
+                                      milvus_uri=getattr(request, "milvus_uri", ""))
         _cache.forget(folder)
         return build
 

@@ -19,7 +19,9 @@ labels, counts, save, load), so an index behaves the same on either backend.
   refusing Milvus raises VectorServiceError naming the URI; nothing waits forever.
 - Milvus Lite lets one process open a `.db` at a time (it holds a file lock). A second process gets
   a VectorServiceError that says how to share it: serve the file with `milvus-lite server`.
-- A token for a secured server is read from `POLARIS_MILVUS_TOKEN`, never written to the manifest.
+- A token for a secured server is read from `POLARIS_MILVUS_TOKEN` and sent only to the server named by
+  `POLARIS_MILVUS_TOKEN_URI` (an index or a sidebar build naming another host gets no token); it is
+  never written to the manifest.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ FORMAT_VERSION = 1
 BACKEND = "milvus"
 TIMEOUT_ENV = "POLARIS_MILVUS_TIMEOUT"
 TOKEN_ENV = "POLARIS_MILVUS_TOKEN"
+TOKEN_URI_ENV = "POLARIS_MILVUS_TOKEN_URI"
 DEFAULT_TIMEOUT_S = 10.0
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
 _BATCH = 2000            # rows per insert/get call (~3 MB at dim 384, far under gRPC's 64 MB)
@@ -127,7 +130,7 @@ def connect(uri: str, *, timeout: Optional[float] = None):
                                      "does not exist. Create the folder or give another path.")
         uri = str(path)
     try:
-        return pymilvus.MilvusClient(uri=uri, token=os.environ.get(TOKEN_ENV, ""), timeout=timeout)
+        return pymilvus.MilvusClient(uri=uri, token=token_for(uri), timeout=timeout)
     except ImportError as exc:
         raise ConfigError("Milvus Lite files (.db) need the milvus-lite package: pip install 'polaris[milvus]', "
                           "or give a Milvus server URI (http://host:19530).") from exc
@@ -138,6 +141,26 @@ def connect(uri: str, *, timeout: Optional[float] = None):
             f"Cannot open Milvus at {uri} within {timeout:g} s ({_reason(exc)}). Check that the server is "
             f"running and the URI is right (host and gRPC port, default 19530); set {TIMEOUT_ENV} to wait "
             "longer.") from exc
+
+
+def _server_of(uri: str) -> tuple[str, str, int]:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    scheme = (parsed.scheme or "").lower()
+    return scheme, (parsed.hostname or "").lower(), parsed.port or (443 if scheme == "https" else 19530)
+
+
+def token_for(uri: str) -> str:
+    """The operator's token, only for the server they named with it (same scheme, host and port)."""
+    token, allowed = os.environ.get(TOKEN_ENV, ""), os.environ.get(TOKEN_URI_ENV, "").strip()
+    if not token or is_lite_uri(uri):
+        return ""
+    if not allowed:
+        log.warning("%s is set without %s, so it is sent to no Milvus; set %s to the server's URI.",
+                    TOKEN_ENV, TOKEN_URI_ENV, TOKEN_URI_ENV)
+        return ""
+    return token if _server_of(uri) == _server_of(allowed) else ""
 
 
 def _lite_busy(uri: str) -> VectorServiceError:

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -146,6 +146,7 @@ class BuildRequest:
     scan_checkpoints: bool = True
     scan_loras: bool = True
     catalogs: str = ""
+    milvus_uri: str = ""  # optional: a new index's vectors go to this Milvus (see vectorstore_milvus)
 
 
 def build_request(payload: Any) -> BuildRequest:
@@ -158,6 +159,15 @@ def build_request(payload: Any) -> BuildRequest:
                            _text(payload, "catalogs", 4000))
     if not (request.scan_checkpoints or request.scan_loras or request.catalogs.strip()):
         raise ZooRequestError("Nothing to index: scan checkpoints or LoRAs, or name a catalog file.")
+    milvus_uri = _text(payload, "milvus_uri", 500).strip()
+    if milvus_uri:
+        from polaris_core.vectorstore_milvus import check_uri
+
+        try:
+            check_uri(milvus_uri)
+        except ConfigError as exc:
+            raise ZooRequestError(str(exc)) from exc
+        request = replace(request, milvus_uri=milvus_uri)
     return request
 
 

@@ -259,3 +259,41 @@ def test_milvus_searches_from_several_processes_through_a_lite_server(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_milvus_token_goes_only_to_the_server_the_operator_named(monkeypatch):
+    from polaris_core.vectorstore_milvus import token_for
+
+    monkeypatch.setenv("POLARIS_MILVUS_TOKEN", "root:secret")
+    assert token_for("http://milvus.studio:19530") == ""  # no server named: sent nowhere
+    monkeypatch.setenv("POLARIS_MILVUS_TOKEN_URI", "http://milvus.studio:19530")
+    assert token_for("http://milvus.studio:19530") == "root:secret" == token_for("http://MILVUS.studio")
+    assert token_for("http://attacker.example:19530") == "" == token_for("https://milvus.studio:19530")
+    assert token_for("/tmp/zoo.db") == ""
+
+
+def test_sidebar_and_node_builds_on_milvus_keep_the_backend(fixture_cache, tmp_path, monkeypatch):
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.pipeline import build_or_update_index
+    from polaris_core.zoo_service import ZooRequestError, build_request
+
+    assert build_request({"name": "team", "milvus_uri": " http://milvus:19530 "}).milvus_uri == "http://milvus:19530"
+    assert build_request({"name": "team"}).milvus_uri == ""
+    with pytest.raises(ZooRequestError, match="not a Milvus URI"):
+        build_request({"name": "team", "milvus_uri": "ftp://milvus"})
+    monkeypatch.setenv("POLARIS_CACHE_DIR", str(fixture_cache))  # the demo zoo's embeddings are cached there
+    uri, folder = str(tmp_path / "team.db"), tmp_path / "team"
+    build = build_or_update_index(folder, catalogs=[demo_catalog_path()], cache_dir=fixture_cache, milvus_uri=uri)
+    assert build.created and build.index.store.uri == uri
+    again = build_or_update_index(folder, catalogs=[demo_catalog_path()], cache_dir=fixture_cache, milvus_uri=uri)
+    assert not again.created and again.unchanged == len(build.index)
+    with pytest.raises(ConfigError, match="keeps its vectors in Milvus"):
+        build_or_update_index(folder, catalogs=[demo_catalog_path()], cache_dir=fixture_cache,
+                              milvus_uri=str(tmp_path / "other.db"))
+    # Milvus unreachable: the build fails naming it, and never rebuilds the index into a local store.
+    manifest = json.loads((folder / "vectorstore.json").read_text())
+    manifest["uri"] = f"http://127.0.0.1:{_free_port()}"
+    (folder / "vectorstore.json").write_text(json.dumps(manifest))
+    with pytest.raises(VectorServiceError, match="Cannot open Milvus at http://127.0.0.1"):
+        build_or_update_index(folder, catalogs=[demo_catalog_path()], cache_dir=fixture_cache)
+    assert json.loads((folder / "vectorstore.json").read_text())["uri"] == manifest["uri"]
