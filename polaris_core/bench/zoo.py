@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
+BUILD_SLICE = 10_000
 NOISE_PER_DIM = 0.03  # at dim 384: a noisy copy keeps cosine ≈ 0.86 to its real source vector
 
 
@@ -124,9 +126,10 @@ class _SyntheticEncoder:
         if fresh:
             digests = [int.from_bytes(hashlib.blake2b(texts[i].encode(), digest_size=8).digest(), "little")
                        for i in fresh]
-            rng = np.random.default_rng([self.seed, *digests[:4]])
             picks = np.array([d % len(self.base) for d in digests])
-            noisy = self.base[picks] + rng.normal(0, NOISE_PER_DIM, (len(fresh), self.dim)).astype(np.float32)
+            noise = np.stack([np.random.default_rng([self.seed, d]).normal(0, NOISE_PER_DIM, self.dim)
+                              for d in digests]).astype(np.float32)  # per text: the same text, the same vector
+            noisy = self.base[picks] + noise
             out[fresh] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
             self.synthetic += len(fresh)
         if on_step is not None:
@@ -199,8 +202,13 @@ def run(args) -> int:
     folder = work / f"zoo-{args.entries}"
     try:
         started = time.perf_counter()
-        index = ZooIndex.build(entries, text_encoder=encoder)
+        # In slices: one update over every entry holds all their term lists at once (6+ GB at 100K).
+        index = ZooIndex.build([], text_encoder=encoder)
+        for start in range(0, len(entries), BUILD_SLICE):
+            index.update(entries[start:start + BUILD_SLICE])
+            print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries", file=sys.stderr)
         build_s = time.perf_counter() - started - encoder.seconds
+        del entries
         dense_chunks = len(index.store)
         started = time.perf_counter()
         index.save(folder)
@@ -284,7 +292,6 @@ def _load_in_fresh_process(folder: Path) -> tuple[float, float, float]:
     """(checked load seconds, RSS before, RSS after) of a process that only loads the index: memory
     freed by the build in this process would otherwise hide what the loaded index costs."""
     import subprocess
-    import sys
 
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
