@@ -129,6 +129,7 @@ def connect(uri: str, *, timeout: Optional[float] = None):
             raise VectorServiceError(f"The Milvus Lite file {uri} cannot be created: its folder {path.parent} "
                                      "does not exist. Create the folder or give another path.")
         uri = str(path)
+        logging.getLogger("milvus_lite").setLevel(max(logging.WARNING, logging.getLogger("milvus_lite").level))
     try:
         return pymilvus.MilvusClient(uri=uri, token=token_for(uri), timeout=timeout)
     except ImportError as exc:
@@ -173,6 +174,12 @@ def _lite_busy(uri: str) -> VectorServiceError:
 def _reason(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return " ".join(str(message).split())[:300]
+
+
+def _drop_unimplemented(record: logging.LogRecord) -> bool:
+    """Milvus Lite's in-process server lacks AllocTimestamp, which pymilvus tries (and does without) while
+    waiting for an index; its traceback would otherwise land in every ComfyUI console."""
+    return "Method not implemented" not in record.getMessage()
 
 
 def new_collection_name(hint: str = "") -> str:
@@ -246,8 +253,13 @@ class MilvusVectorStore:
         index_params = client.prepare_index_params()
         index_params.add_index("vector", index_type="HNSW", metric_type="IP",
                                params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
-        store._call("create a collection", client.create_collection, store.collection, schema=schema,
-                    index_params=index_params, consistency_level="Strong")
+        grpc_log = logging.getLogger("grpc._server")
+        grpc_log.addFilter(_drop_unimplemented)
+        try:
+            store._call("create a collection", client.create_collection, store.collection, schema=schema,
+                        index_params=index_params, consistency_level="Strong")
+        finally:
+            grpc_log.removeFilter(_drop_unimplemented)
         return store
 
     def drop(self) -> None:

@@ -79,7 +79,7 @@ def main() -> int:
     started = time.perf_counter()
     client, name = build_collection(index, args.milvus)
     print(f"Milvus BM25 collection: {len(index)} entries in {time.perf_counter() - started:.1f}s ({args.milvus})")
-    print(f"{'split':<12} {'lexical channel':<24} {'R@10':>5}  {'MRR10':>5}  ms/query")
+    print(f"{'split':<16} {'lexical channel':<24} {'R@10':>5}  {'MRR10':>5}  ms/query")
     for split in SPLITS:
         queries, targets, kind = load_split(Path(args.data), split, args.limit)
         for label in ("Polaris BM25F", "Milvus BM25 (one field)"):
@@ -90,7 +90,7 @@ def main() -> int:
                 ranked = milvus_ranking(client, name, index, queries, kind)
             ms = 1000 * (time.perf_counter() - started) / max(len(queries), 1)
             m = score(ranked, targets)
-            print(f"{split:<12} {label:<24} {m.r10:.3f}  {m.mrr10:.3f}  {ms:.1f}")
+            print(f"{split:<16} {label:<24} {m.r10:.3f}  {m.mrr10:.3f}  {ms:.1f}")
     return 0
 
 
