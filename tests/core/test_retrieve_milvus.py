@@ -6,12 +6,9 @@ import inspect
 
 import pytest
 
-pytest.importorskip("pymilvus")
-pytest.importorskip("milvus_lite")
-
-from polaris_core.index import ZooIndex  # noqa: E402
-from tests.core import test_retrieve as default_store_tests  # noqa: E402
-from tests.core.retrieval_fixtures import catalog_subset, embedding_cache  # noqa: E402
+from polaris_core.index import ZooIndex
+from tests.core import test_retrieve as default_store_tests
+from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pymilvus")
-pytest.importorskip("milvus_lite")
-
-from polaris_core.cli import main  # noqa: E402
-from polaris_core.errors import ConfigError, VectorServiceError  # noqa: E402
-from polaris_core.index import ZooIndex  # noqa: E402
-from polaris_core.retrieve import SearchOptions, search  # noqa: E402
-from polaris_core.vectorstore import VectorStore  # noqa: E402
-from polaris_core.vectorstore_milvus import MilvusVectorStore, connect  # noqa: E402
-from tests.core.retrieval_fixtures import embedding_cache  # noqa: E402
+from polaris_core.cli import main
+from polaris_core.errors import ConfigError, VectorServiceError
+from polaris_core.index import ZooIndex
+from polaris_core.retrieve import SearchOptions, search
+from polaris_core.vectorstore import VectorStore
+from polaris_core.vectorstore_milvus import MilvusVectorStore, connect
+from tests.core.retrieval_fixtures import embedding_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ["1girl, portrait, detailed face", "anime style", "photorealistic landscape, mountains",
