@@ -15,8 +15,11 @@ labels, counts, save, load), so an index behaves the same on either backend.
 - Adds go to Milvus at once; deletes wait until `save` has committed the manifest. A crash
   therefore leaves at most unreferenced vectors in the collection (ignored, overwritten by the next
   add of the same label), never a saved index whose vectors are missing.
-- Every call has a timeout (`POLARIS_MILVUS_TIMEOUT` seconds, default 10): an unreachable or
-  refusing Milvus raises VectorServiceError naming the URI; nothing waits forever.
+- Every call has a timeout: connecting, searching and reading `POLARIS_MILVUS_TIMEOUT` seconds (default
+  10), writing (inserts, flush, creating a collection) `POLARIS_MILVUS_WRITE_TIMEOUT` (default 300: a
+  busy Milvus Lite builds segment indexes inside inserts, measured at over 60 s on a loaded 2-CPU
+  machine). An unreachable or refusing Milvus raises VectorServiceError naming the URI; nothing waits
+  forever.
 - Milvus Lite lets one process open a `.db` at a time (it holds a file lock). A second process gets
   a VectorServiceError that says how to share it: serve the file with `milvus-lite server`.
 - A token for a secured server is read from `POLARIS_MILVUS_TOKEN` and sent only to the server named by
@@ -47,26 +50,29 @@ FORMAT_NAME = "polaris-vectorstore-milvus"
 FORMAT_VERSION = 1
 BACKEND = "milvus"
 TIMEOUT_ENV = "POLARIS_MILVUS_TIMEOUT"
+WRITE_TIMEOUT_ENV = "POLARIS_MILVUS_WRITE_TIMEOUT"
 TOKEN_ENV = "POLARIS_MILVUS_TOKEN"
 TOKEN_URI_ENV = "POLARIS_MILVUS_TOKEN_URI"
 DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_WRITE_TIMEOUT_S = 300.0
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
 _BATCH = 2000            # rows per insert/get call (~3 MB at dim 384, far under gRPC's 64 MB)
 _MAX_LIMIT = 16384       # Milvus's largest top-k
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
 
-def milvus_timeout() -> float:
-    """Seconds any one Milvus call may take (`POLARIS_MILVUS_TIMEOUT`, default 10)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+def milvus_timeout(name: str = TIMEOUT_ENV, default: float = DEFAULT_TIMEOUT_S) -> float:
+    """Seconds one Milvus call may take: `POLARIS_MILVUS_TIMEOUT` (default 10) for connecting, searching
+    and reading; `POLARIS_MILVUS_WRITE_TIMEOUT` (default 300) for writes."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT_S
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = float("nan")
     if not (0 < value <= 3600):
-        raise ConfigError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds in (0, 3600]; unset it or fix it.")
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds in (0, 3600]; unset it or fix it.")
     return value
 
 
@@ -209,6 +215,7 @@ class MilvusVectorStore:
         self.collection = collection
         self.extra: dict = dict(extra or {})
         self.timeout = milvus_timeout() if timeout is None else float(timeout)
+        self.write_timeout = max(self.timeout, milvus_timeout(WRITE_TIMEOUT_ENV, DEFAULT_WRITE_TIMEOUT_S))
         self._client = client
         self._where: dict[int, str] = {}
         self._counts: dict[str, int] = {}
@@ -222,17 +229,19 @@ class MilvusVectorStore:
             self._client = connect(self.uri, timeout=self.timeout)
         return self._client
 
-    def _call(self, what: str, fn, *args, **kwargs):
-        """Run one pymilvus call with the timeout; its errors become VectorServiceError naming the URI."""
+    def _call(self, what: str, fn, *args, write: bool = False, **kwargs):
+        """Run one pymilvus call with the read or write timeout; its errors become VectorServiceError naming
+        the URI."""
+        timeout = self.write_timeout if write else self.timeout
         try:
-            return fn(*args, timeout=self.timeout, **kwargs)
+            return fn(*args, timeout=timeout, **kwargs)
         except (ConfigError, VectorServiceError):
             raise
         except Exception as exc:
             raise VectorServiceError(
-                f"Milvus at {self.uri} failed to {what} (collection {self.collection}, timeout {self.timeout:g} s): "
-                f"{_reason(exc)}. Check that the server is running and reachable; set {TIMEOUT_ENV} to wait "
-                "longer.") from exc
+                f"Milvus at {self.uri} failed to {what} (collection {self.collection}, timeout {timeout:g} s): "
+                f"{_reason(exc)}. Check that the server is running and reachable; set "
+                f"{WRITE_TIMEOUT_ENV if write else TIMEOUT_ENV} to wait longer.") from exc
 
     @classmethod
     def create(cls, dim: int, uri: str, collection: Optional[str] = None, *, extra: Optional[dict] = None,
@@ -257,14 +266,14 @@ class MilvusVectorStore:
         grpc_log.addFilter(_drop_unimplemented)
         try:
             store._call("create a collection", client.create_collection, store.collection, schema=schema,
-                        index_params=index_params, consistency_level="Strong")
+                        index_params=index_params, consistency_level="Strong", write=True)
         finally:
             grpc_log.removeFilter(_drop_unimplemented)
         return store
 
     def drop(self) -> None:
         """Remove this store's collection from Milvus (used to undo a failed build or export)."""
-        self._call("drop a collection", self.client.drop_collection, self.collection)
+        self._call("drop a collection", self.client.drop_collection, self.collection, write=True)
 
     # ------------------------------------------------------------ inspection
     def __len__(self) -> int:
@@ -338,7 +347,7 @@ class MilvusVectorStore:
         for start in range(0, len(labels), _BATCH):
             rows = [{"label": int(lab), "partition": partition, "vector": vec}
                     for lab, vec in zip(labels[start:start + _BATCH].tolist(), vectors[start:start + _BATCH].tolist())]
-            self._call("store vectors", self.client.upsert, self.collection, rows)
+            self._call("store vectors", self.client.upsert, self.collection, rows, write=True)
         for lab in labels.tolist():
             old = self._where.get(lab)
             if old is not None:
@@ -414,7 +423,7 @@ class MilvusVectorStore:
         except OSError as exc:
             raise IndexFolderError(f"Cannot create index folder {folder}: {exc}. Choose a writable folder.") from exc
         previous = _previous_collection(folder)
-        self._call("flush", self.client.flush, self.collection)
+        self._call("flush", self.client.flush, self.collection, write=True)
         keys, labels, codes, _ = self._label_table()
         try:
             files = {
@@ -454,7 +463,8 @@ class MilvusVectorStore:
         pending = sorted(self._pending_deletes)
         try:
             for start in range(0, len(pending), _BATCH):
-                self._call("delete vectors", self.client.delete, self.collection, ids=pending[start:start + _BATCH])
+                self._call("delete vectors", self.client.delete, self.collection, ids=pending[start:start + _BATCH],
+                           write=True)
                 self._pending_deletes.difference_update(pending[start:start + _BATCH])
         except VectorServiceError as exc:  # harmless: unreferenced vectors are never returned; retried next save
             log.warning("%d removed vectors stay in Milvus until the next save: %s", len(self._pending_deletes), exc)
@@ -504,7 +514,7 @@ class MilvusVectorStore:
         if dims != [self.dim]:
             raise VectorServiceError(f"The collection {self.collection} at {self.uri} does not hold {self.dim}-d "
                                      "vectors; it is not this index's. Rebuild or export the index again.")
-        self._call("load the collection", client.load_collection, self.collection)
+        self._call("load the collection", client.load_collection, self.collection, write=True)  # slow when big
 
 
 def _previous_collection(folder: Path) -> Optional[tuple[str, str]]:

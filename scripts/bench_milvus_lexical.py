@@ -7,13 +7,19 @@ Nothing is tuned here; the dev splits are the ones `polaris bench retrieval` rep
 
     .venv/bin/python scripts/bench_milvus_lexical.py --index .cache/bench-retrieval/index \
         --data ../shared/data --milvus /tmp/lexical.db
+
+Without --index it indexes the catalog (--data zoo/civitai-2023-sfw.jsonl.gz) with placeholder vectors: the
+lexical channel never reads them, and nothing needs embedding.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,14 +74,34 @@ def milvus_ranking(client, name: str, index: ZooIndex, queries: list[str], kind:
     return ranked
 
 
+class _PlaceholderEncoder:
+    """Unit vectors from a hash of the text: enough for an index whose dense channel is not measured."""
+
+    encoder_id, dim, max_tokens = "placeholder-vectors-for-a-lexical-benchmark", 8, 256
+
+    def encode(self, texts, **_) -> np.ndarray:
+        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in texts]
+        out = np.stack([np.random.default_rng(s).normal(size=self.dim) for s in seeds]) if texts else \
+            np.empty((0, self.dim))
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32) if len(out) else \
+            out.astype(np.float32)
+
+
+def catalog_index(data: Path) -> ZooIndex:
+    from polaris_core.zoo.civitai import load_catalog
+
+    entries = load_catalog([data / "zoo" / "civitai-2023-sfw.jsonl.gz"], kinds=("checkpoint", "lora"))
+    return ZooIndex.build(entries, text_encoder=_PlaceholderEncoder())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", required=True, help="a zoo index folder (the catalog index)")
+    parser.add_argument("--index", help="a zoo index folder (default: the catalog, placeholder vectors)")
     parser.add_argument("--data", default="../shared/data", help="the shared data folder (bench/ splits)")
     parser.add_argument("--milvus", default="/tmp/polaris-lexical-bench.db", help="Milvus URI for the BM25 copy")
     parser.add_argument("--limit", type=int, default=0, help="only the first N queries of each split")
     args = parser.parse_args()
-    index = ZooIndex.load(args.index, verify=False)
+    index = ZooIndex.load(args.index, verify=False) if args.index else catalog_index(Path(args.data))
     started = time.perf_counter()
     client, name = build_collection(index, args.milvus)
     print(f"Milvus BM25 collection: {len(index)} entries in {time.perf_counter() - started:.1f}s ({args.milvus})")
