@@ -58,6 +58,7 @@ DEFAULT_WRITE_TIMEOUT_S = 300.0
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
 _BATCH = 2000            # rows per insert/get call (~3 MB at dim 384, far under gRPC's 64 MB)
 _MAX_LIMIT = 16384       # Milvus's largest top-k
+_MAX_EF = 4096
 _COLLECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
 
@@ -393,10 +394,17 @@ class MilvusVectorStore:
         if len(keys) < len(everything):
             # A literal list: Milvus Lite does not take filter templates; JSON strings are valid literals.
             options = {"filter": f"partition in [{', '.join(json.dumps(key, ensure_ascii=False) for key in keys)}]"}
+        # One HNSW graph per segment holds every partition, and a partition filter leaves the graph walk
+        # fewer usable nodes: widen ef by the share filtered out, so recall matches the default store's
+        # per-partition graphs.
+        ef_now = int(ef) if ef else min(_MAX_EF, int(auto_ef(len(self)) * len(self) / max(total, 1)))
         limit = want
         while True:
             limit = min(limit, _MAX_LIMIT)
-            params = {"metric_type": "IP", "params": {"ef": max(int(ef or auto_ef(total)), limit)}}
+            # ef ≥ 2·k: at ef = k (hnswlib's floor) the segment graph found 0.93 of the exact top 200 of
+            # the catalog's LoRA chunks, at 2·k 0.994 (the default store: 0.984); latency barely moved.
+            wide = max(ef_now, limit) if ef else max(limit, min(_MAX_EF, max(ef_now, 2 * limit)))
+            params = {"metric_type": "IP", "params": {"ef": wide}}
             hits = self._call("search", self.client.search, self.collection, data=queries.tolist(), limit=limit,
                               anns_field="vector", search_params=params, output_fields=[], **options)
             rows = [[(float(h["distance"]), int(h["label"] if "label" in h else h["id"])) for h in hit_list]
