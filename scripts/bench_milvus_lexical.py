@@ -36,11 +36,13 @@ def entry_text(entry) -> str:
     return text.encode("utf-8")[:_MAX_TEXT].decode("utf-8", "ignore")
 
 
-def build_collection(index: ZooIndex, uri: str):
+def build_collection(index: ZooIndex, uri: str, reuse: bool = False):
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     client = MilvusClient(uri, timeout=600)
     name = "polaris_lexical_bench"
+    if reuse and client.has_collection(name) and client.get_collection_stats(name)["row_count"] == len(index):
+        return client, name
     if client.has_collection(name):
         client.drop_collection(name)
     schema = client.create_schema(auto_id=False)
@@ -100,10 +102,11 @@ def main() -> int:
     parser.add_argument("--data", default="../shared/data", help="the shared data folder (bench/ splits)")
     parser.add_argument("--milvus", default="/tmp/polaris-lexical-bench.db", help="Milvus URI for the BM25 copy")
     parser.add_argument("--limit", type=int, default=0, help="only the first N queries of each split")
+    parser.add_argument("--reuse", action="store_true", help="keep a BM25 collection left by an earlier run")
     args = parser.parse_args()
     index = ZooIndex.load(args.index, verify=False) if args.index else catalog_index(Path(args.data))
     started = time.perf_counter()
-    client, name = build_collection(index, args.milvus)
+    client, name = build_collection(index, args.milvus, args.reuse)
     print(f"Milvus BM25 collection: {len(index)} entries in {time.perf_counter() - started:.1f}s ({args.milvus})")
     print(f"{'split':<16} {'lexical channel':<24} {'R@10':>5}  {'MRR10':>5}  ms/query")
     for split in SPLITS:

@@ -11,6 +11,16 @@ from tests.core import test_retrieve as default_store_tests
 from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
 
 
+@pytest.fixture(scope="module", autouse=True)
+def stop_milvus_lite_servers():
+    """Milvus Lite keeps a server (and its threads) per .db file until the process exits: stop them with the
+    module, so the tests after these do not share the CPU with idle servers."""
+    yield
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_all()
+
+
 @pytest.fixture(scope="module")
 def index(shared_data, fixture_cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("retrieve-milvus")

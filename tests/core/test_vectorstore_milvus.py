@@ -28,6 +28,16 @@ QUERIES = ["1girl, portrait, detailed face", "anime style", "photorealistic land
            "pixel art", "cyberpunk city at night", "watercolor painting"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def stop_milvus_lite_servers():
+    """Milvus Lite keeps a server (and its threads) per .db file until the process exits: stop them with the
+    module, so the tests after these do not share the CPU with idle servers."""
+    yield
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_all()
+
+
 @pytest.fixture(autouse=True)
 def polaris_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("POLARIS_CACHE_DIR", str(tmp_path / "polaris-cache"))
