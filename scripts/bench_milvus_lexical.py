@@ -42,6 +42,7 @@ def build_collection(index: ZooIndex, uri: str, reuse: bool = False):
     client = MilvusClient(uri, timeout=600)
     name = "polaris_lexical_bench"
     if reuse and client.has_collection(name) and client.get_collection_stats(name)["row_count"] == len(index):
+        client.load_collection(name)
         return client, name
     if client.has_collection(name):
         client.drop_collection(name)
