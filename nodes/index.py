@@ -38,6 +38,10 @@ class PolarisBuildIndex(io.ComfyNode):
                                         "input folder or models/polaris/catalogs."),
                 types.ClipModel.Input("clip", optional=True,
                                       tooltip="Adds the image channel: CLIP embeddings of the preview images."),
+                io.String.Input("milvus_uri", default="", optional=True,
+                                tooltip="Optional: keep a new index's vectors in Milvus, shared by a team: a server "
+                                        "URI (http://host:19530) or a Milvus Lite file (zoo.db). Empty: in the "
+                                        "index folder. Needs pip install 'polaris[milvus]'."),
             ],
             outputs=[types.ZooIndex.Output(display_name="index")],
             not_idempotent=True,
@@ -45,14 +49,15 @@ class PolarisBuildIndex(io.ComfyNode):
 
     @classmethod
     def execute(cls, index_name: str, scan_checkpoints: bool, scan_loras: bool, catalogs: str = "",
-                clip=None, allow_removing_entries: bool = False) -> io.NodeOutput:
+                clip=None, allow_removing_entries: bool = False, milvus_uri: str = "") -> io.NodeOutput:
         build = build_index(index_name, node=BUILD_NODE, scan_checkpoints=scan_checkpoints, scan_loras=scan_loras,
-                            catalogs=catalogs, clip=clip, allow_removing_entries=allow_removing_entries)
+                            catalogs=catalogs, clip=clip, allow_removing_entries=allow_removing_entries,
+                            milvus_uri=(milvus_uri or "").strip())
         return io.NodeOutput(build.index, ui=ui.PreviewText(f"{index_name}: {build.summary()}"))
 
 
 def build_index(index_name: str, *, node: str, scan_checkpoints: bool = True, scan_loras: bool = True,
-                catalogs: str = "", clip=None, allow_removing_entries: bool = False):
+                catalogs: str = "", clip=None, allow_removing_entries: bool = False, milvus_uri: str = ""):
     """Build or update an index from ComfyUI's model folders (and catalogs), with the node's progress bar and
     the UI's interrupt. The core's build is atomic and holds the folder's lock: an interrupted or refused build
     leaves the previous index as it was. Errors are said in `node`'s terms, without the server's paths."""
@@ -72,7 +77,7 @@ def build_index(index_name: str, *, node: str, scan_checkpoints: bool = True, sc
             folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(), clip=clip,
             allow_shrink=bool(allow_removing_entries), label=glue.index_label(folder.name),
             how_to_allow_shrink=f"tick allow_removing_entries on {BUILD_NODE} and queue it again",
-            what=f"a {node} node", on_step=on_step, check_cancel=check_cancel)
+            what=f"a {node} node", on_step=on_step, check_cancel=check_cancel, milvus_uri=milvus_uri)
     except PolarisError as exc:  # said in the graph's terms, without the server's paths
         raise type(exc)(glue.public_message(str(exc))) from exc
 

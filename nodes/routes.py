@@ -170,7 +170,8 @@ def _start_build(request: zoo.BuildRequest) -> dict:
             folder, catalogs=catalogs, model_roots=roots, cache_dir=glue.cache_folder(),
             allow_shrink=request.allow_removing_entries, label=glue.index_label(request.name),
             how_to_allow_shrink='tick "Allow removing entries" in the Indexes panel and build again',
-            what="a build from the Zoo sidebar's Indexes panel", on_step=on_step, check_cancel=check_cancel)
+            what="a build from the Zoo sidebar's Indexes panel", on_step=on_step, check_cancel=check_cancel,
+            milvus_uri=request.milvus_uri)
         _cache.forget(folder)
         return build
 

@@ -60,3 +60,7 @@ class Cancelled(PolarisError):
 
 class VectorError(PolarisError):
     """Vectors or labels handed to the vector store have the wrong shape, type or values."""
+
+
+class VectorServiceError(IndexFolderError):
+    """A vector-store service (Milvus) is unreachable, refuses, times out, or lacks the index's collection."""

@@ -219,6 +219,7 @@ class ZooIndex:
         check_cancel: CheckCancel | None = None,
         label: Optional[str] = None,
         expansion="default",
+        milvus_uri: str | None = None,
     ) -> "ZooIndex":
         """Index `entries` (duplicates by id: the last wins) and save to `folder` if given (`label`: how
         messages name it).
@@ -227,6 +228,8 @@ class ZooIndex:
         and only used for entries with local preview files. `cache` avoids re-embedding texts.
         `expansion`: DEFAULT (the packaged prompt-expansion model when `EXPANSION_BY_DEFAULT`), SHIPPED
         (that model), None (off), or an expander (`polaris_core.retrieve.expansion`); later updates keep using it.
+        `milvus_uri` keeps the vectors in a new Milvus collection there instead of the default
+        hnswlib store (see `polaris_core.vectorstore_milvus`); a failed build drops that collection.
         """
         if text_encoder is None:
             from polaris_core.embed.text import load_text_encoder
@@ -238,9 +241,27 @@ class ZooIndex:
         index._text_encoder = text_encoder
         index._image_encoder = image_encoder
         index.expander = expansion
-        index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
+        if milvus_uri is None:
+            index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
+            if folder is not None:
+                index.save(folder, label=label)
+            return index
+        from polaris_core.vectorstore_milvus import MilvusVectorStore, new_collection_name
+
         if folder is not None:
-            index.save(folder, label=label)
+            refuse_foreign_folder(Path(folder))  # before a collection is created for it
+        index.store = MilvusVectorStore.create(index.text_dim, milvus_uri,
+                                               new_collection_name(Path(folder).name if folder else ""))
+        try:
+            index.build_stats = index.update(entries, cache=cache, on_step=on_step, check_cancel=check_cancel)
+            if folder is not None:
+                index.save(folder, label=label)
+        except BaseException:
+            try:
+                index.store.drop()
+            except Exception as exc:  # keep the build's own error; the leftover collection is named here
+                log.warning("could not drop collection %s after a failed build: %s", index.store.collection, exc)
+            raise
         return index
 
     # ------------------------------------------------------------ encoders
@@ -757,7 +778,7 @@ class ZooIndex:
             raise IndexFolderError(f"{folder} is not a Polaris index folder (no {STORE_MANIFEST}); "
                                    "build one with `polaris index build --catalog FILE --out FOLDER`.")
         memo = None if verify else ChecksumMemo(default_cache_dir() / CHECKSUM_MEMO)
-        store = VectorStore.load(folder, verify=verify, memo=memo)
+        store = _load_store(folder, verify=verify, memo=memo)
         manifest = store.extra.get(EXTRA_KEY)
         if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
             raise IndexFolderError(f"{folder} holds vectors but no Polaris zoo index; rebuild it with "
@@ -915,7 +936,7 @@ def refuse_foreign_folder(folder: Path, *, label: Optional[str] = None) -> None:
 def indexed_entries(folder: str | os.PathLike) -> Optional[int]:
     """How many entries the index saved in `folder` holds (from its manifest), or None if it has none."""
     try:
-        count = read_manifest(folder)["extra"][EXTRA_KEY]["counts"]["entries"]
+        count = _read_store_manifest(folder)["extra"][EXTRA_KEY]["counts"]["entries"]
     except (IndexFolderError, KeyError, TypeError):
         return None
     return count if isinstance(count, int) and count >= 0 else None
@@ -988,6 +1009,23 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
     widened.resize((matrix.shape[0], n_terms))
     return widened
 
+
+
+def _load_store(folder: Path, *, verify: bool, memo: Optional[ChecksumMemo]):
+    """The index's vector store: the hnswlib VectorStore, or a MilvusVectorStore when its manifest says so."""
+    from polaris_core.vectorstore_milvus import is_milvus_folder
+
+    if is_milvus_folder(folder):
+        from polaris_core.vectorstore_milvus import MilvusVectorStore
+
+        return MilvusVectorStore.load(folder, verify=verify, memo=memo)
+    return VectorStore.load(folder, verify=verify, memo=memo)
+
+
+def _read_store_manifest(folder: str | os.PathLike) -> dict:
+    from polaris_core.vectorstore_milvus import is_milvus_folder, read_milvus_manifest
+
+    return read_milvus_manifest(folder) if is_milvus_folder(folder) else read_manifest(folder)
 
 
 def is_index_folder(folder: str | os.PathLike) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from polaris_core.candidates import Candidates
-from polaris_core.errors import ConfigError, IndexFolderError
+from polaris_core.errors import ConfigError, IndexFolderError, VectorServiceError
 from polaris_core.intent import Intent
 from polaris_core.plan import Plan
 from polaris_core.progress import CheckCancel, OnStep, resolve
@@ -54,8 +54,12 @@ def build_or_update_index(
     lock_wait: float = 0.0,
     on_step: Optional[OnStep] = None,
     check_cancel: Optional[CheckCancel] = None,
+    milvus_uri: str = "",
 ) -> IndexBuild:
     """Index catalogs and local model folders into `folder`, updating it in place when it exists.
+
+    `milvus_uri` (optional) puts a new index's vectors in Milvus (`polaris_core.vectorstore_milvus`);
+    an existing index keeps its backend, and a URI naming another place is refused (ConfigError).
 
     Only new or changed entries are embedded; with `prune`, entries no longer present are removed.
     Writes are atomic: an interrupted build leaves the previous index usable. Inputs that give no
@@ -77,11 +81,13 @@ def build_or_update_index(
     with index_lock(folder, what, label=shown, wait=lock_wait):
         return _build_locked(Path(folder), shown, catalogs=catalogs, model_roots=model_roots, cache_dir=cache_dir,
                              clip=clip, prune=prune, allow_shrink=allow_shrink,
-                             how_to_allow_shrink=how_to_allow_shrink, on_step=on_step, check_cancel=check_cancel)
+                             how_to_allow_shrink=how_to_allow_shrink, on_step=on_step, check_cancel=check_cancel,
+                             milvus_uri=milvus_uri)
 
 
 def _build_locked(target: Path, shown: str, *, catalogs, model_roots, cache_dir, clip, prune: bool,
-                  allow_shrink: bool, how_to_allow_shrink: str, on_step, check_cancel) -> IndexBuild:
+                  allow_shrink: bool, how_to_allow_shrink: str, on_step, check_cancel,
+                  milvus_uri: str = "") -> IndexBuild:
     from polaris_core.embed.cache import EmbeddingCache, default_cache_dir
     from polaris_core.index import ZooIndex, check_rebuild, is_index_folder, refuse_foreign_folder
     from polaris_core.zoo.civitai import IngestStats, load_catalog
@@ -121,11 +127,18 @@ def _build_locked(target: Path, shown: str, *, catalogs, model_roots, cache_dir,
     if is_index_folder(target):
         try:
             existing = ZooIndex.load(target, image_encoder=image_encoder)
+        except VectorServiceError:  # Milvus is down: never "rebuild" a team's index into a local one
+            raise
         except IndexFolderError as exc:
             log.warning("rebuilding %s from scratch: %s", target, exc)
+    if existing is not None and milvus_uri and getattr(existing.store, "uri", None) != milvus_uri:
+        where = f"Milvus at {existing.store.uri}" if getattr(existing.store, "uri", None) else "its folder"
+        raise ConfigError(f"The index {target.name} keeps its vectors in {where}, not {milvus_uri}; nothing was "
+                          "changed. Give a new index name to build on that Milvus, or copy this index there with "
+                          "`polaris index export`.")
     if existing is None:
         index = ZooIndex.build(entries, target, cache=cache, image_encoder=image_encoder, on_step=embed_step,
-                               check_cancel=check_cancel, label=shown)
+                               check_cancel=check_cancel, label=shown, milvus_uri=milvus_uri or None)
         done = index.build_stats
         build.created = True
     else:

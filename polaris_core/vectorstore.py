@@ -39,7 +39,9 @@ FORMAT_NAME = "polaris-vectorstore"
 FORMAT_VERSION = 1
 MANIFEST = "vectorstore.json"
 DATA_DIR = "vectorstore-data"
-OWN_DATA_FILE = content_addressed_pattern(r"p\d{4}-(?:labels|vectors|graph)", r"\.npy|\.hnsw")
+# milvus-*: the label table of a store whose vectors live in Milvus (polaris_core.vectorstore_milvus).
+OWN_DATA_FILE = content_addressed_pattern(r"p\d{4}-(?:labels|vectors|graph)|milvus-(?:labels|partitions)",
+                                         r"\.npy|\.hnsw")
 # Below this many vectors a partition is searched exactly (perfect recall, cheap updates, no graph
 # build). `polaris bench index` at dim 384 on 2 CPUs, single query: exact 0.05 ms at 250, 0.11 ms
 # at 1,000, 0.17 ms at 2,000, 0.63 ms at 8,000 vectors; HNSW at recall ≥ 0.98 0.05–0.14 ms. Both

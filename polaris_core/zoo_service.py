@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -155,6 +155,7 @@ class BuildRequest:
     scan_loras: bool = True
     catalogs: str = ""
     allow_removing_entries: bool = False  # the form's "Allow removing entries" box
+    milvus_uri: str = ""  # optional: a new index's vectors go to this Milvus (see vectorstore_milvus)
 
 
 def build_request(payload: Any) -> BuildRequest:
@@ -165,6 +166,15 @@ def build_request(payload: Any) -> BuildRequest:
                            _text(payload, "catalogs", 4000), _bool(payload, "allow_removing_entries", False))
     if not (request.scan_checkpoints or request.scan_loras or request.catalogs.strip()):
         raise ZooRequestError("Nothing to index: scan checkpoints or LoRAs, or name a catalog file.")
+    milvus_uri = _text(payload, "milvus_uri", 500).strip()
+    if milvus_uri:
+        from polaris_core.vectorstore_milvus import check_uri
+
+        try:
+            check_uri(milvus_uri)
+        except ConfigError as exc:
+            raise ZooRequestError(str(exc)) from exc
+        request = replace(request, milvus_uri=milvus_uri)
     return request
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCH_MODULES = ("parse", "retrieval", "index", "rerank", "mask")
+BENCH_MODULES = ("parse", "retrieval", "index", "rerank", "mask", "zoo")
 
 
 def register(subparsers) -> None:

@@ -42,7 +42,20 @@ def register(subparsers) -> None:
                        help="write prompt terms predicted from metadata into entries with no example prompts "
                             "(polaris_core.retrieve.expansion; default: as measured on the dev splits; --update keeps the "
                             "index's own setting)")
+    build.add_argument("--milvus", metavar="URI",
+                       help="keep the vectors in Milvus instead of the index folder: a Milvus Lite file (zoo.db) "
+                            "or a server (http://host:19530); needs pip install 'polaris[milvus]'")
     build.set_defaults(run=run_build)
+
+    export = sub.add_parser("export", help="copy an index's vectors to Milvus, without re-embedding")
+    export.add_argument("folder", metavar="INDEX_DIR", help="the index to copy (only read, never changed)")
+    export.add_argument("--to", required=True, metavar="URI",
+                        help="Milvus Lite file (zoo.db) or Milvus server URI (http://host:19530)")
+    export.add_argument("--out", required=True, metavar="NEW_INDEX_DIR",
+                        help="new index folder that uses the Milvus collection (the entries and term counts "
+                             "stay local)")
+    export.add_argument("--collection", help="collection name (default: a new polaris_<folder>_<time>_<id>)")
+    export.set_defaults(run=run_export)
 
     info = sub.add_parser("info", help="print an index folder's manifest summary")
     info.add_argument("folder", metavar="INDEX_DIR")
@@ -171,6 +184,7 @@ def _build_locked(args):
     try:
         if args.update:
             index = ZooIndex.load(args.out, image_encoder=image_encoder)
+            _check_update_backend(index, args.milvus)
             stats = index.update(entries, cache=cache, on_step=bar)
             if args.prune:
                 wanted = {e.id for e in entries}
@@ -181,11 +195,51 @@ def _build_locked(args):
 
             expansion = {"default": DEFAULT, "on": SHIPPED, "off": None}[args.expansion]
             index = ZooIndex.build(entries, args.out, cache=cache, image_encoder=image_encoder, on_step=bar,
-                                   expansion=expansion)
+                                   expansion=expansion, milvus_uri=args.milvus)
             stats = index.build_stats
     finally:
         bar.close()
     return index, stats
+
+
+def _check_update_backend(index, milvus_uri) -> None:
+    """--update keeps the index's backend; a --milvus that names another place is a mistake, not a move."""
+    from polaris_core.errors import ConfigError
+
+    have = getattr(index.store, "uri", None)
+    if milvus_uri and milvus_uri != have:
+        where = f"Milvus at {have}" if have else "the index folder"
+        raise ConfigError(f"The index keeps its vectors in {where}; --update cannot move them to {milvus_uri}. "
+                          "Use `polaris index export INDEX_DIR --to URI --out NEW_DIR` to copy it there.")
+
+
+def run_export(args) -> int:
+    import time
+
+    from polaris_core.errors import ConfigError
+    from polaris_core.index import ZooIndex, refuse_foreign_folder
+    from polaris_core.vectorstore_milvus import copy_to_milvus, new_collection_name
+
+    started = time.perf_counter()
+    source, out = Path(args.folder), Path(args.out)
+    if out.resolve() == source.resolve():
+        raise ConfigError("--out must be a new folder: export never rewrites the index it copies.")
+    refuse_foreign_folder(out)
+    index = ZooIndex.load(source)  # checked in full; only read from here on
+    bar = _Bar("export")
+    try:
+        store = copy_to_milvus(index.store, args.to, args.collection or new_collection_name(out.name), on_step=bar)
+    finally:
+        bar.close()
+    index.store = store
+    try:
+        index.save(out)
+    except BaseException:
+        store.drop()
+        raise
+    print(f"exported {source} ({len(index)} entries, {len(store)} vectors) to collection {store.collection} at "
+          f"{store.uri}; index folder {out} in {time.perf_counter() - started:.1f}s")
+    return 0
 
 
 def run_info(args) -> int:

@@ -17,6 +17,9 @@ export function indexesPanel({ onIndexesChanged, notify }) {
   const allowRemoving = h("input", { type: "checkbox", class: "pz-build-allow-removing" });
   const catalogs = h("textarea", { class: "pz-input pz-build-catalogs", rows: "2",
     placeholder: "Civitai catalog files in ComfyUI's input folder or models/polaris/catalogs, one per line" });
+  const milvus = h("input", { class: "pz-input pz-build-milvus", value: "", maxlength: "500",
+    placeholder: "Milvus URI (optional, for a team): http://host:19530",
+    title: "Keep a new index's vectors in Milvus: a server URI, or a Milvus Lite file (zoo.db). Empty: in the index folder" });
   const build = h("button", { class: "pz-button pz-primary pz-build" }, "Build / update");
   const cancel = h("button", { class: "pz-button pz-cancel", disabled: true }, "Cancel");
   const bar = h("div", { class: "pz-progress-bar" });
@@ -59,7 +62,8 @@ export function indexesPanel({ onIndexesChanged, notify }) {
   build.addEventListener("click", async () => {
     try {
       showStatus(await zooApi.build({ name: name.value.trim(), scan_checkpoints: checkpoints.checked,
-        scan_loras: loras.checked, catalogs: catalogs.value, allow_removing_entries: allowRemoving.checked }));
+        scan_loras: loras.checked, catalogs: catalogs.value, allow_removing_entries: allowRemoving.checked,
+        milvus_uri: milvus.value.trim() }));
     } catch (error) {
       state.textContent = error.message;
       state.dataset.state = "failed";
@@ -84,7 +88,7 @@ export function indexesPanel({ onIndexesChanged, notify }) {
     h("div", { class: "pz-row" }, h("label", { text: "Name " }), name),
     h("div", { class: "pz-row" }, h("label", { class: "pz-check" }, checkpoints, " models/checkpoints"),
       h("label", { class: "pz-check" }, loras, " models/loras")),
-    catalogs,
+    catalogs, milvus,
     h("div", { class: "pz-row" }, h("label", { class: "pz-check",
       title: "Let this build drop more than half of the index's entries (models deleted, or a folder unticked, " +
         "on purpose). Off, such a build stops and keeps the index as it was." }, allowRemoving,
