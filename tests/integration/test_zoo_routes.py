@@ -280,7 +280,8 @@ def test_plan_with_the_llm_rerank(comfy_server):
     plan = json.loads(body)
     assert status == 200, plan
     assert plan["reranked"] is True and plan["timings"]["rerank_ms"] > 0
-    assert plan["loras"] and plan["loras"][0]["slot"] == "style_lora"
-    assert "rerank" in plan["loras"][0]["why"]  # the LLM's score is part of why it was chosen
-    assert plan["missing_files"]  # demo entries are catalog models: no workflow can load them
+    # Demo entries are catalog models: shown with their notes, never planned (no workflow could load them).
+    assert plan["loras"] == [] and plan["candidates"]["style_lora"]
+    assert not plan["candidates"]["style_lora"][0]["installed"]
+    assert any("not installed" in note for note in plan["notes"])
     assert "no local checkpoint" in plan["workflow_problems"]["text-to-image"]
