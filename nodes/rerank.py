@@ -53,7 +53,8 @@ class PolarisTreeRerank(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, judge_weight=MEASURED, **_) -> bool | str:
+    def validate_inputs(cls, judge_weight=MEASURED) -> bool | str:
+        # Only judge_weight is named: ComfyUI skips its own range checks for the inputs named here.
         if not isinstance(judge_weight, (int, float)) or not math.isfinite(judge_weight) or \
                 not (judge_weight == MEASURED or 0.0 <= judge_weight <= 1.0):
             return "Tree Rerank (Polaris): judge_weight must be -1 (measured) or a number from 0 to 1."

@@ -61,7 +61,7 @@ def model_fingerprint(path: str | os.PathLike) -> str:
         files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in
                        (".safetensors", ".gguf", ".json", ".model", ".txt"))
     else:
-        raise ConfigError(f"No LLM at {p}; give a transformers folder or a .gguf file.")
+        raise FileNotFoundError(f"No LLM at {p}; give a transformers folder or a .gguf file.")
     digest = hashlib.sha256()
     for f in files:
         size = f.stat().st_size

@@ -103,7 +103,8 @@ class TreeReranker:
         budgets = tuple(int(b) for b in description_tokens)
         if not budgets or min(budgets) < 1:
             raise RerankError("description_tokens must be one or more positive token budgets, e.g. (48, 128).")
-        if judge_weight is not None and not (isinstance(judge_weight, (int, float)) and math.isfinite(judge_weight)
+        if judge_weight is not None and not (isinstance(judge_weight, (int, float)) and not isinstance(judge_weight, bool)
+                                             and math.isfinite(judge_weight)
                                              and 0.0 <= judge_weight <= 1.0):
             raise RerankError(f"judge_weight must be a number between 0 and 1, or None for the measured weight "
                               f"(got {judge_weight}).")
@@ -119,7 +120,11 @@ class TreeReranker:
         self.judge_record: Optional[JudgeRecord] = None
         if judge_weight is None:
             path = getattr(llm, "path", "")
-            self.judge_record = find_weight(model_fingerprint(path), weights_paths) if path else None
+            try:
+                self.judge_record = find_weight(model_fingerprint(path), weights_paths) if path else None
+            except OSError as exc:  # an LLM whose files cannot be read back is treated as unmeasured
+                log.warning("reranker: cannot fingerprint the LLM at %s (%s); its judge weight is unmeasured",
+                            path, exc)
             judge_weight = self.judge_record.judge_weight if self.judge_record else UNMEASURED_JUDGE_WEIGHT
             self.judge_source = "measured" if self.judge_record else "unmeasured"
         else:
