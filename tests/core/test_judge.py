@@ -2,6 +2,7 @@
 and the injection defence measured with the real SmolLM2-135M."""
 from __future__ import annotations
 
+import json
 import random
 from argparse import Namespace
 from pathlib import Path
@@ -85,6 +86,19 @@ def test_the_learned_weight_follows_the_measured_scores():
         fit_judge_weight([])
 
 
+def test_the_learned_weight_follows_recorded_smollm2_scores():
+    """Recorded by `polaris bench rerank --quality` (SmolLM2-135M on LoRA dev queries, retrieval's top 12)."""
+    recorded = json.loads((Path(__file__).parent / "data" / "judge-pools-smollm2.json").read_text())
+    pools = [Pool(**p) for p in recorded["pools"]]
+    fit = fit_judge_weight(pools)
+    assert fit["judge_weight"] == recorded["judge_weight"] < 0.05
+    # What the weight rests on: no grid weight beats retrieval's order on these queries.
+    from polaris_core.rerank.judge import reciprocal_rank
+
+    without = sum(reciprocal_rank(p, 0.0) for p in pools)
+    assert all(sum(reciprocal_rank(p, w) for p in pools) <= without + 1e-9 for w in (0.3, 0.6, 1.0))
+
+
 def test_weights_are_kept_in_json_per_model_and_refuse_bad_values(tmp_path):
     path = tmp_path / "judge-weights.json"
     save_weight(path, JudgeRecord(model="a.gguf", fingerprint="fp-a", judge_weight=0.3, measured={"queries": 40}))
@@ -97,6 +111,16 @@ def test_weights_are_kept_in_json_per_model_and_refuse_bad_values(tmp_path):
         path.write_text(bad)
         with pytest.raises(ConfigError, match="damaged"):
             read_weights(path)
+
+
+def test_the_bundled_smollm2_ships_its_measured_weight():
+    from polaris_core.rerank.judge import SHIPPED_WEIGHTS
+    from polaris_core.weights import default_llm_path
+
+    record = find_weight(model_fingerprint(default_llm_path()))
+    assert record is not None and record.model == default_llm_path().name
+    assert record.judge_weight < 0.05 and record.measured["queries"] >= 40
+    assert SHIPPED_WEIGHTS.suffix == ".json"
 
 
 # ---- the skip path --------------------------------------------------------------------------------------
