@@ -472,7 +472,8 @@ def test_cli_retrieves_from_an_index_then_reranks(smollm, shared_data, tmp_path,
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     ranked = out["candidates"]
     assert ranked["checkpoints"] and all(c["rerank_score"] is not None for c in ranked["checkpoints"])
-    assert out["plan"]["checkpoint"]["entry"]["id"] in {e.id for e in entries}
+    # Catalog entries have no local file: ranked and named in the notes, never planned.
+    assert out["plan"]["checkpoint"] is None and any("not installed" in n for n in out["plan"]["notes"])
 
 
 def test_cli_reports_a_missing_index(smollm, tmp_path, caplog):
