@@ -8,9 +8,6 @@ from polaris_core.intent import Intent
 from polaris_core.zoo.entry import ZooEntry
 
 SLOTS = ("checkpoint", "style_lora", "object_lora")
-# Share of the retrieval score in the reranker's ranking key (polaris_core.rerank.reranker.blend_scores):
-# measured with `polaris bench rerank --quality`, where a small LLM judge alone ranks worse than retrieval.
-DEFAULT_RETRIEVAL_WEIGHT = 0.5
 
 
 @dataclass

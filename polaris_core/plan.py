@@ -477,14 +477,43 @@ def _why(slot: str, c: Candidate, rank: int, skipped: int, family: str, intent: 
     return text
 
 
+NOT_INSTALLED = "not installed (a catalog entry with no local file)"
+MODEL_FOLDERS = {"checkpoint": "models/checkpoints", "style_lora": "models/loras", "object_lora": "models/loras"}
+
+
 def unusable_reason(entry: ZooEntry) -> str:
     """Why Apply Plan would refuse this model ("" when it can be applied): a pickle file is never
-    loaded, and a local file that is gone cannot be. Such candidates are shown but never chosen."""
+    loaded, a local file that is gone cannot be, and a catalog entry has no file to load. Such
+    candidates are shown but never chosen."""
     if entry.file_format == "pickle":
         return "a pickle file (never loaded)"
+    if not entry.file_name:
+        return NOT_INSTALLED
     if entry.source == "local" and entry.file_path and not os.path.isfile(entry.file_path):
         return "its file is gone"
     return ""
+
+
+def civitai_page(entry: ZooEntry) -> str:
+    """The model's Civitai page ("" when the entry names no Civitai model, or is one of the demo zoo's
+    invented models, whose previews are `demo://` files)."""
+    from polaris_core.demo import DEMO_URL_PREFIX
+
+    if not isinstance(entry.civitai_model_id, int) or entry.civitai_model_id <= 0 or \
+            any(str(url).startswith(DEMO_URL_PREFIX) for url in entry.preview_urls):
+        return ""
+    url = f"https://civitai.com/models/{entry.civitai_model_id}"
+    if isinstance(entry.civitai_version_id, int) and entry.civitai_version_id > 0:
+        url += f"?modelVersionId={entry.civitai_version_id}"
+    return url
+
+
+def not_installed_note(slot: str, candidate: Candidate, rank: int) -> str:
+    """What a user reads about a better-ranked model that is only in the catalog: where to get it."""
+    page = civitai_page(candidate.entry)
+    where = f"download it from {page}" if page else "download it"
+    return (f"{SLOT_TITLES[slot]} {candidate.entry.name[:80]!r} (ranked #{rank + 1}) is not installed: {where} "
+            f"into {MODEL_FOLDERS[slot]} and index that folder to use it")
 
 
 def _best_compatible(cands: list[Candidate], family: str) -> tuple[Optional[int], int]:
@@ -531,13 +560,15 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
     if intent is None:
         raise PlanError("No intent to compose a plan for; parse the instruction first.")
     required, optional = wanted_lora_slots(intent)
-    notes: list[str] = []
+    notes: list[str] = [str(n) for n in getattr(candidates, "notes", [])]  # retrieval's notes stay with the plan
     pools: dict[str, list[Candidate]] = {}
     rank_of: dict[int, int] = {}  # id(candidate) -> its place in the full ranked list, unusable ones included
+    not_installed: dict[str, list[Candidate]] = {}
     for slot in ("checkpoint", "style_lora", "object_lora"):
         order = ranked(candidates.slot(slot))
         rank_of.update((id(c), i) for i, c in enumerate(order))
         pools[slot] = [c for c in order if not unusable_reason(c.entry)]
+        not_installed[slot] = [c for c in order if unusable_reason(c.entry) == NOT_INSTALLED]
         if len(pools[slot]) < len(order):
             reasons = sorted({unusable_reason(c.entry) for c in order} - {""})
             notes.append(f"{len(order) - len(pools[slot])} {SLOT_TITLES[slot]} candidate(s) cannot be applied "
@@ -549,7 +580,8 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
         notes.append("no checkpoint candidate: the workflow's own checkpoint is used")
     for slot in required + optional:
         if not pools[slot]:
-            notes.append(f"no {SLOT_TITLES[slot]} candidate was retrieved")
+            notes.append(f"no {SLOT_TITLES[slot]} candidate was retrieved" if not candidates.slot(slot) else
+                         f"no {SLOT_TITLES[slot]} candidate can be applied; none used")
 
     # (rank, checkpoint) options; None stands for "the workflow's checkpoint", family taken from the LoRAs.
     options: list[tuple[int, Optional[Candidate]]] = [(rank_of[id(c)], c) for c in checkpoints] or [(0, None)]
@@ -588,6 +620,12 @@ def compose_plan(intent: Intent, candidates: Candidates, *, negative_prompt: str
     if any((c.entry.base_family or UNKNOWN_FAMILY) == UNKNOWN_FAMILY for c in chosen) and len(chosen) > 1:
         notes.append("some chosen models have an unknown base model; check that they work together")
     family = check_compatible(c.entry for c in chosen)
+
+    chosen_rank = {c.slot: c.rank for c in chosen}
+    for slot in ["checkpoint"] + required + optional:
+        better = [c for c in not_installed[slot] if rank_of[id(c)] < chosen_rank.get(slot, len(rank_of) + 1)]
+        if better:  # the best-ranked one only: the table shows the rest
+            notes.append(not_installed_note(slot, better[0], rank_of[id(better[0])]))
 
     triggers = _trigger_words(loras)
     kind = InstructionType(int(intent.instruction_type))

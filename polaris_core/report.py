@@ -32,21 +32,31 @@ def channel_summary(channel_scores: dict[str, float]) -> str:
 
 def candidates_table(candidates: Candidates, slots: Iterable[str] = SLOTS, limit: int = 10) -> str:
     """One table per slot: rank, name, base family, retrieval / LLM / final score, channels that found it."""
+    from polaris_core.plan import NOT_INSTALLED, civitai_page, unusable_reason
+
     blocks = []
     for slot in slots:
         ranked = candidates.slot(slot)
         if not ranked:
             continue
         reranked = any(c.rerank_score is not None for c in ranked)
-        rows = [("#", "name", "family", "retr", "llm", "final", "round" if reranked else "", "found by")]
+        rows = [("#", "name", "family", "retr", "llm", "final", "round" if reranked else "", "file", "found by")]
+        pages = []
         for rank, c in enumerate(ranked[:limit], 1):
             by = f" ({_clip(c.entry.author, 16)})" if c.entry.author else ""
             # The round a candidate reached orders the table: a finalist stays above anything pruned earlier.
             reached = str(c.rerank_round) if reranked else ""
+            reason = unusable_reason(c.entry)
+            state = "local" if not reason else "not installed" if reason == NOT_INSTALLED else "unusable"
+            if reason == NOT_INSTALLED and civitai_page(c.entry):
+                pages.append(f"#{rank} {civitai_page(c.entry)}")
             rows.append((str(rank), _clip(c.entry.name, NAME_WIDTH) + by, c.entry.base_family, _score(c.score),
-                         _score(c.rerank_score), _score(c.final_score), reached, channel_summary(c.channel_scores)))
+                         _score(c.rerank_score), _score(c.final_score), reached, state,
+                         channel_summary(c.channel_scores)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+        if pages:  # shown, never planned: where to get them
+            lines.append("not installed (never planned), Civitai pages: " + ", ".join(pages))
         more = f"  … {len(ranked) - limit} more" if len(ranked) > limit else ""
         blocks.append(f"{SLOT_LABELS.get(slot, slot)}s ({len(ranked)}){more}\n" + "\n".join(lines))
     notes = [f"note: {n}" for n in getattr(candidates, "notes", [])]

@@ -495,10 +495,23 @@ def plan_instruction(index, instruction: str, *, reranker: Any = None, backend: 
         timings["rerank_ms"] = (time.perf_counter() - started) * 1000
     plan = compose_plan(intent, ranked)
     summary = plan_summary(plan)
-    summary.update(reranked=reranker is not None, timings={k: round(v, 1) for k, v in timings.items()},
-                   candidates={slot: [card(c.entry, c.score, c.channel_scores) for c in ranked.slot(slot)[:5]]
+    # The judge follows Tree Rerank's rule: a measured weight of about zero skips its forward pass, and says so.
+    judged = reranker is not None and not getattr(reranker, "skips_judge", False)
+    summary.update(reranked=judged, judge=reranker.judge_summary() if reranker is not None else "",
+                   timings={k: round(v, 1) for k, v in timings.items()},
+                   candidates={slot: [plan_card(c) for c in ranked.slot(slot)[:5]]
                                for slot in ("checkpoint", "style_lora", "object_lora")})
     return summary
+
+
+def plan_card(candidate) -> dict:
+    """A plan candidate's card: shown whether or not it is installed, with the Civitai page of one that is not."""
+    from polaris_core.plan import NOT_INSTALLED, civitai_page, unusable_reason
+
+    reason = unusable_reason(candidate.entry)
+    return {**card(candidate.entry, candidate.score, candidate.channel_scores), "plannable": not reason,
+            "installed": reason != NOT_INSTALLED,
+            "civitai_page": civitai_page(candidate.entry) if reason == NOT_INSTALLED else ""}
 
 
 def plan_summary(plan) -> dict:
@@ -564,8 +577,9 @@ def workflow_from_plan(summary: dict, template: str, template_dir: Path) -> dict
     model = add("CheckpointLoaderSimple", {"ckpt_name": checkpoint["load_name"]}, "Checkpoint (Polaris plan)")
     model_out, clip_out, vae_out = [model, 0], [model, 1], [model, 2]
     for lora in summary.get("loras", []):
-        if not lora.get("load_name"):
-            continue
+        if not lora.get("load_name"):  # the planner never chooses one; dropping it would keep its trigger words
+            raise ZooRequestError(f"The plan's LoRA {str(lora.get('name', ''))[:80]!r} has no local file; "
+                                  "plan again (plans choose installed models only).")
         weight = float(lora.get("weight") or 0.0)
         node = add("LoraLoader", {"model": model_out, "clip": clip_out, "lora_name": lora["load_name"],
                                   "strength_model": weight, "strength_clip": weight}, "LoRA (Polaris plan)")

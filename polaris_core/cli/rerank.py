@@ -38,6 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--description-tokens", type=int, nargs="+", default=[48, 128], metavar="T",
                         help="description token budget per pruning round (default: 48 128)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--judge-weight", type=float, default=None,
+                        help="the LLM's say, 0-1 (default: the weight `polaris bench rerank --quality --save` "
+                             "measured for this model; about zero skips the LLM)")
     parser.add_argument("--out", default=None, help="also write the plan JSON to this file")
     parser.set_defaults(run=run)
 
@@ -123,7 +126,8 @@ def run(args) -> int:
         candidates.object_loras = candidates.object_loras[: args.candidates]
     reranker = TreeReranker(load_llm(args.model), score_mode=args.score_mode,
                             description_tokens=args.description_tokens,
-                            max_branch_tokens=max(256, max(args.description_tokens) + 128))
+                            max_branch_tokens=max(256, max(args.description_tokens) + 128),
+                            judge_weight=args.judge_weight)
     ranked = reranker.rerank_all(candidates, keep=args.keep)
     plan = compose_plan(intent, ranked)
     if args.out:
@@ -133,6 +137,7 @@ def run(args) -> int:
         return 0
     print(f"intent: type {int(intent.instruction_type)}, subject {intent.subject!r}, prompt {intent.generation_prompt!r}")
     print(f"reranker: {reranker.mode}, {reranker.last_stats.rounds} round(s) on the last slot")
+    print(reranker.judge_summary())
     for line in format_ranked(ranked) + format_plan(plan):
         print(line)
     return 0

@@ -7,11 +7,12 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
 
-from polaris_core.candidates import DEFAULT_RETRIEVAL_WEIGHT, SLOTS, Candidate, Candidates
+from polaris_core.candidates import SLOTS, Candidate, Candidates
 from polaris_core.devices import load_for_work
 from polaris_core.errors import RerankError
 from polaris_core.intent import Intent
@@ -29,6 +30,8 @@ from polaris_core.rerank.engine import (
     sliding_window,
     tree_logits,
 )
+from polaris_core.rerank.judge import SKIP_BELOW, JudgeRecord, find_weight, model_fingerprint, ranking_keys, \
+    retrieval_places
 from polaris_core.rerank.kernel import supports_kernel
 from polaris_core.rerank.prompt import DEFAULT_RUBRIC, PromptBuilder
 
@@ -39,19 +42,7 @@ ATTENTION_PATHS = ("auto", "kernel", "mask")
 PROBE_TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
 
 
-def blend_scores(llm_scores: Sequence[float], retrieval_scores: Sequence[float], retrieval_weight: float) -> list[float]:
-    """Ranking key: (1 - w)·LLM score + w·retrieval score rescaled to [0, 1] over the same candidates.
-
-    The LLM score is calibrated ([0, 1]); the fused retrieval score has no fixed scale, so it is
-    min-max rescaled within the call. w = 0 trusts the LLM alone, w = 1 keeps the retrieval order.
-    """
-    w = min(max(float(retrieval_weight), 0.0), 1.0)
-    if not retrieval_scores:
-        return []
-    low, high = min(retrieval_scores), max(retrieval_scores)
-    spread = high - low
-    unit = [(r - low) / spread if spread > 1e-12 else 0.5 for r in retrieval_scores]
-    return [(1.0 - w) * float(a) + w * b for a, b in zip(llm_scores, unit)]
+UNMEASURED_JUDGE_WEIGHT = 0.5  # a model nobody measured gets half the window, and the node says so
 
 
 @dataclass
@@ -67,6 +58,7 @@ class RerankStats:
     prefix_reused: bool = False
     passes: PassStats = dataclasses.field(default_factory=PassStats)
     seconds: float = 0.0
+    skipped: bool = False           # the judge's measured weight is about zero: no forward pass ran
 
 
 class TreeReranker:
@@ -83,8 +75,12 @@ class TreeReranker:
       prefix + own-branch attention, no dense mask; models dispatching through transformers'
       AttentionInterface); "mask": a custom 4D additive mask (any eager/SDPA model); "auto": kernel if
       the model supports it, else mask.
-    - `retrieval_weight`: share of the retrieval score in the ranking key (`blend_scores`); the LLM
-      score alone is kept as `rerank_score`, the key as `final_score`.
+    - `judge_weight`: the LLM's say in the ranking key (`judge.ranking_keys`: it can lift a candidate at
+      most two places past retrieval's order). None: the weight measured for this model on dev
+      (`polaris bench rerank --quality --save`, looked up in `weights_paths`, then the shipped file);
+      an unmeasured model gets UNMEASURED_JUDGE_WEIGHT. A weight below SKIP_BELOW skips the forward pass
+      (retrieval's order, `last_stats.skipped`). The LLM score is kept as `rerank_score`, the key as
+      `final_score`.
     - `mode`: "auto" (tree, after a one-off probe that the chosen attention path reproduces plain passes;
       if it does not, batched per-candidate scoring on the shared prefix cache, logged), "tree"
       (no probe), "per_candidate".
@@ -95,7 +91,7 @@ class TreeReranker:
                  keep_fraction: float = 1 / 3, pack_tokens: Optional[int] = None,
                  packs_per_forward: int = DEFAULT_PACKS_PER_FORWARD, fallback_batch_size: int = 8,
                  attention: str = "auto", mode: str = "auto", prefix_cache_entries: int = 4,
-                 retrieval_weight: float = DEFAULT_RETRIEVAL_WEIGHT) -> None:
+                 judge_weight: Optional[float] = None, weights_paths: Sequence[str] = ()) -> None:
         model = getattr(llm, "model", None)
         tokenizer = getattr(llm, "tokenizer", None)
         if model is None or tokenizer is None:
@@ -107,8 +103,11 @@ class TreeReranker:
         budgets = tuple(int(b) for b in description_tokens)
         if not budgets or min(budgets) < 1:
             raise RerankError("description_tokens must be one or more positive token budgets, e.g. (48, 128).")
-        if not 0.0 <= retrieval_weight <= 1.0:
-            raise RerankError(f"retrieval_weight must be between 0 and 1 (got {retrieval_weight}).")
+        if judge_weight is not None and not (isinstance(judge_weight, (int, float)) and not isinstance(judge_weight, bool)
+                                             and math.isfinite(judge_weight)
+                                             and 0.0 <= judge_weight <= 1.0):
+            raise RerankError(f"judge_weight must be a number between 0 and 1, or None for the measured weight "
+                              f"(got {judge_weight}).")
         if not 0 < keep_fraction < 1:
             raise RerankError(f"keep_fraction must be between 0 and 1 (got {keep_fraction}); 1/3 is a good start.")
         self.llm = llm  # kept for its device manager: a host may move the model between calls
@@ -118,7 +117,19 @@ class TreeReranker:
         self.description_tokens = budgets
         self.max_branch_tokens = int(max_branch_tokens)
         self.keep_fraction = float(keep_fraction)
-        self.retrieval_weight = float(retrieval_weight)
+        self.judge_record: Optional[JudgeRecord] = None
+        if judge_weight is None:
+            path = getattr(llm, "path", "")
+            try:
+                self.judge_record = find_weight(model_fingerprint(path), weights_paths) if path else None
+            except OSError as exc:  # an LLM whose files cannot be read back is treated as unmeasured
+                log.warning("reranker: cannot fingerprint the LLM at %s (%s); its judge weight is unmeasured",
+                            path, exc)
+            judge_weight = self.judge_record.judge_weight if self.judge_record else UNMEASURED_JUDGE_WEIGHT
+            self.judge_source = "measured" if self.judge_record else "unmeasured"
+        else:
+            self.judge_source = "set"
+        self.judge_weight = float(judge_weight)
         self._pack_tokens = int(pack_tokens) if pack_tokens else None
         self.packs_per_forward = int(packs_per_forward)
         self.fallback_batch_size = int(fallback_batch_size)
@@ -141,7 +152,10 @@ class TreeReranker:
     # ---- public API -------------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        """"tree", "per_candidate" or "plain": what scoring uses (probing the model on first call)."""
+        """"tree", "per_candidate" or "plain": what scoring uses (probing the model on first call);
+        "skipped" when the judge's weight is about zero (no probe, no pass)."""
+        if self.skips_judge:
+            return "skipped"
         path = self._scoring_path()
         return path if path in ("per_candidate", "plain") else "tree"
 
@@ -196,12 +210,14 @@ class TreeReranker:
 
         Round r scores the survivors with `description_tokens[r]` description tokens, then keeps the top
         `keep_fraction` (never fewer than `keep`). When only `keep` survive, the next round jumps to the
-        closest look. Survivors rank by their last-round key (`blend_scores` of the LLM and retrieval
+        closest look. Survivors rank by their last-round key (`judge.ranking_keys` of the LLM score and retrieval
         scores), then pruned candidates by the round they reached and their key; ties break on the
         retrieval score. Zero candidates give an empty list.
         """
         on_step, check_cancel = resolve(on_step, check_cancel)
         started = time.perf_counter()
+        if self.skips_judge:
+            return self._retrieval_order(candidates, on_step)
         if candidates:
             load_for_work(self.llm)
         stats = RerankStats(mode=self.mode, attention=self.attention) if candidates else RerankStats()
@@ -209,6 +225,7 @@ class TreeReranker:
             self.last_stats = stats
             return []
         keep = max(1, int(keep))
+        places = retrieval_places([float(c.score) for c in candidates])  # over the whole pool, fixed for all rounds
         prefix, stats.prefix_reused = self._prefix(intent)
         stats.prefix_tokens = prefix.length
         n = len(candidates)
@@ -229,7 +246,7 @@ class TreeReranker:
             final = r >= len(budgets) - 1 or len(alive) <= keep
             budget = budgets[-1] if final else budgets[r]
             scores, passes = self._score_round(prefix, [candidates[i] for i in alive], budget, check_cancel, step)
-            keys = blend_scores(scores, [float(candidates[i].score) for i in alive], self.retrieval_weight)
+            keys = ranking_keys(scores, [places[i] for i in alive], self.judge_weight)
             for i, s, key in zip(alive, scores, keys):
                 last_score[i], ranking_key[i], reached[i] = s, key, r + 1
             stats.scored.append(len(alive))
@@ -247,6 +264,37 @@ class TreeReranker:
         on_step(total_work, total_work)
         return [dataclasses.replace(candidates[i], rerank_score=last_score[i], final_score=ranking_key[i],
                                     rerank_round=reached[i]) for i in order]
+
+    @property
+    def skips_judge(self) -> bool:
+        """True when the judge's weight is about zero: its forward pass could not change the order."""
+        return self.judge_weight < SKIP_BELOW
+
+    def judge_summary(self) -> str:
+        """What the node and the sidebar say about the judge: which model, what was measured, what it did."""
+        name = Path(str(getattr(self.llm, "path", "") or "the LLM")).name
+        if self.judge_source == "measured" and self.judge_record is not None:
+            text = f"judge {name}: {self.judge_record.describe()}"
+        elif self.judge_source == "set":
+            text = f"judge {name}: weight {self.judge_weight:.2f}, set by hand"
+        else:
+            text = (f"judge {name}: not measured; weight {self.judge_weight:.2f} assumed. Measure it with "
+                    f"`polaris bench rerank --quality --save --model <path>`")
+        if self.skips_judge:
+            text += ("; about zero, so the LLM's forward pass was skipped and retrieval's order kept. Connect a "
+                     "bigger LLM (Load LLM) and measure it with `polaris bench rerank --quality --save --model "
+                     "<path>` to give the judge a say")
+        return text
+
+    def _retrieval_order(self, candidates: Sequence[Candidate], on_step: OnStep) -> list[Candidate]:
+        """The skip path: retrieval's order, no forward pass, no LLM score."""
+        stats = RerankStats(mode="skipped", skipped=True)
+        places = retrieval_places([float(c.score) for c in candidates])
+        order = sorted(range(len(candidates)), key=lambda i: places[i])
+        self.last_stats = stats
+        on_step(1, 1)
+        return [dataclasses.replace(candidates[i], rerank_score=None, final_score=-float(places[i]), rerank_round=0)
+                for i in order]
 
     def rerank_all(self, candidates: Candidates, keep: int = 3, *, on_step: Optional[OnStep] = None,
                    check_cancel: Optional[CheckCancel] = None) -> Candidates:
@@ -272,7 +320,8 @@ class TreeReranker:
             offset += work[slot]
         on_step(total, total)
         return Candidates(intent=candidates.intent, checkpoints=ranked["checkpoint"],
-                          style_loras=ranked["style_lora"], object_loras=ranked["object_lora"])
+                          style_loras=ranked["style_lora"], object_loras=ranked["object_lora"],
+                          notes=list(candidates.notes))
 
     def reference_scores(self, intent_or_text: Intent | str, candidates: Sequence[Candidate],
                          description_tokens: Optional[int] = None) -> list[float]:

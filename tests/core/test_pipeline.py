@@ -25,15 +25,17 @@ def test_nothing_to_index_is_a_clear_error(tmp_path):
         build_or_update_index(tmp_path / "empty")
 
 
-def test_pipeline_plans_compatible_models_for_a_demo_instruction(demo):
+def test_pipeline_ranks_the_demo_zoo_and_plans_only_installed_models(demo):
     from polaris_core.llm import load_llm
     from polaris_core.pipeline import run_pipeline
     from polaris_core.rerank import TreeReranker
 
-    result = run_pipeline("Turn the dog into a corgi", demo.index, TreeReranker(load_llm()), k_checkpoints=2,
+    result = run_pipeline("Turn the dog into a corgi", demo.index, TreeReranker(load_llm(), judge_weight=1.0), k_checkpoints=2,
                           k_loras=3, keep=1)
     plan = result.plan
     assert result.intent.instruction_type == 0 and result.intent.subject == "dog"
-    assert plan.checkpoint is not None and plan.loras
-    assert {c.entry.base_family for c in plan.loras} == {plan.checkpoint.entry.base_family}
+    # The demo zoo's models are catalog entries with no file: shown and named in the notes, never planned.
+    assert plan.checkpoint is None and plan.loras == []
+    best = result.ranked.object_loras[0].entry.name
+    assert any(best[:80] in note and "not installed" in note for note in plan.notes)
     assert all(c.rerank_score is not None for c in result.ranked.checkpoints)

@@ -28,6 +28,7 @@ def intent(kind: InstructionType, subject: str = "dog", prompt: str = "a tiger o
 
 def cand(slot: str, name: str, family: str = "sd15", score: float = 0.5, rerank=None, **kw) -> Candidate:
     kind = "checkpoint" if slot == "checkpoint" else "lora"
+    kw.setdefault("file_name", name)  # installed unless the test says file_name="" (a catalog-only entry)
     entry = ZooEntry(id=f"id:{name}", kind=kind, name=name, base_family=family, **kw)
     return Candidate(entry=entry, slot=slot, score=score, rerank_score=rerank)
 
@@ -246,11 +247,11 @@ def test_candidates_that_cannot_be_applied_are_never_chosen(tmp_path):
                                 file_format="pickle", file_name="pickled.pt"),
                            cand("object_lora", "Moved", score=0.8, rerank=0.95, file_name="moved.safetensors",
                                 file_path=str(tmp_path / "moved.safetensors"), **local),
-                           cand("object_lora", "Catalog only", score=0.3, rerank=0.2)])
+                           cand("object_lora", "Catalog only", score=0.3, rerank=0.2, file_name="")])
     plan = compose_plan(intent(InstructionType.REPLACE), c)
     assert plan.checkpoint_name == "here.safetensors" and plan.checkpoint.rank == 1
-    assert [l.name for l in plan.loras] == ["Catalog only"] and plan.loras[0].rank == 2
-    assert any("cannot be applied" in note and "pickle" in note for note in plan.notes)
+    assert plan.loras == []  # a pickle, a vanished file and a catalog entry: none of them can be applied
+    assert any("cannot be applied" in note and "pickle" in note and "not installed" in note for note in plan.notes)
     only_pickles = pool(checkpoints=[cand("checkpoint", "Base")],
                         object_loras=[cand("object_lora", "Pickled", file_format="pickle", source="local")])
     assert compose_plan(intent(InstructionType.REPLACE), only_pickles).loras == []
@@ -402,3 +403,38 @@ def test_fuzzing_every_field_of_a_plan_literal_gives_a_plan_or_a_plan_error():
             assert Plan.from_json(plan.to_json()) == plan, path
             outcomes["plan"] += 1
     assert outcomes["plan"] > 100 and outcomes["refused"] > 500, outcomes
+
+def test_the_planner_never_picks_a_catalog_only_candidate_and_says_where_to_get_it(tmp_path):
+    """A Civitai entry with no local file ranked above a local LoRA: the local one is planned (Apply Plan can load
+    it), the catalog one is named in a note with its Civitai page, and its trigger words stay out of the prompt."""
+    files = {}
+    for name in ("base.safetensors", "corgi.safetensors"):
+        files[name] = tmp_path / name
+        files[name].write_bytes(b"x")
+    local = lambda name: dict(source="local", file_format="safetensors", file_name=name,  # noqa: E731
+                              file_path=str(files[name]))
+    c = pool(checkpoints=[cand("checkpoint", "Civitai ckpt", score=0.9, rerank=0.9, civitai_model_id=11, file_name="",
+                               civitai_version_id=12),
+                          cand("checkpoint", "Base", score=0.4, **local("base.safetensors"))],
+             object_loras=[cand("object_lora", "Corgi Deluxe", score=0.9, rerank=0.95, trigger_words=["cdlx"], file_name="",
+                                civitai_model_id=4321, civitai_version_id=8765),
+                           cand("object_lora", "Corgi", score=0.5, rerank=0.4, trigger_words=["pcorgi"],
+                                **local("corgi.safetensors"))])
+    plan = compose_plan(intent(InstructionType.REPLACE, subject="dog", prompt="a corgi"), c)
+    assert plan.checkpoint_name == "base.safetensors"
+    assert [l.name for l in plan.loras] == ["corgi.safetensors"] and plan.loras[0].rank == 1
+    assert plan.trigger_words == ["pcorgi"] and "cdlx" not in plan.prompt
+    assert any("'Corgi Deluxe'" in n and "not installed" in n and
+               "https://civitai.com/models/4321?modelVersionId=8765" in n for n in plan.notes)
+    assert any("'Civitai ckpt'" in n and "https://civitai.com/models/11?modelVersionId=12" in n for n in plan.notes)
+    only_catalog = pool(checkpoints=[cand("checkpoint", "Base", **local("base.safetensors"))],
+                        object_loras=[cand("object_lora", "Corgi Deluxe", civitai_model_id=4321, file_name="")])
+    plan = compose_plan(intent(InstructionType.REPLACE), only_catalog)
+    assert plan.loras == [] and any("no object LoRA candidate can be applied" in n for n in plan.notes)
+
+
+def test_retrieval_notes_survive_into_the_plan():
+    note = "the instruction asks for an image query, but no image was given; searched by text instead"
+    c = pool(checkpoints=[cand("checkpoint", "Base", file_name="base.safetensors")])
+    c.notes.append(note)
+    assert note in compose_plan(intent(InstructionType.REMOVE), c).notes

@@ -51,3 +51,13 @@ def test_image_query_falls_back_to_text_with_a_note_when_no_image_channel():
     text_only = retrieve(index, Intent(instruction="x", instruction_type=InstructionType.GLOBAL_STYLE, subject="",
                                        generation_prompt="watercolour painting"), None, k_checkpoints=1, k_loras=1)
     assert text_only.notes == []
+
+
+def test_catalog_only_candidates_are_marked_not_installed_with_their_civitai_page(tmp_path):
+    installed = _entry(3, "lora", "Ink Local")
+    installed.file_name, installed.source = "ink.safetensors", "local"
+    table = candidates_table(Candidates(intent=None, style_loras=[
+        Candidate(_entry(2, "lora", "Wet Ink"), "style_lora", 0.9), Candidate(installed, "style_lora", 0.5)]))
+    assert "not installed" in next(line for line in table.splitlines() if "Wet Ink" in line)
+    assert "local" in next(line for line in table.splitlines() if "Ink Local" in line)
+    assert "#1 https://civitai.com/models/2?modelVersionId=2" in table

@@ -210,3 +210,41 @@ def test_a_failed_build_shows_no_server_path(tmp_path):
     builds.start("mine", tmp_path, polaris_error)
     builds.wait(10)
     assert events[-1]["message"] == "models/polaris/indexes/notes is not empty"
+
+def test_the_sidebar_plan_and_its_workflows_leave_out_catalog_only_loras_and_their_trigger_words(tmp_path):
+    """A catalog LoRA that fits the request best has no file: the plan takes the local one, and no workflow
+    carries the catalog LoRA's trigger word (it used to be dropped from the loaders but kept in the prompt)."""
+    from polaris_core.embed.text import load_text_encoder
+    from polaris_core.index import ZooIndex
+    from polaris_core.zoo.entry import ZooEntry
+
+    def local(name: str) -> dict:
+        (tmp_path / name).write_bytes(b"x")
+        return dict(source="local", file_format="safetensors", file_name=name, file_path=str(tmp_path / name))
+
+    zoo_entries = [
+        ZooEntry(id="ck", kind="checkpoint", name="Photo Base", base_family="sd15", tags=["photo"],
+                 **local("base.safetensors")),
+        ZooEntry(id="civitai:8765", kind="lora", name="Corgi Deluxe corgi dog", role="object", base_family="sd15",
+                 trigger_words=["cdlx corgi"], tags=["corgi", "dog"], civitai_model_id=4321,
+                 civitai_version_id=8765, example_prompts=["cdlx corgi, a corgi dog on the grass"] * 3),
+        ZooEntry(id="local-dog", kind="lora", name="Small dogs", role="object", base_family="sd15",
+                 trigger_words=["smdog"], tags=["dog"], **local("small-dogs.safetensors")),
+    ]
+    index = ZooIndex.build(zoo_entries, None, text_encoder=load_text_encoder())
+    summary = zoo.plan_instruction(index, "Turn the cat into a corgi dog")
+    object_cards = summary["candidates"]["object_lora"]
+    assert object_cards[0]["name"] == "Corgi Deluxe corgi dog"  # retrieval ranks the catalog LoRA first
+    assert [lora["load_name"] for lora in summary["loras"]] == ["small-dogs.safetensors"]
+    assert any("Corgi Deluxe" in note and "civitai.com/models/4321" in note for note in summary["notes"])
+    for template in zoo.WORKFLOW_TEMPLATES:
+        prompt = zoo.workflow_from_plan(summary, template, ROOT / "workflows" / "api")
+        texts = json.dumps(prompt)
+        assert "cdlx" not in texts and "smdog" in texts
+        assert [n["inputs"]["lora_name"] for n in prompt.values() if n["class_type"] == "LoraLoader"] == \
+            ["small-dogs.safetensors"]
+    assert object_cards[0]["installed"] is False and \
+        object_cards[0]["civitai_page"] == "https://civitai.com/models/4321?modelVersionId=8765"
+    broken = {**summary, "loras": [{**summary["loras"][0], "load_name": ""}]}
+    with pytest.raises(zoo.ZooRequestError, match="no local file"):
+        zoo.workflow_from_plan(broken, "text-to-image", ROOT / "workflows" / "api")

@@ -281,16 +281,20 @@ def test_plan_and_its_workflows(comfy_server):
 
 
 def test_plan_with_the_llm_rerank(comfy_server):
-    """The optional LLM step: the bundled SmolLM2 judges the candidates before the plan is composed."""
+    """The optional LLM step follows Tree Rerank's rule: a judge whose measured weight is about zero is skipped,
+    and the plan says which model, what was measured and what to do."""
     status, _, body = request(comfy_server, "POST", "/polaris/plan",
                               {"index": "demo", "instruction": "Make the whole picture look like a ukiyo-e "
                                                                "woodblock print", "rerank": True}, timeout=600)
     plan = json.loads(body)
     assert status == 200, plan
-    assert plan["reranked"] is True and plan["timings"]["rerank_ms"] > 0
-    assert plan["loras"] and plan["loras"][0]["slot"] == "style_lora"
-    assert "rerank" in plan["loras"][0]["why"]  # the LLM's score is part of why it was chosen
-    assert plan["missing_files"]  # demo entries are catalog models: no workflow can load them
+    assert "SmolLM2" in plan["judge"] and "rerank_ms" in plan["timings"]
+    assert plan["reranked"] is ("skipped" not in plan["judge"])  # a skipped judge says how to connect a better one
+    assert "skipped" not in plan["judge"] or "Load LLM" in plan["judge"]
+    # Demo entries are catalog models: shown with their notes, never planned (no workflow could load them).
+    assert plan["loras"] == [] and plan["candidates"]["style_lora"]
+    assert not plan["candidates"]["style_lora"][0]["installed"]
+    assert any("not installed" in note for note in plan["notes"])
     assert "no local checkpoint" in plan["workflow_problems"]["text-to-image"]
 
 

@@ -146,7 +146,8 @@ def test_tree_rerank_loads_its_llm_through_comfy_and_moves_the_progress_bar(pack
     progress: list[tuple[int, int]] = []
     comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: progress.append((value, total)))
     try:
-        plan, ranked = pack.nodes.rerank.PolarisTreeRerank.execute(llm=llm, candidates=candidates, keep=1).result
+        plan, ranked = pack.nodes.rerank.PolarisTreeRerank.execute(llm=llm, candidates=candidates, keep=1,
+                                                                 judge_weight=1.0).result
     finally:
         comfy.utils.set_progress_bar_global_hook(None)
     assert _registered(llm)

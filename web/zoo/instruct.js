@@ -62,7 +62,7 @@ export function instructionPanel(getIndex, notify) {
         h("div", { class: "pz-prompt-text", text: result.prompt })),
       h("div", { class: "pz-section" }, h("div", { class: "pz-section-title", text: "Negative prompt" }),
         h("div", { class: "pz-prompt-text", text: result.negative_prompt })),
-      ...[...result.notes, ...(result.missing_files.length ?
+      ...[...(result.judge ? [result.judge] : []), ...result.notes, ...(result.missing_files.length ?
         [`Not local files (download them to use the plan): ${result.missing_files.join(", ")}`] : [])]
         .map((note) => h("div", { class: "pz-note", text: note })),
       h("div", { class: "pz-actions" }, openButtons)));
