@@ -119,6 +119,13 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / norms).astype(np.float32, copy=False)
 
 
+def last_of_each(labels: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and normalised vectors keeping only the last occurrence of a label repeated within one call."""
+    _, last = np.unique(labels[::-1], return_index=True)
+    keep = np.sort(len(labels) - 1 - last)
+    return labels[keep], _normalise(vectors[keep])
+
+
 def _similarities(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """queries · vectorsᵀ. A few queries use einsum's own loop: a multi-threaded BLAS gemv can wait
     milliseconds for a second thread on a busy CPU (measured 8 ms vs 0.35 ms at 4,000×384)."""
@@ -254,10 +261,7 @@ class VectorStore:
         vectors = self._check_vectors(vectors, len(labels))
         if not len(labels):
             return
-        # Keep the last occurrence of a label repeated within one call.
-        _, last = np.unique(labels[::-1], return_index=True)
-        keep = np.sort(len(labels) - 1 - last)
-        labels, vectors = labels[keep], _normalise(vectors[keep])
+        labels, vectors = last_of_each(labels, vectors)
         moving = [lab for lab in labels.tolist() if self._where.get(lab, partition) != partition]
         if moving:
             self.delete(moving)

@@ -42,7 +42,7 @@ import numpy as np
 from polaris_core.atomic import ChecksumMemo, write_content_addressed, write_json_atomic
 from polaris_core.errors import ConfigError, IndexFolderError, VectorError, VectorServiceError
 from polaris_core.vectorstore import (DATA_DIR, MANIFEST, VectorStore, _checked_file, _load_npy, _normalise,
-                                      _save_npy, auto_ef)
+                                      _save_npy, auto_ef, last_of_each)
 
 log = logging.getLogger("polaris")
 
@@ -342,9 +342,7 @@ class MilvusVectorStore:
         vectors = self._check_vectors(vectors, len(labels))
         if not len(labels):
             return
-        _, last = np.unique(labels[::-1], return_index=True)
-        keep = np.sort(len(labels) - 1 - last)
-        labels, vectors = labels[keep], _normalise(vectors[keep])
+        labels, vectors = last_of_each(labels, vectors)
         for start in range(0, len(labels), _BATCH):
             rows = [{"label": int(lab), "partition": partition, "vector": vec}
                     for lab, vec in zip(labels[start:start + _BATCH].tolist(), vectors[start:start + _BATCH].tolist())]

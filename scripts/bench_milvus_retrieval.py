@@ -22,22 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from polaris_core.bench.retrieval import SPLITS, load_split, score  # noqa: E402
+from polaris_core.bench.zoo import _QueryMemo  # noqa: E402
 from polaris_core.index import ZooIndex  # noqa: E402
 from polaris_core.retrieve import SearchOptions, search  # noqa: E402
 
 CHANNEL_SETS = (("dense",), ("lexical", "dense", "names", "author"))
-
-
-class _Memo:
-    def __init__(self, real) -> None:
-        self.real, self.encoder_id, self.dim, self.max_tokens = real, real.encoder_id, real.dim, real.max_tokens
-        self.seen: dict[str, np.ndarray] = {}
-
-    def encode(self, texts, **options) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.seen]
-        if missing:
-            self.seen.update(zip(missing, self.real.encode(missing, **options)))
-        return np.stack([self.seen[t] for t in texts])
 
 
 def main() -> int:
@@ -55,7 +44,7 @@ def main() -> int:
     print(f"{args.index}: {len(local)} entries, {len(local.store)} vectors in {type(local.store).__name__}; "
           f"{args.milvus_index}: {len(milvus.store)} vectors in {type(milvus.store).__name__} "
           f"({getattr(milvus.store, 'uri', '')})")
-    memo = _Memo(local.text_encoder)
+    memo = _QueryMemo(local.text_encoder)
     local.set_text_encoder(memo)
     milvus.set_text_encoder(memo)
     print(f"{'split':<16} {'channels':<28} {'R@10 local':>10} {'R@10 milvus':>11} {'MRR local':>9} {'MRR milvus':>10} "
