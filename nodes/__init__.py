@@ -5,7 +5,8 @@ from typing_extensions import override
 
 from comfy_api.v0_0_2 import ComfyExtension, io
 
-from . import apply, glue, index, loaders, mask, parse, rerank, retrieve, routes
+from . import apply, index, loaders, mask, parse, rerank, retrieve, routes
+from .comfy import folders, previews
 
 NODE_CLASSES: list[type[io.ComfyNode]] = [
     *loaders.NODES,
@@ -26,7 +27,7 @@ class PolarisExtension(ComfyExtension):
 
 async def comfy_entrypoint() -> PolarisExtension:
     # ComfyUI 0.3.75 calls this once while loading custom nodes (it does not call ComfyExtension.on_load).
-    glue.register_model_folders()
-    glue.install_example_inputs()
+    folders.register_model_folders()
+    previews.install_example_inputs()
     routes.register()  # the Zoo sidebar's /polaris/... routes
     return PolarisExtension()

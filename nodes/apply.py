@@ -4,7 +4,8 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.v0_0_2 import io, ui
 
-from . import glue, types
+from . import types
+from .comfy import execution, lora, sampling
 
 
 FROM_PLAN, UNIFORM, STYLE_LATE_SUBJECT_EARLY = "from plan", "uniform", "style late, subject early"
@@ -68,16 +69,16 @@ class PolarisApplyPlan(io.ComfyNode):
         from polaris_core.errors import PlanError
         from polaris_core.plan import Plan
 
-        glue.refuse_non_finite(glue.APPLY_NODE, lora_strength_scale=lora_strength_scale)
+        execution.refuse_non_finite(lora.APPLY_NODE, lora_strength_scale=lora_strength_scale)
         plan = Plan.from_value(plan)  # a Plan, or a literal (dict / JSON) from an API graph, validated
         if plan.checkpoint is None:
             raise PlanError("The plan has no checkpoint (the zoo had none that fits); add checkpoints to the index "
                             "or load one with a core checkpoint loader.")
         plan.validate(lora_strength_scale)
-        model, clip, vae = glue.load_checkpoint(plan.checkpoint_name)
+        model, clip, vae = sampling.load_checkpoint(plan.checkpoint_name)
         loras = [(name, weight * lora_strength_scale) for name, weight in plan.lora_weights()]
         schedules = lora_schedules(plan, lora_schedule)
-        model, clip = glue.apply_loras(model, clip, loras, schedules)
+        model, clip = lora.apply_loras(model, clip, loras, schedules)
         prompt = ", ".join(p for p in (plan.prompt, extra_prompt.strip()) if p)
         lora_names = ", ".join(f"{name}:{weight:.2f}" for name, weight in loras)
         scheduled = [f"schedule {name}: {s.describe()}" for (name, _), s in zip(loras, schedules)
@@ -125,8 +126,8 @@ class PolarisInpaintMasked(io.ComfyNode):
     @classmethod
     def execute(cls, model, clip, vae, image, mask, prompt, negative_prompt, seed, steps, cfg, sampler_name,
                 scheduler, denoise, grow_mask_by) -> io.NodeOutput:
-        glue.refuse_non_finite("Inpaint Masked (Polaris)", cfg=cfg, denoise=denoise)
-        edited = glue.inpaint(model, clip, vae, image, mask, prompt, negative_prompt, seed=seed, steps=steps,
+        execution.refuse_non_finite("Inpaint Masked (Polaris)", cfg=cfg, denoise=denoise)
+        edited = sampling.inpaint(model, clip, vae, image, mask, prompt, negative_prompt, seed=seed, steps=steps,
                               cfg=cfg, sampler_name=sampler_name, scheduler=scheduler, denoise=denoise,
                               grow_mask_by=grow_mask_by)
         height, width = edited.shape[1:3]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io, ui
 
-from . import glue, types
+from . import types
+from .comfy import execution, folders, indexes
 
 DEMO = "(demo zoo)"
 BUILD_NODE = "Build Zoo Index (Polaris)"
@@ -65,21 +66,21 @@ def build_index(index_name: str, *, node: str, scan_checkpoints: bool = True, sc
     from polaris_core.pipeline import build_or_update_index
 
     try:
-        folder = glue.index_folder(index_name)
+        folder = indexes.index_folder(index_name)
     except PolarisError as exc:
         raise type(exc)(f"{node}: index_name: {exc}") from exc
-    roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if scan_checkpoints]
-    roots += [(p, "lora") for p in glue.folder_list("loras") if scan_loras]
-    files = glue.resolve_catalog_paths(catalogs)
-    on_step, check_cancel = glue.callbacks()
+    roots = [(p, "checkpoint") for p in folders.folder_list("checkpoints") if scan_checkpoints]
+    roots += [(p, "lora") for p in folders.folder_list("loras") if scan_loras]
+    files = indexes.resolve_catalog_paths(catalogs)
+    on_step, check_cancel = execution.callbacks()
     try:
         return build_or_update_index(
-            folder, catalogs=files, model_roots=roots, cache_dir=glue.cache_folder(), clip=clip,
-            allow_shrink=bool(allow_removing_entries), label=glue.index_label(folder.name),
+            folder, catalogs=files, model_roots=roots, cache_dir=indexes.cache_folder(), clip=clip,
+            allow_shrink=bool(allow_removing_entries), label=indexes.index_label(folder.name),
             how_to_allow_shrink=f"tick allow_removing_entries on {BUILD_NODE} and queue it again",
             what=f"a {node} node", on_step=on_step, check_cancel=check_cancel, milvus_uri=milvus_uri)
     except PolarisError as exc:  # said in the graph's terms, without the server's paths
-        raise type(exc)(glue.public_message(str(exc))) from exc
+        raise type(exc)(folders.public_message(str(exc))) from exc
 
 
 def build_on_first_use(index_name: str, clip=None):
@@ -109,7 +110,7 @@ class PolarisLoadIndex(io.ComfyNode):
                         "cancel stops it and writes nothing). Reloads by itself when the index folder changes. "
                         "Connect a CLIP to search by image.",
             inputs=[
-                io.Combo.Input("index_name", options=glue.index_choices(DEMO), default=glue.DEFAULT_INDEX,
+                io.Combo.Input("index_name", options=indexes.index_choices(DEMO), default=indexes.DEFAULT_INDEX,
                                tooltip="An index in models/polaris/indexes. One that does not exist yet (such as "
                                        "'my-zoo' on a fresh install) is built from models/checkpoints and "
                                        "models/loras on the first run; Build Zoo Index rescans it when you add "
@@ -125,11 +126,11 @@ class PolarisLoadIndex(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, index_name: str, **_) -> bool | str:
         # A missing index is not an error: the first run builds it.
-        return True if index_name == DEMO else glue.check_index_name(index_name, missing_ok=True)
+        return True if index_name == DEMO else indexes.check_index_name(index_name, missing_ok=True)
 
     @classmethod
     def fingerprint_inputs(cls, index_name: str, **_):
-        return "demo" if index_name == DEMO else glue.index_fingerprint(index_name)
+        return "demo" if index_name == DEMO else indexes.index_fingerprint(index_name)
 
     @classmethod
     def execute(cls, index_name: str, clip=None) -> io.NodeOutput:
@@ -140,14 +141,14 @@ class PolarisLoadIndex(io.ComfyNode):
 
         first_run = ""
         if index_name == DEMO:
-            index = demo_index(glue.demo_folder(), cache_dir=glue.cache_folder(), label=glue.index_label("demo")).index
-        elif not is_index_folder(glue.index_folder(index_name)):
+            index = demo_index(indexes.demo_folder(), cache_dir=indexes.cache_folder(), label=indexes.index_label("demo")).index
+        elif not is_index_folder(indexes.index_folder(index_name)):
             build = build_on_first_use(index_name, clip)
             index = build.index
             first_run = (f"first run: built '{index_name}' from models/checkpoints and models/loras "
                          f"({build.summary()}). Run Build Zoo Index (Polaris) when you add models.\n\n")
         else:
-            index = glue.load_index(index_name)
+            index = indexes.load_index(index_name)
         notes = attach_clip(index, clip) if clip is not None else []
         return io.NodeOutput(index, ui=ui.PreviewText(first_run + index_summary(index, index_name, notes)))
 

@@ -1,6 +1,6 @@
 """Loader nodes: the LLM, open_clip CLIP and Segment Anything.
 
-Each model is loaded on ComfyUI's offload device and handed to its memory manager (glue.managed): it
+Each model is loaded on ComfyUI's offload device and handed to its memory manager (models.managed): it
 takes the GPU only for its own work, and ComfyUI can unload it when sampling needs the room. A file
 that is missing, or an empty model folder, is reported on the node by validate_inputs, before anything
 runs; fingerprint_inputs makes ComfyUI reload a file that was replaced.
@@ -11,7 +11,8 @@ import logging
 
 from comfy_api.v0_0_2 import io, ui
 
-from . import glue, types
+from . import types
+from .comfy import folders, models
 
 BUNDLED = "(bundled SmolLM2-135M)"
 NO_BUNDLED_LLM = ("no LLM: the bundled SmolLM2-135M is not installed, so Tree Rerank keeps the retrieval order "
@@ -32,7 +33,7 @@ class PolarisLoadLLM(io.ComfyNode):
             description="Loads a local causal language model for parsing and tree reranking. "
                         "Put transformers folders or .gguf files in models/polaris/llm.",
             inputs=[
-                io.Combo.Input("model", options=[BUNDLED, *glue.llm_names()], default=BUNDLED,
+                io.Combo.Input("model", options=[BUNDLED, *folders.llm_names()], default=BUNDLED,
                                tooltip="A transformers model folder or a .gguf file from models/polaris/llm, or "
                                        "the SmolLM2 package if installed."),
                 io.Combo.Input("dtype", options=["float32", "bfloat16", "float16"], default="float32",
@@ -45,7 +46,7 @@ class PolarisLoadLLM(io.ComfyNode):
     def validate_inputs(cls, model: str) -> bool | str:
         if model == BUNDLED or model is None:
             return True
-        return glue.missing_model_message(LLM_NODE, "model", glue.POLARIS_LLM_KEY, model, glue.llm_names()) or True
+        return folders.missing_model_message(LLM_NODE, "model", folders.POLARIS_LLM_KEY, model, folders.llm_names()) or True
 
     @classmethod
     def fingerprint_inputs(cls, model: str, **_) -> str:
@@ -54,7 +55,7 @@ class PolarisLoadLLM(io.ComfyNode):
         from polaris_core.errors import PolarisError
 
         try:
-            return glue.file_fingerprint(glue.llm_path(model, node=LLM_NODE, widget="model"))
+            return folders.file_fingerprint(folders.llm_path(model, node=LLM_NODE, widget="model"))
         except PolarisError:  # validate_inputs reports it
             return "missing"
 
@@ -64,7 +65,7 @@ class PolarisLoadLLM(io.ComfyNode):
         from polaris_core.llm import load_llm
         from polaris_core.weights import default_llm_path
 
-        path = None if model == BUNDLED else glue.llm_path(model, node=LLM_NODE, widget="model")
+        path = None if model == BUNDLED else folders.llm_path(model, node=LLM_NODE, widget="model")
         if path is None:
             try:
                 default_llm_path()
@@ -74,11 +75,11 @@ class PolarisLoadLLM(io.ComfyNode):
                 # their image: Tree Rerank keeps the retrieval order when no LLM comes.
                 log.warning("the bundled SmolLM2-135M is not installed; Tree Rerank keeps the retrieval order")
                 return io.NodeOutput(None, ui=ui.PreviewText(NO_BUNDLED_LLM))
-        with glue.node_errors(LLM_NODE, "model", model):
-            llm = load_llm(path, dtype=dtype, device=glue.offload_device("llm"), cache=False)
+        with folders.node_errors(LLM_NODE, "model", model):
+            llm = load_llm(path, dtype=dtype, device=models.offload_device("llm"), cache=False)
         from polaris_core.report import loaded_summary
 
-        llm = glue.managed(llm, "llm")
+        llm = models.managed(llm, "llm")
         return io.NodeOutput(llm, ui=ui.PreviewText(loaded_summary("LLM", llm, model)))
 
 
@@ -92,7 +93,7 @@ class PolarisLoadCLIP(io.ComfyNode):
             description="Loads open_clip weights (.safetensors in models/polaris/clip) for mask scoring and the "
                         "image channel of retrieval.",
             inputs=[
-                io.Combo.Input("clip_name", options=glue.model_list(glue.POLARIS_CLIP_KEY),
+                io.Combo.Input("clip_name", options=folders.model_list(folders.POLARIS_CLIP_KEY),
                                tooltip="An open_clip checkpoint saved as .safetensors."),
                 io.String.Input("architecture", default="ViT-B-32",
                                 tooltip="The open_clip model name the weights belong to, e.g. ViT-B-32 or ViT-L-14."),
@@ -102,23 +103,23 @@ class PolarisLoadCLIP(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, clip_name: str) -> bool | str:
-        return glue.missing_model_message(CLIP_NODE, "clip_name", glue.POLARIS_CLIP_KEY, clip_name,
-                                          glue.model_list(glue.POLARIS_CLIP_KEY)) or True
+        return folders.missing_model_message(CLIP_NODE, "clip_name", folders.POLARIS_CLIP_KEY, clip_name,
+                                          folders.model_list(folders.POLARIS_CLIP_KEY)) or True
 
     @classmethod
     def fingerprint_inputs(cls, clip_name: str, **_) -> str:
-        return glue.model_fingerprint(glue.POLARIS_CLIP_KEY, clip_name)
+        return folders.model_fingerprint(folders.POLARIS_CLIP_KEY, clip_name)
 
     @classmethod
     def execute(cls, clip_name: str, architecture: str) -> io.NodeOutput:
         from polaris_core.clip_model import load_clip
 
-        path = glue.safe_weights_path(glue.POLARIS_CLIP_KEY, clip_name, node=CLIP_NODE, widget="clip_name")
-        with glue.node_errors(CLIP_NODE, "clip_name", clip_name):
-            clip = load_clip(path, arch=architecture, device=glue.offload_device("clip"), cache=False)
+        path = folders.safe_weights_path(folders.POLARIS_CLIP_KEY, clip_name, node=CLIP_NODE, widget="clip_name")
+        with folders.node_errors(CLIP_NODE, "clip_name", clip_name):
+            clip = load_clip(path, arch=architecture, device=models.offload_device("clip"), cache=False)
         from polaris_core.report import loaded_summary
 
-        clip = glue.managed(clip, "clip")
+        clip = models.managed(clip, "clip")
         return io.NodeOutput(clip, ui=ui.PreviewText(loaded_summary("CLIP", clip, clip_name)))
 
 
@@ -132,7 +133,7 @@ class PolarisLoadSAM(io.ComfyNode):
             description="Loads a Segment Anything model (vit_b, vit_l or vit_h, detected from the weights) from "
                         "models/sams. Weights must be .safetensors; .pth pickles are refused.",
             inputs=[
-                io.Combo.Input("sam_name", options=glue.model_list(glue.SAM_KEY),
+                io.Combo.Input("sam_name", options=folders.model_list(folders.SAM_KEY),
                                tooltip="A SAM checkpoint converted to .safetensors."),
             ],
             outputs=[types.SamModel.Output(display_name="sam")],
@@ -140,23 +141,23 @@ class PolarisLoadSAM(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, sam_name: str) -> bool | str:
-        return glue.missing_model_message(SAM_NODE, "sam_name", glue.SAM_KEY, sam_name,
-                                          glue.model_list(glue.SAM_KEY)) or True
+        return folders.missing_model_message(SAM_NODE, "sam_name", folders.SAM_KEY, sam_name,
+                                          folders.model_list(folders.SAM_KEY)) or True
 
     @classmethod
     def fingerprint_inputs(cls, sam_name: str, **_) -> str:
-        return glue.model_fingerprint(glue.SAM_KEY, sam_name)
+        return folders.model_fingerprint(folders.SAM_KEY, sam_name)
 
     @classmethod
     def execute(cls, sam_name: str) -> io.NodeOutput:
         from polaris_core.sam_model import load_sam
 
-        path = glue.safe_weights_path(glue.SAM_KEY, sam_name, node=SAM_NODE, widget="sam_name")
-        with glue.node_errors(SAM_NODE, "sam_name", sam_name):
-            sam = load_sam(path, device=glue.offload_device("sam"), cache=False)
+        path = folders.safe_weights_path(folders.SAM_KEY, sam_name, node=SAM_NODE, widget="sam_name")
+        with folders.node_errors(SAM_NODE, "sam_name", sam_name):
+            sam = load_sam(path, device=models.offload_device("sam"), cache=False)
         from polaris_core.report import loaded_summary
 
-        sam = glue.managed(sam, "sam")
+        sam = models.managed(sam, "sam")
         return io.NodeOutput(sam, ui=ui.PreviewText(loaded_summary("SAM", sam, sam_name)))
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io, ui
 
-from . import glue, types
+from . import types
+from .comfy import execution, tensors
 
 
 class PolarisMaskRegion(io.ComfyNode):
@@ -49,20 +50,20 @@ class PolarisMaskRegion(io.ComfyNode):
         from polaris_core.mask.overlay import render_overlay
         from polaris_core.report import mask_summary
 
-        glue.refuse_non_finite("Mask Region (Polaris)", grow_px=grow_px, feather_px=feather_px,
+        execution.refuse_non_finite("Mask Region (Polaris)", grow_px=grow_px, feather_px=feather_px,
                                min_predicted_iou=min_predicted_iou, min_stability=min_stability,
                                max_overlap=max_overlap)
-        rgb = glue.image_to_numpy(image)
-        on_step, check_cancel = glue.callbacks()
+        rgb = tensors.image_to_numpy(image)
+        on_step, check_cancel = execution.callbacks()
         options = MaskOptions(points_per_side=points_per_side, grow_px=grow_px, feather_px=feather_px,
                               pred_iou_thresh=min_predicted_iou, stability_score_thresh=min_stability,
                               box_nms_thresh=max_overlap, candidate=candidate)
         result = mask_region(rgb, subject_override.strip() or intent.subject, instruction_type=intent.instruction_type,
                              contour_compatibility=intent.contour_compatibility,
                              sam=sam, clip=clip, options=options, on_step=on_step, check_cancel=check_cancel)
-        preview = glue.numpy_to_image(render_overlay(rgb, result.candidates, top=5))
+        preview = tensors.numpy_to_image(render_overlay(rgb, result.candidates, top=5))
         shown = {**ui.PreviewImage(preview, cls=cls).as_dict(), "text": (mask_summary(result),)}
-        return io.NodeOutput(glue.mask_to_tensor(result.mask), result, ui=shown)
+        return io.NodeOutput(tensors.mask_to_tensor(result.mask), result, ui=shown)
 
 
 NODES = [PolarisMaskRegion]

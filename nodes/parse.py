@@ -5,7 +5,8 @@ import os
 
 from comfy_api.v0_0_2 import io, ui
 
-from . import glue, types
+from . import types
+from .comfy import tensors
 
 
 class PolarisParseInstruction(io.ComfyNode):
@@ -55,7 +56,7 @@ class PolarisParseInstruction(io.ComfyNode):
             options["llm"] = llm  # the loaded model itself, managed by ComfyUI: never a second copy
         elif backend == "openai":
             options["base_url"] = _operator_base_url(base_url)
-        picture = glue.image_to_numpy(image) if image is not None else None
+        picture = tensors.image_to_numpy(image) if image is not None else None
         intent = parse(instruction, picture, backend, **options)
         summary = describe_intent(intent)
         return io.NodeOutput(intent, intent.generation_prompt, intent.subject, int(intent.instruction_type),

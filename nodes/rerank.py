@@ -7,7 +7,8 @@ from pathlib import Path
 
 from comfy_api.v0_0_2 import io
 
-from . import glue, types
+from . import types
+from .comfy import execution, folders, previews
 
 log = logging.getLogger("polaris")
 
@@ -19,7 +20,7 @@ def judge_weight_files() -> list[Path]:
     import folder_paths
 
     try:
-        return [Path(p) / "judge-weights.json" for p in folder_paths.get_folder_paths(glue.POLARIS_KEY)]
+        return [Path(p) / "judge-weights.json" for p in folder_paths.get_folder_paths(folders.POLARIS_KEY)]
     except (KeyError, AttributeError):  # the folder key is not registered yet
         return []
 
@@ -68,21 +69,21 @@ class PolarisTreeRerank(io.ComfyNode):
         from polaris_core.report import candidates_table, plan_summary
         from polaris_core.rerank import TreeReranker
 
-        glue.refuse_non_finite("Tree Rerank (Polaris)", judge_weight=judge_weight)
+        execution.refuse_non_finite("Tree Rerank (Polaris)", judge_weight=judge_weight)
         if llm is None:  # no LLM connected, or the bundled one is not installed: retrieval order
             ranked = candidates
             plan = compose_plan(candidates.intent, ranked)
             plan.notes.append("no LLM: the plan follows the retrieval order (connect Load LLM (Polaris) to rerank)")
             judge = "no LLM connected: retrieval's order stands (connect Load LLM (Polaris) to let an LLM judge)"
         else:
-            on_step, check_cancel = glue.callbacks()
+            on_step, check_cancel = execution.callbacks()
             weight = None if judge_weight == MEASURED else float(judge_weight)
             reranker = TreeReranker(llm, score_mode=score, judge_weight=weight)
             ranked = reranker.rerank_all(candidates, keep=keep, on_step=on_step, check_cancel=check_cancel)
             plan = compose_plan(candidates.intent, ranked)
             judge = reranker.judge_summary()
         text = "PLAN\n" + plan_summary(plan) + "\n\nJUDGE\n" + judge + "\n\nRANKED\n" + candidates_table(ranked)
-        return io.NodeOutput(plan, ranked, ui=glue.candidate_preview(ranked, text))
+        return io.NodeOutput(plan, ranked, ui=previews.candidate_preview(ranked, text))
 
 
 def _register_weight_files() -> None:

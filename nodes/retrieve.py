@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from comfy_api.v0_0_2 import io
 
-from . import glue, types
+from . import types
+from .comfy import previews, tensors
 
 
 class PolarisRetrieveCheckpoint(io.ComfyNode):
@@ -31,11 +32,11 @@ class PolarisRetrieveCheckpoint(io.ComfyNode):
         from polaris_core.report import candidates_table
         from polaris_core.retrieve import retrieve_checkpoints
 
-        picture = glue.image_to_numpy(image) if image is not None else None
+        picture = tensors.image_to_numpy(image) if image is not None else None
         candidates = retrieve_checkpoints(index, intent, picture, k=top_k)
         best = candidates.checkpoints[0].entry if candidates.checkpoints else None
         name = (best.file_name or best.name) if best else ""
-        return io.NodeOutput(candidates, name, ui=glue.candidate_preview(candidates, candidates_table(candidates)))
+        return io.NodeOutput(candidates, name, ui=previews.candidate_preview(candidates, candidates_table(candidates)))
 
 
 class PolarisRetrieveLoRA(io.ComfyNode):
@@ -62,9 +63,9 @@ class PolarisRetrieveLoRA(io.ComfyNode):
         from polaris_core.report import candidates_table
         from polaris_core.retrieve import retrieve_loras
 
-        picture = glue.image_to_numpy(image) if image is not None else None
+        picture = tensors.image_to_numpy(image) if image is not None else None
         result = retrieve_loras(index, candidates, picture, k=top_k)
-        return io.NodeOutput(result, ui=glue.candidate_preview(result, candidates_table(result)))
+        return io.NodeOutput(result, ui=previews.candidate_preview(result, candidates_table(result)))
 
 
 NODES = [PolarisRetrieveCheckpoint, PolarisRetrieveLoRA]

@@ -17,7 +17,7 @@ from aiohttp import web
 from polaris_core.errors import PolarisError, UnsafePathError
 from polaris_core import zoo_service as zoo
 
-from . import glue
+from .comfy import folders, indexes, models
 
 log = logging.getLogger("polaris")
 
@@ -52,7 +52,7 @@ def _handle_errors(handler):
         try:
             return await handler(request)
         except PolarisError as exc:
-            return _error(_status_of(exc), glue.public_message(str(exc)))
+            return _error(_status_of(exc), folders.public_message(str(exc)))
         except Exception:  # never leak a traceback to the page; the server log has it
             log.exception("zoo sidebar route %s failed", request.path)
             return _error(500, "Polaris hit an internal error; the ComfyUI log has the details.")
@@ -77,7 +77,7 @@ async def _json_body(request: web.Request) -> dict:
 
 # ---------------------------------------------------------------- indexes by name
 def _folder(name: str) -> Path:
-    return glue.demo_folder() if name == DEMO else glue.index_folder(name)
+    return indexes.demo_folder() if name == DEMO else indexes.index_folder(name)
 
 
 def _index(name: str):
@@ -88,7 +88,7 @@ def _index(name: str):
             if zoo.folder_signature(folder) is None:
                 from polaris_core.pipeline import demo_index
 
-                demo_index(folder, cache_dir=glue.cache_folder(), label=glue.index_label(DEMO))
+                demo_index(folder, cache_dir=indexes.cache_folder(), label=indexes.index_label(DEMO))
     return _cache.get(folder)
 
 
@@ -96,19 +96,19 @@ def _model_roots() -> list[Path]:
     """Folders whose files the preview route may serve: ComfyUI's model folders for what is indexed."""
     roots = []
     for key in ("checkpoints", "loras", "embeddings"):
-        roots += [Path(p) for p in glue.folder_list(key)]
+        roots += [Path(p) for p in folders.folder_list(key)]
     return roots
 
 
 def _list_indexes() -> dict:
     out = []
-    for name in [DEMO, *glue.index_names()]:
+    for name in [DEMO, *indexes.index_names()]:
         try:
             if name == DEMO:
                 _index(DEMO)  # built on first use
             out.append(zoo.index_info(name, _folder(name)))
         except PolarisError as exc:
-            out.append({"name": name, "error": glue.public_message(str(exc))})
+            out.append({"name": name, "error": folders.public_message(str(exc))})
     return {"indexes": out, "build": _builds.status() if _builds else zoo.BuildStatus().to_dict()}
 
 
@@ -136,7 +136,7 @@ def _managed_llm():
     """The bundled LLM as Load LLM (Polaris) loads it: on the offload device, under ComfyUI's memory manager."""
     from polaris_core.llm import load_llm
 
-    return glue.managed(load_llm(None, device=glue.offload_device("llm"), cache=False), "llm")
+    return models.managed(load_llm(None, device=models.offload_device("llm"), cache=False), "llm")
 
 
 def _plan(name: str, instruction: str, rerank: bool) -> dict:
@@ -159,16 +159,16 @@ def _start_build(request: zoo.BuildRequest) -> dict:
 
     folder = _folder(request.name)
     try:
-        catalogs = glue.resolve_catalog_paths(request.catalogs) if request.catalogs.strip() else []
+        catalogs = indexes.resolve_catalog_paths(request.catalogs) if request.catalogs.strip() else []
     except PolarisError as exc:  # a path outside the allowed folders, or a missing file: the request is wrong
-        raise zoo.ZooRequestError(glue.public_message(str(exc))) from exc
-    roots = [(p, "checkpoint") for p in glue.folder_list("checkpoints") if request.scan_checkpoints]
-    roots += [(p, "lora") for p in glue.folder_list("loras") if request.scan_loras]
+        raise zoo.ZooRequestError(folders.public_message(str(exc))) from exc
+    roots = [(p, "checkpoint") for p in folders.folder_list("checkpoints") if request.scan_checkpoints]
+    roots += [(p, "lora") for p in folders.folder_list("loras") if request.scan_loras]
 
     def run(on_step, check_cancel):
         build = build_or_update_index(
-            folder, catalogs=catalogs, model_roots=roots, cache_dir=glue.cache_folder(),
-            allow_shrink=request.allow_removing_entries, label=glue.index_label(request.name),
+            folder, catalogs=catalogs, model_roots=roots, cache_dir=indexes.cache_folder(),
+            allow_shrink=request.allow_removing_entries, label=indexes.index_label(request.name),
             how_to_allow_shrink='tick "Allow removing entries" in the Indexes panel and build again',
             what="a build from the Zoo sidebar's Indexes panel", on_step=on_step, check_cancel=check_cancel,
             milvus_uri=request.milvus_uri)
@@ -253,7 +253,7 @@ ROUTES = (
 
 def new_builds(notify) -> zoo.IndexBuilds:
     """The sidebar's build runner: `notify(status)` gets every progress event, its messages without server paths."""
-    return zoo.IndexBuilds(notify, public_message=glue.public_message)
+    return zoo.IndexBuilds(notify, public_message=folders.public_message)
 
 
 def register() -> bool:

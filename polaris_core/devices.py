@@ -3,7 +3,7 @@
 polaris_core never moves a loaded model between devices on its own. A loaded model (`LoadedLLM`,
 `LoadedClip`, `LoadedSam`) has a `manager`: None for plain use (the CLI, scripts: the model stays on
 the device it was loaded on), or an object the host sets, such as ComfyUI's memory manager through
-`nodes/glue.py`. Before its own work, core code calls `load_for_work(model, ...)`; the host then puts
+`nodes/comfy/models.py`. Before its own work, core code calls `load_for_work(model, ...)`; the host then puts
 those models on their compute device (together, so one does not evict the other) and may offload them
 again once the work is done, e.g. to make room for sampling.
 """

@@ -1,7 +1,7 @@
 """Load a local transformers causal LM (a folder or a GGUF file), offline.
 
 Shared by the transformers parser backend and the tree reranker. A host that manages device memory
-(ComfyUI, through nodes/glue.py) loads with `cache=False` on its offload device and sets `manager`
+(ComfyUI, through nodes/comfy/models.py) loads with `cache=False` on its offload device and sets `manager`
 (see polaris_core.devices); plain callers get a small per-process cache.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Progress and cancellation callbacks passed into long core operations.
 
-Core functions take ``on_step(i, n)`` and ``check_cancel()``; ComfyUI's glue
+Core functions take ``on_step(i, n)`` and ``check_cancel()``; ComfyUI's seam (nodes/comfy/execution.py)
 module adapts them to ProgressBar and interrupts, the CLI to tqdm.
 """
 from __future__ import annotations

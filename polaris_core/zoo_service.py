@@ -453,7 +453,7 @@ _RERANKING = threading.Lock()
 def default_reranker(load_llm: Optional[Callable[[], Any]] = None):
     """The tree reranker over the bundled LLM, loaded once (only when a plan asks for it).
 
-    `load_llm()` loads it; a host passes its managed loader (ComfyUI's memory manager, `nodes/glue.py`), so
+    `load_llm()` loads it; a host passes its managed loader (ComfyUI's memory manager, `nodes/comfy/models.py`), so
     the sidebar's LLM is placed and offloaded like the nodes' and no unmanaged copy sits on the GPU."""
     with _RERANKER_LOCK:
         if not _RERANKER:
@@ -631,7 +631,7 @@ class IndexBuilds:
     """One index build at a time, in a worker thread, with progress events and cancel.
 
     `notify(status_dict)` is called on the worker thread at each progress step (at most every
-    `interval` seconds) and when the build ends; the ComfyUI glue forwards it over the websocket.
+    `interval` seconds) and when the build ends; the ComfyUI seam (nodes/routes.py) forwards it over the websocket.
     """
 
     def __init__(self, notify: Callable[[dict], None], interval: float = 0.1,

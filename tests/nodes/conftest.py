@@ -43,5 +43,5 @@ def pack(comfy):
         sys.modules[name] = module
         spec.loader.exec_module(module)
     module = sys.modules[name]
-    module.nodes.glue.register_model_folders()
+    module.nodes.comfy.folders.register_model_folders()
     return module

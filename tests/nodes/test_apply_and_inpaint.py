@@ -30,33 +30,33 @@ def model_dirs(comfy, pack, sd15_checkpoint, lora_files, format_loras):
 
 @pytest.fixture(scope="module")
 def loaded(pack, model_dirs, sd15_checkpoint):
-    return pack.nodes.glue.load_checkpoint(sd15_checkpoint.name)
+    return pack.nodes.comfy.sampling.load_checkpoint(sd15_checkpoint.name)
 
 
 def test_fitting_loras_apply_and_foreign_ones_are_refused_before_sampling(pack, loaded, lora_files, format_loras):
     from polaris_core.errors import ModelFileError, PlanError, UnsafePathError
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     model, clip, _ = loaded
     path = next(iter(lora_files.values()))
-    matched, not_loaded = glue.lora_fit(str(path), model, clip)
+    matched, not_loaded = seam.lora.lora_fit(str(path), model, clip)
     assert matched == 40 and not_loaded == []
-    patched_model, patched_clip = glue.apply_loras(model, clip, [(path.name, 0.7)])
+    patched_model, patched_clip = seam.lora.apply_loras(model, clip, [(path.name, 0.7)])
     assert len(patched_model.patches) == 32 and len(patched_clip.patcher.patches) == 8
     sdxl = format_loras["sdxl"].name
-    matched, not_loaded = glue.lora_fit(str(format_loras["sdxl"]), model, clip)
+    matched, not_loaded = seam.lora.lora_fit(str(format_loras["sdxl"]), model, clip)
     assert matched == 1 and len(not_loaded) == 9  # its first text-encoder layer exists in SD1.5, the rest does not
     with pytest.raises(PlanError, match=r"Apply Plan \(Polaris\): LoRA polaris-sdxl.safetensors does not fit.*te2"):
-        glue.apply_loras(model, clip, [(path.name, 0.7), (sdxl, 0.5)])
+        seam.lora.apply_loras(model, clip, [(path.name, 0.7), (sdxl, 0.5)])
     assert len(model.patches) == 0 and len(clip.patcher.patches) == 0  # nothing was half-applied
     with pytest.raises(ModelFileError, match="pickle"):
-        glue.apply_loras(model, clip, [("pickled.pt", 1.0)])
+        seam.lora.apply_loras(model, clip, [("pickled.pt", 1.0)])
     with pytest.raises(ModelFileError, match=r"Apply Plan \(Polaris\): .*corrupt.safetensors is not a readable"):
-        glue.apply_loras(model, clip, [("corrupt.safetensors", 1.0)])
+        seam.lora.apply_loras(model, clip, [("corrupt.safetensors", 1.0)])
     with pytest.raises(ModelFileError, match="'gone.safetensors', which is not in models/loras.*Build Zoo Index"):
-        glue.apply_loras(model, clip, [("gone.safetensors", 1.0)])
+        seam.lora.apply_loras(model, clip, [("gone.safetensors", 1.0)])
     with pytest.raises(UnsafePathError):
-        glue.apply_loras(model, clip, [("../checkpoints/" + path.name, 1.0)])
+        seam.lora.apply_loras(model, clip, [("../checkpoints/" + path.name, 1.0)])
 
 
 @pytest.mark.parametrize("fmt", FITTING_FORMATS)
@@ -64,12 +64,12 @@ def test_every_lora_format_comfyui_reads_is_applied(pack, loaded, format_loras, 
     """diffusers, PEFT and LyCORIS (LoCon, LoHa, LoKr, OFT) LoRAs fit, and ComfyUI's patch math changes the weights."""
     import comfy.lora
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     model, clip, _ = loaded
-    matched, not_loaded = glue.lora_fit(str(format_loras[fmt]), model, clip)
+    matched, not_loaded = seam.lora.lora_fit(str(format_loras[fmt]), model, clip)
     assert matched == 3 and not_loaded == []
     with caplog.at_level(logging.WARNING):
-        patched_model, patched_clip = glue.apply_loras(model, clip, [(format_loras[fmt].name, 1.0)])
+        patched_model, patched_clip = seam.lora.apply_loras(model, clip, [(format_loras[fmt].name, 1.0)])
         patches = {**patched_model.patches, **patched_clip.patcher.patches}
         assert len(patches) == 3
         weights = {**patched_model.model.state_dict(), **patched_clip.cond_stage_model.state_dict()}
@@ -81,13 +81,13 @@ def test_every_lora_format_comfyui_reads_is_applied(pack, loaded, format_loras, 
 
 
 def test_inpaint_keeps_every_pixel_outside_the_mask(pack, loaded):
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     model, clip, vae = loaded
     gen = torch.Generator().manual_seed(1)
     image = torch.rand(1, 68, 76, 3, generator=gen)  # not a multiple of 8 on purpose
     mask = torch.zeros(1, 68, 76)
     mask[:, 20:50, 30:60] = 1.0
-    out = glue.inpaint(model, clip, vae, image, mask, "a corgi", "blurry", seed=3, steps=1, cfg=2.0,
+    out = seam.sampling.inpaint(model, clip, vae, image, mask, "a corgi", "blurry", seed=3, steps=1, cfg=2.0,
                        sampler_name="euler", scheduler="normal", denoise=1.0, grow_mask_by=6)
     assert out.shape == image.shape and torch.isfinite(out).all()
     outside = mask[..., None].expand_as(image) == 0
@@ -167,18 +167,18 @@ def test_a_lora_whose_tensors_do_not_fit_is_refused_whole_naming_the_tensor(pack
                                                                              damaged_loras, kind, caplog):
     from polaris_core.errors import PlanError
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     model, clip, _ = loaded
     name, bad = damaged_loras[kind]
-    lora_dir = glue.folder_paths.get_folder_paths("loras")[0]
-    placed, not_loaded = glue.lora_fit(f"{lora_dir}/{name}", model, clip)
+    lora_dir = seam.folders.folder_paths.get_folder_paths("loras")[0]
+    placed, not_loaded = seam.lora.lora_fit(f"{lora_dir}/{name}", model, clip)
     assert placed == 3 and not_loaded == []  # every key name fits: the name check alone let these through
     reason = {"nan": "NaN or infinite values", "inf": "NaN or infinite values", "huge": "holds 3e\\+04, past the 10000",
               }.get(kind, "cannot be applied to diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight")
     good = next(iter(lora_files.values())).name
     with caplog.at_level(logging.WARNING):
         with pytest.raises(PlanError, match=rf"LoRA {name} .*tensor {bad}.*{reason}.*Nothing was applied"):
-            glue.apply_loras(model, clip, [(good, 0.7), (name, 0.5)])
+            seam.lora.apply_loras(model, clip, [(good, 0.7), (name, 0.5)])
     assert len(model.patches) == 0 and len(clip.patcher.patches) == 0  # not even the good one: whole or nothing
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # the dry run's ComfyUI errors stay quiet
 
@@ -192,7 +192,7 @@ def test_comfyui_would_skip_the_mismatched_layer_and_only_log_it(pack, loaded, d
 
     model, clip, _ = loaded
     name, _ = damaged_loras["rank"]
-    lora = comfy.utils.load_torch_file(f"{pack.nodes.glue.folder_paths.get_folder_paths('loras')[0]}/{name}")
+    lora = comfy.utils.load_torch_file(f"{pack.nodes.comfy.folders.folder_paths.get_folder_paths('loras')[0]}/{name}")
     patched, _ = comfy.sd.load_lora_for_models(model, clip, lora, 1.0, 1.0)
     key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
     original = patched.model.state_dict()[key].float()
@@ -215,13 +215,13 @@ def test_no_extension_comfyui_loads_with_torch_load_is_ever_opened(pack, model_d
     monkeypatch.setattr(torch, "load", lambda *a, **k: opened.append(a) or {})
     ckpt_dir, lora_dir = model_dirs
     model, clip, _ = loaded
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     for suffix in [*sorted(comfy_pickles), ".PT2", ".weird", ".safetensors.bak"]:
         for folder in (ckpt_dir, lora_dir):
             (folder / f"model{suffix}").write_bytes(b"\x80\x04 not really a pickle")
         what = "pickle" if suffix.lower() in PICKLE_SUFFIXES else "not a .safetensors file"
         with pytest.raises(ModelFileError, match=f"model{suffix}.* {what}"):
-            glue.apply_loras(model, clip, [(f"model{suffix}", 0.5)])
+            seam.lora.apply_loras(model, clip, [(f"model{suffix}", 0.5)])
         with pytest.raises(ModelFileError, match=f"model{suffix}.* {what}"):
-            glue.load_checkpoint(f"model{suffix}")
+            seam.sampling.load_checkpoint(f"model{suffix}")
     assert opened == []

@@ -7,15 +7,15 @@ from pathlib import Path
 def test_example_images_are_copied_once_and_never_overwrite(pack, tmp_path, monkeypatch):
     import folder_paths
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     monkeypatch.setattr(folder_paths, "get_input_directory", lambda: str(tmp_path))
     mine = tmp_path / "polaris-reference.png"
     mine.write_bytes(b"the user's own picture")
 
-    copied = glue.install_example_inputs()
+    copied = seam.previews.install_example_inputs()
     assert copied == ["polaris-example.png"]
-    shipped = Path(glue.EXAMPLE_INPUTS) / "polaris-example.png"
+    shipped = Path(seam.previews.EXAMPLE_INPUTS) / "polaris-example.png"
     assert (tmp_path / "polaris-example.png").read_bytes() == shipped.read_bytes()
     assert mine.read_bytes() == b"the user's own picture"
     assert not list(tmp_path.glob(".*partial"))
-    assert glue.install_example_inputs() == []  # already there: nothing to do
+    assert seam.previews.install_example_inputs() == []  # already there: nothing to do

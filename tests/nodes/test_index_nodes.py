@@ -25,7 +25,7 @@ def test_build_then_load_index_by_name(pack, lora_folder):
     built = nodes.PolarisBuildIndex.execute("node-test", scan_checkpoints=False, scan_loras=True)
     index = built.result[0]
     assert index.counts().get("lora", 0) >= 2
-    assert "node-test" in pack.nodes.glue.index_names()
+    assert "node-test" in pack.nodes.comfy.indexes.index_names()
     loaded = nodes.PolarisLoadIndex.execute("node-test").result[0]
     assert sorted(e.id for e in loaded.entries) == sorted(e.id for e in index.entries)
 
@@ -51,7 +51,7 @@ def test_interrupt_mid_build_stops_it_and_keeps_the_previous_index(pack, lora_fo
 
     nodes = pack.nodes.index
     before = nodes.PolarisBuildIndex.execute("interrupt-test", scan_checkpoints=False, scan_loras=True).result[0]
-    manifest = (pack.nodes.glue.index_folder("interrupt-test") / "vectorstore.json").read_bytes()
+    manifest = (pack.nodes.comfy.indexes.index_folder("interrupt-test") / "vectorstore.json").read_bytes()
     _new_lora(lora_folder / "another.safetensors", seed=time.time_ns() % 100_000)
     progress: list[tuple[int, int]] = []
 
@@ -70,7 +70,7 @@ def test_interrupt_mid_build_stops_it_and_keeps_the_previous_index(pack, lora_fo
         (lora_folder / "another.safetensors").unlink()
     assert progress and progress[0][0] * 3 < progress[0][1]  # it had started before the interrupt
     assert any(value * 3 >= total for value, total in progress)  # and the interrupt came mid-build
-    assert (pack.nodes.glue.index_folder("interrupt-test") / "vectorstore.json").read_bytes() == manifest
+    assert (pack.nodes.comfy.indexes.index_folder("interrupt-test") / "vectorstore.json").read_bytes() == manifest
     after = nodes.PolarisLoadIndex.execute("interrupt-test").result[0]
     assert sorted(e.id for e in after.entries) == sorted(e.id for e in before.entries)
 
@@ -81,15 +81,15 @@ def test_catalog_paths_stay_inside_the_input_and_catalog_folders(pack, comfy, tm
     from polaris_core.demo import demo_catalog_path
     from polaris_core.errors import UnsafePathError
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     inside = Path(folder_paths.get_input_directory()) / "demo-catalog.jsonl"
     shutil.copy(demo_catalog_path(), inside)
     catalogs = Path(folder_paths.get_folder_paths("polaris")[0]) / "catalogs"
     catalogs.mkdir(parents=True, exist_ok=True)
     shutil.copy(demo_catalog_path(), catalogs / "zoo.jsonl")
-    assert glue.resolve_catalog_paths("demo-catalog.jsonl\n\n  zoo.jsonl  \n") == [
+    assert seam.indexes.resolve_catalog_paths("demo-catalog.jsonl\n\n  zoo.jsonl  \n") == [
         inside.resolve(), (catalogs / "zoo.jsonl").resolve()]
-    assert glue.resolve_catalog_paths(str(inside)) == [inside.resolve()]
+    assert seam.indexes.resolve_catalog_paths(str(inside)) == [inside.resolve()]
 
     outside = tmp_path / "secret.jsonl"
     outside.write_text("{}\n")
@@ -98,13 +98,13 @@ def test_catalog_paths_stay_inside_the_input_and_catalog_folders(pack, comfy, tm
     for name in ("/etc/passwd", "/no/such/file", str(outside), "../../../../../../etc/passwd", "link.jsonl",
                  "missing.jsonl", "a\x00b"):
         with pytest.raises(UnsafePathError) as exc:
-            glue.resolve_catalog_paths(name)
+            seam.indexes.resolve_catalog_paths(name)
         messages.add(str(exc.value).replace(repr(name[:200]), "NAME"))
     assert len(messages) == 1  # the same answer whether the file exists or not
     with pytest.raises(UnsafePathError):
         pack.nodes.index.PolarisBuildIndex.execute("catalog-test", scan_checkpoints=False, scan_loras=False,
                                                    catalogs="/etc/passwd")
-    assert "catalog-test" not in glue.index_names()
+    assert "catalog-test" not in seam.indexes.index_names()
 
 
 def test_index_names_cannot_escape_the_index_folder(pack):
@@ -118,7 +118,7 @@ def test_load_index_notices_a_rebuild(pack, lora_folder):
     nodes = pack.nodes.index
     load = nodes.PolarisLoadIndex
     assert load.validate_inputs("not-built-yet") is True  # built on its first run
-    assert load.validate_inputs(pack.nodes.glue.DEFAULT_INDEX) is True
+    assert load.validate_inputs(pack.nodes.comfy.indexes.DEFAULT_INDEX) is True
     unsafe = load.validate_inputs("../elsewhere")
     assert isinstance(unsafe, str) and "use a plain folder name" in unsafe
 
@@ -178,7 +178,7 @@ def test_load_index_builds_a_missing_index_on_its_first_run(pack, lora_folder, m
     from polaris_core.index import is_index_folder
 
     load = pack.nodes.index.PolarisLoadIndex
-    folder = pack.nodes.glue.index_folder("first-run-zoo")
+    folder = pack.nodes.comfy.indexes.index_folder("first-run-zoo")
     assert not is_index_folder(folder)
     assert _validate_prompt(monkeypatch, load, {"index_name": "first-run-zoo"}) == (True, [])
     missing = load.fingerprint_inputs("first-run-zoo")
@@ -208,7 +208,7 @@ def test_a_cancelled_first_run_build_writes_no_index_and_the_next_run_builds_it(
     from polaris_core.index import is_index_folder
 
     load = pack.nodes.index.PolarisLoadIndex
-    folder = pack.nodes.glue.index_folder("cancelled-first-run")
+    folder = pack.nodes.comfy.indexes.index_folder("cancelled-first-run")
     progress: list[tuple[int, int]] = []
 
     def ui_progress(value, total, preview=None, node_id=None):
@@ -244,8 +244,8 @@ def test_a_first_run_with_empty_model_folders_says_what_to_do(pack, comfy, monke
     message = str(exc.value)
     assert message.startswith("Load Zoo Index (Polaris): there is no index named 'nothing-to-index' yet")
     assert "Put your checkpoints and LoRAs in those folders" in message, message
-    assert not pack.nodes.glue.index_folder("nothing-to-index").exists() or \
-        not any(pack.nodes.glue.index_folder("nothing-to-index").iterdir())
+    assert not pack.nodes.comfy.indexes.index_folder("nothing-to-index").exists() or \
+        not any(pack.nodes.comfy.indexes.index_folder("nothing-to-index").iterdir())
 
 
 # ---- issue 21: names, shrink refusals, concurrent builds, what reaches the browser -------------------------
@@ -269,7 +269,7 @@ def test_build_zoo_index_refuses_bad_names_clearly(pack, lora_folder, name, says
     with pytest.raises(PolarisError, match=says) as refused:
         pack.nodes.index.PolarisBuildIndex.execute(name, scan_checkpoints=False, scan_loras=True)
     assert str(refused.value).startswith("Build Zoo Index (Polaris): index_name:")
-    root = pack.nodes.glue.index_root()
+    root = pack.nodes.comfy.indexes.index_root()
     assert not root.is_dir() or name not in [p.name for p in root.iterdir()]
     if name != "demo":
         assert isinstance(pack.nodes.index.PolarisLoadIndex.validate_inputs(name), str)
@@ -279,10 +279,10 @@ def test_a_hidden_index_folder_is_not_listed(pack, lora_folder):
     from polaris_core.demo import demo_catalog_path
     from polaris_core.pipeline import build_or_update_index
 
-    glue = pack.nodes.glue
-    build_or_update_index(glue.index_root() / ".hidden", catalogs=[demo_catalog_path()],
-                          cache_dir=glue.cache_folder())
-    assert ".hidden" not in glue.index_names() and ".hidden" not in glue.index_choices("(demo zoo)")
+    seam = pack.nodes.comfy
+    build_or_update_index(seam.indexes.index_root() / ".hidden", catalogs=[demo_catalog_path()],
+                          cache_dir=seam.indexes.cache_folder())
+    assert ".hidden" not in seam.indexes.index_names() and ".hidden" not in seam.indexes.index_choices("(demo zoo)")
 
 
 def test_unticking_scan_loras_asks_to_tick_allow_removing_entries(pack, comfy, lora_folder, checkpoint_folder):
@@ -307,7 +307,7 @@ def test_unticking_scan_loras_asks_to_tick_allow_removing_entries(pack, comfy, l
 def test_a_foreign_folder_is_named_relatively_and_its_files_are_not_listed(pack, comfy, lora_folder):
     from polaris_core.errors import IndexFolderError
 
-    notes = pack.nodes.glue.index_root() / "notes"
+    notes = pack.nodes.comfy.indexes.index_root() / "notes"
     notes.mkdir(parents=True, exist_ok=True)
     (notes / "my-notes.txt").write_text("private")
     with pytest.raises(IndexFolderError) as refused:
@@ -362,10 +362,10 @@ def test_a_sidebar_build_and_a_build_zoo_index_node_never_write_one_folder_toget
 def test_build_status_never_shows_server_paths(pack, comfy, lora_folder, monkeypatch):
     from polaris_core import zoo_service as zoo
 
-    routes, glue = pack.nodes.routes, pack.nodes.glue
+    routes, seam = pack.nodes.routes, pack.nodes.comfy
     events: list[dict] = []
     monkeypatch.setattr(routes, "_builds", routes.new_builds(events.append))
-    notes = glue.index_root() / "status-notes"
+    notes = seam.indexes.index_root() / "status-notes"
     notes.mkdir(parents=True, exist_ok=True)
     (notes / "my-notes.txt").write_text("private")
     routes._start_build(zoo.build_request({"name": "status-notes", "scan_checkpoints": False}))
@@ -377,13 +377,13 @@ def test_build_status_never_shows_server_paths(pack, comfy, lora_folder, monkeyp
         assert str(comfy) not in text and "my-notes.txt" not in text, text
 
     def broken(on_step, check_cancel):
-        open(glue.index_root() / "no-such-folder" / "file.txt")  # an OSError whose text holds the full path
+        open(seam.indexes.index_root() / "no-such-folder" / "file.txt")  # an OSError whose text holds the full path
 
-    routes._builds.start("broken", glue.index_root() / "broken", broken)
+    routes._builds.start("broken", seam.indexes.index_root() / "broken", broken)
     routes._builds.wait(60)
     status = routes._builds.status()
     assert status["state"] == "failed" and "internal error" in status["message"] and str(comfy) not in status["message"]
-    assert glue.public_message(f"see {glue.index_root()}/x") == "see models/polaris/indexes/x"
+    assert seam.folders.public_message(f"see {seam.indexes.index_root()}/x") == "see models/polaris/indexes/x"
 
 
 def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, monkeypatch):
@@ -396,7 +396,7 @@ def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, 
     from polaris_core import zoo_service as zoo
     from polaris_core.rerank import TreeReranker
 
-    routes, glue = pack.nodes.routes, pack.nodes.glue
+    routes, seam = pack.nodes.routes, pack.nodes.comfy
     monkeypatch.setattr(zoo, "_RERANKER", [])
     reranking, searched = threading.Event(), threading.Event()
     real_rerank_all = TreeReranker.rerank_all
@@ -429,7 +429,7 @@ def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, 
         plan.join(600)
     assert result["reranked"] is True and result["checkpoint"]
     llm = zoo._RERANKER[0].llm
-    assert isinstance(llm.manager, glue.ComfyDeviceManager)
+    assert isinstance(llm.manager, seam.models.ComfyDeviceManager)
     assert any(entry.model is llm.manager.patcher for entry in mm.current_loaded_models)
 
 
@@ -438,7 +438,7 @@ def test_a_damaged_index_is_named_relatively_on_load_zoo_index(pack, comfy, lora
 
     nodes = pack.nodes.index
     nodes.PolarisBuildIndex.execute("damaged-test", scan_checkpoints=False, scan_loras=True)
-    entries = next((pack.nodes.glue.index_root() / "damaged-test" / "zoo").glob("entries-*.jsonl"))
+    entries = next((pack.nodes.comfy.indexes.index_root() / "damaged-test" / "zoo").glob("entries-*.jsonl"))
     entries.write_bytes(entries.read_bytes()[:-5])
     with pytest.raises(IndexFolderError) as refused:
         nodes.PolarisLoadIndex.execute("damaged-test")

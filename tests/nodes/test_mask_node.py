@@ -46,7 +46,7 @@ def test_sam_and_clip_rank_candidates_and_a_later_one_can_be_picked(pack, clip_w
                                        **kwargs).result
     assert second.chosen == 1 and first_mask.shape == second_mask.shape == (1, 96, 128)
 
-    rgb = pack.nodes.glue.image_to_numpy(_scene())
+    rgb = pack.nodes.comfy.tensors.image_to_numpy(_scene())
     for index, node_mask in ((0, first_mask), (1, second_mask)):
         own = mask_region(rgb, "square", instruction_type=InstructionType.REPLACE, sam=sam, clip=clip,
                           options=MaskOptions(points_per_side=3, pred_iou_thresh=0.0, stability_score_thresh=0.0,

@@ -12,7 +12,7 @@ from polaris_core.intent import Intent, InstructionType
 @pytest.fixture(scope="module")
 def helper_folders(comfy, pack, clip_weights, sam_weights, smollm2_folder):
     """The fixture models placed in the folders the loader nodes list (models/polaris/clip, models/sams, ...)."""
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     models = comfy / "models"
     places = {
         models / "polaris" / "clip" / "clip-vit-b-32.safetensors": clip_weights,
@@ -23,7 +23,7 @@ def helper_folders(comfy, pack, clip_weights, sam_weights, smollm2_folder):
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.exists():
             link.symlink_to(target, target_is_directory=target.is_dir())
-    glue.register_model_folders()
+    seam.folders.register_model_folders()
     return places
 
 

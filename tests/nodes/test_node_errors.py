@@ -15,11 +15,11 @@ def fresh_models(comfy, pack, monkeypatch, tmp_path):
     """A server whose model folders are empty: Polaris's folders and ComfyUI's checkpoints/loras point at them."""
     import folder_paths
 
-    glue = pack.nodes.glue
+    seam = pack.nodes.comfy
     models = tmp_path / "models"
     monkeypatch.setattr(folder_paths, "models_dir", str(models))
-    places = {glue.SAM_KEY: models / "sams", glue.POLARIS_CLIP_KEY: models / "polaris" / "clip",
-              glue.POLARIS_LLM_KEY: models / "polaris" / "llm", "checkpoints": models / "checkpoints",
+    places = {seam.folders.SAM_KEY: models / "sams", seam.folders.POLARIS_CLIP_KEY: models / "polaris" / "clip",
+              seam.folders.POLARIS_LLM_KEY: models / "polaris" / "llm", "checkpoints": models / "checkpoints",
               "loras": models / "loras"}
     for key, folder in places.items():
         folder.mkdir(parents=True)
@@ -64,14 +64,14 @@ def test_a_model_removed_while_the_server_runs_is_a_clear_node_error(pack, fresh
     from polaris_core.errors import ModelFileError
 
     loaders = pack.nodes.loaders
-    sam_file = fresh_models[pack.nodes.glue.SAM_KEY] / "sam-vit-b.safetensors"
+    sam_file = fresh_models[pack.nodes.comfy.folders.SAM_KEY] / "sam-vit-b.safetensors"
     shutil.copy(format_loras["lokr"], sam_file)  # any small .safetensors: only its presence matters here
     before = loaders.PolarisLoadSAM.fingerprint_inputs(sam_name=sam_file.name)
     assert _validate(monkeypatch, loaders.PolarisLoadSAM, {"sam_name": sam_file.name}) == (True, [])
 
     shutil.copy(format_loras["loha"], sam_file)  # replaced: ComfyUI must not reuse the old output
     assert loaders.PolarisLoadSAM.fingerprint_inputs(sam_name=sam_file.name) != before
-    (fresh_models[pack.nodes.glue.SAM_KEY] / "other.safetensors").write_bytes(b"")
+    (fresh_models[pack.nodes.comfy.folders.SAM_KEY] / "other.safetensors").write_bytes(b"")
     sam_file.unlink()
     assert loaders.PolarisLoadSAM.fingerprint_inputs(sam_name=sam_file.name) == "missing"
     message = f"Load SAM (Polaris): sam_name 'sam-vit-b.safetensors' is not in models/sams; {SAM_HINT}."
@@ -86,23 +86,23 @@ def test_a_file_of_the_wrong_kind_names_the_node_and_widget(pack, fresh_models, 
     from polaris_core.errors import ModelFileError
 
     loaders = pack.nodes.loaders
-    shutil.copy(format_loras["lokr"], fresh_models[pack.nodes.glue.SAM_KEY] / "not-a-sam.safetensors")
+    shutil.copy(format_loras["lokr"], fresh_models[pack.nodes.comfy.folders.SAM_KEY] / "not-a-sam.safetensors")
     with pytest.raises(ModelFileError, match=r"^Load SAM \(Polaris\): sam_name 'not-a-sam.safetensors': .*no SAM "
                                              r"image encoder"):
         loaders.PolarisLoadSAM.execute("not-a-sam.safetensors")
-    shutil.copy(format_loras["lokr"], fresh_models[pack.nodes.glue.POLARIS_CLIP_KEY] / "not-clip.safetensors")
+    shutil.copy(format_loras["lokr"], fresh_models[pack.nodes.comfy.folders.POLARIS_CLIP_KEY] / "not-clip.safetensors")
     with pytest.raises(ModelFileError, match=r"^Load CLIP \(Polaris\): clip_name 'not-clip.safetensors': "):
         loaders.PolarisLoadCLIP.execute("not-clip.safetensors", "ViT-B-32")
 
 
 def test_llm_list_shows_model_folders_and_gguf_files_not_their_parts(pack, fresh_models, smollm2_folder):
-    glue = pack.nodes.glue
-    llm_dir = fresh_models[glue.POLARIS_LLM_KEY]
+    seam = pack.nodes.comfy
+    llm_dir = fresh_models[seam.folders.POLARIS_LLM_KEY]
     (llm_dir / "smollm2").symlink_to(smollm2_folder, target_is_directory=True)
     (llm_dir / "tiny.Q4_0.gguf").write_bytes(b"GGUF")
     (llm_dir / "notes.txt").write_text("not a model")
-    assert glue.llm_names() == ["smollm2", "tiny.Q4_0.gguf"]
-    assert glue.llm_path("smollm2", node="Load LLM (Polaris)", widget="model") == str(llm_dir / "smollm2")
+    assert seam.folders.llm_names() == ["smollm2", "tiny.Q4_0.gguf"]
+    assert seam.folders.llm_path("smollm2", node="Load LLM (Polaris)", widget="model") == str(llm_dir / "smollm2")
 
 
 def test_parse_with_the_transformers_backend_needs_a_connected_llm(pack):
@@ -118,4 +118,4 @@ def test_a_plan_naming_a_missing_checkpoint_says_what_to_do_in_comfyui(pack, fre
 
     with pytest.raises(ModelFileError, match=r"^Apply Plan \(Polaris\): the plan names the checkpoint 'gone.safetensors', "
                                              r"which is not in models/checkpoints .*Build Zoo Index \(Polaris\)"):
-        pack.nodes.glue.load_checkpoint("gone.safetensors")
+        pack.nodes.comfy.sampling.load_checkpoint("gone.safetensors")
