@@ -23,6 +23,22 @@ log = logging.getLogger("polaris")
 LLM_NODE, CLIP_NODE, SAM_NODE = "Load LLM (Polaris)", "Load CLIP (Polaris)", "Load SAM (Polaris)"
 
 
+def _check_weights(node: str, widget: str, key: str, name: str) -> bool | str:
+    """validate_inputs of a loader that picks a .safetensors file from folder `key`."""
+    return folders.missing_model_message(node, widget, key, name, folders.model_list(key)) or True
+
+
+def _load_weights(node: str, widget: str, key: str, name: str, kind: str, load, label: str) -> io.NodeOutput:
+    """Load a helper model's weights on the offload device and hand it to ComfyUI's memory manager."""
+    from polaris_core.report import loaded_summary
+
+    path = folders.safe_weights_path(key, name, node=node, widget=widget)
+    with folders.node_errors(node, widget, name):
+        loaded = load(path, device=models.offload_device(kind))
+    loaded = models.managed(loaded, kind)
+    return io.NodeOutput(loaded, ui=ui.PreviewText(loaded_summary(label, loaded, name)))
+
+
 class PolarisLoadLLM(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
@@ -46,7 +62,8 @@ class PolarisLoadLLM(io.ComfyNode):
     def validate_inputs(cls, model: str) -> bool | str:
         if model == BUNDLED or model is None:
             return True
-        return folders.missing_model_message(LLM_NODE, "model", folders.POLARIS_LLM_KEY, model, folders.llm_names()) or True
+        return folders.missing_model_message(LLM_NODE, "model", folders.POLARIS_LLM_KEY, model,
+                                             folders.llm_names()) or True
 
     @classmethod
     def fingerprint_inputs(cls, model: str, **_) -> str:
@@ -103,8 +120,7 @@ class PolarisLoadCLIP(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, clip_name: str) -> bool | str:
-        return folders.missing_model_message(CLIP_NODE, "clip_name", folders.POLARIS_CLIP_KEY, clip_name,
-                                          folders.model_list(folders.POLARIS_CLIP_KEY)) or True
+        return _check_weights(CLIP_NODE, "clip_name", folders.POLARIS_CLIP_KEY, clip_name)
 
     @classmethod
     def fingerprint_inputs(cls, clip_name: str, **_) -> str:
@@ -114,13 +130,9 @@ class PolarisLoadCLIP(io.ComfyNode):
     def execute(cls, clip_name: str, architecture: str) -> io.NodeOutput:
         from polaris_core.clip_model import load_clip
 
-        path = folders.safe_weights_path(folders.POLARIS_CLIP_KEY, clip_name, node=CLIP_NODE, widget="clip_name")
-        with folders.node_errors(CLIP_NODE, "clip_name", clip_name):
-            clip = load_clip(path, arch=architecture, device=models.offload_device("clip"), cache=False)
-        from polaris_core.report import loaded_summary
-
-        clip = models.managed(clip, "clip")
-        return io.NodeOutput(clip, ui=ui.PreviewText(loaded_summary("CLIP", clip, clip_name)))
+        return _load_weights(CLIP_NODE, "clip_name", folders.POLARIS_CLIP_KEY, clip_name, "clip",
+                             lambda path, device: load_clip(path, arch=architecture, device=device, cache=False),
+                             "CLIP")
 
 
 class PolarisLoadSAM(io.ComfyNode):
@@ -141,8 +153,7 @@ class PolarisLoadSAM(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, sam_name: str) -> bool | str:
-        return folders.missing_model_message(SAM_NODE, "sam_name", folders.SAM_KEY, sam_name,
-                                          folders.model_list(folders.SAM_KEY)) or True
+        return _check_weights(SAM_NODE, "sam_name", folders.SAM_KEY, sam_name)
 
     @classmethod
     def fingerprint_inputs(cls, sam_name: str, **_) -> str:
@@ -152,13 +163,8 @@ class PolarisLoadSAM(io.ComfyNode):
     def execute(cls, sam_name: str) -> io.NodeOutput:
         from polaris_core.sam_model import load_sam
 
-        path = folders.safe_weights_path(folders.SAM_KEY, sam_name, node=SAM_NODE, widget="sam_name")
-        with folders.node_errors(SAM_NODE, "sam_name", sam_name):
-            sam = load_sam(path, device=models.offload_device("sam"), cache=False)
-        from polaris_core.report import loaded_summary
-
-        sam = models.managed(sam, "sam")
-        return io.NodeOutput(sam, ui=ui.PreviewText(loaded_summary("SAM", sam, sam_name)))
+        return _load_weights(SAM_NODE, "sam_name", folders.SAM_KEY, sam_name, "sam",
+                             lambda path, device: load_sam(path, device=device, cache=False), "SAM")
 
 
 NODES = [PolarisLoadLLM, PolarisLoadCLIP, PolarisLoadSAM]

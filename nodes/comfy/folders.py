@@ -119,17 +119,24 @@ def missing_model_message(node: str, widget: str, key: str, name: str, choices: 
     return None
 
 
+def _full_path(key: str, name: str, *, unsafe: str, missing) -> str:
+    """Full path of `name` in folder `key`, refusing names that escape the model folders; `missing()` words the
+    error for a file that is not there (removed while the server runs, or never there)."""
+    if not name or "\x00" in name or ".." in Path(name).parts or os.path.isabs(name):
+        raise UnsafePathError(unsafe)
+    path = folder_paths.get_full_path(key, name)
+    if path is None:
+        raise ModelFileError(missing())
+    return path
+
+
 def model_path(key: str, name: str, *, node: str, widget: str) -> str:
     """Full path of a model a widget chose, refusing names that escape the model folders."""
-    if not name or "\x00" in name or ".." in Path(name).parts or os.path.isabs(name):
-        raise UnsafePathError(f"{node}: {widget} {name!r} is not a model name inside {folder_label(key)}; "
-                              "pick one from the list.")
-    path = folder_paths.get_full_path(key, name)
-    if path is None:  # removed while the server runs, or never there
-        raise ModelFileError(missing_model_message(node, widget, key, name, model_list(key))
-                             or f"{node}: {widget} '{name}' is gone from {folder_label(key)}; "
-                                f"{fill_folder_hint(key)}.")
-    return path
+    return _full_path(key, name,
+                      unsafe=f"{node}: {widget} {name!r} is not a model name inside {folder_label(key)}; "
+                             "pick one from the list.",
+                      missing=lambda: missing_model_message(node, widget, key, name, model_list(key))
+                      or f"{node}: {widget} '{name}' is gone from {folder_label(key)}; {fill_folder_hint(key)}.")
 
 
 PLANNED_KINDS = {"checkpoints": "checkpoint", "loras": "LoRA"}
@@ -137,17 +144,12 @@ PLANNED_KINDS = {"checkpoints": "checkpoint", "loras": "LoRA"}
 
 def planned_model_path(key: str, name: str, *, node: str) -> str:
     """Full path of a checkpoint or LoRA a plan names (the index found it; the file may be gone since)."""
-    if not name or "\x00" in name or ".." in Path(name).parts or os.path.isabs(name):
-        raise UnsafePathError(f"{node}: the plan names {name!r}, which is not a file inside {folder_label(key)}; "
-                              "rebuild the plan from a zoo index of this server.")
-    path = folder_paths.get_full_path(key, name)
-    if path is None:
-        raise ModelFileError(
-            f"{node}: the plan names the {PLANNED_KINDS.get(key, 'model')} '{name}', which is not "
-            f"in {folder_label(key)} (moved or deleted?); put it back, or run Build Zoo Index (Polaris) so the "
-            "index forgets it, then queue the workflow again."
-        )
-    return path
+    return _full_path(key, name,
+                      unsafe=f"{node}: the plan names {name!r}, which is not a file inside {folder_label(key)}; "
+                             "rebuild the plan from a zoo index of this server.",
+                      missing=lambda: f"{node}: the plan names the {PLANNED_KINDS.get(key, 'model')} '{name}', which "
+                                      f"is not in {folder_label(key)} (moved or deleted?); put it back, or run Build "
+                                      "Zoo Index (Polaris) so the index forgets it, then queue the workflow again.")
 
 
 def model_list(key: str) -> list[str]:

@@ -411,6 +411,13 @@ def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, 
         return real_rerank_all(self, candidates, keep, on_step=step, check_cancel=check_cancel)
 
     monkeypatch.setattr(TreeReranker, "rerank_all", rerank_all)
+    real_init = TreeReranker.__init__
+
+    def judging_init(self, llm, **options):  # the bundled SmolLM2 is measured at weight 0 and skipped: make it judge
+        options.setdefault("judge_weight", 1.0)
+        real_init(self, llm, **options)
+
+    monkeypatch.setattr(TreeReranker, "__init__", judging_init)
     result: dict = {}
     plan = threading.Thread(target=lambda: result.update(
         routes._plan("demo", "make it look like a ukiyo-e print", True)))
@@ -427,7 +434,7 @@ def test_the_sidebar_plan_reranks_with_a_managed_llm_while_searches_go_on(pack, 
     finally:
         searched.set()
         plan.join(600)
-    assert result["reranked"] is True and result["checkpoint"]
+    assert result["reranked"] is True and result["candidates"]["checkpoint"]
     llm = zoo._RERANKER[0].llm
     assert isinstance(llm.manager, seam.models.ComfyDeviceManager)
     assert any(entry.model is llm.manager.patcher for entry in mm.current_loaded_models)

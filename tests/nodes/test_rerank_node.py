@@ -45,7 +45,7 @@ def test_a_judge_measured_at_about_zero_is_skipped_and_the_node_says_so(pack, sm
     calls = []
     hook = smollm.model.register_forward_hook(lambda *a: calls.append(1))
     try:
-        out = pack.nodes.rerank.PolarisTreeRerank.execute(smollm, _candidates(), keep=2)
+        out = pack.nodes.rerank.PolarisTreeRerank.execute(llm=smollm, candidates=_candidates(), keep=2)
     finally:
         hook.remove()
         weights.unlink()
@@ -63,7 +63,7 @@ def test_an_explicit_judge_weight_runs_the_llm_within_its_window(pack, smollm):
     calls = []
     hook = smollm.model.register_forward_hook(lambda *a: calls.append(1))
     try:
-        plan, ranked = pack.nodes.rerank.PolarisTreeRerank.execute(smollm, _candidates(), keep=2,
+        plan, ranked = pack.nodes.rerank.PolarisTreeRerank.execute(llm=smollm, candidates=_candidates(), keep=2,
                                                                     judge_weight=1.0).result
     finally:
         hook.remove()

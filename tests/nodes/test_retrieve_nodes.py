@@ -38,13 +38,21 @@ def test_retrieve_nodes_chain_and_preview(pack):
     assert "(Oslo)" in str(second.ui) and "Neon Glow" not in str(second.ui)
 
 
-def test_tree_rerank_without_an_llm_plans_in_retrieval_order(pack):
+def test_tree_rerank_without_an_llm_plans_in_retrieval_order(pack, tmp_path):
     """The shipped workflows' default path must make an image without the optional LLM package."""
+    import dataclasses
+
     from polaris_core.embed.text import load_text_encoder
     from polaris_core.index import ZooIndex
     from polaris_core.intent import Intent, InstructionType
 
-    index = ZooIndex.build(_zoo(), None, text_encoder=load_text_encoder())
+    installed = []  # the planner plans installed files only, so each model has one here
+    for entry in _zoo():
+        path = tmp_path / f"{entry.id.replace(':', '-')}.safetensors"
+        path.write_bytes(b"x")
+        installed.append(dataclasses.replace(entry, source="local", file_format="safetensors", file_name=path.name,
+                                             file_path=str(path)))
+    index = ZooIndex.build(installed, None, text_encoder=load_text_encoder())
     intent = Intent(instruction="make it a watercolour painting", instruction_type=InstructionType.GLOBAL_STYLE,
                     subject="", generation_prompt="watercolour painting of a harbour")
     candidates = pack.nodes.retrieve.PolarisRetrieveCheckpoint.execute(index, intent, top_k=2).result[0]
