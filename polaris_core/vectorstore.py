@@ -615,10 +615,13 @@ class VectorStore:
 # ---------------------------------------------------------------- file helpers
 
 def _manifest_files(folder: Path) -> set[str]:
-    """Names of the data files the folder's current manifest refers to (empty when there is none)."""
+    """Names of the data files the folder's current manifest refers to (empty when there is none): each
+    partition's files, or the label table of a store whose vectors live in Milvus (top-level `files`)."""
     try:
-        parts = read_manifest(folder)["partitions"]
-        return {str(info["name"]) for part in parts.values() for info in part["files"].values()}
+        manifest = read_manifest(folder)
+        names = {str(info["name"]) for part in manifest["partitions"].values() if isinstance(part, dict)
+                 for info in part["files"].values()}
+        return names | {str(info["name"]) for info in (manifest.get("files") or {}).values()}
     except (IndexFolderError, KeyError, TypeError, AttributeError):
         return set()
 

@@ -39,10 +39,10 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from polaris_core.atomic import ChecksumMemo, write_content_addressed, write_json_atomic
+from polaris_core.atomic import ChecksumMemo, remove_stale, write_content_addressed, write_json_atomic
 from polaris_core.errors import ConfigError, IndexFolderError, VectorError, VectorServiceError
-from polaris_core.vectorstore import (DATA_DIR, MANIFEST, VectorStore, _checked_file, _load_npy, _normalise,
-                                      _save_npy, auto_ef, last_of_each)
+from polaris_core.vectorstore import (DATA_DIR, MANIFEST, OWN_DATA_FILE, VectorStore, _checked_file, _load_npy,
+                                      _manifest_files, _normalise, _save_npy, auto_ef, last_of_each)
 
 log = logging.getLogger("polaris")
 
@@ -419,16 +419,19 @@ class MilvusVectorStore:
         return (scores[0], labels[0]) if single else (scores, labels)
 
     # ------------------------------------------------------------ persistence
-    def save(self, folder: str | os.PathLike) -> None:
-        """Flush Milvus, write the label table and commit the manifest atomically; then apply deletes
-        and drop the collection a previous build in this folder used (same URI), if it differs."""
+    def save(self, folder: str | os.PathLike, *, label: Optional[str] = None) -> None:
+        """Flush Milvus, write the label table and commit the manifest atomically; then remove only the files
+        the replaced manifest named, apply deletes and drop the collection a previous build in this folder used
+        (same URI), if it differs. `label` names the folder in messages."""
         folder = Path(folder)
+        shown = label or str(folder)
         data = folder / DATA_DIR
         try:
             data.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise IndexFolderError(f"Cannot create index folder {folder}: {exc}. Choose a writable folder.") from exc
+            raise IndexFolderError(f"Cannot create index folder {shown}: {exc}. Choose a writable folder.") from exc
         previous = _previous_collection(folder)
+        previous_files = _manifest_files(folder)
         self._call("flush", self.client.flush, self.collection, write=True)
         keys, labels, codes, _ = self._label_table()
         try:
@@ -455,9 +458,9 @@ class MilvusVectorStore:
             }
             write_json_atomic(folder / MANIFEST, manifest)  # the commit point
         except OSError as exc:
-            raise IndexFolderError(f"Saving the vector store to {folder} failed ({exc}); the previous "
+            raise IndexFolderError(f"Saving the vector store to {shown} failed ({exc}); the previous "
                                    "version, if any, is still intact. Free disk space and retry.") from exc
-        VectorStore._collect_garbage(data, {"milvus": {"files": files}})
+        remove_stale(data, OWN_DATA_FILE, superseded=previous_files, keep={info["name"] for info in files.values()})
         self._apply_deletes()
         if previous and previous != (self.uri, self.collection) and previous[0] == self.uri:
             try:
