@@ -253,15 +253,19 @@ class VectorStore:
         return arr
 
     # ------------------------------------------------------------ updates
-    def add(self, partition: str, labels, vectors) -> None:
-        """Insert or update vectors (upsert). A label already stored elsewhere moves to `partition`."""
+    def _checked_upsert(self, partition: str, labels, vectors) -> tuple[np.ndarray, np.ndarray]:
+        """An add's partition key, labels and vectors checked; the last vector of a repeated label, normalised."""
         if not isinstance(partition, str) or not partition or len(partition) > 200:
             raise VectorError(f"Partition key must be a non-empty string of ≤ 200 characters, got {partition!r}.")
         labels = self._check_labels(labels)
         vectors = self._check_vectors(vectors, len(labels))
+        return last_of_each(labels, vectors) if len(labels) else (labels, vectors)
+
+    def add(self, partition: str, labels, vectors) -> None:
+        """Insert or update vectors (upsert). A label already stored elsewhere moves to `partition`."""
+        labels, vectors = self._checked_upsert(partition, labels, vectors)
         if not len(labels):
             return
-        labels, vectors = last_of_each(labels, vectors)
         moving = [lab for lab in labels.tolist() if self._where.get(lab, partition) != partition]
         if moving:
             self.delete(moving)

@@ -42,7 +42,7 @@ import numpy as np
 from polaris_core.atomic import ChecksumMemo, remove_stale, write_content_addressed, write_json_atomic
 from polaris_core.errors import ConfigError, IndexFolderError, VectorError, VectorServiceError
 from polaris_core.vectorstore import (DATA_DIR, MANIFEST, OWN_DATA_FILE, VectorStore, _checked_file, _load_npy,
-                                      _manifest_files, _normalise, _save_npy, auto_ef, last_of_each)
+                                      _manifest_files, _normalise, _save_npy, auto_ef)
 
 log = logging.getLogger("polaris")
 
@@ -201,6 +201,7 @@ class MilvusVectorStore:
     # Same input checks and metadata check as the default store (plain functions of self.dim / self.extra).
     _check_labels = VectorStore._check_labels
     _check_vectors = VectorStore._check_vectors
+    _checked_upsert = VectorStore._checked_upsert
     check_extra = VectorStore.check_extra
 
     def __init__(self, dim: int, uri: str, collection: str, *, extra: Optional[dict] = None,
@@ -336,13 +337,9 @@ class MilvusVectorStore:
     # ------------------------------------------------------------ updates
     def add(self, partition: str, labels, vectors) -> None:
         """Insert or update vectors (upsert), written to Milvus now; a label stored elsewhere moves."""
-        if not isinstance(partition, str) or not partition or len(partition) > 200:
-            raise VectorError(f"Partition key must be a non-empty string of ≤ 200 characters, got {partition!r}.")
-        labels = self._check_labels(labels)
-        vectors = self._check_vectors(vectors, len(labels))
+        labels, vectors = self._checked_upsert(partition, labels, vectors)
         if not len(labels):
             return
-        labels, vectors = last_of_each(labels, vectors)
         for start in range(0, len(labels), _BATCH):
             rows = [{"label": int(lab), "partition": partition, "vector": vec}
                     for lab, vec in zip(labels[start:start + _BATCH].tolist(), vectors[start:start + _BATCH].tolist())]
