@@ -34,6 +34,16 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def save_failure(exc: OSError, shown: str, saving: str, previous: str) -> str:
+    """The message for a save (of `saving`, into the index folder `shown`) that failed with `exc`; a full disk is
+    said as such. Either way `previous` stands: saves commit by an atomic manifest write."""
+    if is_disk_full(exc):
+        return (f"The disk holding the index folder {shown} is full; the previous index, if any, is still intact. "
+                "Free space on that disk and build again.")
+    return (f"Saving {saving} to {shown} failed ({os_reason(exc)}); the previous {previous}, if any, is still intact. "
+            "Free disk space and retry.")
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes, read in 8 MiB chunks."""
     digest = hashlib.sha256()

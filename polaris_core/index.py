@@ -32,8 +32,8 @@ import numpy as np
 from scipy import sparse
 
 from polaris_core import atomic
-from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_disk_full, is_own_file, is_temp_file,
-                                 os_reason, remove_stale, remove_written, sha256_file)
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own_file, is_temp_file, os_reason,
+                                 remove_stale, remove_written, save_failure, sha256_file)
 from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import BM25FParams, FieldedBM25, LexicalHits, TermCounts, lexical_terms, query_terms
@@ -704,11 +704,7 @@ class ZooIndex:
             files = self._write_files(zoo, written)
         except OSError as exc:
             remove_written(zoo, written, keep=previous)
-            if is_disk_full(exc):
-                raise IndexFolderError(f"The disk holding the index folder {shown} is full; the previous index, "
-                                       "if any, is still intact. Free space on that disk and build again.") from exc
-            raise IndexFolderError(f"Saving the index to {shown} failed ({os_reason(exc)}); the previous index, if "
-                                   "any, is still intact. Free disk space and retry.") from exc
+            raise IndexFolderError(save_failure(exc, shown, "the index", "index")) from exc
         manifest = self.manifest()
         manifest["files"] = files
         manifest["shapes"] = {"terms": len(self.terms.vocabulary), "entries": len(self.entries),

@@ -29,8 +29,8 @@ from typing import Iterable, Optional
 import hnswlib
 import numpy as np
 
-from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_disk_full, os_reason, remove_stale,
-                                 remove_written, sha256_file, write_content_addressed, write_json_atomic)
+from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, os_reason, remove_stale, remove_written,
+                                 save_failure, sha256_file, write_content_addressed, write_json_atomic)
 from polaris_core.errors import IndexFolderError, VectorError
 
 log = logging.getLogger("polaris")
@@ -496,11 +496,7 @@ class VectorStore:
             write_json_atomic(folder / MANIFEST, manifest)
         except OSError as exc:
             remove_written(data, new_names, keep=previous)
-            if is_disk_full(exc):
-                raise IndexFolderError(f"The disk holding the index folder {shown} is full; the previous index, "
-                                       "if any, is still intact. Free space on that disk and build again.") from exc
-            raise IndexFolderError(f"Saving the vector store to {shown} failed ({os_reason(exc)}); the previous "
-                                   "version, if any, is still intact. Free disk space and retry.") from exc
+            raise IndexFolderError(save_failure(exc, shown, "the vector store", "version")) from exc
         for part, record in written:
             part.saved_files = record
         keep = {info["name"] for p in manifest_parts.values() for info in p["files"].values()}
