@@ -115,24 +115,26 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
     return weights, bias, mean, scale
 
 
-def rule_scores(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Every rule (not a cue-word guess) read on at least CERTAIN_SUPPORT rows: name -> its precision."""
+def _rule_hits(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, list[int]]:
+    """Rule name -> [rows it read right, rows it read]."""
     stats: dict[str, list[int]] = {}
     for name, predicted, label in zip(names, rule_types, labels):
         hit = stats.setdefault(name, [0, 0])
         hit[0] += int(predicted == label)
         hit[1] += 1
+    return stats
+
+
+def rule_scores(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Every rule (not a cue-word guess) read on at least CERTAIN_SUPPORT rows: name -> its precision."""
+    stats = _rule_hits(names, rule_types, labels)
     return {name: round(right / total, 4) for name, (right, total) in sorted(stats.items())
             if total >= CERTAIN_SUPPORT and not name.startswith(("cue", "default", "bare", "no-words", "foreign"))}
 
 
 def certain_rules(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Rules right on at least CERTAIN_PRECISION of at least CERTAIN_SUPPORT rows: name -> precision."""
-    stats: dict[str, list[int]] = {}
-    for name, predicted, label in zip(names, rule_types, labels):
-        hit = stats.setdefault(name, [0, 0])
-        hit[0] += int(predicted == label)
-        hit[1] += 1
+    stats = _rule_hits(names, rule_types, labels)
     return {name: round(right / total, 4) for name, (right, total) in sorted(stats.items())
             if total >= CERTAIN_SUPPORT and right / total >= CERTAIN_PRECISION
             and not name.startswith(("cue", "default", "bare", "no-words", "foreign"))}
