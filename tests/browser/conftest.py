@@ -26,7 +26,6 @@ SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", ROOT / "tests" / "brows
 VIEWPORT = {"width": 1920, "height": 1080}
 
 
-
 @pytest.fixture(scope="session")
 def playwright_driver():
     try:
@@ -81,9 +80,14 @@ class FrontendServers:
     def get(self, frontend: str):
         if frontend == PINNED_FRONTEND:
             self.stop_newest()
-            installed = version("comfyui-frontend-package")
-            assert installed == PINNED_FRONTEND, f"ComfyUI's frontend package is {installed}, not {PINNED_FRONTEND}"
             server = self.shared
+            if getattr(server, "frontend", None) != frontend:
+                import comfyui_frontend_package
+
+                installed = version("comfyui-frontend-package")
+                assert installed == PINNED_FRONTEND, f"ComfyUI's frontend package is {installed}, not {PINNED_FRONTEND}"
+                index = Path(comfyui_frontend_package.__file__).parent / "static" / "index.html"
+                assert served_page(server) == index.read_text(), f"the server does not serve frontend {frontend}"
         elif frontend == NEWEST_FRONTEND:
             if self.newest is None:
                 self.newest = self.start_newest()
