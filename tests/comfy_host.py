@@ -288,14 +288,15 @@ def free_port() -> int:
 class ComfyServer:
     """A real `main.py --cpu` on 127.0.0.1 with the pack linked into custom_nodes/."""
 
-    def __init__(self, base_dir: Path, *, python: str = sys.executable, extra_args: tuple[str, ...] = ()):
+    def __init__(self, base_dir: Path, *, python: str = sys.executable, extra_args: tuple[str, ...] = (),
+                 log_name: str = "server.log"):
         self.comfy_dir = require_comfyui()
         self.base_dir = base_dir
         self.python = python
         self.extra_args = extra_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = base_dir / "server.log"
+        self.log_path = base_dir / log_name
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 240.0) -> "ComfyServer":

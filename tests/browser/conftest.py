@@ -2,16 +2,24 @@
 
 Never `playwright install`: it downloads browsers. `scripts/setup_env.sh` installs Debian's chromium; a machine
 where it is missing fails this tier with one line that says how to install it, never a quiet skip.
+
+Two frontends, each with two node renderers: the frontend ComfyUI 0.3.75 pins (its comfyui-frontend-package) and
+the newest on the registry (unpacked by setup_env.sh into .cache/, served with `main.py --front-end-root`), with
+the classic canvas renderer and the Vue one ("Nodes 2.0", the `Comfy.VueNodes.Enabled` setting). One server per
+frontend, one at a time; the renderer is switched through the settings API before each page opens.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
+import urllib.request
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from chromium_launch import launch_chromium
+from frontends import COMBINATIONS, FRONTENDS, NEWEST_FRONTEND, NEWEST_FRONTEND_ROOT, PINNED_FRONTEND
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", ROOT / "tests" / "browser" / "screenshots"))
@@ -36,24 +44,110 @@ def browser(playwright_driver):
     launched.close()
 
 
+def pytest_generate_tests(metafunc):
+    """Every test that opens the page runs on every (frontend, renderer), unless it parametrizes them itself."""
+    if "comfy_page" not in metafunc.fixturenames:
+        return
+    if any("frontend" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    metafunc.parametrize(("frontend", "renderer"), COMBINATIONS, ids=[f"{f}-{r}" for f, r in COMBINATIONS])
+
+
+def pytest_collection_modifyitems(items):
+    """All tests of one frontend before the next, so each frontend's server starts once (stable otherwise)."""
+    where = [i for i, item in enumerate(items)
+             if hasattr(item, "callspec") and "frontend" in item.callspec.params]
+    ordered = sorted((items[i] for i in where), key=lambda item: FRONTENDS.index(item.callspec.params["frontend"]))
+    for i, item in zip(where, ordered):
+        items[i] = item
+
+
+def served_page(server) -> str:
+    with urllib.request.urlopen(server.url + "/", timeout=30) as resp:
+        return resp.read().decode()
+
+
+class FrontendServers:
+    """One ComfyUI server per frontend, one running at a time besides the shared one (RAM: each loads SD1.5).
+
+    The pinned frontend is the server shared with the integration tier (tests/conftest.py). The newest is a second
+    server on the same base folder, started once the shared one let go of its models.
+    """
+
+    def __init__(self, shared, base: Path):
+        self.shared, self.base, self.newest = shared, base, None
+
+    def get(self, frontend: str):
+        if frontend == PINNED_FRONTEND:
+            self.stop_newest()
+            server = self.shared
+            if getattr(server, "frontend", None) != frontend:
+                import comfyui_frontend_package
+
+                installed = version("comfyui-frontend-package")
+                assert installed == PINNED_FRONTEND, f"ComfyUI's frontend package is {installed}, not {PINNED_FRONTEND}"
+                index = Path(comfyui_frontend_package.__file__).parent / "static" / "index.html"
+                assert served_page(server) == index.read_text(), f"the server does not serve frontend {frontend}"
+        elif frontend == NEWEST_FRONTEND:
+            if self.newest is None:
+                self.newest = self.start_newest()
+            server = self.newest
+        else:
+            raise ValueError(f"no frontend {frontend!r}; the tier knows {FRONTENDS}")
+        if getattr(server, "frontend", None) != frontend:
+            # No first-run template browser or tour over the canvas, and the new menu with its Run button.
+            # Text stays drawn when a whole workflow is zoomed to fit a screenshot; no minimap over the graph.
+            for key, value in {"Comfy.TutorialCompleted": True, "Comfy.UseNewMenu": "Top",
+                               "Comfy.Workflow.ShowMissingNodesWarning": True, "Comfy.Minimap.Visible": False,
+                               "LiteGraph.Canvas.MinFontSizeForLOD": 0}.items():
+                server.post(f"/settings/{key}", value)
+            server.frontend = frontend
+        return server
+
+    def start_newest(self):
+        from comfy_host import ComfyServer
+
+        if not (NEWEST_FRONTEND_ROOT / "index.html").is_file():
+            pytest.fail(f"frontend {NEWEST_FRONTEND} not found at {NEWEST_FRONTEND_ROOT}: run "
+                        "`bash scripts/setup_env.sh`", pytrace=False)
+        self.shared.post("/free", {"unload_models": True, "free_memory": True})
+        server = ComfyServer(self.base, extra_args=("--front-end-root", str(NEWEST_FRONTEND_ROOT)),
+                             log_name=f"server-frontend-{NEWEST_FRONTEND}.log").start()
+        assert served_page(server) == (NEWEST_FRONTEND_ROOT / "index.html").read_text(), \
+            f"the server does not serve frontend {NEWEST_FRONTEND} from {NEWEST_FRONTEND_ROOT}"
+        return server
+
+    def stop_newest(self):
+        if self.newest is not None:
+            self.newest.stop()
+            self.newest = None
+
+
 @pytest.fixture(scope="session")
-def browser_server(comfy_server):
-    """The real ComfyUI server shared with the integration tier (tests/conftest.py), UI settings for tests."""
-    # No first-run template browser over the canvas, and the new menu with its Run button.
-    # Text stays drawn when a whole workflow is zoomed to fit a screenshot; no minimap over the graph.
-    for key, value in {"Comfy.TutorialCompleted": True, "Comfy.UseNewMenu": "Top",
-                       "Comfy.Workflow.ShowMissingNodesWarning": True, "Comfy.Minimap.Visible": False,
-                       "LiteGraph.Canvas.MinFontSizeForLOD": 0}.items():
-        comfy_server.post(f"/settings/{key}", value)
-    return comfy_server
+def frontend_servers(comfy_server, comfy_base):
+    servers = FrontendServers(comfy_server, comfy_base)
+    yield servers
+    servers.stop_newest()
+
+
+@pytest.fixture
+def browser_server(frontend_servers, frontend):
+    """A real ComfyUI server serving `frontend` (a parameter of each test: see pytest_generate_tests)."""
+    return frontend_servers.get(frontend)
 
 
 class ComfyPage:
     """A playwright Page on ComfyUI, with what the tests read through it."""
 
-    def __init__(self, page, server):
+    def __init__(self, page, server, renderer: str):
         self.page = page
         self.server = server
+        self.frontend = server.frontend
+        self.renderer = renderer
+        # Screenshots of the pinned frontend's classic renderer keep their plain names (the README's pictures and
+        # the template thumbnails come from them); the other combinations are named after themselves.
+        self.shot_suffix = "" if (self.frontend, renderer) == (PINNED_FRONTEND, "classic") else \
+            f"--{self.frontend}-{renderer}"
         self.console_errors: list[str] = []
         page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
         page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
@@ -66,6 +160,8 @@ class ComfyPage:
         self.page.wait_for_function("() => window.app && window.app.graph && window.app.canvas "
                                     "&& document.querySelector('#graph-canvas')", timeout=60_000)
         self.page.wait_for_timeout(500)  # extensions finish their setup hooks
+        vue = self.page.evaluate("() => window.app.extensionManager.setting.get('Comfy.VueNodes.Enabled')")
+        assert vue == (self.renderer == "vue"), f"the page's Comfy.VueNodes.Enabled is {vue}, not {self.renderer}"
         # Keep every `executed` message the page receives, to tell a server that sent nothing from a node
         # that showed nothing.
         self.page.evaluate("""() => { window.__polarisExecuted = [];
@@ -109,6 +205,55 @@ class ComfyPage:
                         has_errors: Boolean(n.has_errors), widgets,
                         text: (n.widgets ?? []).find(w => w.name === 'polaris_output')?.value ?? null};
             })"""
+        )
+
+    def shown_boxes(self) -> list[dict]:
+        """What each Polaris node shows on the page, in screen pixels: its text box (the DOM element and the text in
+        it), its preview images, its own rect and its group's.
+
+        With the Vue renderer a node is a DOM element and its previews are <img> elements in it; with the classic
+        renderer a node and its previews are drawn on the canvas, so their rects come from the graph's coordinates
+        (the canvas draws a preview inside its widget's area) through the canvas's own transform.
+        """
+        return self.page.evaluate(
+            """() => {
+                const app = window.app, canvas = app.canvas, box = canvas.canvas.getBoundingClientRect();
+                const titleHeight = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+                const onScreen = (x, y, w, h) => {
+                    const [ox, oy] = canvas.ds.offset, s = canvas.ds.scale;
+                    return {left: box.left + (x + ox) * s, top: box.top + (y + oy) * s,
+                            right: box.left + (x + w + ox) * s, bottom: box.top + (y + h + oy) * s};
+                };
+                const plain = (r) => ({left: r.left, top: r.top, right: r.right, bottom: r.bottom});
+                const groups = app.graph._groups ?? app.graph.groups ?? [];
+                return app.graph._nodes.filter(n => n.type.startsWith('Polaris')).map(n => {
+                    const element = document.querySelector(`.lg-node[data-node-id="${n.id}"]`);
+                    const nodeRect = element ? plain(element.getBoundingClientRect())
+                        : onScreen(n.pos[0], n.pos[1] - titleHeight, n.size[0], n.size[1] + titleHeight);
+                    const widget = (n.widgets ?? []).find(w => w.name === 'polaris_output');
+                    const textBox = widget?.element;
+                    const style = textBox ? getComputedStyle(textBox) : null;
+                    const shown = Boolean(textBox?.isConnected && textBox.getClientRects().length
+                        && style.visibility !== 'hidden' && style.display !== 'none' && Number(style.opacity) > 0);
+                    let images = [];
+                    if (element) {
+                        images = [...element.querySelectorAll('img')].filter(i => i.getClientRects().length)
+                            .map(i => plain(i.getBoundingClientRect()));
+                    } else if (n.imgs?.length) {
+                        const preview = (n.widgets ?? []).find(w => w.name === '$$canvas-image-preview');
+                        if (preview) images = [onScreen(n.pos[0], n.pos[1] + preview.y, n.size[0],
+                                                        preview.computedHeight ?? 0)];
+                        else images = [{left: NaN, top: NaN, right: NaN, bottom: NaN}];  // drawn where we cannot tell
+                    }
+                    const group = groups.find(g => { const [x, y, w, h] = g._bounding ?? g.bounding;
+                        return n.pos[0] >= x && n.pos[0] < x + w && n.pos[1] >= y && n.pos[1] < y + h; });
+                    return {id: n.id, type: n.type, title: n.title, vue: Boolean(element),
+                            text: textBox ? textBox.value : null, text_shown: shown,
+                            node: nodeRect, text_box: textBox && shown ? plain(textBox.getBoundingClientRect()) : null,
+                            images, group_title: group?.title ?? null,
+                            group: group ? onScreen(...(group._bounding ?? group.bounding)) : null};
+                });
+            }"""
         )
 
     def set_widget(self, node_id: int, name: str, value) -> None:
@@ -183,17 +328,22 @@ class ComfyPage:
         )
         self.page.wait_for_timeout(500)
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, element=None, clip=None) -> Path:
+        """Save a screenshot of the page (or of `element`, or of `clip`) named for this frontend and renderer."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        target = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(target))
+        target = SCREENSHOTS / f"{name}{self.shot_suffix}.png"
+        if element is not None:
+            self.page.locator(element).screenshot(path=str(target))
+        else:
+            self.page.screenshot(path=str(target), clip=clip)
         return target
 
 
 @pytest.fixture
-def comfy_page(browser, browser_server):
+def comfy_page(browser, browser_server, renderer):
+    browser_server.post("/settings/Comfy.VueNodes.Enabled", renderer == "vue")
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script("localStorage.setItem('vueNodesBannerDismissed', 'true')")  # a one-off announcement
-    page = ComfyPage(context.new_page(), browser_server).open()
+    page = ComfyPage(context.new_page(), browser_server, renderer).open()
     yield page
     context.close()

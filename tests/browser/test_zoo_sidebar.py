@@ -3,32 +3,36 @@ instruction mode, index builds, and hostile metadata shown as text."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
+from frontends import FRONTENDS
 
 from zoo_sidebar_fixtures import (HOSTILE_AUTHOR, HOSTILE_DESCRIPTION, HOSTILE_NAME, HOSTILE_PROMPT,
                                   HOSTILE_TRIGGER, build_index, hostile_entries, wait_build)
 
-SCREENSHOTS = Path(os.environ.get("POLARIS_SCREENSHOTS", Path(__file__).resolve().parent / "screenshots"))
+# The sidebar's own panels do not depend on the node renderer: those tests run on each frontend's classic renderer.
+# Searching, adding to the graph and building run on every (frontend, renderer).
+PER_FRONTEND = pytest.mark.parametrize(("frontend", "renderer"), [(f, "classic") for f in FRONTENDS],
+                                       ids=[f"{f}-classic" for f in FRONTENDS])
 SIDEBAR_BUTTON = 'button.side-bar-button[aria-label*="Polaris Zoo"]'
 
 
 @pytest.fixture(scope="module")
-def fixture_index(browser_server) -> str:
-    """An index over the server's fixture checkpoint and LoRAs, built through the route."""
-    wait_build(browser_server)
-    browser_server.post("/polaris/index/build", {"name": "fixture-zoo"})
-    status = wait_build(browser_server)
+def fixture_index(comfy_server) -> str:
+    """An index over the server's fixture checkpoint and LoRAs, built through the route (every frontend's server
+    shares the base folder)."""
+    wait_build(comfy_server)
+    comfy_server.post("/polaris/index/build", {"name": "fixture-zoo"})
+    status = wait_build(comfy_server)
     assert status["state"] == "done", status
     return "fixture-zoo"
 
 
 @pytest.fixture(scope="module")
-def hostile_index(browser_server, tmp_path_factory) -> str:
-    models = Path(browser_server.base_dir) / "models"
+def hostile_index(comfy_base, tmp_path_factory) -> str:
+    models = Path(comfy_base) / "models"
     build_index(hostile_entries(models / "loras", tmp_path_factory.mktemp("outside")),
                 models / "polaris" / "indexes" / "hostile")
     return "hostile"
@@ -63,6 +67,7 @@ def polaris_errors(page) -> list[str]:
     return [e for e in page.console_errors if "polaris" in e.lower() or "/zoo/" in e]
 
 
+@PER_FRONTEND
 def test_open_sidebar(comfy_page):
     page = open_sidebar(comfy_page)
     assert page.locator(".pz-title").text_content() == "Polaris Zoo"
@@ -96,13 +101,12 @@ def test_search_as_you_type_puts_the_expected_model_first(comfy_page):
     last_key = page.evaluate("window.__lastKey")
     print(f"\nfirst cards painted {painted['paintedAt'] - last_key:.0f} ms after the last keystroke "
           "(demo zoo, test machine)")
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.page.screenshot(path=str(SCREENSHOTS / "zoo-sidebar-search.png"),
-                         clip={"x": 0, "y": 0, "width": 1100, "height": 720})
-    page.locator(".pz-root").screenshot(path=str(SCREENSHOTS / "zoo-sidebar.png"))
+    page.screenshot("zoo-sidebar-search", clip={"x": 0, "y": 0, "width": 1100, "height": 720})
+    page.screenshot("zoo-sidebar", element=".pz-root")
     assert polaris_errors(page) == []
 
 
+@PER_FRONTEND
 def test_filter_by_family(comfy_page):
     page = open_sidebar(comfy_page)
     page.select_option(".pz-kind-select", "checkpoint")
@@ -161,8 +165,7 @@ def test_instruction_mode_opens_a_workflow_that_runs(comfy_page, fixture_index, 
     slots = page.locator(".pz-plan-choice").evaluate_all("els => els.map(e => e.dataset.slot)")
     assert slots == ["checkpoint", "object_lora"]
     assert "pcorgi" in page.locator(".pz-prompt-text").first.text_content()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.locator(".pz-root").screenshot(path=str(SCREENSHOTS / "zoo-sidebar-plan.png"))
+    page.screenshot("zoo-sidebar-plan", element=".pz-root")
     page.click('.pz-open[data-template="text-to-image"]')
     page.wait_for_function("window.app.graph._nodes.some(n => n.type === 'LoraLoader')", timeout=30_000)
     graph = page.evaluate("""() => Object.fromEntries(window.app.graph._nodes.map(n =>
@@ -221,11 +224,11 @@ def test_build_an_index_from_the_sidebar(comfy_page, browser_server):
     assert "skipped 0" in page.locator(".pz-build-summary").text_content()
     page.wait_for_selector('.pz-index[data-name="sidebar-built"]', timeout=30_000)
     assert "1 checkpoint, 2 lora" in page.locator('.pz-index[data-name="sidebar-built"] .pz-meta').text_content()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.locator(".pz-root").screenshot(path=str(SCREENSHOTS / "zoo-sidebar-indexes.png"))
+    page.screenshot("zoo-sidebar-indexes", element=".pz-root")
     assert polaris_errors(page) == []
 
 
+@PER_FRONTEND
 def test_hostile_metadata_is_shown_as_text_and_never_runs(comfy_page, hostile_index):
     page = open_sidebar(comfy_page)
     choose_index(page, hostile_index)
@@ -240,8 +243,7 @@ def test_hostile_metadata_is_shown_as_text_and_never_runs(comfy_page, hostile_in
     assert detail.locator(".pz-detail-name").text_content() == HOSTILE_NAME
     assert detail.locator(".pz-description").text_content() == HOSTILE_DESCRIPTION
     assert HOSTILE_PROMPT in detail.locator(".pz-prompt").first.text_content()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.locator(".pz-root").screenshot(path=str(SCREENSHOTS / "zoo-sidebar-hostile.png"))
+    page.screenshot("zoo-sidebar-hostile", element=".pz-root")
     # Nothing was parsed as markup: no element from the metadata exists, nothing ran, no link is clickable.
     injected = page.evaluate("""() => document.querySelectorAll(
         '.pz-root script, .pz-root a, .pz-root svg, .pz-root b, .pz-root i:not(.pi), .pz-root img[src="x"],'
@@ -258,10 +260,10 @@ LONG_AUTHOR = "Q" * 390  # one word: nothing to break at but the CSS
 
 
 @pytest.fixture(scope="module")
-def long_author_index(browser_server) -> str:
+def long_author_index(comfy_base) -> str:
     from polaris_core.zoo.entry import ZooEntry
 
-    models = Path(browser_server.base_dir) / "models"
+    models = Path(comfy_base) / "models"
     common = dict(kind="lora", base_family="sd15", base_model="SD 1.5", role="style", author=LONG_AUTHOR)
     build_index([ZooEntry(id="long:1", name="Lantern glow study", trigger_words=["lanternglow"], **common),
                  ZooEntry(id="long:2", name="W" * 200, trigger_words=["lanternglow"], **common)],
@@ -278,6 +280,7 @@ def overflowing(page) -> list[str]:
     }""")
 
 
+@PER_FRONTEND
 def test_a_long_unbroken_author_name_wraps_in_cards_and_details(comfy_page, long_author_index):
     page = open_sidebar(comfy_page)
     choose_index(page, long_author_index)

@@ -144,7 +144,9 @@ app.registerExtension({
   name: "Polaris.ZooSidebar",
   async setup() {
     installCanvasDrop();
-    app.extensionManager.registerSidebarTab({
+    // `extensionManager.sidebarTab` is the current API; the top-level registerSidebarTab is its deprecated alias.
+    const sidebar = app.extensionManager.sidebarTab ?? app.extensionManager;
+    sidebar.registerSidebarTab({
       id: "polaris-zoo",
       icon: "pi pi-star",
       title: "Polaris Zoo",
