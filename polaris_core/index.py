@@ -625,6 +625,31 @@ class ZooIndex:
         norm = float(np.linalg.norm(mean))
         return (mean / norm).astype(np.float32) if norm > 0 else None
 
+    def term_presence(self, entry_rows: np.ndarray, words: Sequence[str],
+                      exclude_chunks: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+        """Which of `words` each of the (distinct) entries holds in its prompt chunks: "prompt" (its
+        own example prompts) and "related" (prompts of other pages that used it). Boolean
+        (len(entry_rows) × len(words)) arrays; a word the index never saw is False. `exclude_chunks`
+        (chunk rows) are left out, as in search. Reads only these entries' term counts."""
+        entry_rows = np.asarray(entry_rows, dtype=np.int64)
+        out = {name: np.zeros((len(entry_rows), len(words)), dtype=bool) for name in ("prompt", "related")}
+        ids = np.array([self.terms.term_ids.get(w, -1) for w in words], dtype=np.int64)
+        known = np.flatnonzero(ids >= 0)
+        chunk_rows = self.chunk_rows_for(entry_rows) if len(known) and len(entry_rows) else np.empty(0, np.int64)
+        if exclude_chunks is not None and len(exclude_chunks):
+            chunk_rows = chunk_rows[~np.isin(chunk_rows, exclude_chunks)]
+        if not len(chunk_rows):
+            return out
+        arrays = self.arrays
+        order = np.argsort(entry_rows, kind="stable")
+        owner = order[np.searchsorted(entry_rows[order], arrays.chunk_entry[chunk_rows])]
+        where, which = _row_terms(arrays.chunk_counts, chunk_rows, ids[known])
+        kinds = arrays.chunk_kind[chunk_rows[where]]
+        for name in out:
+            mine = kinds == _KIND_CODES[name]
+            out[name][owner[where[mine]], known[which[mine]]] = True
+        return out
+
     def chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending chunk rows of the given entry rows, without a pass over all chunks."""
         span = self._derived.get("chunk_span")
@@ -995,6 +1020,24 @@ def valid_index_name(value: object, *, allow_reserved: bool = False) -> str:
         raise IndexNameError(f"'{name}' is reserved for the shipped demo zoo; give your index another name, "
                              "e.g. 'my-zoo'.")
     return name
+
+
+def _row_terms(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `rows`, position in `columns`) of every non-zero of those rows in those columns;
+    reads only the rows' own non-zeros (no column slicing of the whole matrix)."""
+    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
+    lengths = ends - starts
+    if not lengths.sum():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    positions = np.repeat(starts, lengths) + offsets
+    terms = matrix.indices[positions]
+    order = np.argsort(columns)
+    found = np.searchsorted(columns[order], terms)
+    found = np.minimum(found, len(columns) - 1)
+    hit = columns[order][found] == terms
+    owners = np.repeat(np.arange(len(rows)), lengths)
+    return owners[hit], order[found[hit]]
 
 
 def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:

@@ -54,6 +54,10 @@ def register(bench_subparsers) -> None:
                              "with one expansion model per fold of models fitted without that fold "
                              "(polaris_core.retrieve.expansion)")
     parser.add_argument("--folds", type=int, default=5, help="folds of models for --expansion cv")
+    parser.add_argument("--expand-out-of-fold", action="store_true",
+                        help="first re-expand the index's entries with no example prompts, each by the expansion "
+                             "model fitted without its model's fold (in memory; the ranker's figures and training "
+                             "then see expansion as a new zoo would, without a target's own prompts)")
     parser.add_argument("--expand-max-prompts", type=int,
                         help="--expansion cv: expand entries with at most this many example prompts "
                              "(default: the shipped model's setting)")
@@ -215,22 +219,40 @@ def quality(index, args) -> dict:
     return results
 
 
-def expansion_cv(index, args) -> None:
-    """Fused search before vs after prompt expansion, grouped by model: each sparse entry is expanded by
-    the fold model fitted without its model's prompts. Both sides re-add the same sparse entries, so
-    only the expansion differs."""
+def out_of_fold_expander(index, args):
+    """(FoldExpander, the index's sparse entries, seconds): one expansion model per fold of models,
+    each fitted without that fold (polaris_core.retrieve.expansion)."""
     from polaris_core.retrieve.expansion import FoldExpander, default_expander, fit_folds, training_set
 
-    cache = _cache(args)
     started = time.perf_counter()
     params = default_expander().params
     if args.expand_max_prompts is not None:
         params = dataclasses.replace(params, max_prompts=args.expand_max_prompts)
-    models = fit_folds(training_set(index.entries), args.folds, params)
-    expander = FoldExpander(models)
+    expander = FoldExpander(fit_folds(training_set(index.entries), args.folds, params))
     sparse_entries = [e for e in index.entries if expander.is_sparse(e)]
-    print(f"\n# expansion cv: {args.folds} folds of models fitted in {time.perf_counter() - started:.0f}s; "
+    return expander, sparse_entries, time.perf_counter() - started
+
+
+def expand_out_of_fold(index, args) -> None:
+    """Re-add the sparse entries expanded out of fold (the index in memory only; never saved)."""
+    expander, sparse_entries, seconds = out_of_fold_expander(index, args)
+    index.remove([e.id for e in sparse_entries])
+    index.expander = expander
+    index.expansion_model = ""
+    started = time.perf_counter()
+    stats = index.update(sparse_entries, cache=_cache(args))
+    print(f"expanded {len(sparse_entries)} entries with no example prompts out of fold ({args.folds} folds fitted in "
+          f"{seconds:.0f}s; re-added in {time.perf_counter() - started:.0f}s, {stats.texts_embedded} texts embedded)")
+
+
+def expansion_cv(index, args) -> None:
+    """Fused search before vs after prompt expansion, grouped by model: each sparse entry is expanded by
+    the fold model fitted without its model's prompts. Both sides re-add the same sparse entries, so
+    only the expansion differs."""
+    expander, sparse_entries, seconds = out_of_fold_expander(index, args)
+    print(f"\n# expansion cv: {args.folds} folds of models fitted in {seconds:.0f}s; "
           f"{len(sparse_entries)} entries with <= {expander.params.max_prompts} example prompts")
+    cache = _cache(args)
     sides = {}
     for side, chosen in (("before", None), ("after", expander)):
         index.remove([e.id for e in sparse_entries])
@@ -382,6 +404,8 @@ def run(args) -> int:
         print(f"built the benchmark index in {built_seconds:.0f}s")
     print(f"index: {len(index)} entries {index.counts()}, {len(index.store)} chunk vectors, "
           f"prompt expansion {index.expansion_model or 'none'}")
+    if args.expand_out_of_fold:
+        expand_out_of_fold(index, args)
     if args.expansion == "cv":
         expansion_cv(index, args)
     elif not args.no_quality:

@@ -40,7 +40,6 @@ MODEL_PATH = Path(__file__).with_name("data") / "ranker.lgb.txt"
 RANKED_CHANNELS = ("lexical", "names", "dense", "author", "popularity", "affinity", "image")
 ROLE_CODES = {"style": 0, "object": 1, "character": 2, "other": 3}
 RERANK_DEPTH = 100      # fused candidates the ranker reorders (the target is past 100 for <2% of dev queries)
-MAX_STYLE_PROMPTS = 16  # prompts read for a candidate's prompt vocabulary
 # `<lora:NAME:w>` tags in a model's example prompts: the LoRAs its users combine it with.
 _NETWORK_NAME = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:([^<>:]*)", re.IGNORECASE)
 
@@ -70,10 +69,9 @@ class _EntryFacts:
             triggers = [frozenset(tokenize(t)) for t in entry.trigger_words if t.strip()]
             tags = frozenset(w for t in entry.tags for w in tokenize(t))
             title = frozenset(tokenize(entry.name))
-            style = frozenset(w for p in entry.example_prompts[:MAX_STYLE_PROMPTS] for w in tokenize(p))
-            combined = frozenset(w for p in entry.example_prompts + entry.related_prompts
+            combined = frozenset(w for p in entry.example_prompts + entry.related_prompts if "<" in p
                                  for name in _NETWORK_NAME.findall(p) for w in tokenize(name))
-            facts = self.cache[row] = ([t for t in triggers if t], tags, title, style, combined)
+            facts = self.cache[row] = ([t for t in triggers if t], tags, title, combined)
         return facts
 
 
@@ -151,16 +149,20 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     columns["dense_exact_best"], columns["dense_exact_mean"] = best, mean
     columns["dense_gap"] = (best - np.nanmax(best)).astype(np.float32) if np.isfinite(best).any() else nan
     query_words = set(tokenize(found.text))
+    words = sorted(query_words)
+    # Read from the index's term counts, without the excluded chunks (a catalog prompt used as a
+    # training query must not count its own words for its model).
+    own_prompts = index.term_presence(entry_rows, words, found.exclude_chunks)["prompt"]
+    style = own_prompts.mean(axis=1).astype(np.float32) if words else np.zeros(n, np.float32)
     facts = _facts(index)
-    style, combined, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(6))
+    combined, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(5))
     n_prompts, n_related, n_triggers, n_tags, desc, role, family, downloads = (
         np.zeros(n, np.float32) for _ in range(8))
     wanted_families = set(found.families or ())
     for i, row in enumerate(entry_rows.tolist()):
         entry = index.entries[row]
-        triggers, tags, title_words, style_words, combined_words = facts.get(row)
+        triggers, tags, title_words, combined_words = facts.get(row)
         if query_words:
-            style[i] = len(query_words & style_words) / len(query_words)
             combined[i] = len(query_words & combined_words) / len(query_words)
         if triggers:
             hit = [len(t & query_words) / len(t) for t in triggers]

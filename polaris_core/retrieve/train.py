@@ -41,11 +41,11 @@ SPLIT_NAMES = ("lora", "lora_no_trigger", "checkpoint", "catalog_lora", "catalog
 DEV_FILES = (("lora-retrieval-dev.jsonl", "query", "lora", 0), ("lora-retrieval-dev.jsonl", "query_no_trigger",
              "lora", 1), ("checkpoint-retrieval-dev.jsonl", "query", "checkpoint", 2))
 BANDS = (("0", 0, 0), ("1-3", 1, 3), ("4-10", 4, 10), (">10", 11, 10 ** 9))
-CATALOG_LORAS = 1200        # self-supervised LoRA queries (one prompt per model)
-CATALOG_CHECKPOINTS = 600   # self-supervised checkpoint queries
+CATALOG_LORAS = 2400        # self-supervised LoRA queries (one prompt per model)
+CATALOG_CHECKPOINTS = 1200  # self-supervised checkpoint queries
 FOLDS = 5
 SEED = 0
-FEATURE_VERSION = 1         # bump when features or training queries change (invalidates caches)
+FEATURE_VERSION = 2         # bump when features or training queries change (invalidates caches)
 LGB_PARAMS = {
     "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.1,
     "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
@@ -205,7 +205,8 @@ def build_features(index, queries: list[Query], on_progress: Optional[Callable[[
 
 def feature_table(index, data: Path, work: Path, limit: int = 0, with_catalog: bool = True) -> FeatureTable:
     """Dev (and catalog) features, cached under `work` keyed by the index and the feature set."""
-    signature = zlib.crc32(json.dumps([FEATURE_VERSION, FEATURES, len(index.entries), str(index.folder), limit,
+    signature = zlib.crc32(json.dumps([FEATURE_VERSION, FEATURES, len(index.entries), str(index.folder),
+                                       index.expansion_model, limit,
                                        with_catalog, CATALOG_LORAS, CATALOG_CHECKPOINTS]).encode())
     path = work / f"ranker-features-{signature:08x}.npz"
     table = FeatureTable.load(path)

@@ -116,3 +116,34 @@ def test_a_catalog_prompt_does_not_find_its_own_chunk(index):
     assert hits.best_chunk[at] in own and hidden.best_chunk[at] not in own
     assert hidden.scores[at] < hits.scores[at]
     assert plain.rows.tolist() == [row]
+
+
+def test_term_presence_reads_the_words_each_entry_holds(index):
+    """The ranker's coverage feature reads the index's term counts; it must say exactly which query
+    words sit in an entry's own prompts and its related prompts, and leave excluded chunks out."""
+    from polaris_core.embed.chunks import entry_chunks
+    from polaris_core.embed.lexical import tokenize
+
+    rows = np.arange(0, len(index.entries), max(1, len(index.entries) // 60))
+    words = sorted({w for r in rows[:20].tolist() for p in index.entries[r].example_prompts[:2] for w in tokenize(p)}
+                   | {w for r in rows[:20].tolist() for w in tokenize(index.entries[r].name)})
+    words.append("notawordanywhere")
+    held = index.term_presence(rows, words)
+    assert held["prompt"].any()
+    for i, row in enumerate(rows.tolist()):
+        entry = index.entries[row]
+        chunks = entry_chunks(entry)
+        prompt = {w for c in chunks if c.kind == "prompt" for w in tokenize(c.lexical_text)}
+        related = {w for c in chunks if c.kind == "related" for w in tokenize(c.lexical_text)}
+        for j, word in enumerate(words):
+            assert held["prompt"][i, j] == (word in prompt), (entry.name, word)
+            assert held["related"][i, j] == (word in related), (entry.name, word)
+    # A catalog prompt used as a training query: with its own chunk excluded, its words unique to
+    # that prompt no longer count for its model.
+    entry = next(e for e in index.entries if e.kind == "lora" and len(e.example_prompts) == 1)
+    row = index.entry_row(entry.id)
+    own = train._chunks_by_text(index, ("lora",))[train._key(entry.example_prompts[0])]
+    prompt_words = sorted(set(tokenize(entry.example_prompts[0])))
+    assert index.term_presence(np.array([row]), prompt_words)["prompt"].all()
+    assert not index.term_presence(np.array([row]), prompt_words, own)["prompt"].any()
+
