@@ -448,14 +448,13 @@ class ZooIndex:
         stats.chunks_added += len(all_chunks)
         stats.dense_chunks_added += len(texts)
         check_cancel()
-        title_tokens = [lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists]
-        description_tokens = [
+        # Generators: each text's terms become ids as they are made (all term strings at once: GBs at 100K).
+        title = self.terms.counts(lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists)
+        description = self.terms.counts(
             lexical_terms(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
-        ]
-        chunk_tokens = [lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else [] for c in all_chunks]
-        title = self.terms.counts(title_tokens)
-        description = self.terms.counts(description_tokens)
-        chunk_counts = self.terms.counts(chunk_tokens)
+        )
+        chunk_counts = self.terms.counts(lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else []
+                                         for c in all_chunks)
         chunk_entry = np.repeat(np.arange(len(entries), dtype=np.int64), [len(c) for c in chunk_lists])
         chunk_kind = np.array([_KIND_CODES[c.kind] for c in all_chunks], dtype=np.int8)
         chunk_dense = np.array([c.dense for c in all_chunks], dtype=bool)
