@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
-BUILD_SLICE = 10_000
+BUILD_SLICE = 50_000  # entries per update: bounds the batch's chunk texts and vectors held at once
 NOISE_PER_DIM = 0.03  # at dim 384: a noisy copy keeps cosine ≈ 0.86 to its real source vector
 
 
@@ -152,6 +152,12 @@ class _QueryMemo:
         return np.stack([self.seen[t] for t in texts])
 
 
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+
+
 def _ms_percentiles(seconds: list[float]) -> tuple[float, float]:
     ordered = sorted(seconds)
     pick = lambda q: 1000 * ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]  # noqa: E731
@@ -202,11 +208,12 @@ def run(args) -> int:
     folder = work / f"zoo-{args.entries}"
     try:
         started = time.perf_counter()
-        # In slices: one update over every entry holds all their term lists at once (6+ GB at 100K).
+        # In slices: one update holds its entries' chunk texts and vectors until they are appended.
         index = ZooIndex.build([], text_encoder=encoder)
         for start in range(0, len(entries), BUILD_SLICE):
             index.update(entries[start:start + BUILD_SLICE])
-            print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries", file=sys.stderr)
+            print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries "
+                  f"({time.perf_counter() - started:.0f} s, peak RSS {_peak_rss_gb():.2f} GB)", file=sys.stderr)
         build_s = time.perf_counter() - started - encoder.seconds
         del entries
         dense_chunks = len(index.store)
@@ -215,7 +222,7 @@ def run(args) -> int:
         save_s = time.perf_counter() - started
         del index
         gc.collect()
-        load_s, rss_before, rss = _load_in_fresh_process(folder)
+        load_s, rss_before, rss, loaded = _load_in_fresh_process(folder)
         index = ZooIndex.load(folder, verify=False)
 
         queries = _dev_queries(data, args.queries)
@@ -261,11 +268,12 @@ def run(args) -> int:
         "minilm_embed_all_estimate_s": round(dense_chunks / throughput, 1),
         "build_s": round(build_s, 2), "save_s": round(save_s, 2), "load_s": round(load_s, 2),
         "rss_gb": round(rss, 3), "index_rss_gb": round(rss - rss_before, 3),  # a process that only loads it
+        **loaded,
         "search_p50_ms": round(p50, 2), "search_p99_ms": round(p99, 2),
         "search_encoded_p50_ms": round(enc_p50, 2), "search_encoded_p99_ms": round(enc_p99, 2),
         "queries": len(queries), "add_1000_s": round(add_s, 3), "add_1000_save_s": round(add_save_s, 2),
         "remove_1000_s": round(remove_s, 3), "dense_recall_at_10": round(recall, 4),
-        "threads": args.threads, "cpus": os.cpu_count(),
+        "threads": args.threads, "cpus": os.cpu_count(), "bench_peak_rss_gb": round(_peak_rss_gb(), 3),
     }
     if args.json:
         print(json.dumps(result))
@@ -277,20 +285,65 @@ def run(args) -> int:
 
 
 _LOAD_CHILD = """
-import json, sys, time
+import gc, json, random, sys, time
+import numpy as np
 import psutil
 from polaris_core.index import ZooIndex
-before = psutil.Process().memory_info().rss
+rss = lambda: psutil.Process().memory_info().rss / 1e9
+before = rss()
 started = time.perf_counter()
 index = ZooIndex.load(sys.argv[1], verify=True)
 seconds = time.perf_counter() - started
-print(json.dumps([seconds, before / 1e9, psutil.Process().memory_info().rss / 1e9]))
+loaded = rss()
+# What a search builds on first use (per-kind BM25F, selections) stays resident too.
+for kind in ("checkpoint", "lora", "embedding"):
+    if len(index.kind_rows(kind)):
+        index.lexical(kind)
+        index.select(kind)
+searching = rss()
+parts = [index.store._parts[k] for k in index.store.partitions()]
+sample = random.Random(0).sample(index.entries, min(2000, len(index.entries)))
+
+def deep(obj):
+    size = sys.getsizeof(obj)
+    if isinstance(obj, (list, tuple, set)):
+        size += sum(deep(x) for x in obj)
+    elif isinstance(obj, dict):
+        size += sum(deep(k) + deep(v) for k, v in obj.items())
+    elif hasattr(obj, "__dict__"):
+        size += deep(vars(obj))
+    return size
+
+def csr_bytes(m):
+    return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+
+lexical = sum(csr_bytes(getattr(index.arrays, n)) for n in ("title", "description", "chunk_counts"))
+derived = sum(csr_bytes(v[0].fields) + csr_bytes(v[0].chunks) + csr_bytes(v[0].title_only)
+              for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
+breakdown = {
+    "rss_searching_gb": searching,
+    "mem_entries_gb": sum(map(deep, sample)) / max(len(sample), 1) * len(index.entries) / 1e9,
+    "mem_vectors_numpy_gb": sum(p.vectors.nbytes for p in parts) / 1e9,
+    "mem_vectors_hnsw_gb": sum(p.graph.get_max_elements() * (index.store.dim * 4 + 8 + 4 * (2 * index.store.hnsw.M + 1))
+                              for p in parts if p.graph is not None) / 1e9,
+    "mem_term_counts_gb": lexical / 1e9,
+    "mem_bm25f_gb": derived / 1e9,
+    "mem_chunk_arrays_gb": sum(getattr(index.arrays, n).nbytes for n in
+                               ("chunk_entry", "chunk_kind", "chunk_label", "chunk_dense")) / 1e9,
+    "mem_vocabulary_gb": (sum(map(sys.getsizeof, index.terms.vocabulary)) + sys.getsizeof(index.terms.vocabulary)
+                          + sys.getsizeof(index.terms.term_ids)) / 1e9,  # the strings, their list and id dict
+    "vocabulary_terms": len(index.terms.vocabulary),
+}
+print(json.dumps([seconds, before, loaded, {k: round(v, 3) if isinstance(v, float) else v
+                                             for k, v in breakdown.items()}]))
 """
 
 
-def _load_in_fresh_process(folder: Path) -> tuple[float, float, float]:
-    """(checked load seconds, RSS before, RSS after) of a process that only loads the index: memory
-    freed by the build in this process would otherwise hide what the loaded index costs."""
+def _load_in_fresh_process(folder: Path) -> tuple[float, float, float, dict]:
+    """(checked load seconds, RSS before, RSS after, what else it measured) of a process that only loads
+    the index and builds what a first search builds: memory freed by the build in this process would
+    otherwise hide what the loaded index costs. The `mem_*` figures are estimates per structure
+    (arrays by their bytes, entries by a deep size of a 2,000-entry sample, the HNSW graph by its layout)."""
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
@@ -299,8 +352,8 @@ def _load_in_fresh_process(folder: Path) -> tuple[float, float, float]:
                           env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"loading the index in a fresh process failed:\n{done.stderr[-2000:]}")
-    seconds, before, after = json.loads(done.stdout.strip().splitlines()[-1])
-    return seconds, before, after
+    seconds, before, after, measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, before, after, measured
 
 
 def _dense_recall(index, memo: _QueryMemo, queries: list[tuple[str, str]]) -> float:
