@@ -314,6 +314,14 @@ def deep(obj):
         size += deep(vars(obj))
     return size
 
+def entries_bytes():
+    entries = index.entries
+    if not hasattr(entries, "group_keys"):  # a plain list of entry objects
+        return sum(map(deep, sample)) / max(len(sample), 1) * len(entries)
+    strings = sum(sys.getsizeof(t) for t in entries._texts) + sum(map(sys.getsizeof, entries.ids)) + \
+        sum(map(sys.getsizeof, entries.group_keys))
+    return strings + 9 * 8 * len(entries)  # and nine list slots per entry (the rest are shared or small)
+
 def csr_bytes(m):
     return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
 
@@ -322,7 +330,7 @@ derived = sum(csr_bytes(v[0].fields) + csr_bytes(v[0].chunks) + csr_bytes(v[0].t
               for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
 breakdown = {
     "rss_searching_gb": searching,
-    "mem_entries_gb": sum(map(deep, sample)) / max(len(sample), 1) * len(index.entries) / 1e9,
+    "mem_entries_gb": entries_bytes() / 1e9,
     "mem_vectors_numpy_gb": sum(p.vectors.nbytes for p in parts) / 1e9,
     "mem_vectors_hnsw_gb": sum(p.graph.get_max_elements() * (index.store.dim * 4 + 8 + 4 * (2 * index.store.hnsw.M + 1))
                               for p in parts if p.graph is not None) / 1e9,
