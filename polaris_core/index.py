@@ -995,9 +995,8 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
     """The same matrix widened to the current vocabulary (new terms have no counts in old rows)."""
     if matrix.shape[1] == n_terms:
         return matrix
-    widened = matrix.copy()
-    widened.resize((matrix.shape[0], n_terms))
-    return widened
+    # The same arrays under a wider shape: copying them (GBs at a million entries) on every update cost seconds.
+    return sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], n_terms), copy=False)
 
 
 
