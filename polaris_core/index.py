@@ -43,7 +43,7 @@ from polaris_core.progress import CheckCancel, OnStep, resolve
 from polaris_core.vectorstore import DATA_DIR as STORE_DATA_DIR
 from polaris_core.vectorstore import MANIFEST as STORE_MANIFEST
 from polaris_core.vectorstore import OWN_DATA_FILE, VectorStore, read_manifest
-from polaris_core.zoo.entry import KINDS, ZooEntry
+from polaris_core.zoo.entry import KINDS, EntryList, ZooEntry, entry_json, group_key  # noqa: F401 (group_key: re-exported)
 
 log = logging.getLogger("polaris")
 
@@ -55,13 +55,6 @@ _SPARSE_PARTS = ("data", "indices", "indptr")
 _KIND_CODES = {kind: i for i, kind in enumerate(CHUNK_KINDS)}
 _OWN_ZOO_FILE = content_addressed_pattern(r"[a-z_]+(?:-(?:data|indices|indptr))?", r"\.jsonl|\.json|\.npy")
 CHECKSUM_MEMO = "verified-files.json"  # in the Polaris cache folder: files seen to pass their checksum
-
-
-def group_key(entry: ZooEntry) -> str:
-    """Versions of one model share a group: results are collapsed per group."""
-    if entry.civitai_model_id is not None:
-        return f"civitai:{entry.civitai_model_id}"
-    return f"entry:{entry.id}"
 
 
 def partition_key(kind: str, family: str, role: str) -> str:
@@ -188,7 +181,7 @@ class ZooIndex:
         self.image_encoder_id = image_encoder_id
         self.image_dim = int(image_dim)
         self.params = params or BM25FParams()
-        self.entries: list[ZooEntry] = []
+        self.entries = EntryList()  # JSON text per entry, decoded when read
         self.terms = TermCounts()
         self.arrays = _Arrays.empty(0, self.image_dim)
         self.store = VectorStore.create(self.text_dim)
@@ -315,8 +308,8 @@ class ZooIndex:
 
     def counts(self) -> dict[str, int]:
         by_kind = {kind: 0 for kind in KINDS}
-        for entry in self.entries:
-            by_kind[entry.kind] = by_kind.get(entry.kind, 0) + 1
+        for kind in self.entries.kinds:
+            by_kind[kind] = by_kind.get(kind, 0) + 1
         return by_kind
 
     def entry_row(self, entry_id: str) -> Optional[int]:
@@ -329,7 +322,7 @@ class ZooIndex:
     def _rows(self) -> dict[str, int]:
         rows = self._derived.get("rows")
         if rows is None:
-            rows = self._derived["rows"] = {e.id: i for i, e in enumerate(self.entries)}
+            rows = self._derived["rows"] = {entry_id: i for i, entry_id in enumerate(self.entries.ids)}
         return rows
 
     def entry_groups(self) -> tuple[np.ndarray, list[str]]:
@@ -337,7 +330,7 @@ class ZooIndex:
         cached = self._derived.get("groups")
         if cached is None:
             numbers: dict[str, int] = {}
-            ids = np.array([numbers.setdefault(group_key(e), len(numbers)) for e in self.entries], dtype=np.int64)
+            ids = np.array([numbers.setdefault(key, len(numbers)) for key in self.entries.group_keys], dtype=np.int64)
             cached = self._derived["groups"] = (ids, list(numbers))
         return cached
 
@@ -346,7 +339,7 @@ class ZooIndex:
         rows = self._derived.get(key)
         if rows is None:
             rows = self._derived[key] = np.array(
-                [i for i, e in enumerate(self.entries) if e.kind == kind], dtype=np.int64)
+                [i for i, k in enumerate(self.entries.kinds) if k == kind], dtype=np.int64)
         return rows
 
     def select(self, kind: str, families: Optional[Sequence[str]] = None,
@@ -356,22 +349,23 @@ class ZooIndex:
                tuple(roles) if roles is not None else None)
         cached = self._derived.get(key)
         if cached is None:
+            entries = self.entries
             rows = [i for i in self.kind_rows(kind).tolist()
-                    if (families is None or self.entries[i].base_family in families)
-                    and (roles is None or self.entries[i].role in roles)]
+                    if (families is None or entries.families[i] in families)
+                    and (roles is None or entries.roles[i] in roles)]
             rows = np.array(rows, dtype=np.int64)
             groups, _ = self.entry_groups()
             unique, position = np.unique(groups[rows], return_inverse=True)
             authors: dict[str, int] = {}
             group_author = np.full(len(unique), -1, dtype=np.int64)
             for row, group in zip(rows.tolist(), position.tolist()):
-                name = self.entries[row].author.strip().lower()
+                name = entries.authors[row]
                 if name and group_author[group] < 0:
                     group_author[group] = authors.setdefault(name, len(authors))
             cached = self._derived[key] = Selection(
                 rows, unique, position.astype(np.int64),
-                np.array([self.entries[i].source == "local" for i in rows.tolist()], dtype=bool),
-                np.array([max(self.entries[i].downloads or 0, 0) for i in rows.tolist()], dtype=np.float32),
+                np.array([entries.is_local[i] for i in rows.tolist()], dtype=bool),
+                np.array([entries.downloads[i] for i in rows.tolist()], dtype=np.float32),
                 group_author, *_group_order(position))
         return cached
 
@@ -409,7 +403,7 @@ class ZooIndex:
             row = rows.get(entry_id)
             if row is None:
                 fresh.append(entry)
-            elif self.entries[row].to_dict() != entry.to_dict():
+            elif self.entries.text(row) != entry_json(entry).encode("utf-8"):
                 changed_ids.append(entry_id)
                 fresh.append(entry)
             else:
@@ -448,14 +442,13 @@ class ZooIndex:
         stats.chunks_added += len(all_chunks)
         stats.dense_chunks_added += len(texts)
         check_cancel()
-        title_tokens = [lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists]
-        description_tokens = [
+        # Generators: each text's terms become ids as they are made (all term strings at once: GBs at 100K).
+        title = self.terms.counts(lexical_terms(chunks[0].lexical_text) for chunks in chunk_lists)
+        description = self.terms.counts(
             lexical_terms(" ".join(c.lexical_text for c in chunks if c.kind == "description")) for chunks in chunk_lists
-        ]
-        chunk_tokens = [lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else [] for c in all_chunks]
-        title = self.terms.counts(title_tokens)
-        description = self.terms.counts(description_tokens)
-        chunk_counts = self.terms.counts(chunk_tokens)
+        )
+        chunk_counts = self.terms.counts(lexical_terms(c.lexical_text) if c.kind in PROMPT_KINDS else []
+                                         for c in all_chunks)
         chunk_entry = np.repeat(np.arange(len(entries), dtype=np.int64), [len(c) for c in chunk_lists])
         chunk_kind = np.array([_KIND_CODES[c.kind] for c in all_chunks], dtype=np.int8)
         chunk_dense = np.array([c.dense for c in all_chunks], dtype=bool)
@@ -503,7 +496,7 @@ class ZooIndex:
         new_row = np.full(len(self.entries), -1, dtype=np.int64)
         new_row[keep_rows] = np.arange(len(keep_rows))
         self.arrays = arrays.subset(keep_rows, ~chunk_drop, new_row)
-        self.entries = [self.entries[i] for i in keep_rows.tolist()]
+        self.entries = self.entries.subset(keep_rows.tolist())
         self._derived.clear()
 
     # ------------------------------------------------------------ channels
@@ -754,9 +747,9 @@ class ZooIndex:
             return info
 
         def write_entries(path: Path) -> None:
-            with open(path, "w", encoding="utf-8") as fh:
-                for entry in self.entries:
-                    fh.write(json.dumps(entry.to_dict(), ensure_ascii=False) + "\n")
+            with open(path, "wb") as fh:
+                for row in range(len(self.entries)):
+                    fh.write(self.entries.text(row) + b"\n")
 
         def write_json(obj) -> callable:
             def writer(path: Path) -> None:
@@ -857,7 +850,8 @@ class ZooIndex:
         n_terms, n_entries, n_chunks = int(shapes["terms"]), int(shapes["entries"]), int(shapes["chunks"])
         try:
             with open(path_of("entries"), encoding="utf-8") as fh:
-                self.entries = [ZooEntry.from_dict(json.loads(line)) for line in fh if line.strip()]
+                self.entries = EntryList()
+                self.entries.extend_lines(fh)
             vocabulary = json.loads(path_of("vocabulary").read_text(encoding="utf-8"))
         except (ValueError, TypeError, AttributeError) as exc:
             raise IndexFolderError(f"{zoo}: the entries or vocabulary file is damaged ({exc}); "
@@ -1044,9 +1038,8 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
     """The same matrix widened to the current vocabulary (new terms have no counts in old rows)."""
     if matrix.shape[1] == n_terms:
         return matrix
-    widened = matrix.copy()
-    widened.resize((matrix.shape[0], n_terms))
-    return widened
+    # The same arrays under a wider shape: copying them (GBs at a million entries) on every update cost seconds.
+    return sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], n_terms), copy=False)
 
 
 

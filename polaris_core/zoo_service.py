@@ -317,13 +317,13 @@ def author_models(index, entry: ZooEntry, limit: int = MAX_SIBLINGS) -> list[dic
     if not author:
         return []
     own = group_key(entry)
+    entries = index.entries
     best: dict[str, ZooEntry] = {}
-    for other in index.entries:
-        if other.author.strip().lower() != author:
+    for row, name in enumerate(entries.authors):  # columns: decoding every entry would take seconds at 1M
+        if name != author or entries.group_keys[row] == own:
             continue
+        other = entries[row]
         key = group_key(other)
-        if key == own:
-            continue
         kept = best.get(key)
         if kept is None or (other.source == "local", other.downloads) > (kept.source == "local", kept.downloads):
             best[key] = other
@@ -341,9 +341,9 @@ def facets(index) -> dict[str, dict[str, int]]:
     cached = _FACETS.get(index)
     if cached is None:
         cached = {}
-        for entry in index.entries:
-            families = cached.setdefault(entry.kind, {})
-            family = entry.base_family or "unknown"
+        for kind, family in zip(index.entries.kinds, index.entries.families):
+            families = cached.setdefault(kind, {})
+            family = family or "unknown"
             families[family] = families.get(family, 0) + 1
         _FACETS[index] = cached
     return cached

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 CATALOG_NAME = Path("zoo") / "civitai-2023-sfw.jsonl.gz"
-BUILD_SLICE = 10_000
+BUILD_SLICE = 50_000  # entries per update: bounds the batch's chunk texts and vectors held at once
 NOISE_PER_DIM = 0.03  # at dim 384: a noisy copy keeps cosine ≈ 0.86 to its real source vector
 
 
@@ -41,6 +41,8 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--real-entries", type=int, default=500,
                         help="entries whose chunks the real MiniLM embeds (the rest reuse them with noise)")
     parser.add_argument("--queries", type=int, default=200, help="dev queries for the search timings")
+    parser.add_argument("--index", help="time searches, load, memory and updates on this index saved by an earlier "
+                        "run (its zoo-N folder; it is changed by the add/remove timing) instead of building one")
     parser.add_argument("--work", help="folder for the index (default: a temporary folder, removed after)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for query encoding (default 1)")
     parser.add_argument("--seed", type=int, default=0)
@@ -144,12 +146,37 @@ class _QueryMemo:
     def __init__(self, real) -> None:
         self.real, self.encoder_id, self.dim, self.max_tokens = real, real.encoder_id, real.dim, real.max_tokens
         self.seen: dict[str, np.ndarray] = {}
+        self.encoded = 0  # texts it had to encode
 
     def encode(self, texts, **options) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self.seen]
         if missing:
+            self.encoded += len(missing)
             self.seen.update(zip(missing, self.real.encode(missing, **options)))
         return np.stack([self.seen[t] for t in texts])
+
+
+def _build_and_save(entries: list, encoder: _SyntheticEncoder, folder: Path) -> tuple[float, float]:
+    """(build seconds without the synthetic vectors' own generation, save seconds)."""
+    from polaris_core.index import ZooIndex
+
+    started = time.perf_counter()
+    # In slices: one update holds its entries' chunk texts and vectors until they are appended.
+    index = ZooIndex.build([], text_encoder=encoder)
+    for start in range(0, len(entries), BUILD_SLICE):
+        index.update(entries[start:start + BUILD_SLICE])
+        print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries "
+              f"({time.perf_counter() - started:.0f} s, peak RSS {_peak_rss_gb():.2f} GB)", file=sys.stderr)
+    build_s = time.perf_counter() - started - encoder.seconds
+    started = time.perf_counter()
+    index.save(folder)
+    return build_s, time.perf_counter() - started
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
 
 
 def _ms_percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -171,7 +198,7 @@ def _dev_queries(data: Path, limit: int) -> list[tuple[str, str]]:
 def run(args) -> int:
     import torch
 
-    from polaris_core.embed.chunks import entry_chunks
+    from polaris_core.embed.chunks import dense_prompt_text, entry_chunks
     from polaris_core.embed.text import load_text_encoder
     from polaris_core.errors import ConfigError
     from polaris_core.index import ZooIndex
@@ -186,9 +213,10 @@ def run(args) -> int:
     say = (lambda *a: None) if args.json else print
     catalog = load_catalog([data / CATALOG_NAME])
     pools = _Pools(catalog)
-    entries = synthetic_entries(pools, args.entries, rng)
-    extra = synthetic_entries(pools, 1000, rng, first_id=args.entries)
-    say(f"synthetic zoo: {len(entries):,} entries from {len(catalog):,} real ones")
+    # With --index, only the entries whose chunks MiniLM embeds are made again (the same seed gives the same).
+    entries = synthetic_entries(pools, args.real_entries if args.index else args.entries, rng)
+    extra = synthetic_entries(pools, 1000, rng, first_id=args.entries if not args.index else 10 ** 9)
+    say(f"synthetic zoo: {args.entries:,} entries from {len(catalog):,} real ones")
 
     real = load_text_encoder()
     real_texts = list(dict.fromkeys(c.dense_text for e in entries[: args.real_entries]
@@ -199,36 +227,34 @@ def run(args) -> int:
     encoder = _SyntheticEncoder(real, real_texts, real_vectors, args.seed)
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="polaris-bench-zoo-"))
-    folder = work / f"zoo-{args.entries}"
+    folder = Path(args.index) if args.index else work / f"zoo-{args.entries}"
+    build_s = save_s = None
     try:
-        started = time.perf_counter()
-        # In slices: one update over every entry holds all their term lists at once (6+ GB at 100K).
-        index = ZooIndex.build([], text_encoder=encoder)
-        for start in range(0, len(entries), BUILD_SLICE):
-            index.update(entries[start:start + BUILD_SLICE])
-            print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries", file=sys.stderr)
-        build_s = time.perf_counter() - started - encoder.seconds
+        if not args.index:
+            build_s, save_s = _build_and_save(entries, encoder, folder)
         del entries
-        dense_chunks = len(index.store)
-        started = time.perf_counter()
-        index.save(folder)
-        save_s = time.perf_counter() - started
-        del index
         gc.collect()
-        load_s, rss_before, rss = _load_in_fresh_process(folder)
+        load_s, rss_before, rss, loaded = _load_in_fresh_process(folder)
         index = ZooIndex.load(folder, verify=False)
+        dense_chunks, n_entries = len(index.store), len(index)
 
         queries = _dev_queries(data, args.queries)
         memo = _QueryMemo(real)
-        memo.encode([q for q, _ in queries])
+        # The texts search encodes (`retrieve.channels.query_vector`): with raw queries as keys, most
+        # "encoding excluded" searches missed the memo and encoded anyway.
+        memo.encode([dense_prompt_text(q) or q for q, _ in queries])
         index.set_text_encoder(memo)
-        for q, kind in queries[:5]:  # first searches build the per-kind caches; time the steady state
+        first_of_kind = {kind: q for q, kind in reversed(queries)}
+        for kind, q in first_of_kind.items():  # a kind's first search builds its caches; time the steady state
             search(index, q, kind=kind, k=10)
         excluded = []
+        encoded_before = memo.encoded
         for q, kind in queries:
             started = time.perf_counter()
             search(index, q, kind=kind, k=10)
             excluded.append(time.perf_counter() - started)
+        if memo.encoded != encoded_before:
+            raise RuntimeError("a search timed without encoding encoded its query; the benchmark is wrong")
         index.set_text_encoder(real)
         included = []
         for q, kind in queries[: max(20, len(queries) // 4)]:
@@ -249,23 +275,26 @@ def run(args) -> int:
         started = time.perf_counter()
         index.remove([e.id for e in extra])
         remove_s = time.perf_counter() - started
+        index.save()  # the folder holds the N-entry zoo again (for --index runs)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     p50, p99 = _ms_percentiles(excluded)
     enc_p50, enc_p99 = _ms_percentiles(included)
     result = {
-        "entries": args.entries, "dense_chunks": dense_chunks, "real_embedded_texts": len(real_texts),
+        "entries": n_entries, "dense_chunks": dense_chunks, "real_embedded_texts": len(real_texts),
         "synthetic_vectors": "noisy copies of real MiniLM vectors (sigma %.2f per dim)" % NOISE_PER_DIM,
         "minilm_texts_per_s": round(throughput, 1),
         "minilm_embed_all_estimate_s": round(dense_chunks / throughput, 1),
-        "build_s": round(build_s, 2), "save_s": round(save_s, 2), "load_s": round(load_s, 2),
+        "build_s": build_s and round(build_s, 2), "save_s": save_s and round(save_s, 2),
+        "load_s": round(load_s, 2),
         "rss_gb": round(rss, 3), "index_rss_gb": round(rss - rss_before, 3),  # a process that only loads it
+        **loaded,
         "search_p50_ms": round(p50, 2), "search_p99_ms": round(p99, 2),
         "search_encoded_p50_ms": round(enc_p50, 2), "search_encoded_p99_ms": round(enc_p99, 2),
         "queries": len(queries), "add_1000_s": round(add_s, 3), "add_1000_save_s": round(add_save_s, 2),
         "remove_1000_s": round(remove_s, 3), "dense_recall_at_10": round(recall, 4),
-        "threads": args.threads, "cpus": os.cpu_count(),
+        "threads": args.threads, "cpus": os.cpu_count(), "bench_peak_rss_gb": round(_peak_rss_gb(), 3),
     }
     if args.json:
         print(json.dumps(result))
@@ -277,20 +306,73 @@ def run(args) -> int:
 
 
 _LOAD_CHILD = """
-import json, sys, time
+import gc, json, random, sys, time
+import numpy as np
 import psutil
 from polaris_core.index import ZooIndex
-before = psutil.Process().memory_info().rss
+rss = lambda: psutil.Process().memory_info().rss / 1e9
+before = rss()
 started = time.perf_counter()
 index = ZooIndex.load(sys.argv[1], verify=True)
 seconds = time.perf_counter() - started
-print(json.dumps([seconds, before / 1e9, psutil.Process().memory_info().rss / 1e9]))
+loaded = rss()
+# What a search builds on first use (per-kind BM25F, selections) stays resident too.
+for kind in ("checkpoint", "lora", "embedding"):
+    if len(index.kind_rows(kind)):
+        index.lexical(kind)
+        index.select(kind)
+searching = rss()
+parts = [index.store._parts[k] for k in index.store.partitions()]
+sample = random.Random(0).sample(index.entries, min(2000, len(index.entries)))
+
+def deep(obj):
+    size = sys.getsizeof(obj)
+    if isinstance(obj, (list, tuple, set)):
+        size += sum(deep(x) for x in obj)
+    elif isinstance(obj, dict):
+        size += sum(deep(k) + deep(v) for k, v in obj.items())
+    elif hasattr(obj, "__dict__"):
+        size += deep(vars(obj))
+    return size
+
+def entries_bytes():
+    entries = index.entries
+    if not hasattr(entries, "group_keys"):  # a plain list of entry objects
+        return sum(map(deep, sample)) / max(len(sample), 1) * len(entries)
+    strings = sum(sys.getsizeof(t) for t in entries._texts) + sum(map(sys.getsizeof, entries.ids)) + \
+        sum(map(sys.getsizeof, entries.group_keys))
+    return strings + 9 * 8 * len(entries)  # and nine list slots per entry (the rest are shared or small)
+
+def csr_bytes(m):
+    return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+
+lexical = sum(csr_bytes(getattr(index.arrays, n)) for n in ("title", "description", "chunk_counts"))
+derived = sum(csr_bytes(v[0].fields) + csr_bytes(v[0].chunks) + csr_bytes(v[0].title_only)
+              for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
+breakdown = {
+    "rss_searching_gb": searching,
+    "mem_entries_gb": entries_bytes() / 1e9,
+    "mem_vectors_numpy_gb": sum(p.vectors.nbytes for p in parts) / 1e9,
+    "mem_vectors_hnsw_gb": sum(p.graph.get_max_elements() * (index.store.dim * 4 + 8 + 4 * (2 * index.store.hnsw.M + 1))
+                              for p in parts if p.graph is not None) / 1e9,
+    "mem_term_counts_gb": lexical / 1e9,
+    "mem_bm25f_gb": derived / 1e9,
+    "mem_chunk_arrays_gb": sum(getattr(index.arrays, n).nbytes for n in
+                               ("chunk_entry", "chunk_kind", "chunk_label", "chunk_dense")) / 1e9,
+    "mem_vocabulary_gb": (sum(map(sys.getsizeof, index.terms.vocabulary)) + sys.getsizeof(index.terms.vocabulary)
+                          + sys.getsizeof(index.terms.term_ids)) / 1e9,  # the strings, their list and id dict
+    "vocabulary_terms": len(index.terms.vocabulary),
+}
+print(json.dumps([seconds, before, loaded, {k: round(v, 3) if isinstance(v, float) else v
+                                             for k, v in breakdown.items()}]))
 """
 
 
-def _load_in_fresh_process(folder: Path) -> tuple[float, float, float]:
-    """(checked load seconds, RSS before, RSS after) of a process that only loads the index: memory
-    freed by the build in this process would otherwise hide what the loaded index costs."""
+def _load_in_fresh_process(folder: Path) -> tuple[float, float, float, dict]:
+    """(checked load seconds, RSS before, RSS after, what else it measured) of a process that only loads
+    the index and builds what a first search builds: memory freed by the build in this process would
+    otherwise hide what the loaded index costs. The `mem_*` figures are estimates per structure
+    (arrays by their bytes, entries by a deep size of a 2,000-entry sample, the HNSW graph by its layout)."""
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
@@ -299,12 +381,14 @@ def _load_in_fresh_process(folder: Path) -> tuple[float, float, float]:
                           env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"loading the index in a fresh process failed:\n{done.stderr[-2000:]}")
-    seconds, before, after = json.loads(done.stdout.strip().splitlines()[-1])
-    return seconds, before, after
+    seconds, before, after, measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, before, after, measured
 
 
 def _dense_recall(index, memo: _QueryMemo, queries: list[tuple[str, str]]) -> float:
     """Chunk-level recall@10 of the vector store's search against exact search over the same partitions."""
+    from polaris_core.embed.chunks import dense_prompt_text
+
     hits, total = 0, 0
     cached: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for q, kind in queries:
@@ -313,7 +397,7 @@ def _dense_recall(index, memo: _QueryMemo, queries: list[tuple[str, str]]) -> fl
             labels = np.concatenate([index.store.labels(p) for p in parts])
             cached[kind] = (labels, index.store.get_vectors(labels))
         labels, vectors = cached[kind]
-        vector = memo.encode([q])[0]
+        vector = memo.encode([dense_prompt_text(q) or q])[0]
         _, found = index.store.search(vector, 10, parts)
         exact = labels[np.argsort(-(vectors @ vector), kind="stable")[:10]]
         hits += len(set(found.tolist()) & set(exact.tolist()))

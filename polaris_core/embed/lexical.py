@@ -113,28 +113,40 @@ class TermCounts:
         self.term_ids: dict[str, int] = {t: i for i, t in enumerate(self.vocabulary)}
 
     def counts(self, token_lists: Iterable[Sequence[str]], grow: bool = True) -> sparse.csr_matrix:
-        """CSR (docs × vocabulary) of term counts; unknown terms are added when `grow`."""
-        indptr = [0]
-        indices: list[int] = []
-        data: list[int] = []
+        """CSR (docs × vocabulary) of term counts, rows with sorted term ids; unknown terms are added
+        (in order of first appearance) when `grow`.
+
+        `token_lists` may be a generator: each list becomes term ids as it arrives and is dropped, so
+        a large batch never holds every document's term strings at once (at 100K entries those
+        lists took over 6 GB). Counting is one sort over (row, term id) keys, not a dict per row."""
+        lookup = self.term_ids.get
+        pieces: list[np.ndarray] = []
+        lengths: list[int] = []
         for tokens in token_lists:
-            row: dict[int, int] = {}
-            for token in tokens:
-                tid = self.term_ids.get(token)
-                if tid is None:
-                    if not grow:
-                        continue
-                    tid = len(self.vocabulary)
-                    self.vocabulary.append(token)
-                    self.term_ids[token] = tid
-                row[tid] = row.get(tid, 0) + 1
-            indices.extend(row.keys())
-            data.extend(row.values())
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-            shape=(len(indptr) - 1, len(self.vocabulary)),
-        )
+            ids = list(map(lookup, tokens))
+            if None in ids:
+                ids = self._grown(tokens) if grow else [i for i in ids if i is not None]
+            pieces.append(np.array(ids, dtype=np.int64))
+            lengths.append(len(ids))
+        n_rows, n_terms = len(lengths), len(self.vocabulary)
+        if not n_rows or not sum(lengths):
+            return sparse.csr_matrix((n_rows, n_terms), dtype=np.float32)
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+        keys, counts = np.unique(rows * n_terms + np.concatenate(pieces), return_counts=True)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n_terms, minlength=n_rows))])
+        return sparse.csr_matrix((counts.astype(np.float32), (keys % n_terms).astype(np.int32), indptr),
+                                 shape=(n_rows, n_terms))
+
+    def _grown(self, tokens: Sequence[str]) -> list[int]:
+        """Term ids of `tokens`, adding the unknown ones to the vocabulary in order."""
+        ids = []
+        for token in tokens:
+            tid = self.term_ids.get(token)
+            if tid is None:
+                tid = self.term_ids[token] = len(self.vocabulary)
+                self.vocabulary.append(token)
+            ids.append(tid)
+        return ids
 
 
 @dataclass

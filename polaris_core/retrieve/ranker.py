@@ -55,8 +55,8 @@ FEATURES = (
 
 
 class _EntryFacts:
-    """Per-entry token sets of one index, computed on first use (the index's entries never change
-    in place: an update makes new entry lists)."""
+    """Per-entry token sets and counts of one index, computed on first use (the index's entries never
+    change in place: an update makes new entry lists). Reading an entry decodes it, so each is read once."""
 
     def __init__(self, entries: list) -> None:
         self.entries = entries
@@ -71,7 +71,9 @@ class _EntryFacts:
             title = frozenset(tokenize(entry.name))
             combined = frozenset(w for p in entry.example_prompts + entry.related_prompts if "<" in p
                                  for name in _NETWORK_NAME.findall(p) for w in tokenize(name))
-            facts = self.cache[row] = ([t for t in triggers if t], tags, title, combined)
+            counts = (len(entry.example_prompts), len(entry.related_prompts), len(entry.tags),
+                      len(entry.description or ""), entry.role, entry.base_family, max(entry.downloads or 0, 0))
+            facts = self.cache[row] = ([t for t in triggers if t], tags, title, combined, counts)
         return facts
 
 
@@ -160,8 +162,8 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
         np.zeros(n, np.float32) for _ in range(8))
     wanted_families = set(found.families or ())
     for i, row in enumerate(entry_rows.tolist()):
-        entry = index.entries[row]
-        triggers, tags, title_words, combined_words = facts.get(row)
+        triggers, tags, title_words, combined_words, counts = facts.get(row)
+        prompts_count, related_count, tags_count, description_chars, entry_role, entry_family, entry_downloads = counts
         if query_words:
             combined[i] = len(query_words & combined_words) / len(query_words)
         if triggers:
@@ -170,14 +172,14 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
             trig_full[i] = sum(h == 1.0 for h in hit)
         tag[i] = len(tags & query_words) / len(tags) if tags else np.nan
         title[i] = len(title_words & query_words) / len(title_words) if title_words else np.nan
-        n_prompts[i] = math.log1p(len(entry.example_prompts))
-        n_related[i] = math.log1p(len(entry.related_prompts))
+        n_prompts[i] = math.log1p(prompts_count)
+        n_related[i] = math.log1p(related_count)
         n_triggers[i] = len(triggers)
-        n_tags[i] = len(entry.tags)
-        desc[i] = math.log1p(len(entry.description or ""))
-        role[i] = ROLE_CODES.get(entry.role, 3)
-        family[i] = (entry.base_family in wanted_families) if wanted_families else np.nan
-        downloads[i] = math.log1p(max(entry.downloads or 0, 0))
+        n_tags[i] = tags_count
+        desc[i] = math.log1p(description_chars)
+        role[i] = ROLE_CODES.get(entry_role, 3)
+        family[i] = (entry_family in wanted_families) if wanted_families else np.nan
+        downloads[i] = math.log1p(entry_downloads)
     columns.update(style_coverage=style, combined_overlap=combined, trigger_overlap=trig, trigger_full=trig_full,
                    tag_overlap=tag, title_overlap=title, query_words=np.full(n, math.log1p(len(query_words)), np.float32),
                    n_prompts=n_prompts, n_related=n_related, n_triggers=n_triggers, n_tags=n_tags,
