@@ -290,7 +290,7 @@ def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
     groups = template_groups([r["template"] for r in rows], [r["instruction"] for r in rows])
     try:
         tagger = load_tagger()
-        shipped = f"combined {tagger.min_confidence:.1f}" + (" noun-end" if tagger.noun_end else "")
+        shipped = f"combined {tagger.min_confidence:.1f}" + (" checked" if tagger.span_checks else "")
     except ConfigError:  # without a shipped tagger the table still shows the other readers
         shipped = None
     subject_rows = np.array([i for i, r in enumerate(rows) if r["subject"] not in ("image", "background")])

@@ -283,7 +283,7 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
     With `spans` (the span tagger's out-of-fold reading of every row, `span_training.tagger_folds` on the same
     folds) each row is also decided with the tagger's subject: "tagger" (whenever it finds a span),
     and "combined τ" (the rules' subject where the fold's training rows show their rule exact, else the tagger's
-    when its confidence is at least τ; "noun-end": and its span does not end on an attribute word). The main `subjects` stay the rules' own ("rules only")."""
+    when its confidence is at least τ; "checked": and its span passes `offline.span_is_plausible`). The main `subjects` stay the rules' own ("rules only")."""
     from polaris_core.errors import PolarisError
     from polaris_core.parse.offline import decide
     from polaris_core.parse.span_tagger import SpanPolicy
@@ -299,7 +299,7 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
     variants: dict[str, list[str]] = {}
     if spans is not None:
         variants = {"tagger": [""] * len(labels)}
-        variants.update({f"combined {t:.1f}{end}": [""] * len(labels) for t in thresholds for end in ("", " noun-end")})
+        variants.update({f"combined {t:.1f}{end}": [""] * len(labels) for t in thresholds for end in ("", " checked")})
     for k in range(folds):
         train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
         if not len(test):
@@ -316,7 +316,7 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
                                         [subjects[i] for i in train])
             policies = {"tagger": SpanPolicy(0.0, {})}
             policies.update({f"combined {t:.1f}{end}": SpanPolicy(t, exact, bool(end))
-                             for t in thresholds for end in ("", " noun-end")})
+                             for t in thresholds for end in ("", " checked")})
         if not features.rules.readings:
             types, _, fast_rows = hybrid_predictions(head, features.subset(test))
             predicted[test], fast[test] = types, fast_rows

@@ -102,6 +102,31 @@ def reading_hints(reading: Reading, text: str) -> list:
     return rule_hints(text, _frame_subject(reading.frame), reading.frame.result or "")
 
 
+_NUMBERS = frozenset("one two three four five six seven eight nine ten both several few many".split())
+
+
+def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> bool:
+    """False when the rules' subject should stand over the tagger's span: the span ends on an attribute or a
+    function word ("old" cut from "old barn", "boat in the"), is a possessor ("horse" of "the horse's mane"), or
+    adds only a number to the rules' subject ("two dogs"). (A span inside the rules' subject, "bouquet" of
+    "bouquet of roses", is kept: that check lowered the held-out subject match.)"""
+    words = subject.split()
+    last = words[-1].strip("()")
+    qualified = any(w in lx.PREPOSITIONS for w in words[:-1])  # "mug with the cartoon print" ends on a noun
+    if (is_attribute_word(last) and not qualified) or last in lx.DETERMINERS or last in lx.PREPOSITIONS:
+        return False
+    if text[end:end + 2].replace("\u2019", "'") in ("'s", "s'"):
+        return False
+    rules_subject = _frame_subject(frame)
+    if subject == rules_subject:
+        return True
+    padded, rules_padded = f" {subject} ", f" {rules_subject} "
+    if rules_padded in padded and all(w in _NUMBERS or w in lx.DETERMINERS
+                                      for w in padded.replace(rules_padded, " ").split()):
+        return False
+    return True
+
+
 def tagged_subject(frame: Frame, spans: SpanReading | None, policy: SpanPolicy | None) -> Frame:
     """The frame with the tagger's subject where the policy trusts it more than the rules."""
     if spans is None or policy is None or spans.subject is None or frame.itype in _WHOLE_TYPES:
@@ -113,7 +138,7 @@ def tagged_subject(frame: Frame, spans: SpanReading | None, policy: SpanPolicy |
     subject = " ".join(spans.subject.text.lower().split())
     if not subject or noun_phrase(subject).whole:
         return frame
-    if policy.noun_end and is_attribute_word(subject.split()[-1].strip("()")):
+    if policy.span_checks and not span_is_plausible(subject, spans.subject.end, frame, spans.text):
         return frame
     return replace(frame, subject=subject, notes=list(frame.notes) + [
         f"subject read by the span tagger ({spans.subject.confidence:.2f})"])

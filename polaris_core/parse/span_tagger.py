@@ -9,8 +9,8 @@ The weights are trained by `scripts/train_span_tagger.py` (see `span_training.py
 instruction set and ship as an .npz of plain arrays, read with `np.load(allow_pickle=False)`: nothing to execute.
 Besides the weights the file holds how the parser combines the tagger with the rules, chosen by template-grouped
 cross-validation: `min_confidence` (below it the rules' subject stands), `exact_rules` (rules whose subject was
-right on at least 99% of at least 20 training rows: the tagger is not needed for them) and `noun_end` (the rules'
-subject stands when the tagger's span ends on an attribute word: "old" cut from "old barn").
+right on at least 99% of at least 20 training rows: the tagger is not needed for them) and `span_checks` (the rules'
+subject stands when the tagger's span is implausible: see `offline.span_is_plausible`).
 """
 from __future__ import annotations
 
@@ -108,6 +108,7 @@ class SpanReading:
 
     subject: Span | None = None
     new_object: Span | None = None
+    text: str = ""            # the instruction the spans index into
 
 
 def best_span(log_p: np.ndarray, states: TokenStates, begin: int, inside: int) -> Span | None:
@@ -144,7 +145,7 @@ class SpanPolicy:
 
     min_confidence: float = 0.0                                    # below it the rules' subject stands
     exact_rules: dict[str, float] = field(default_factory=dict)   # rules whose subject stands without the tagger
-    noun_end: bool = False          # the rules' subject stands when the tagger's span ends on an attribute word
+    span_checks: bool = False       # the rules' subject stands over an implausible span (offline.span_is_plausible)
 
     def rules_exact(self, rule: str) -> bool:
         return rule in self.exact_rules
@@ -158,12 +159,12 @@ class SpanTagger:
     scale: np.ndarray                    # (FEATURES,)
     min_confidence: float = 0.0
     exact_rules: dict[str, float] = field(default_factory=dict)   # rule name -> its subject precision
-    noun_end: bool = False
+    span_checks: bool = False
     meta: dict = field(default_factory=dict)
 
     @property
     def policy(self) -> SpanPolicy:
-        return SpanPolicy(self.min_confidence, self.exact_rules, self.noun_end)
+        return SpanPolicy(self.min_confidence, self.exact_rules, self.span_checks)
 
     def log_probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = ((features - self.mean) / self.scale) @ self.weights.T + self.bias
@@ -172,7 +173,8 @@ class SpanTagger:
 
     def read(self, states: TokenStates, hints: Sequence[tuple[int, int] | None] = (None, None)) -> SpanReading:
         log_p = self.log_probabilities(token_features(states, hints))
-        return SpanReading(best_span(log_p, states, B_SUBJ, I_SUBJ), best_span(log_p, states, B_NEW, I_NEW))
+        return SpanReading(best_span(log_p, states, B_SUBJ, I_SUBJ), best_span(log_p, states, B_NEW, I_NEW),
+                           states.text)
 
     def save(self, path: Path) -> None:
         """An .npz of plain arrays (the policy and notes as a JSON string), written atomically."""
@@ -182,7 +184,7 @@ class SpanTagger:
 
         buffer = io.BytesIO()
         info = {"format": FORMAT, "min_confidence": self.min_confidence, "exact_rules": self.exact_rules,
-                "noun_end": self.noun_end, "meta": self.meta}
+                "span_checks": self.span_checks, "meta": self.meta}
         np.savez_compressed(buffer, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32),
                             mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
                             info=np.array(json.dumps(info, ensure_ascii=False)))
@@ -208,7 +210,7 @@ def load_tagger(path: Path | None = None) -> SpanTagger:
                             arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32),
                             min_confidence=float(info.get("min_confidence", 0.0)),
                             exact_rules={str(k): float(v) for k, v in dict(info.get("exact_rules", {})).items()},
-                            noun_end=bool(info.get("noun_end", False)), meta=dict(info.get("meta", {})))
+                            span_checks=bool(info.get("span_checks", False)), meta=dict(info.get("meta", {})))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path} is not a valid span-tagger file ({exc}); {retrain}.") from exc
     shapes_ok = tagger.weights.shape == (len(TAGS), FEATURES) and tagger.bias.shape == (len(TAGS),) \

@@ -236,12 +236,12 @@ def parser_cross_validation(encoder=None):
 
 
 def best_policy(cv) -> tuple[float, bool, float]:
-    """(τ, noun_end, subject EM) of the best "combined" variant; ties go to the higher τ, then to the noun-end
+    """(τ, span_checks, subject EM) of the best "combined" variant; ties go to the higher τ, then to the checked
     check (the rules stand more often)."""
-    scored = [(cv.exact_match(subjects) or 0.0, float(name.split()[1]), name.endswith("noun-end"))
+    scored = [(cv.exact_match(subjects) or 0.0, float(name.split()[1]), name.endswith("checked"))
               for name, subjects in cv.variant_subjects.items() if name.startswith("combined")]
-    em, threshold, noun_end = max(scored)
-    return threshold, noun_end, em
+    em, threshold, span_checks = max(scored)
+    return threshold, span_checks, em
 
 
 def new_object_match(cv) -> tuple[float, int]:
@@ -259,19 +259,19 @@ def train_tagger(out=None, encoder=None) -> dict:
 
     started = time.perf_counter()
     cv, rows, states, tags, features, hints = parser_cross_validation(encoder)
-    threshold, noun_end, em = best_policy(cv)
+    threshold, span_checks, em = best_policy(cv)
     exact = exact_subject_rules(features.rules.names, features.rules.subjects, [r["subject"] for r in rows])
     x, y = stack(states, tags, range(len(states)), hints)
     tagger = fit_tagger(TokenSums.of(x, y), x, y)
     tagger.min_confidence = threshold
-    tagger.noun_end = noun_end
+    tagger.span_checks = span_checks
     tagger.exact_rules = exact
     new_em, new_rows = new_object_match(cv)
     figures = {
         "rows": len(rows), "tokens": int(len(y)), "type_accuracy": round(cv.accuracy, 4),
         "subject_em_rules_only": round(cv.subject_exact_match or 0.0, 4),
         "subject_em_tagger": round(cv.exact_match(cv.variant_subjects["tagger"]) or 0.0, 4),
-        "subject_em_combined": round(em, 4), "min_confidence": threshold, "noun_end": noun_end,
+        "subject_em_combined": round(em, 4), "min_confidence": threshold, "span_checks": span_checks,
         "exact_rules": len(exact),
         "new_object_em_tagger": round(new_em, 4), "new_object_rows": new_rows,
     }

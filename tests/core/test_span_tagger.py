@@ -223,3 +223,20 @@ def test_tagger_cross_validation_holds_template_groups_out(encoder):
     bad = tagger_folds(states, scrambled, folds, [(None, None)] * len(states))
     assert np.mean([(s.subject.text.lower() if s.subject else "") == rows[i]["subject"]
                     for s, i in zip(bad, pick)]) < 0.3
+
+
+@pytest.mark.parametrize("instruction, span, plausible", [
+    ("give the old barn a weathered look", "old", False),                   # ends on an attribute word
+    ("delete the kayak in the harbour", "kayak in the", False),             # ends on a function word
+    ("make the goat's horns golden", "goat", False),                        # a possessor, not the object
+    ("remove the three ducks from the pond", "three ducks", False),         # only a number more than the rules
+    ("change the colour of the glass round vase to blue", "glass round vase", True),
+    ("remove the mug with the cartoon print", "mug with the cartoon print", True),
+])
+def test_implausible_spans_leave_the_rules_subject(instruction, span, plausible):
+    from polaris_core.parse.offline import span_is_plausible
+
+    prepared = prepare_instruction(instruction)
+    frame = read_instruction(prepared, all_frames=True).frame
+    end = prepared.text.lower().index(span) + len(span)
+    assert span_is_plausible(span, end, frame, prepared.text) is plausible
