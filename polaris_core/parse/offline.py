@@ -23,7 +23,7 @@ from polaris_core.errors import ConfigError, ModelFileError, PolarisError
 from polaris_core.intent import InstructionType, Intent
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.base import PreparedInstruction
-from polaris_core.parse.compose import Reading, compose_intent, read_instruction, subject_source
+from polaris_core.parse.compose import Reading, _with_parenthesis, compose_intent, read_instruction, subject_source
 from polaris_core.parse.head import TypeHead, feature_matrix, load_head
 from polaris_core.parse.noun_phrases import NounPhrase, _subject_of, noun_phrase
 from polaris_core.parse.normalise import normalise
@@ -140,6 +140,8 @@ def tagged_subject(frame: Frame, spans: SpanReading | None, policy: SpanPolicy |
         return frame
     if policy.span_checks and not span_is_plausible(subject, spans.subject.end, frame, spans.text):
         return frame
+    if frame.itype != T.ADD and "(" not in subject:
+        subject = _with_parenthesis(subject, spans.text)  # "the person (a man in a black coat)": exact rule
     return replace(frame, subject=subject, notes=list(frame.notes) + [
         f"subject read by the span tagger ({spans.subject.confidence:.2f})"])
 
