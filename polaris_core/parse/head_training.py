@@ -238,6 +238,8 @@ class CrossValidation:
     gold_subjects: list[str] = field(default_factory=list)
     # subjects per way of combining the tagger with the rules ("rules only", "tagger", "combined (...)")
     variant_subjects: dict[str, list[str]] = field(default_factory=dict)
+    spans: list = field(default_factory=list)          # the tagger's out-of-fold reading per row, when given
+    new_objects: list[str] = field(default_factory=list)   # a replacement's labelled new object per row
 
     @property
     def subject_exact_match(self) -> float | None:

@@ -231,7 +231,7 @@ def parser_cross_validation(encoder=None):
     features = Features(np.stack([s.embedding() for s in states]), rules)
     cv = cross_validate(features, data.labels, groups, "template group", subjects=data.subjects, spans=spans)
     cv.new_objects = [r.get("new_object", "") for r in rows]
-    cv.spans = spans
+    cv.spans = list(spans)
     return cv, rows, states, tags, features, hints
 
 
