@@ -5,9 +5,11 @@ means 5) and the labelled paraphrase sets in `tests/core/data/` (type and subjec
 the head trained WITHOUT the dev split (`type_head_no_dev.json`), so the dev figure is held out.
 With `--cv` (default when no --file is given) it also prints the held-out figure: the whole parser's
 cross-validation on the project's instruction set, 5 folds each holding out whole templates with their
-near-twins, type accuracy beside subject exact-match. Every file the rules were developed against is
+near-twins (type head and span tagger both retrained per fold), type accuracy beside subject exact-match for
+the rules alone, the tagger alone and the shipped combination. Every file the rules were developed against is
 marked TUNED ON.
-Latency is split by path: rules alone (a certain rule decided) and rules + one encoder pass.
+Latency is split by path: rules alone (a certain rule decided, the rules' subject exact) and rules + one
+encoder pass (type head and/or span tagger).
 Prints figures; it is never a timed test.
 """
 from __future__ import annotations
@@ -20,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("POLARIS_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -139,7 +143,7 @@ def run_benchmark(name: str, rows: Iterable[dict], parser: Any, keep_mistakes: i
         try:
             intent = parser.parse(row["instruction"])
             predicted, subject = int(intent.instruction_type), intent.subject
-            used_head = any(note.startswith("type head:") for note in intent.notes)
+            used_head = any(note.startswith(("type head:", "subject read by the span tagger")) for note in intent.notes)
         except PolarisError:
             result.errors += 1
             predicted, subject = -1, None
@@ -214,6 +218,8 @@ def register(bench_subparsers) -> None:
     parser.add_argument("--head", choices=("no-dev", "shipped", "none"), default="no-dev",
                         help="rules backend: the type head to use (default no-dev: never trained on the dev split; "
                              "shipped: the parser's own, trained with it; none: rules alone)")
+    parser.add_argument("--tagger", choices=("shipped", "none"), default="shipped",
+                        help="rules backend: the span tagger for the subject (default shipped; none: the rules' subject)")
     parser.add_argument("--cv", dest="cv", action="store_true", default=None,
                         help="also cross-validate the head on the project set (default when no --file is given)")
     parser.add_argument("--no-cv", dest="cv", action="store_false", help="skip the cross-validation")
@@ -239,11 +245,13 @@ def run(args: argparse.Namespace) -> int:
         from polaris_core.parse.head import HEAD_FILE, HEAD_FILE_NO_DEV
 
         options = {"head": args.head != "none",
-                   "head_path": HEAD_FILE_NO_DEV if args.head == "no-dev" else HEAD_FILE}
+                   "head_path": HEAD_FILE_NO_DEV if args.head == "no-dev" else HEAD_FILE,
+                   "tagger": args.tagger != "none"}
         if not args.json:
             import torch
 
-            print(f"rules backend, type head: {args.head}; torch threads {torch.get_num_threads()}")
+            print(f"rules backend, type head: {args.head}, span tagger: {args.tagger if args.head != 'none' else 'none'}; "
+                  f"torch threads {torch.get_num_threads()}")
     parser = get_parser(args.backend, **options)
     parser.parse("warm up the parser")  # first call loads models and word lists
     parser.parse("banish the lamp")     # and the encoder, when a head is used
@@ -270,24 +278,47 @@ def run(args: argparse.Namespace) -> int:
 
 def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
     """The whole parser's type accuracy and subject exact-match on the project set, 5 folds, each holding out whole
-    templates with their near-twins (the held-out estimate: no phrasing and no de-framed text in two folds)."""
-    from polaris_core.parse.head_training import cross_validate, prepare_features, project_rows, template_groups
+    templates with their near-twins (the held-out estimate: no phrasing and no de-framed text in two folds).
+    The type head and the span tagger are retrained in every fold; the subject is scored three ways: the rules
+    alone, the tagger alone, and combined as the parser ships it."""
+    from polaris_core.errors import ConfigError
+    from polaris_core.parse.head_training import template_groups
+    from polaris_core.parse.span_tagger import load_tagger
+    from polaris_core.parse.span_training import new_object_match, parser_cross_validation
 
-    data = project_rows()
-    features = prepare_features(data.texts)
-    groups = template_groups(data.templates, data.texts)
-    cv = cross_validate(features, data.labels, groups, "template group", subjects=data.subjects)
-    figures = {"grouped_by": "template + near-twins", "rows": int(len(data.labels)), "groups": len(set(groups)),
-               "templates": len(set(data.templates)), "accuracy": cv.accuracy,
-               "subject_exact_match": cv.subject_exact_match,
+    cv, rows, _, _, _, _ = parser_cross_validation()
+    groups = template_groups([r["template"] for r in rows], [r["instruction"] for r in rows])
+    try:
+        tagger = load_tagger()
+        shipped = f"combined {tagger.min_confidence:.1f}" + (" checked" if tagger.span_checks else "")
+    except ConfigError:  # without a shipped tagger the table still shows the other readers
+        shipped = None
+    subject_rows = np.array([i for i, r in enumerate(rows) if r["subject"] not in ("image", "background")])
+    readers = {"rules only": cv.subjects, "tagger": cv.variant_subjects.get("tagger", [])}
+    readers.update({name: subjects for name, subjects in cv.variant_subjects.items() if name.startswith("combined")})
+    new_em, new_rows = new_object_match(cv)
+    figures = {"grouped_by": "template + near-twins", "rows": len(rows), "groups": len(set(groups)),
+               "templates": len({r["template"] for r in rows}), "accuracy": cv.accuracy,
+               "subject_exact_match": {name: cv.exact_match(s) for name, s in readers.items() if s},
+               "subject_exact_match_named_objects": {name: cv.exact_match(s, subject_rows)
+                                                     for name, s in readers.items() if s},
+               "shipped_policy": shipped, "new_object_exact_match_tagger": new_em,
+               "new_object_rows": new_rows,
                "recall": {TYPE_NAMES[t]: r for t, r in cv.recall().items()},
                "confusion": cv.confusion(), "fast_path_share": float(cv.fast_path.mean())}
     if print_lines:
         print(f"== HELD OUT: cross-validation on the project set ({figures['rows']} instructions, 5 folds; each "
               f"holds out whole templates with their near-twins: {figures['templates']} templates in "
-              f"{figures['groups']} groups)")
-        print(f"type accuracy      {cv.accuracy:.4f}  (rules alone decided {figures['fast_path_share']:.1%})")
-        print(f"subject exact-match {cv.subject_exact_match:.4f}")
+              f"{figures['groups']} groups; type head and span tagger retrained per fold)")
+        print(f"type accuracy      {cv.accuracy:.4f}  (rules alone decided the type on {figures['fast_path_share']:.1%};"
+              " the same for every subject reader)")
+        print(f"subject exact-match (all rows | rows naming an object, {len(subject_rows)}):")
+        for name, value in figures["subject_exact_match"].items():
+            mark = ""
+            if name == shipped:
+                mark = "  <- shipped (this policy was chosen on this CV)"
+            print(f"  {name:<23} {value:.4f} | {figures['subject_exact_match_named_objects'][name]:.4f}{mark}")
+        print(f"new object of a replacement, tagger exact-match {new_em:.4f} ({new_rows} rows)")
         print("per-type recall    " + ", ".join(f"{k} {v:.3f}" for k, v in figures["recall"].items()))
         print("confusion (rows: true type, columns: predicted)")
         print("      " + " ".join(f"{t:>5}" for t in range(6)))

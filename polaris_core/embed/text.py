@@ -269,6 +269,33 @@ class TextEncoder:
         """Embed one query string: (dim,) unit vector."""
         return self.encode([text])[0]
 
+    def token_states(self, texts: Sequence[str]) -> list[tuple[np.ndarray, list[tuple[int, int]], list[int | None]]]:
+        """Per text: (last hidden states (tokens, dim) float32 with [CLS]/[SEP], character offsets, word ids).
+
+        Texts are grouped by exact token count and each group runs unpadded, so a text's states are the ones
+        a single-text pass gives (the parser tags one instruction at a time; training tags thousands).
+        Mean-pooling and normalising a text's states gives its `encode` vector.
+        """
+        import torch
+
+        clean = [t if isinstance(t, str) and t.strip() else " " for t in texts]
+        encoded = self.tokenizer(clean, truncation=True, max_length=self.max_tokens, return_attention_mask=False,
+                                 return_token_type_ids=False, return_offsets_mapping=True)
+        ids = encoded["input_ids"]
+        out: list = [None] * len(clean)
+        by_length: dict[int, list[int]] = {}
+        for i, row in enumerate(ids):
+            by_length.setdefault(len(row), []).append(i)
+        with self._lock, torch.inference_mode():
+            for _, members in sorted(by_length.items()):
+                for start in range(0, len(members), 256):
+                    chunk = members[start:start + 256]
+                    hidden = self._unpadded_hidden(torch.tensor([ids[i] for i in chunk], dtype=torch.long))
+                    hidden = hidden.float().numpy()
+                    for k, i in enumerate(chunk):
+                        out[i] = (hidden[k], [tuple(o) for o in encoded["offset_mapping"][i]], encoded.word_ids(i))
+        return out
+
 
 _ENCODERS: dict[tuple, TextEncoder] = {}
 _ENCODERS_LOCK = threading.Lock()

@@ -43,6 +43,7 @@ class RuleReadings:
     confidences: np.ndarray    # (n,) the rules' confidence
     names: list[str]           # the rule that read each text
     readings: list = field(default_factory=list)   # (prepared instruction, Reading) per text, for `decide`
+    subjects: list[str] = field(default_factory=list)   # the subject the rules alone give (their first frame)
 
 
 @dataclass
@@ -57,15 +58,17 @@ class Features:
     def subset(self, index: np.ndarray) -> "Features":
         return Features(self.embeddings[index], RuleReadings(
             self.rules.types[index], self.rules.confidences[index], [self.rules.names[i] for i in index],
-            [self.rules.readings[i] for i in index] if self.rules.readings else []))
+            [self.rules.readings[i] for i in index] if self.rules.readings else [],
+            [self.rules.subjects[i] for i in index] if self.rules.subjects else []))
 
 
 def read_rules(texts: Sequence[str]) -> RuleReadings:
     """The rules' type, confidence and rule name for every text."""
+    from polaris_core.errors import PolarisError
     from polaris_core.parse.base import prepare_instruction
-    from polaris_core.parse.compose import read_instruction
+    from polaris_core.parse.compose import compose_intent, read_instruction
 
-    types, confidences, names, readings = [], [], [], []
+    types, confidences, names, readings, subjects = [], [], [], [], []
     for text in texts:
         prepared = prepare_instruction(text)
         reading = read_instruction(prepared, all_frames=True)
@@ -73,7 +76,11 @@ def read_rules(texts: Sequence[str]) -> RuleReadings:
         confidences.append(min(reading.frame.confidence, reading.confidence_cap))
         names.append(reading.frame.rule)
         readings.append((prepared, reading))
-    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names, readings)
+        try:
+            subjects.append(compose_intent(reading, reading.frame, prepared).subject)
+        except PolarisError:
+            subjects.append("")
+    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names, readings, subjects)
 
 
 def prepare_features(texts: Sequence[str], encoder=None) -> Features:
@@ -229,10 +236,18 @@ class CrossValidation:
     seconds: float = 0.0
     subjects: list[str] = field(default_factory=list)        # the parser's subject per row (same fold's head)
     gold_subjects: list[str] = field(default_factory=list)
+    # subjects per way of combining the tagger with the rules ("rules only", "tagger", "combined (...)")
+    variant_subjects: dict[str, list[str]] = field(default_factory=dict)
+    spans: list = field(default_factory=list)          # the tagger's out-of-fold reading per row, when given
+    new_objects: list[str] = field(default_factory=list)   # a replacement's labelled new object per row
 
     @property
     def subject_exact_match(self) -> float | None:
-        pairs = [(s, g) for s, g in zip(self.subjects, self.gold_subjects) if g]
+        return self.exact_match(self.subjects)
+
+    def exact_match(self, subjects: Sequence[str], index: np.ndarray | None = None) -> float | None:
+        rows = range(len(subjects)) if index is None else index
+        pairs = [(subjects[i], self.gold_subjects[i]) for i in rows if self.gold_subjects[i]]
         return float(np.mean([s == g for s, g in pairs])) if pairs else None
 
     @property
@@ -258,12 +273,23 @@ def hybrid_predictions(head: TypeHead, features: Features) -> tuple[np.ndarray, 
     return types, probabilities, fast
 
 
+TAGGER_THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9)
+
+
 def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str], grouped_by: str,
-                   folds: int = FOLDS, subjects: Sequence[str] | None = None) -> CrossValidation:
+                   folds: int = FOLDS, subjects: Sequence[str] | None = None, spans: Sequence | None = None,
+                   thresholds: Sequence[float] = TAGGER_THRESHOLDS) -> CrossValidation:
     """Grouped K-fold of the whole parser: each held-out row goes through `offline.decide` (certain rules, the
-    fold's head, the slots of the chosen type), so type and subject are what the parser would return."""
+    fold's head, the slots of the chosen type), so type and subject are what the parser would return.
+
+    With `spans` (the span tagger's out-of-fold reading of every row, `span_training.tagger_folds` on the same
+    folds) each row is also decided with the tagger's subject: "tagger" (whenever it finds a span),
+    and "combined τ" (the rules' subject where the fold's training rows show their rule exact, else the tagger's
+    when its confidence is at least τ; "checked": and its span passes `offline.span_is_plausible`). The main `subjects` stay the rules' own ("rules only")."""
     from polaris_core.errors import PolarisError
     from polaris_core.parse.offline import decide
+    from polaris_core.parse.span_tagger import SpanPolicy
+    from polaris_core.parse.span_training import exact_subject_rules
 
     started = time.perf_counter()
     fold_of = group_folds(groups, folds)
@@ -272,6 +298,10 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
     logits = np.zeros((len(labels), N_TYPES), dtype=np.float32)
     fast = np.zeros(len(labels), dtype=bool)
     found = [""] * len(labels)
+    variants: dict[str, list[str]] = {}
+    if spans is not None:
+        variants = {"tagger": [""] * len(labels)}
+        variants.update({f"combined {t:.1f}{end}": [""] * len(labels) for t in thresholds for end in ("", " checked")})
     for k in range(folds):
         train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
         if not len(test):
@@ -282,6 +312,13 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
         scores = rule_scores(train_names, features.rules.types[train], labels[train])
         head = TypeHead(weights, bias, mean, scale, certain_rules=rules, rule_scores=scores)
         logits[test] = head.logits(x[test])
+        policies = {}
+        if spans is not None:
+            exact = exact_subject_rules(train_names, [features.rules.subjects[i] for i in train],
+                                        [subjects[i] for i in train])
+            policies = {"tagger": SpanPolicy(0.0, {})}
+            policies.update({f"combined {t:.1f}{end}": SpanPolicy(t, exact, bool(end))
+                             for t in thresholds for end in ("", " checked")})
         if not features.rules.readings:
             types, _, fast_rows = hybrid_predictions(head, features.subset(test))
             predicted[test], fast[test] = types, fast_rows
@@ -295,9 +332,16 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
                 continue
             predicted[i], found[i] = int(intent.instruction_type), intent.subject
             fast[i] = not any(note.startswith("type head:") for note in intent.notes)
+            for name, policy in policies.items():
+                try:
+                    variants[name][i] = decide(reading, prepared, head, features.embeddings[i], spans[i],
+                                               policy).subject
+                except PolarisError:
+                    pass
     return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started,
                            subjects=found if features.rules.readings else [],
-                           gold_subjects=list(subjects) if subjects is not None else [])
+                           gold_subjects=list(subjects) if subjects is not None else [],
+                           variant_subjects=variants)
 
 
 def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta: dict | None = None) -> TypeHead:

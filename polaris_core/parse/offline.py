@@ -23,11 +23,12 @@ from polaris_core.errors import ConfigError, ModelFileError, PolarisError
 from polaris_core.intent import InstructionType, Intent
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.base import PreparedInstruction
-from polaris_core.parse.compose import Reading, compose_intent, read_instruction, subject_source
+from polaris_core.parse.compose import Reading, _with_parenthesis, compose_intent, read_instruction, subject_source
 from polaris_core.parse.head import TypeHead, feature_matrix, load_head
 from polaris_core.parse.noun_phrases import NounPhrase, _subject_of, noun_phrase
 from polaris_core.parse.normalise import normalise
 from polaris_core.parse.results import Frame, is_attribute_word
+from polaris_core.parse.span_tagger import SpanPolicy, SpanReading, SpanTagger, load_tagger, rule_hints, token_states
 
 log = logging.getLogger("polaris")
 T = InstructionType
@@ -47,14 +48,16 @@ _NOT_OBJECTS = lx.WHOLE_IMAGE_NOUNS | frozenset("photo photograph picture pic sc
 
 
 class HeadModel:
-    """The encoder and the head, loaded once on first use (thread-safe); None parts mean rules only."""
+    """The encoder, the type head and the span tagger, loaded once on first use (thread-safe); None parts mean
+    rules only (`tagger_path=False`: no tagger)."""
 
-    def __init__(self, head_path: Any = None, encoder_path: Any = None) -> None:
-        self.head_path, self.encoder_path = head_path, encoder_path
+    def __init__(self, head_path: Any = None, encoder_path: Any = None, tagger_path: Any = None) -> None:
+        self.head_path, self.encoder_path, self.tagger_path = head_path, encoder_path, tagger_path
         self._lock = threading.Lock()
         self._loaded = False
         self.head: TypeHead | None = None
         self.encoder = None
+        self.tagger: SpanTagger | None = None
         self.problem = ""
 
     def load(self) -> "HeadModel":
@@ -70,6 +73,12 @@ class HeadModel:
                     self.head, self.encoder = None, None
                     self.problem = str(exc)
                     log.warning("type head unavailable, the rules alone decide the type: %s", exc)
+                if self.encoder is not None and self.tagger_path is not False:
+                    try:
+                        self.tagger = load_tagger(self.tagger_path)
+                    except ConfigError as exc:
+                        self.problem = str(exc)
+                        log.warning("span tagger unavailable, the rules alone read the subject: %s", exc)
         return self
 
     @property
@@ -80,6 +89,63 @@ class HeadModel:
         return self.encoder.encode(list(texts))
 
 
+def needs_tagger(reading: Reading, policy: SpanPolicy | None, head_needed: bool) -> bool:
+    """True when the tagger must read the subject: the type may be an object edit and the rule that read the
+    instruction is not one whose subject was exact on the training set."""
+    if policy is None or reading.language != "english" or reading.out_of_scope:
+        return False
+    return head_needed or (reading.frame.itype not in _WHOLE_TYPES and not policy.rules_exact(reading.frame.rule))
+
+
+def reading_hints(reading: Reading, text: str) -> list:
+    """The rules' subject and result as character spans of `text`: the tagger's rule hints."""
+    return rule_hints(text, _frame_subject(reading.frame), reading.frame.result or "")
+
+
+_NUMBERS = frozenset("one two three four five six seven eight nine ten both several few many".split())
+
+
+def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> bool:
+    """False when the rules' subject should stand over the tagger's span: the span ends on an attribute or a
+    function word ("old" cut from "old barn", "boat in the"), is a possessor ("horse" of "the horse's mane"), or
+    adds only a number to the rules' subject ("two dogs"). (A span inside the rules' subject, "bouquet" of
+    "bouquet of roses", is kept: that check lowered the held-out subject match.)"""
+    words = subject.split()
+    last = words[-1].strip("()")
+    qualified = any(w in lx.PREPOSITIONS for w in words[:-1])  # "mug with the cartoon print" ends on a noun
+    if (is_attribute_word(last) and not qualified) or last in lx.DETERMINERS or last in lx.PREPOSITIONS:
+        return False
+    if text[end:end + 2].replace("\u2019", "'") in ("'s", "s'"):
+        return False
+    rules_subject = _frame_subject(frame)
+    if subject == rules_subject:
+        return True
+    padded, rules_padded = f" {subject} ", f" {rules_subject} "
+    if rules_padded in padded and all(w in _NUMBERS or w in lx.DETERMINERS
+                                      for w in padded.replace(rules_padded, " ").split()):
+        return False
+    return True
+
+
+def tagged_subject(frame: Frame, spans: SpanReading | None, policy: SpanPolicy | None) -> Frame:
+    """The frame with the tagger's subject where the policy trusts it more than the rules."""
+    if spans is None or policy is None or spans.subject is None or frame.itype in _WHOLE_TYPES:
+        return frame
+    if frame.subject in ("image", "background") or policy.rules_exact(frame.rule):
+        return frame
+    if spans.subject.confidence < policy.min_confidence:
+        return frame
+    subject = " ".join(spans.subject.text.lower().split())
+    if not subject or noun_phrase(subject).whole:
+        return frame
+    if policy.span_checks and not span_is_plausible(subject, spans.subject.end, frame, spans.text):
+        return frame
+    if frame.itype != T.ADD and "(" not in subject:
+        subject = _with_parenthesis(subject, spans.text)  # "the person (a man in a black coat)": exact rule
+    return replace(frame, subject=subject, notes=list(frame.notes) + [
+        f"subject read by the span tagger ({spans.subject.confidence:.2f})"])
+
+
 def needs_head(reading: Reading, head: TypeHead | None) -> bool:
     """True when the head must decide (no certain rule read an English instruction)."""
     if head is None or reading.language != "english" or reading.out_of_scope:
@@ -88,19 +154,20 @@ def needs_head(reading: Reading, head: TypeHead | None) -> bool:
 
 
 def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | None,
-           embedding: np.ndarray | None) -> Intent:
-    """The intent for a reading: the rules' frame on the fast path, else the head's type with matching slots."""
+           embedding: np.ndarray | None, spans: SpanReading | None = None, policy: SpanPolicy | None = None) -> Intent:
+    """The intent for a reading: the rules' frame on the fast path, else the head's type with matching slots;
+    the subject from the tagger's `spans` where `policy` trusts them."""
     frame = reading.frame
     if reading.out_of_scope:
         return _out_of_scope(reading, prepared)
     if head is None:
-        return _finish(reading, frame, prepared)
+        return _finish(reading, tagged_subject(frame, spans, policy), prepared)
     if not needs_head(reading, head) or embedding is None:
         precision = head.rule_precision(frame.rule) if reading.language == "english" else None
         confidence = precision if precision is not None else frame.confidence
         if frame.itype == T.STYLE_REFERENCE and not reading.image_given:
             confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
-        return _finish(reading, frame, prepared, confidence=confidence)
+        return _finish(reading, tagged_subject(frame, spans, policy), prepared, confidence=confidence)
     features = feature_matrix(embedding[None, :], np.array([int(frame.itype)]),
                               np.array([min(frame.confidence, reading.confidence_cap)]))
     probabilities = head.probabilities(features)[0]
@@ -119,7 +186,7 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
         top, second = T.LOCAL_STYLE, T.GLOBAL_STYLE
         confidence = max(float(probabilities[T.LOCAL_STYLE]), head.ambiguous_below)
         notes.append("a change to a named object stays local, however it is phrased")
-    chosen = frame_for_type(reading, top)
+    chosen = tagged_subject(frame_for_type(reading, top), spans, policy)
     if top != frame.itype:
         notes.append(f"the rules read {frame.itype.name.lower()} ({frame.rule}); the head decided")
     extra: dict[str, Any] = {}
@@ -309,13 +376,17 @@ def _cut_after_object(text: str) -> str:
 
 
 def parse_offline(prepared: PreparedInstruction, image: Any, model: HeadModel | None) -> Intent:
-    """One instruction through the rules and, where they are unsure, the head."""
+    """One instruction through the rules and, where they are unsure, one encoder pass for the head and the tagger."""
     reading = read_instruction(prepared, image, all_frames=True)
     head = model.head if model is not None and model.ready else None
-    embedding = None
-    if needs_head(reading, head):
-        embedding = model.embed([prepared.text])[0]
-    return decide(reading, prepared, head, embedding)
+    policy = model.tagger.policy if head is not None and model.tagger is not None else None
+    head_needed = needs_head(reading, head)
+    embedding, spans = None, None
+    if head_needed or needs_tagger(reading, policy, head_needed):
+        states = token_states(model.encoder, [prepared.text])[0]  # one pass: sentence embedding and token states
+        embedding = states.embedding() if head_needed else None
+        spans = model.tagger.read(states, reading_hints(reading, prepared.text)) if policy is not None else None
+    return decide(reading, prepared, head, embedding, spans, policy)
 
 
 def parse_offline_many(items: Sequence[tuple[PreparedInstruction, Any]], model: HeadModel | None,
@@ -328,19 +399,26 @@ def parse_offline_many(items: Sequence[tuple[PreparedInstruction, Any]], model: 
         except PolarisError as exc:
             readings.append(exc)
     head = model.head if model is not None and model.ready else None
-    pending = [i for i, r in enumerate(readings) if isinstance(r, Reading) and needs_head(r, head)]
+    policy = model.tagger.policy if head is not None and model.tagger is not None else None
+    head_rows = {i for i, r in enumerate(readings) if isinstance(r, Reading) and needs_head(r, head)}
+    pending = [i for i, r in enumerate(readings) if isinstance(r, Reading) and
+               (i in head_rows or needs_tagger(r, policy, False))]
     embeddings: dict[int, np.ndarray] = {}
+    spans: dict[int, SpanReading] = {}
     for start in range(0, len(pending), batch_size):
         chunk = pending[start:start + batch_size]
-        vectors = model.encoder.encode([items[i][0].text for i in chunk], batch_size=batch_size)
-        embeddings.update(zip(chunk, vectors))
+        for i, states in zip(chunk, token_states(model.encoder, [items[i][0].text for i in chunk])):
+            if i in head_rows:
+                embeddings[i] = states.embedding()
+            if policy is not None:
+                spans[i] = model.tagger.read(states, reading_hints(readings[i], items[i][0].text))
     out: list[Intent | PolarisError] = []
     for i, reading in enumerate(readings):
         if isinstance(reading, PolarisError):
             out.append(reading)
             continue
         try:
-            out.append(decide(reading, items[i][0], head, embeddings.get(i)))
+            out.append(decide(reading, items[i][0], head, embeddings.get(i), spans.get(i), policy))
         except PolarisError as exc:
             out.append(exc)
     return out

@@ -58,17 +58,18 @@ __all__ = ["NounPhrase", "RulesParser", "classify_change", "noun_phrase", "norma
 
 
 class RulesParser(InstructionParser):
-    """The default offline backend: the rules, plus the MiniLM type head where the rules are unsure.
+    """The default offline backend: the rules, plus the MiniLM type head and span tagger where the rules are unsure.
 
-    `head=False` gives the rules alone (no model is loaded). `head_path` and `encoder_path` point at
-    another head JSON or sentence-encoder folder. Without the encoder installed the rules decide alone,
-    with a warning.
+    `head=False` gives the rules alone (no model is loaded). `head_path`, `encoder_path` and `tagger_path` point
+    at another head JSON, sentence-encoder folder or tagger .npz; `tagger=False` keeps the rules' subject.
+    Without the encoder installed the rules decide alone, with a warning.
     """
 
     name = "rules"
 
-    def __init__(self, head: bool = True, head_path: Any = None, encoder_path: Any = None) -> None:
-        self.model = HeadModel(head_path, encoder_path) if head else None
+    def __init__(self, head: bool = True, head_path: Any = None, encoder_path: Any = None, tagger: bool = True,
+                 tagger_path: Any = None) -> None:
+        self.model = HeadModel(head_path, encoder_path, tagger_path if tagger else False) if head else None
 
     def _parse(self, prepared: PreparedInstruction, image: Any, on_step: OnStep, check_cancel: CheckCancel) -> Intent:
         intent = parse_offline(prepared, image, self.model.load() if self.model else None)

@@ -5,6 +5,7 @@ phrasing *templates* (how users say it: verbs, passive voice, absence, stories, 
 polite or blunt, long or short) and wraps some in framing. Every row carries:
 
 - `instruction`, `instruction_type` (0-5), `subject` (the subject convention of `rules.py`);
+- `new_object`: for a replacement, the new object as the subject convention names it ("" otherwise);
 - `family`: all paraphrases of one edit share it (cross-validation keeps a family in one fold);
 - `template`: the phrasing pattern (a second cross-validation holds whole templates out).
 
@@ -525,6 +526,7 @@ def build_rows(seed: int = SEED) -> list[dict]:
                 seen.add(text.lower())
                 rows.append({"instruction": text, "instruction_type": itype,
                              "subject": _subject_for(itype, key, template, edit.slots, edit.subject),
+                             "new_object": _subject_of_new(edit.slots["Y"]) if itype == 0 else "",
                              "family": family, "template": key})
     return rows
 
