@@ -107,19 +107,23 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
     counts = np.bincount(y, minlength=N_TYPES).astype(np.float32)
     row_weight = ((n / (N_TYPES * np.maximum(counts, 1)))[y][:, None] / n).astype(np.float32)
     moments = [np.zeros_like(weights), np.zeros_like(weights), np.zeros_like(bias), np.zeros_like(bias)]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, iterations + 1):
         error = (softmax(xs @ weights.T + bias) - onehot) * row_weight
-        grads = (error.T @ xs + l2 * weights, error.sum(0))
-        correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
-        for k, (param, grad) in enumerate(zip((weights, bias), grads)):
-            first, second = moments[2 * k], moments[2 * k + 1]
-            first *= beta1
-            first += (1 - beta1) * grad
-            second *= beta2
-            second += (1 - beta2) * grad * grad
-            param -= learning_rate * (first / correction1) / (np.sqrt(second / correction2) + eps)
+        adam_step((weights, bias), (error.T @ xs + l2 * weights, error.sum(0)), moments, step, learning_rate)
     return weights, bias, mean, scale
+
+
+def adam_step(params, grads, moments: list, step: int, learning_rate: float,
+              beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+    """One full-batch Adam update of `params` in place (`moments`: first and second moment per param)."""
+    correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
+    for k, (param, grad) in enumerate(zip(params, grads)):
+        first, second = moments[2 * k], moments[2 * k + 1]
+        first *= beta1
+        first += (1 - beta1) * grad
+        second *= beta2
+        second += (1 - beta2) * grad * grad
+        param -= learning_rate * (first / correction1) / (np.sqrt(second / correction2) + eps)
 
 
 def _rule_hits(names: Sequence[str], rule_types: np.ndarray, labels: np.ndarray) -> dict[str, list[int]]:

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from polaris_core.parse.head_training import adam_step
 from polaris_core.parse.span_tagger import (
     B_NEW,
     B_SUBJ,
@@ -126,22 +127,13 @@ def fit_calibration(scores: np.ndarray, tags: np.ndarray, iterations: int = ITER
     c = np.zeros(k, dtype=np.float64)
     onehot = np.eye(k)[tags]
     moments = [np.zeros_like(a), np.zeros_like(a), np.zeros_like(c), np.zeros_like(c)]
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     for step in range(1, iterations + 1):
         logits = scores @ a.T + c
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         error = (p - onehot) / len(tags)
-        grads = (error.T @ scores, error.sum(0))
-        c1, c2 = 1 - beta1 ** step, 1 - beta2 ** step
-        for j, (param, grad) in enumerate(zip((a, c), grads)):
-            first, second = moments[2 * j], moments[2 * j + 1]
-            first *= beta1
-            first += (1 - beta1) * grad
-            second *= beta2
-            second += (1 - beta2) * grad * grad
-            param -= learning_rate * (first / c1) / (np.sqrt(second / c2) + eps)
+        adam_step((a, c), (error.T @ scores, error.sum(0)), moments, step, learning_rate)
     return a, c
 
 
