@@ -113,6 +113,22 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
     return weights, bias, mean, scale
 
 
+EXACT_PRECISION = 0.99  # a rule whose subject was right on this share of ...
+EXACT_SUPPORT = 20      # ... at least this many training rows stands for itself (the span tagger defers to it)
+
+
+def exact_subject_rules(rules: Sequence[str], found: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    """Rules whose subject matched the label on >= EXACT_PRECISION of >= EXACT_SUPPORT rows: name -> precision."""
+    stats: dict[str, list[int]] = {}
+    for rule, subject, label in zip(rules, found, gold):
+        hit = stats.setdefault(rule, [0, 0])
+        hit[0] += int(subject == label)
+        hit[1] += 1
+    return {rule: round(right / total, 4) for rule, (right, total) in sorted(stats.items())
+            if total >= EXACT_SUPPORT and right / total >= EXACT_PRECISION
+            and not rule.startswith(("cue", "default", "bare", "no-words", "foreign", "head:"))}
+
+
 def adam_step(params, grads, moments: list, step: int, learning_rate: float,
               beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
     """One full-batch Adam update of `params` in place (`moments`: first and second moment per param)."""
@@ -293,7 +309,6 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
     from polaris_core.errors import PolarisError
     from polaris_core.parse.offline import decide
     from polaris_core.parse.span_tagger import SpanPolicy
-    from polaris_core.parse.span_training import exact_subject_rules
 
     started = time.perf_counter()
     fold_of = group_folds(groups, folds)

@@ -7,7 +7,8 @@
   both fold into one linear layer. Deterministic.
 - `tagger_folds(...)`: the tagger's out-of-fold reading of every row, each fold trained without the held-out
   templates and their near-twins (the same groups as the type head's CV).
-- `exact_subject_rules(...)`: rules whose subject was right on nearly every training row they read.
+- the rules whose subject was right on nearly every training row they read stand for themselves
+  (`head_training.exact_subject_rules`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from polaris_core.parse.head_training import adam_step
+from polaris_core.parse.head_training import adam_step, exact_subject_rules
 from polaris_core.parse.span_tagger import (
     B_NEW,
     B_SUBJ,
@@ -35,8 +36,6 @@ from polaris_core.parse.span_tagger import (
 L2 = 1e-3
 ITERATIONS = 300
 LEARNING_RATE = 0.05
-EXACT_PRECISION = 0.99
-EXACT_SUPPORT = 20
 NOT_SPANS = frozenset({"image", "background", ""})   # subjects the instruction need not name as written
 
 
@@ -176,18 +175,6 @@ def tagger_folds(states: Sequence[TokenStates], tags: Sequence[np.ndarray], fold
         for i, reading in read_rows(tagger, states, members[k], hints).items():
             readings[i] = reading
     return readings
-
-
-def exact_subject_rules(rules: Sequence[str], found: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-    """Rules whose subject matched the label on >= EXACT_PRECISION of >= EXACT_SUPPORT rows: name -> precision."""
-    stats: dict[str, list[int]] = {}
-    for rule, subject, label in zip(rules, found, gold):
-        hit = stats.setdefault(rule, [0, 0])
-        hit[0] += int(subject == label)
-        hit[1] += 1
-    return {rule: round(right / total, 4) for rule, (right, total) in sorted(stats.items())
-            if total >= EXACT_SUPPORT and right / total >= EXACT_PRECISION
-            and not rule.startswith(("cue", "default", "bare", "no-words", "foreign", "head:"))}
 
 
 def parser_cross_validation(encoder=None):
