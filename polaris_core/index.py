@@ -653,9 +653,7 @@ class ZooIndex:
                                                   np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         order, starts, counts = span
         entry_rows = np.unique(np.asarray(entry_rows, dtype=np.int64))
-        lengths = counts[entry_rows]
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return np.sort(order[np.repeat(starts[entry_rows], lengths) + offsets])
+        return np.sort(order[_spans(starts[entry_rows], counts[entry_rows])])
 
     def dense_chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending rows of the given entries' chunks that have a vector."""
@@ -1016,16 +1014,20 @@ def valid_index_name(value: object, *, allow_reserved: bool = False) -> str:
     return name
 
 
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start+1, … start+length−1 of every (start, length), concatenated."""
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + offsets
+
+
 def _row_terms(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(position in `rows`, position in `columns`) of every non-zero of those rows in those columns;
     reads only the rows' own non-zeros (no column slicing of the whole matrix)."""
-    starts, ends = matrix.indptr[rows], matrix.indptr[rows + 1]
-    lengths = ends - starts
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
     if not lengths.sum():
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    positions = np.repeat(starts, lengths) + offsets
-    terms = matrix.indices[positions]
+    terms = matrix.indices[_spans(starts, lengths)]
     order = np.argsort(columns)
     found = np.searchsorted(columns[order], terms)
     found = np.minimum(found, len(columns) - 1)
