@@ -15,7 +15,7 @@ categories), so the ranker carries over to a zoo it has never seen:
   model, and what the author step added.
 
 The model is a LightGBM LambdaRank text file shipped in `polaris_core/retrieve/data/` and trained
-by `polaris train ranker` (polaris_core/retrieve/train.py). When the file is missing, does not
+by `polaris bench retrieval --train-ranker` (polaris_core/retrieve/train.py). When the file is missing, does not
 list exactly these features, or LightGBM is not installed, search keeps the fused order.
 """
 from __future__ import annotations
@@ -220,7 +220,7 @@ class Ranker:
             return None
         if tuple(booster.feature_name()) != FEATURES:
             log.warning("the ranker model %s was trained on other features; retrieval keeps the fused order "
-                        "(retrain it: polaris train ranker)", path)
+                        "(retrain it: polaris bench retrieval --train-ranker --expand-out-of-fold)", path)
             return None
         return cls(booster)
 
