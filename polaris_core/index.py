@@ -643,6 +643,16 @@ class ZooIndex:
             out[name][owner[where[mine]], known[which[mine]]] = True
         return out
 
+    def chunk_positions(self, chunk_rows: np.ndarray) -> dict[int, set[int]]:
+        """{entry row: positions of the given chunk rows in that entry's chunk list}: position i is
+        `embed.chunks.entry_chunks(entry)[i]` (chunk rows of one entry ascend in that order)."""
+        chunk_rows = np.unique(np.asarray(chunk_rows, dtype=np.int64))
+        out: dict[int, set[int]] = {}
+        for entry_row in np.unique(self.arrays.chunk_entry[chunk_rows]).tolist():
+            own = self.chunk_rows_for(np.array([entry_row]))
+            out[entry_row] = set(np.flatnonzero(np.isin(own, chunk_rows)).tolist())
+        return out
+
     def chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending chunk rows of the given entry rows, without a pass over all chunks."""
         span = self._derived.get("chunk_span")

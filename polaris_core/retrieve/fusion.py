@@ -31,6 +31,23 @@ class Pool:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass
+class PoolResult:
+    """Everything the ranker reads about one query's candidate pool (also its training input)."""
+
+    index: ZooIndex
+    kind: str
+    text: str
+    selection: Selection
+    pool: Pool
+    fused: np.ndarray                      # hand-set fusion score per pool row
+    vector: Optional[np.ndarray]           # dense query vector
+    families: Optional[list[str]]
+    roles: Optional[list[str]]
+    options: SearchOptions
+    exclude_chunks: Optional[np.ndarray] = None
+
+
 SPARSE_CHANNELS = ("lexical", "names")  # only models with a positive score join the pool
 
 

@@ -7,7 +7,8 @@ categories), so the ranker carries over to a zoo it has never seen:
   author, popularity, affinity, image) and the hand-set fused score;
 - the exact dense cosine of the candidate's best and mean chunk (the query against its prompt
   centroid), the share of the query's words its example prompts use (a checkpoint's prompt style)
-  and the share found in the names of the LoRAs its example prompts combine it with;
+  and the share found in the names of the LoRAs its example prompts combine it with (a training
+  query's own prompt left out);
 - query–trigger-word, query–tag and query–title overlap;
 - how many example and related prompts, trigger words and tags it has, its description length,
   its role, whether its base family was asked for, its downloads;
@@ -30,9 +31,9 @@ from typing import Optional
 
 import numpy as np
 
+from polaris_core.embed.chunks import entry_chunks
 from polaris_core.embed.lexical import tokenize
-from polaris_core.retrieve.fusion import standardise
-from polaris_core.retrieve.search import PoolResult
+from polaris_core.retrieve.fusion import PoolResult, standardise
 
 log = logging.getLogger("polaris")
 
@@ -69,8 +70,13 @@ class _EntryFacts:
             triggers = [frozenset(tokenize(t)) for t in entry.trigger_words if t.strip()]
             tags = frozenset(w for t in entry.tags for w in tokenize(t))
             title = frozenset(tokenize(entry.name))
-            combined = frozenset(w for p in entry.example_prompts + entry.related_prompts if "<" in p
-                                 for name in _NETWORK_NAME.findall(p) for w in tokenize(name))
+            # Network names per prompt chunk, by the chunk's position in the entry's chunk list (so a
+            # training query can leave its own prompt out).
+            combined = tuple((position, frozenset(w for name in _NETWORK_NAME.findall(chunk.lexical_text)
+                                                  for w in tokenize(name)))
+                             for position, chunk in enumerate(entry_chunks(entry))
+                             if chunk.kind in ("prompt", "related") and "<" in chunk.lexical_text)
+            combined = tuple((position, words) for position, words in combined if words)
             counts = (len(entry.example_prompts), len(entry.related_prompts), len(entry.tags),
                       len(entry.description or ""), entry.role, entry.base_family, max(entry.downloads or 0, 0))
             facts = self.cache[row] = ([t for t in triggers if t], tags, title, combined, counts)
@@ -157,6 +163,8 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     own_prompts = index.term_presence(entry_rows, words, found.exclude_chunks)["prompt"]
     style = own_prompts.mean(axis=1).astype(np.float32) if words else np.zeros(n, np.float32)
     facts = _facts(index)
+    excluded = index.chunk_positions(found.exclude_chunks) if found.exclude_chunks is not None \
+        and len(found.exclude_chunks) else {}
     combined, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(5))
     n_prompts, n_related, n_triggers, n_tags, desc, role, family, downloads = (
         np.zeros(n, np.float32) for _ in range(8))
@@ -164,8 +172,10 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     for i, row in enumerate(entry_rows.tolist()):
         triggers, tags, title_words, combined_words, counts = facts.get(row)
         prompts_count, related_count, tags_count, description_chars, entry_role, entry_family, entry_downloads = counts
-        if query_words:
-            combined[i] = len(query_words & combined_words) / len(query_words)
+        if query_words and combined_words:
+            left_out = excluded.get(row, ())
+            names = frozenset().union(*(words for position, words in combined_words if position not in left_out))
+            combined[i] = len(query_words & names) / len(query_words)
         if triggers:
             hit = [len(t & query_words) / len(t) for t in triggers]
             trig[i] = max(hit)

@@ -1,33 +1,16 @@
 """One search: channels → pool → fusion → (learned) ranking → Candidates, one per model."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from polaris_core.candidates import Candidate
-from polaris_core.index import Selection, ZooIndex
+from polaris_core.index import ZooIndex
 from polaris_core.retrieve.channels import entry_channel_scores
-from polaris_core.retrieve.fusion import Pool, add_affinity, author_step, fuse, make_pool
+from polaris_core.retrieve.fusion import PoolResult, add_affinity, author_step, fuse, make_pool
 from polaris_core.retrieve.options import CHANNELS, STYLE_ROLES, SearchOptions
-
-
-@dataclass
-class PoolResult:
-    """Everything the ranker reads about one query's candidate pool (also its training input)."""
-
-    index: ZooIndex
-    kind: str
-    text: str
-    selection: Selection
-    pool: Pool
-    fused: np.ndarray                      # hand-set fusion score per pool row
-    vector: Optional[np.ndarray]           # dense query vector
-    families: Optional[list[str]]
-    roles: Optional[list[str]]
-    options: SearchOptions
-    exclude_chunks: Optional[np.ndarray] = None
+from polaris_core.retrieve.ranker import rank_scores
 
 
 def slot_of(kind: str, role: str) -> str:
@@ -101,7 +84,6 @@ def search(
     (`options.ranker`), else the hand-set fusion does. Raises EmptyZooError when the index has
     no entries of `kind`.
     """
-    from polaris_core.retrieve.ranker import rank_scores
 
     options = options or SearchOptions()
     found = search_pool(index, query_text, query_image, kind, base_family, role, options=options,

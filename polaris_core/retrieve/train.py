@@ -21,6 +21,7 @@ import math
 import random
 import re
 import time
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ CATALOG_LORAS = 2400        # self-supervised LoRA queries (one prompt per model
 CATALOG_CHECKPOINTS = 1200  # self-supervised checkpoint queries
 FOLDS = 5
 SEED = 0
-FEATURE_VERSION = 2         # bump when features or training queries change (invalidates caches)
+FEATURE_VERSION = 3         # bump when features or training queries change (invalidates caches)
 LGB_PARAMS = {
     "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.1,
     "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
@@ -280,9 +281,11 @@ class PairwiseLinear:
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, query: np.ndarray, negatives: int = 50, steps: int = 300,
             l2: float = 1e-3) -> "PairwiseLinear":
-        mean = np.nanmean(np.where(np.isfinite(X), X, np.nan), axis=0)
-        mean = np.nan_to_num(mean)
-        scale = np.nanstd(np.where(np.isfinite(X), X, np.nan), axis=0)
+        finite = np.where(np.isfinite(X), X, np.nan)
+        with warnings.catch_warnings():  # a channel absent from every row (image, on a text-only zoo)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nan_to_num(np.nanmean(finite, axis=0))
+            scale = np.nanstd(finite, axis=0)
         scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
         Z = cls._prepare(X, mean, scale).astype(np.float32)
         rng = np.random.default_rng(SEED)

@@ -147,3 +147,46 @@ def test_term_presence_reads_the_words_each_entry_holds(index):
     assert index.term_presence(np.array([row]), prompt_words)["prompt"].all()
     assert not index.term_presence(np.array([row]), prompt_words, own)["prompt"].any()
 
+
+
+def test_combined_overlap_leaves_a_training_querys_own_prompt_out(fixture_cache, tmp_path):
+    """`combined_overlap` reads the <lora:…> names in a candidate's prompts; a catalog prompt used as
+    a training query (network tags stripped, as `catalog_queries` does) must not count the names in
+    itself for its own model."""
+    from polaris_core.zoo.entry import ZooEntry
+
+    prompt = "origami crane over a quiet lake, paper art <lora:origami_master:0.8>"
+    entries = [
+        ZooEntry(id="paper", kind="checkpoint", name="Paper Cut Mix", civitai_model_id=1,
+                 example_prompts=[prompt, "a paper castle on a hill, soft light"]),
+        ZooEntry(id="oil", kind="checkpoint", name="Oil Canvas", civitai_model_id=2,
+                 example_prompts=["an oil painting of a harbour at dusk"]),
+        ZooEntry(id="neon", kind="checkpoint", name="Neon City", civitai_model_id=3,
+                 example_prompts=["neon street at night, rain, paper lanterns"]),
+    ]
+    index = ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache))
+    row = index.entry_row("paper")
+    own = train._chunks_by_text(index, ("checkpoint",))[train._key(prompt)]
+    assert index.chunk_positions(own) == {row: {1}}  # after the title (no description)
+    assert entry_chunks_of(index, row)[1].lexical_text == prompt
+    query = train._SPACES.sub(" ", train._NETWORK_TAG.sub(" ", prompt)).strip(" ,")
+    column = FEATURES.index("combined_overlap")
+    values = []
+    for exclude in (None, own):
+        found = search_pool(index, query, kind="checkpoint", exclude_chunks=exclude)
+        at = np.flatnonzero(found.pool.best_entry == row)
+        assert len(at), "the prompt's own model must be in its pool"
+        values.append(float(features(found, at)[0, column]))
+    assert values[0] > 0 and values[1] == 0.0
+
+
+def entry_chunks_of(index, row):
+    from polaris_core.embed.chunks import entry_chunks
+
+    return entry_chunks(index.entries[row])
+
+
+def _network_words(prompt: str) -> set[str]:
+    from polaris_core.embed.lexical import tokenize
+
+    return {w for name in ranker_module._NETWORK_NAME.findall(prompt) for w in tokenize(name)}
