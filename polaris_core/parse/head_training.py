@@ -1,7 +1,8 @@
 """Training and honest validation of the type head (numpy only, deterministic).
 
-- `prepare_features(texts)`: MiniLM embeddings + the rules' reading of every text.
-- `fit_head(features, labels, rules)`: multinomial logistic regression (full-batch Adam, L2), the certain
+- `prepare_features(texts)`: MiniLM token states pooled (mean + max) + the rules' reading of every text.
+- `fit_head(features, labels, groups, config=...)`: the head of `HeadConfig` (`DEFAULT_CONFIG`: one hidden ReLU
+  layer, `fit_mlp`; or multinomial logistic regression, `fit_logreg`; full-batch Adam, L2, seeded), the certain
   rules, and a temperature fit on out-of-fold predictions so the probabilities are calibrated.
 - `cross_validate(...)`: grouped K-fold of the whole parser (type and subject). The honest grouping is
   `template_groups`: a template together with its near-twins (token similarity >= 0.8) and with any template
