@@ -1,4 +1,4 @@
-"""Train the parser's type head (MiniLM embedding + rules reading -> logistic regression) and save it as JSON.
+"""Train the parser's type head (pooled MiniLM token states + rules reading -> one hidden layer) and save it as JSON.
 
     python scripts/train_parse_head.py [--dev ../shared/data/bench/instructions-dev.jsonl] [--no-dev]
                                        [--regenerate-set] [--out FOLDER]
@@ -6,6 +6,7 @@
 Reads polaris_core/parse/data/instructions.jsonl (rewritten from polaris_core/parse/training_set.py with
 --regenerate-set), writes type_head_no_dev.json (project set only: the bench's dev figure) and
 type_head.json (project set + dev split: what the parser loads). Deterministic; numpy only for the head.
+Run it before scripts/train_span_tagger.py, whose cross-validation trains heads of the same shape.
 """
 from __future__ import annotations
 

@@ -284,15 +284,17 @@ def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
     from polaris_core.errors import ConfigError
     from polaris_core.parse.head_training import template_groups
     from polaris_core.parse.span_tagger import load_tagger
-    from polaris_core.parse.span_training import new_object_match, parser_cross_validation
+    from polaris_core.parse.span_training import new_object_match, parser_cross_validation, prompt_match
 
     cv, rows, _, _, _, _ = parser_cross_validation()
     groups = template_groups([r["template"] for r in rows], [r["instruction"] for r in rows])
     try:
         tagger = load_tagger()
         shipped = f"combined {tagger.min_confidence:.1f}" + (" checked" if tagger.span_checks else "")
+        shipped_new = "new object: rules" if tagger.new_object_confidence is None else \
+            f"new object {tagger.new_object_confidence:.2f}"
     except ConfigError:  # without a shipped tagger the table still shows the other readers
-        shipped = None
+        shipped = shipped_new = None
     subject_rows = np.array([i for i, r in enumerate(rows) if r["subject"] not in ("image", "background")])
     readers = {"rules only": cv.subjects, "tagger": cv.variant_subjects.get("tagger", [])}
     readers.update({name: subjects for name, subjects in cv.variant_subjects.items() if name.startswith("combined")})
@@ -304,6 +306,8 @@ def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
                                                      for name, s in readers.items() if s},
                "shipped_policy": shipped, "new_object_exact_match_tagger": new_em,
                "new_object_rows": new_rows,
+               "replacement_prompt_exact_match": {name: em for name, (em, _) in prompt_match(cv).items()},
+               "shipped_new_object_policy": shipped_new,
                "recall": {TYPE_NAMES[t]: r for t, r in cv.recall().items()},
                "confusion": cv.confusion(), "fast_path_share": float(cv.fast_path.mean())}
     if print_lines:
@@ -319,6 +323,11 @@ def cross_validation_figures(print_lines: bool = True) -> list[dict[str, Any]]:
                 mark = "  <- shipped (this policy was chosen on this CV)"
             print(f"  {name:<23} {value:.4f} | {figures['subject_exact_match_named_objects'][name]:.4f}{mark}")
         print(f"new object of a replacement, tagger exact-match {new_em:.4f} ({new_rows} rows)")
+        print("replacement prompt = labelled new object (rules' new object, or the tagger's where it disagrees "
+              "and is at least this sure):")
+        for name, value in figures["replacement_prompt_exact_match"].items():
+            mark = "  <- shipped (chosen on this CV)" if name == shipped_new else ""
+            print(f"  {name:<23} {value:.4f}{mark}")
         print("per-type recall    " + ", ".join(f"{k} {v:.3f}" for k, v in figures["recall"].items()))
         print("confusion (rows: true type, columns: predicted)")
         print("      " + " ".join(f"{t:>5}" for t in range(6)))

@@ -1,7 +1,8 @@
 """Training and honest validation of the type head (numpy only, deterministic).
 
-- `prepare_features(texts)`: MiniLM embeddings + the rules' reading of every text.
-- `fit_head(features, labels, rules)`: multinomial logistic regression (full-batch Adam, L2), the certain
+- `prepare_features(texts)`: MiniLM token states pooled (mean + max) + the rules' reading of every text.
+- `fit_head(features, labels, groups, config=...)`: the head of `HeadConfig` (`DEFAULT_CONFIG`: one hidden ReLU
+  layer, `fit_mlp`; or multinomial logistic regression, `fit_logreg`; full-batch Adam, L2, seeded), the certain
   rules, and a temperature fit on out-of-fold predictions so the probabilities are calibrated.
 - `cross_validate(...)`: grouped K-fold of the whole parser (type and subject). The honest grouping is
   `template_groups`: a template together with its near-twins (token similarity >= 0.8) and with any template
@@ -23,8 +24,11 @@ from polaris_core.parse.head import (
     CERTAIN_PRECISION,
     CERTAIN_SUPPORT,
     N_TYPES,
+    POOLINGS,
     TypeHead,
     feature_matrix,
+    frame_confidences,
+    pool_states,
     softmax,
 )
 
@@ -37,6 +41,30 @@ FOLDS = 5
 FOLD_SEED = 17
 
 
+@dataclass(frozen=True)
+class HeadConfig:
+    """The head's shape and training: pooling of the token states, whether the rules' per-type frame
+    confidences are features, hidden ReLU units (0: logistic regression), L2, full-batch Adam steps, seed."""
+
+    pooling: str = "mean"
+    rule_frames: bool = False
+    hidden: int = 0
+    l2: float = L2
+    iterations: int = ITERATIONS
+    learning_rate: float = LEARNING_RATE
+    seed: int = 5
+
+    def as_meta(self) -> dict:
+        return {"pooling": self.pooling, "rule_frames": self.rule_frames, "hidden": self.hidden, "l2": self.l2,
+                "iterations": self.iterations, "learning_rate": self.learning_rate, "seed": self.seed}
+
+
+LOGREG = HeadConfig()
+# what train_parse_head.py trains: chosen by the template-group CV over logistic regression (mean; mean+max; with and
+# without the rule-frame features) and one hidden layer (64 units over mean or mean+max; L2 1e-3 or 1e-2)
+DEFAULT_CONFIG = HeadConfig(pooling="mean+max", hidden=64, l2=1e-3, iterations=300, learning_rate=0.01)
+
+
 @dataclass
 class RuleReadings:
     types: np.ndarray          # (n,) the rules' type
@@ -44,22 +72,37 @@ class RuleReadings:
     names: list[str]           # the rule that read each text
     readings: list = field(default_factory=list)   # (prepared instruction, Reading) per text, for `decide`
     subjects: list[str] = field(default_factory=list)   # the subject the rules alone give (their first frame)
+    frames: np.ndarray | None = None   # (n, 6) every type's best frame confidence (`head.frame_confidences`)
 
 
 @dataclass
 class Features:
-    embeddings: np.ndarray
+    embeddings: np.ndarray   # pooled token states, "mean+max" (the mean part first) or "mean" alone
     rules: RuleReadings
 
     @property
     def matrix(self) -> np.ndarray:
-        return feature_matrix(self.embeddings, self.rules.types, self.rules.confidences)
+        return self.matrix_for(LOGREG)
+
+    def pooled(self, pooling: str) -> np.ndarray:
+        """The pooled vectors a head with `pooling` reads (the mean is the first 384 values of mean+max)."""
+        width = POOLINGS[pooling]
+        if self.embeddings.shape[1] < width:
+            raise ValueError(f"these features were pooled without {pooling!r}")
+        return self.embeddings[:, :width]
+
+    def matrix_for(self, config: HeadConfig) -> np.ndarray:
+        frames = None
+        if config.rule_frames:
+            frames = self.rules.frames if self.rules.frames is not None else np.zeros((len(self.rules.types), N_TYPES))
+        return feature_matrix(self.pooled(config.pooling), self.rules.types, self.rules.confidences, frames)
 
     def subset(self, index: np.ndarray) -> "Features":
         return Features(self.embeddings[index], RuleReadings(
             self.rules.types[index], self.rules.confidences[index], [self.rules.names[i] for i in index],
             [self.rules.readings[i] for i in index] if self.rules.readings else [],
-            [self.rules.subjects[i] for i in index] if self.rules.subjects else []))
+            [self.rules.subjects[i] for i in index] if self.rules.subjects else [],
+            self.rules.frames[index] if self.rules.frames is not None else None))
 
 
 def read_rules(texts: Sequence[str]) -> RuleReadings:
@@ -68,10 +111,11 @@ def read_rules(texts: Sequence[str]) -> RuleReadings:
     from polaris_core.parse.base import prepare_instruction
     from polaris_core.parse.compose import compose_intent, read_instruction
 
-    types, confidences, names, readings, subjects = [], [], [], [], []
+    types, confidences, names, readings, subjects, frames = [], [], [], [], [], []
     for text in texts:
         prepared = prepare_instruction(text)
         reading = read_instruction(prepared, all_frames=True)
+        frames.append(frame_confidences(reading.frames))
         types.append(int(reading.frame.itype))
         confidences.append(min(reading.frame.confidence, reading.confidence_cap))
         names.append(reading.frame.rule)
@@ -80,14 +124,21 @@ def read_rules(texts: Sequence[str]) -> RuleReadings:
             subjects.append(compose_intent(reading, reading.frame, prepared).subject)
         except PolarisError:
             subjects.append("")
-    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names, readings, subjects)
+    return RuleReadings(np.array(types), np.array(confidences, dtype=np.float32), names, readings, subjects,
+                        np.array(frames, dtype=np.float32).reshape(-1, N_TYPES))
+
+
+def pooled_states(states, pooling: str = "mean+max") -> np.ndarray:
+    """(n, width) pooled vectors of `span_tagger.TokenStates`, as the parser pools them at parse time."""
+    return np.stack([pool_states(s.hidden, pooling) for s in states])
 
 
 def prepare_features(texts: Sequence[str], encoder=None) -> Features:
     from polaris_core.embed.text import load_text_encoder
+    from polaris_core.parse.span_tagger import token_states
 
     encoder = encoder or load_text_encoder()
-    return Features(encoder.encode(list(texts)), read_rules(texts))
+    return Features(pooled_states(token_states(encoder, list(texts))), read_rules(texts))
 
 
 def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = ITERATIONS,
@@ -111,6 +162,49 @@ def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = I
         error = (softmax(xs @ weights.T + bias) - onehot) * row_weight
         adam_step((weights, bias), (error.T @ xs + l2 * weights, error.sum(0)), moments, step, learning_rate)
     return weights, bias, mean, scale
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, l2: float = L2, iterations: int = ITERATIONS,
+            learning_rate: float = LEARNING_RATE, seed: int = 5) -> tuple[np.ndarray, ...]:
+    """One hidden ReLU layer, then the softmax, on standardised features; full-batch Adam from a seeded He
+    initialisation (deterministic), the loss balanced over types as in `fit_logreg`.
+
+    Returns (weights, bias, mean, scale, hidden_weights, hidden_bias).
+    """
+    n, d = x.shape
+    mean = x.mean(0).astype(np.float32)
+    scale = (x.std(0) + 1e-3).astype(np.float32)
+    xs = ((x - mean) / scale).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    w1 = (rng.normal(size=(hidden, d)) * np.sqrt(2.0 / d)).astype(np.float32)
+    b1 = np.zeros(hidden, dtype=np.float32)
+    w2 = (rng.normal(size=(N_TYPES, hidden)) * np.sqrt(1.0 / hidden)).astype(np.float32)
+    b2 = np.zeros(N_TYPES, dtype=np.float32)
+    onehot = np.eye(N_TYPES, dtype=np.float32)[y]
+    counts = np.bincount(y, minlength=N_TYPES).astype(np.float32)
+    row_weight = ((n / (N_TYPES * np.maximum(counts, 1)))[y][:, None] / n).astype(np.float32)
+    params = (w1, b1, w2, b2)
+    moments = [np.zeros_like(p) for p in params for _ in (0, 1)]
+    for step in range(1, iterations + 1):
+        pre = xs @ w1.T + b1
+        act = np.maximum(pre, 0.0)
+        error = (softmax(act @ w2.T + b2) - onehot) * row_weight
+        back = (error @ w2) * (pre > 0)
+        grads = (back.T @ xs + l2 * w1, back.sum(0), error.T @ act + l2 * w2, error.sum(0))
+        adam_step(params, grads, moments, step, learning_rate)
+    return w2, b2, mean, scale, w1, b1
+
+
+def fit_config(x: np.ndarray, y: np.ndarray, config: HeadConfig) -> dict:
+    """The head's arrays for `config`, as TypeHead keyword arguments."""
+    if config.hidden:
+        w2, b2, mean, scale, w1, b1 = fit_mlp(x, y, config.hidden, config.l2, config.iterations,
+                                              config.learning_rate, config.seed)
+        return {"weights": w2, "bias": b2, "mean": mean, "scale": scale, "hidden_weights": w1, "hidden_bias": b1,
+                "pooling": config.pooling, "rule_frames": config.rule_frames}
+    weights, bias, mean, scale = fit_logreg(x, y, config.l2, config.iterations, config.learning_rate)
+    return {"weights": weights, "bias": bias, "mean": mean, "scale": scale, "pooling": config.pooling,
+            "rule_frames": config.rule_frames}
 
 
 EXACT_PRECISION = 0.99  # a rule whose subject was right on this share of ...
@@ -260,6 +354,8 @@ class CrossValidation:
     variant_subjects: dict[str, list[str]] = field(default_factory=dict)
     spans: list = field(default_factory=list)          # the tagger's out-of-fold reading per row, when given
     new_objects: list[str] = field(default_factory=list)   # a replacement's labelled new object per row
+    # the generation prompt per way of reading a replacement's new object ("new object: rules", "new object τ")
+    variant_prompts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def subject_exact_match(self) -> float | None:
@@ -285,20 +381,28 @@ class CrossValidation:
                 if np.any(self.labels == t)}
 
 
+def head_config(head: TypeHead) -> HeadConfig:
+    """The features a trained head reads (its training settings do not matter for reading)."""
+    return HeadConfig(pooling=head.pooling, rule_frames=head.rule_frames,
+                      hidden=0 if head.hidden_weights is None else int(head.hidden_weights.shape[0]))
+
+
 def hybrid_predictions(head: TypeHead, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(types, probabilities, fast-path mask): a certain rule decides alone, the head decides the rest."""
-    probabilities = head.probabilities(features.matrix)
+    probabilities = head.probabilities(features.matrix_for(head_config(head)))
     fast = np.array([head.rule_precision(name) is not None for name in features.rules.names])
     types = np.where(fast, features.rules.types, probabilities.argmax(1))
     return types, probabilities, fast
 
 
 TAGGER_THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9)
+NEW_OBJECT_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
+REPLACE = 0  # InstructionType.REPLACE
 
 
 def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str], grouped_by: str,
                    folds: int = FOLDS, subjects: Sequence[str] | None = None, spans: Sequence | None = None,
-                   thresholds: Sequence[float] = TAGGER_THRESHOLDS) -> CrossValidation:
+                   thresholds: Sequence[float] = TAGGER_THRESHOLDS, config: HeadConfig | None = None) -> CrossValidation:
     """Grouped K-fold of the whole parser: each held-out row goes through `offline.decide` (certain rules, the
     fold's head, the slots of the chosen type), so type and subject are what the parser would return.
 
@@ -311,25 +415,29 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
     from polaris_core.parse.span_tagger import SpanPolicy
 
     started = time.perf_counter()
+    config = config or DEFAULT_CONFIG
     fold_of = group_folds(groups, folds)
-    x = features.matrix
+    x = features.matrix_for(config)
+    pooled = features.pooled(config.pooling)
     predicted = np.zeros(len(labels), dtype=np.int64)
     logits = np.zeros((len(labels), N_TYPES), dtype=np.float32)
     fast = np.zeros(len(labels), dtype=bool)
     found = [""] * len(labels)
     variants: dict[str, list[str]] = {}
+    prompts: dict[str, list[str]] = {}
     if spans is not None:
+        prompts = {"new object: rules": [""] * len(labels)}
+        prompts.update({f"new object {t:.2f}": [""] * len(labels) for t in NEW_OBJECT_THRESHOLDS})
         variants = {"tagger": [""] * len(labels)}
         variants.update({f"combined {t:.1f}{end}": [""] * len(labels) for t in thresholds for end in ("", " checked")})
     for k in range(folds):
         train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
         if not len(test):
             continue
-        weights, bias, mean, scale = fit_logreg(x[train], labels[train])
         train_names = [features.rules.names[i] for i in train]
         rules = certain_rules(train_names, features.rules.types[train], labels[train])
         scores = rule_scores(train_names, features.rules.types[train], labels[train])
-        head = TypeHead(weights, bias, mean, scale, certain_rules=rules, rule_scores=scores)
+        head = TypeHead(**fit_config(x[train], labels[train], config), certain_rules=rules, rule_scores=scores)
         logits[test] = head.logits(x[test])
         policies = {}
         if spans is not None:
@@ -338,6 +446,10 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
             policies = {"tagger": SpanPolicy(0.0, {})}
             policies.update({f"combined {t:.1f}{end}": SpanPolicy(t, exact, bool(end))
                              for t in thresholds for end in ("", " checked")})
+            # the new object's threshold, with the subject read as shipped before it (0.0, checks on)
+            new_object_policies = {"new object: rules": SpanPolicy(0.0, exact, True)}
+            new_object_policies.update({f"new object {t:.2f}": SpanPolicy(0.0, exact, True, t)
+                                        for t in NEW_OBJECT_THRESHOLDS})
         if not features.rules.readings:
             types, _, fast_rows = hybrid_predictions(head, features.subset(test))
             predicted[test], fast[test] = types, fast_rows
@@ -345,7 +457,7 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
         for i in test:
             prepared, reading = features.rules.readings[i]
             try:
-                intent = decide(reading, prepared, head, features.embeddings[i])
+                intent = decide(reading, prepared, head, pooled[i])
             except PolarisError:
                 predicted[i] = -1
                 continue
@@ -353,30 +465,36 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
             fast[i] = not any(note.startswith("type head:") for note in intent.notes)
             for name, policy in policies.items():
                 try:
-                    variants[name][i] = decide(reading, prepared, head, features.embeddings[i], spans[i],
+                    variants[name][i] = decide(reading, prepared, head, pooled[i], spans[i],
                                                policy).subject
                 except PolarisError:
                     pass
+            if spans is not None and labels[i] == REPLACE:
+                for name, policy in new_object_policies.items():
+                    try:
+                        prompts[name][i] = decide(reading, prepared, head, pooled[i], spans[i],
+                                                  policy).generation_prompt
+                    except PolarisError:
+                        pass
     return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started,
                            subjects=found if features.rules.readings else [],
                            gold_subjects=list(subjects) if subjects is not None else [],
-                           variant_subjects=variants)
+                           variant_subjects=variants, variant_prompts=prompts)
 
 
-def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta: dict | None = None) -> TypeHead:
+def fit_head(features: Features, labels: np.ndarray, groups: Sequence[str], meta: dict | None = None,
+             config: HeadConfig | None = None) -> TypeHead:
     """The head trained on all rows, its temperature fit on out-of-fold logits grouped by `groups`
     (templates and their near-twins)."""
-    cv = cross_validate(features, labels, groups, "template group")
+    config = config or DEFAULT_CONFIG
+    cv = cross_validate(features, labels, groups, "template group", config=config)
     temperature = fit_temperature(cv.logits, labels)
-    weights, bias, mean, scale = fit_logreg(features.matrix, labels)
     rules = certain_rules(features.rules.names, features.rules.types, labels)
     scores = rule_scores(features.rules.names, features.rules.types, labels)
-    info = {"rows": int(len(labels)), "l2": L2, "iterations": ITERATIONS,
-            "template_group_cv_accuracy": round(cv.accuracy, 4)}
+    info = {"rows": int(len(labels)), **config.as_meta(), "template_group_cv_accuracy": round(cv.accuracy, 4)}
     info.update(meta or {})
-    return TypeHead(weights, bias, mean, scale, temperature=temperature, certain_rules=rules, rule_scores=scores,
-                    ambiguous_below=AMBIGUOUS_BELOW,
-                    meta=info)
+    return TypeHead(**fit_config(features.matrix_for(config), labels, config), temperature=temperature,
+                    certain_rules=rules, rule_scores=scores, ambiguous_below=AMBIGUOUS_BELOW, meta=info)
 
 
 @dataclass
@@ -449,9 +567,9 @@ def train_heads(dev_path=None, out_dir=None, encoder=None) -> dict:
     heads = {"no_dev": no_dev}
     if dev is not None:
         both = join(project, dev)
-        weights, bias, mean, scale = fit_logreg(all_features.matrix, both.labels)
+        arrays = fit_config(all_features.matrix_for(DEFAULT_CONFIG), both.labels, DEFAULT_CONFIG)
         rules = certain_rules(all_features.rules.names, all_features.rules.types, both.labels)
-        heads["final"] = TypeHead(weights, bias, mean, scale, temperature=no_dev.temperature, certain_rules=rules,
+        heads["final"] = TypeHead(**arrays, temperature=no_dev.temperature, certain_rules=rules,
                                   rule_scores=rule_scores(all_features.rules.names, all_features.rules.types,
                                                           both.labels),
                                   meta={**no_dev.meta, "rows": int(len(both.labels)),

@@ -24,7 +24,7 @@ from polaris_core.intent import InstructionType, Intent
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.base import PreparedInstruction
 from polaris_core.parse.compose import Reading, _with_parenthesis, compose_intent, read_instruction, subject_source
-from polaris_core.parse.head import TypeHead, feature_matrix, load_head
+from polaris_core.parse.head import TypeHead, frame_confidences, load_head, pool_states
 from polaris_core.parse.noun_phrases import NounPhrase, _subject_of, noun_phrase
 from polaris_core.parse.normalise import normalise
 from polaris_core.parse.results import Frame, is_attribute_word
@@ -94,6 +94,8 @@ def needs_tagger(reading: Reading, policy: SpanPolicy | None, head_needed: bool)
     instruction is not one whose subject was exact on the training set."""
     if policy is None or reading.language != "english" or reading.out_of_scope:
         return False
+    if policy.new_object_confidence is not None and reading.frame.itype == T.REPLACE:
+        return True  # the tagger may read the new object where the rules' subject is exact
     return head_needed or (reading.frame.itype not in _WHOLE_TYPES and not policy.rules_exact(reading.frame.rule))
 
 
@@ -146,6 +148,25 @@ def tagged_subject(frame: Frame, spans: SpanReading | None, policy: SpanPolicy |
         f"subject read by the span tagger ({spans.subject.confidence:.2f})"])
 
 
+def tagged_new_object(frame: Frame, spans: SpanReading | None, policy: SpanPolicy | None) -> Frame:
+    """A replacement's frame with the tagger's new object as its result where the rules read another one and the
+    tagger is at least `policy.new_object_confidence` sure ("I wish the green watering can were a pumpkin": the
+    rules' result "can were a pumpkin", the tagger's "pumpkin")."""
+    if frame.itype != T.REPLACE or spans is None or policy is None or policy.new_object_confidence is None \
+            or spans.new_object is None or spans.new_object.confidence < policy.new_object_confidence:
+        return frame
+    new = _cut_after_object(" ".join(spans.new_object.text.lower().split()))
+    np_ = noun_phrase(new)
+    if not new or not _is_object(np_) or new == _cut_after_object(frame.result or "").lower():
+        return frame
+    if spans.subject is not None and spans.new_object.start < spans.subject.end and \
+            spans.subject.start < spans.new_object.end:
+        return frame  # the new object overlaps the old one: one of the two spans is wrong
+    return replace(frame, result=new, notes=list(frame.notes) + [
+        f"new object read by the span tagger ({spans.new_object.confidence:.2f}; the rules read "
+        f"{frame.result!r})"])
+
+
 def needs_head(reading: Reading, head: TypeHead | None) -> bool:
     """True when the head must decide (no certain rule read an English instruction)."""
     if head is None or reading.language != "english" or reading.out_of_scope:
@@ -156,20 +177,23 @@ def needs_head(reading: Reading, head: TypeHead | None) -> bool:
 def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | None,
            embedding: np.ndarray | None, spans: SpanReading | None = None, policy: SpanPolicy | None = None) -> Intent:
     """The intent for a reading: the rules' frame on the fast path, else the head's type with matching slots;
-    the subject from the tagger's `spans` where `policy` trusts them."""
+    the subject from the tagger's `spans` where `policy` trusts them. `embedding` is the text's token states
+    pooled as the head reads them (`head.pool_states(hidden, head.pooling)`)."""
     frame = reading.frame
     if reading.out_of_scope:
         return _out_of_scope(reading, prepared)
     if head is None:
-        return _finish(reading, tagged_subject(frame, spans, policy), prepared)
+        return _finish(reading, tagged_new_object(tagged_subject(frame, spans, policy), spans, policy), prepared)
     if not needs_head(reading, head) or embedding is None:
         precision = head.rule_precision(frame.rule) if reading.language == "english" else None
         confidence = precision if precision is not None else frame.confidence
         if frame.itype == T.STYLE_REFERENCE and not reading.image_given:
             confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
-        return _finish(reading, tagged_subject(frame, spans, policy), prepared, confidence=confidence)
-    features = feature_matrix(embedding[None, :], np.array([int(frame.itype)]),
-                              np.array([min(frame.confidence, reading.confidence_cap)]))
+        return _finish(reading, tagged_new_object(tagged_subject(frame, spans, policy), spans, policy), prepared,
+                       confidence=confidence)
+    features = head.features(embedding[None, :], np.array([int(frame.itype)]),
+                             np.array([min(frame.confidence, reading.confidence_cap)]),
+                             frame_confidences(reading.frames)[None, :])
     probabilities = head.probabilities(features)[0]
     order = np.argsort(-probabilities, kind="stable")
     top, second = T(int(order[0])), T(int(order[1]))
@@ -186,7 +210,7 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
         top, second = T.LOCAL_STYLE, T.GLOBAL_STYLE
         confidence = max(float(probabilities[T.LOCAL_STYLE]), head.ambiguous_below)
         notes.append("a change to a named object stays local, however it is phrased")
-    chosen = tagged_subject(frame_for_type(reading, top), spans, policy)
+    chosen = tagged_new_object(tagged_subject(frame_for_type(reading, top), spans, policy), spans, policy)
     if top != frame.itype:
         notes.append(f"the rules read {frame.itype.name.lower()} ({frame.rule}); the head decided")
     extra: dict[str, Any] = {}
@@ -384,7 +408,7 @@ def parse_offline(prepared: PreparedInstruction, image: Any, model: HeadModel | 
     embedding, spans = None, None
     if head_needed or needs_tagger(reading, policy, head_needed):
         states = token_states(model.encoder, [prepared.text])[0]  # one pass: sentence embedding and token states
-        embedding = states.embedding() if head_needed else None
+        embedding = pool_states(states.hidden, head.pooling) if head_needed else None
         spans = model.tagger.read(states, reading_hints(reading, prepared.text)) if policy is not None else None
     return decide(reading, prepared, head, embedding, spans, policy)
 
@@ -409,7 +433,7 @@ def parse_offline_many(items: Sequence[tuple[PreparedInstruction, Any]], model: 
         chunk = pending[start:start + batch_size]
         for i, states in zip(chunk, token_states(model.encoder, [items[i][0].text for i in chunk])):
             if i in head_rows:
-                embeddings[i] = states.embedding()
+                embeddings[i] = pool_states(states.hidden, head.pooling)
             if policy is not None:
                 spans[i] = model.tagger.read(states, reading_hints(readings[i], items[i][0].text))
     out: list[Intent | PolarisError] = []

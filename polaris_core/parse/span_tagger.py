@@ -146,6 +146,9 @@ class SpanPolicy:
     min_confidence: float = 0.0                                    # below it the rules' subject stands
     exact_rules: dict[str, float] = field(default_factory=dict)   # rules whose subject stands without the tagger
     span_checks: bool = False       # the rules' subject stands over an implausible span (offline.span_is_plausible)
+    # a replacement's new object from the tagger where it disagrees with the rules and is at least this sure
+    # (None: the rules' new object always stands)
+    new_object_confidence: float | None = None
 
     def rules_exact(self, rule: str) -> bool:
         return rule in self.exact_rules
@@ -161,10 +164,11 @@ class SpanTagger:
     exact_rules: dict[str, float] = field(default_factory=dict)   # rule name -> its subject precision
     span_checks: bool = False
     meta: dict = field(default_factory=dict)
+    new_object_confidence: float | None = None
 
     @property
     def policy(self) -> SpanPolicy:
-        return SpanPolicy(self.min_confidence, self.exact_rules, self.span_checks)
+        return SpanPolicy(self.min_confidence, self.exact_rules, self.span_checks, self.new_object_confidence)
 
     def log_probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = ((features - self.mean) / self.scale) @ self.weights.T + self.bias
@@ -184,11 +188,21 @@ class SpanTagger:
 
         buffer = io.BytesIO()
         info = {"format": FORMAT, "min_confidence": self.min_confidence, "exact_rules": self.exact_rules,
-                "span_checks": self.span_checks, "meta": self.meta}
+                "span_checks": self.span_checks, "new_object_confidence": self.new_object_confidence,
+                "meta": self.meta}
         np.savez_compressed(buffer, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32),
                             mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
                             info=np.array(json.dumps(info, ensure_ascii=False)))
         write_atomic(Path(path), lambda temp: temp.write_bytes(buffer.getvalue()))
+
+
+def _optional_probability(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"new_object_confidence {value} is not a probability")
+    return value
 
 
 def load_tagger(path: Path | None = None) -> SpanTagger:
@@ -210,7 +224,8 @@ def load_tagger(path: Path | None = None) -> SpanTagger:
                             arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32),
                             min_confidence=float(info.get("min_confidence", 0.0)),
                             exact_rules={str(k): float(v) for k, v in dict(info.get("exact_rules", {})).items()},
-                            span_checks=bool(info.get("span_checks", False)), meta=dict(info.get("meta", {})))
+                            span_checks=bool(info.get("span_checks", False)), meta=dict(info.get("meta", {})),
+                            new_object_confidence=_optional_probability(info.get("new_object_confidence")))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path} is not a valid span-tagger file ({exc}); {retrain}.") from exc
     shapes_ok = tagger.weights.shape == (len(TAGS), FEATURES) and tagger.bias.shape == (len(TAGS),) \

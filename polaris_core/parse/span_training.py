@@ -188,6 +188,7 @@ def parser_cross_validation(encoder=None):
         Features,
         cross_validate,
         group_folds,
+        pooled_states,
         project_rows,
         read_rules,
         template_groups,
@@ -207,7 +208,7 @@ def parser_cross_validation(encoder=None):
     rules = read_rules(data.texts)
     hints = [reading_hints(reading, prepared.text) for prepared, reading in rules.readings]
     spans = tagger_folds(states, tags, fold_of, hints)
-    features = Features(np.stack([s.embedding() for s in states]), rules)
+    features = Features(pooled_states(states), rules)
     cv = cross_validate(features, data.labels, groups, "template group", subjects=data.subjects, spans=spans)
     cv.new_objects = [r.get("new_object", "") for r in rows]
     cv.spans = list(spans)
@@ -230,6 +231,25 @@ def new_object_match(cv) -> tuple[float, int]:
     return (float(np.mean([a == b for a, b in pairs])) if pairs else 0.0), len(pairs)
 
 
+def prompt_match(cv) -> dict[str, tuple[float, int]]:
+    """Per way of reading a replacement's new object: its generation prompt's exact match with the labelled new
+    object over the replacements, and how many rows that is."""
+    rows = [i for i, gold in enumerate(cv.new_objects) if gold]
+    return {name: (float(np.mean([prompts[i] == cv.new_objects[i] for i in rows])) if rows else 0.0, len(rows))
+            for name, prompts in cv.variant_prompts.items()}
+
+
+def best_new_object(cv) -> tuple[float | None, float]:
+    """(threshold or None for the rules' new object, prompt exact match) of the best new-object reading; a tie
+    goes to the rules, then to the higher threshold."""
+    scored = [(em, name == "new object: rules", 1.0 if name.endswith("rules") else float(name.split()[-1]), name)
+              for name, (em, _) in prompt_match(cv).items()]
+    if not scored:
+        return None, 0.0
+    em, rules, threshold, _ = max(scored)
+    return (None if rules else threshold), em
+
+
 def train_tagger(out=None, encoder=None) -> dict:
     """Cross-validate, choose the policy, fit the shipped tagger on every row and save it; returns the figures."""
     import time
@@ -245,6 +265,8 @@ def train_tagger(out=None, encoder=None) -> dict:
     tagger.min_confidence = threshold
     tagger.span_checks = span_checks
     tagger.exact_rules = exact
+    new_threshold, prompt_em = best_new_object(cv)
+    tagger.new_object_confidence = new_threshold
     new_em, new_rows = new_object_match(cv)
     figures = {
         "rows": len(rows), "tokens": int(len(y)), "type_accuracy": round(cv.accuracy, 4),
@@ -253,6 +275,9 @@ def train_tagger(out=None, encoder=None) -> dict:
         "subject_em_combined": round(em, 4), "min_confidence": threshold, "span_checks": span_checks,
         "exact_rules": len(exact),
         "new_object_em_tagger": round(new_em, 4), "new_object_rows": new_rows,
+        "new_object_confidence": new_threshold,
+        "replacement_prompt_em_rules": round(prompt_match(cv).get("new object: rules", (0.0, 0))[0], 4),
+        "replacement_prompt_em_chosen": round(prompt_em, 4),
     }
     tagger.meta = {"trained_on": "project set", "grouped_by": "template + near-twins", "iterations": ITERATIONS,
                    "l2": L2, **figures}
