@@ -95,3 +95,40 @@ def test_float32_counts_are_taken_as_uint16_and_weighted_values_are_kept():
     c = FieldedBM25(title, halves, chunks, chunk_entry, groups)
     assert c.description.counts.dtype == np.float32
     assert not np.array_equal(c.search(term_ids, multiplicity).scores, a.search(term_ids, multiplicity).scores)
+
+
+def _description_terms(index) -> list[str]:
+    vocabulary = index.terms.vocabulary
+    return [vocabulary[t] for t in np.unique(index.arrays.description.indices)]
+
+
+def test_descriptions_are_counted_without_word_pairs_and_old_indexes_keep_theirs(fixture_cache, tmp_path):
+    import json
+
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.index import ZooIndex
+    from polaris_core.vectorstore import MANIFEST
+    from polaris_core.zoo.civitai import load_catalog
+    from tests.core.retrieval_fixtures import embedding_cache
+
+    entries = load_catalog([demo_catalog_path()])
+    assert any(e.description for e in entries)
+    folder = tmp_path / "index"
+    index = ZooIndex.build(entries[:-2], folder, cache=embedding_cache(fixture_cache))
+    terms = _description_terms(index)
+    assert terms and not any(" " in t for t in terms)  # words only
+    assert any(" " in t for t in index.terms.vocabulary)  # titles and prompts keep their pairs
+    assert index.arrays.title.dtype == np.uint16 and ZooIndex.load(folder).arrays.title.dtype == np.uint16
+    # An index saved before the setting existed counted description pairs; its updates go on doing so.
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text())
+    assert manifest["extra"]["zoo_index"].pop("lexical") == {"description_pairs": False}
+    path.write_text(json.dumps(manifest))
+    old = ZooIndex.load(folder)
+    assert old.description_pairs
+    old.update(entries[-2:], cache=embedding_cache(fixture_cache))
+    rows = [old.entry_row(e.id) for e in entries[-2:]]
+    assert all(e.description for e in entries[-2:])
+    assert any(" " in old.terms.vocabulary[t] for t in old.arrays.description[rows].indices)
+    old.save()
+    assert ZooIndex.load(folder).description_pairs
