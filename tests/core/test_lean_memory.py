@@ -102,33 +102,40 @@ def _description_terms(index) -> list[str]:
     return [vocabulary[t] for t in np.unique(index.arrays.description.indices)]
 
 
-def test_descriptions_are_counted_without_word_pairs_and_old_indexes_keep_theirs(fixture_cache, tmp_path):
+def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
     import json
 
     from polaris_core.demo import demo_catalog_path
-    from polaris_core.index import ZooIndex
+    from polaris_core.index import DESCRIPTION_PAIRS, ZooIndex
     from polaris_core.vectorstore import MANIFEST
     from polaris_core.zoo.civitai import load_catalog
     from tests.core.retrieval_fixtures import embedding_cache
 
     entries = load_catalog([demo_catalog_path()])
-    assert any(e.description for e in entries)
+    assert all(e.description for e in entries[-2:])
     folder = tmp_path / "index"
     index = ZooIndex.build(entries[:-2], folder, cache=embedding_cache(fixture_cache))
-    terms = _description_terms(index)
-    assert terms and not any(" " in t for t in terms)  # words only
-    assert any(" " in t for t in index.terms.vocabulary)  # titles and prompts keep their pairs
+    assert index.description_pairs == DESCRIPTION_PAIRS
+    assert any(" " in t for t in _description_terms(index)) == DESCRIPTION_PAIRS
     assert index.arrays.title.dtype == np.uint16 and ZooIndex.load(folder).arrays.title.dtype == np.uint16
-    # An index saved before the setting existed counted description pairs; its updates go on doing so.
     path = folder / MANIFEST
-    manifest = json.loads(path.read_text())
-    assert manifest["extra"]["zoo_index"].pop("lexical") == {"description_pairs": False}
-    path.write_text(json.dumps(manifest))
-    old = ZooIndex.load(folder)
-    assert old.description_pairs
-    old.update(entries[-2:], cache=embedding_cache(fixture_cache))
-    rows = [old.entry_row(e.id) for e in entries[-2:]]
-    assert all(e.description for e in entries[-2:])
-    assert any(" " in old.terms.vocabulary[t] for t in old.arrays.description[rows].indices)
-    old.save()
-    assert ZooIndex.load(folder).description_pairs
+
+    def set_pairs(value) -> None:
+        manifest = json.loads(path.read_text())
+        lexical = manifest["extra"]["zoo_index"]
+        assert lexical.pop("lexical") == {"description_pairs": DESCRIPTION_PAIRS}
+        if value is not None:
+            lexical["lexical"] = {"description_pairs": value}
+        path.write_text(json.dumps(manifest))
+
+    for value, pairs in ((False, False), (None, True)):  # None: saved before the setting existed (pairs)
+        set_pairs(value)
+        loaded = ZooIndex.load(folder)
+        assert loaded.description_pairs == pairs
+        loaded.update(entries[-2:], cache=embedding_cache(fixture_cache))
+        rows = [loaded.entry_row(e.id) for e in entries[-2:]]
+        added = {loaded.terms.vocabulary[t] for t in loaded.arrays.description[rows].indices}
+        assert added and any(" " in t for t in added) == pairs
+        loaded.remove([e.id for e in entries[-2:]])
+        loaded.description_pairs = DESCRIPTION_PAIRS
+        loaded.save()
