@@ -574,7 +574,8 @@ def copy_to_milvus(source, uri: str, collection: Optional[str] = None, *, on_ste
                 if check_cancel is not None:
                     check_cancel()
                 batch = labels[start:start + _BATCH * 5]
-                target.add(key, batch, source.get_vectors(batch))
+                # float32 as searched (an hnswlib store's get_vectors reads its float16 copy)
+                target.add(key, batch, getattr(source, "exact_vectors", source.get_vectors)(batch))
                 done += len(batch)
                 if on_step is not None:
                     on_step(done, total)

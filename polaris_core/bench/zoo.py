@@ -347,8 +347,7 @@ def csr_bytes(m):
     return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
 
 lexical = sum(csr_bytes(getattr(index.arrays, n)) for n in ("title", "description", "chunk_counts"))
-derived = sum(csr_bytes(v[0].fields) + csr_bytes(v[0].chunks) + csr_bytes(v[0].title_only)
-              for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
+derived = sum(v[0].nbytes() for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
 breakdown = {
     "rss_searching_gb": searching,
     "mem_entries_gb": entries_bytes() / 1e9,

@@ -41,6 +41,10 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 MAX_TOKENS_PER_TEXT = 512
+# Term counts are small integers (a text has at most 2 × MAX_TOKENS_PER_TEXT terms), held as uint16 in
+# memory: 2 bytes per non-zero instead of float32's 4. Saved indexes keep float32 on disk.
+COUNT_DTYPE = np.uint16
+_MAX_COUNT = int(np.iinfo(COUNT_DTYPE).max)
 
 
 def normalize_prompt(text: str) -> str:
@@ -130,12 +134,12 @@ class TermCounts:
             lengths.append(len(ids))
         n_rows, n_terms = len(lengths), len(self.vocabulary)
         if not n_rows or not sum(lengths):
-            return sparse.csr_matrix((n_rows, n_terms), dtype=np.float32)
+            return sparse.csr_matrix((n_rows, n_terms), dtype=COUNT_DTYPE)
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         keys, counts = np.unique(rows * n_terms + np.concatenate(pieces), return_counts=True)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n_terms, minlength=n_rows))])
-        return sparse.csr_matrix((counts.astype(np.float32), (keys % n_terms).astype(np.int32), indptr),
-                                 shape=(n_rows, n_terms))
+        return sparse.csr_matrix((np.minimum(counts, _MAX_COUNT).astype(COUNT_DTYPE),
+                                  (keys % n_terms).astype(np.int32), indptr), shape=(n_rows, n_terms))
 
     def _grown(self, tokens: Sequence[str]) -> list[int]:
         """Term ids of `tokens`, adding the unknown ones to the vocabulary in order."""
@@ -169,17 +173,47 @@ class BM25FParams:
         return asdict(self)
 
 
-def _length_norm(counts: sparse.csr_matrix, b: float) -> np.ndarray:
-    lengths = np.asarray(counts.sum(axis=1)).ravel()
+def as_counts(matrix: sparse.spmatrix) -> sparse.spmatrix:
+    """The same matrix with COUNT_DTYPE values when they are whole counts that fit (a copy only then);
+    anything else (weighted or oversized values) is left as it is."""
+    if matrix.dtype == COUNT_DTYPE:
+        return matrix
+    data = matrix.data
+    if data.dtype.kind == "f" and len(data) and not (
+            float(data.min()) >= 0 and float(data.max()) <= _MAX_COUNT and np.array_equal(data, np.floor(data))):
+        return matrix
+    return matrix.astype(COUNT_DTYPE)
+
+
+def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
+    # float32 row sums, as when the counts themselves were float32 (the same average, bit for bit)
+    lengths = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel().astype(np.float32)
     present = lengths[lengths > 0]
     average = float(present.mean()) if len(present) else 1.0
     return 1.0 - b + b * lengths / average
 
 
-def _scale_rows(counts: sparse.csr_matrix, factors: np.ndarray) -> sparse.csr_matrix:
-    scaled = counts.astype(np.float32, copy=True)
-    scaled.data *= np.repeat(factors.astype(np.float32), np.diff(scaled.indptr))
-    return scaled
+class _ScaledColumns:
+    """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPE)
+    and one float32 factor per row: the weighted values are made only for the columns a query reads.
+    Holding float32 weighted copies took 4 bytes more per non-zero, for every field of every kind."""
+
+    def __init__(self, counts: sparse.spmatrix, factors: np.ndarray) -> None:
+        self.counts = as_counts(counts).tocsc()
+        self.counts.sort_indices()
+        self.factors = np.asarray(factors, dtype=np.float64).astype(np.float32)
+        self.shape = self.counts.shape
+
+    def columns(self, term_ids: np.ndarray) -> sparse.csc_matrix:
+        """(rows × len(term_ids)) weighted values: count × row factor in float32, as a float32 copy scaled
+        row by row would hold them."""
+        part = self.counts[:, term_ids]
+        values = part.data.astype(np.float32) * self.factors[part.indices]
+        return sparse.csc_matrix((values, part.indices, part.indptr), shape=part.shape)
+
+    def nbytes(self) -> int:
+        m = self.counts
+        return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.factors.nbytes
 
 
 @dataclass
@@ -216,11 +250,11 @@ class FieldedBM25:
         self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
         self.chunk_weight = None if chunk_weight is None else np.asarray(chunk_weight, dtype=np.float32)
         title_norm = _length_norm(title, p.b)
-        self.title_only = _scale_rows(title, 1.0 / title_norm).tocsc()
-        fields = _scale_rows(title, p.title_weight / title_norm)
-        fields = fields + _scale_rows(description, p.description_weight / _length_norm(description, p.b))
-        self.fields = fields.tocsc()
-        self.chunks = _scale_rows(chunks, p.prompt_weight / _length_norm(chunks, p.b)).tocsc()
+        # One count copy per field; the title's factors for the fields sum and for titles alone.
+        self.title = _ScaledColumns(title, p.title_weight / title_norm)
+        self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
+        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b))
+        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b))
         # Document frequency over groups: a term counts once per model, whichever field has it.
         groups = np.asarray(entry_group, dtype=np.int64)
         n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -237,6 +271,15 @@ class FieldedBM25:
         self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
+
+    def fields(self, term_ids: np.ndarray) -> sparse.csc_matrix:
+        """(entries × len(term_ids)) weighted title + description frequencies of these terms."""
+        return self.title.columns(term_ids) + self.description.columns(term_ids)
+
+    def nbytes(self) -> int:
+        """Bytes of the count copies and factors this model holds (for memory reports)."""
+        return self.title.nbytes() + self.title_alone_factors.nbytes + self.description.nbytes() + \
+            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes
 
     def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
@@ -256,13 +299,13 @@ class FieldedBM25:
         weights = self.query_weights(term_ids, multiplicity).astype(np.float32)
         k1 = self.params.k1
         # Sparse throughout: a million-entry zoo never becomes a dense (entries × terms) block.
-        field_tf = self.fields[:, term_ids].tocsr()                    # entries × query terms
+        field_tf = self.fields(term_ids).tocsr()                       # entries × query terms
         saturated = field_tf.copy()
         saturated.data = saturated.data / (k1 + saturated.data)
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks[:, term_ids].tocoo()
+        chunk_part = self.chunks.columns(term_ids).tocoo()
         if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
             keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
             chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
@@ -300,7 +343,9 @@ class FieldedBM25:
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        tf = self.title_only[:, term_ids].tocsr()
+        part = self.title.counts[:, term_ids]
+        tf = sparse.csc_matrix((part.data.astype(np.float32) * self.title_alone_factors[part.indices], part.indices,
+                                part.indptr), shape=part.shape).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores

@@ -244,4 +244,4 @@ def test_bm25f_idf_counts_a_model_once():
     terms.counts([tokenize(t) for t, _ in fields])
     alpha = terms.term_ids["alpha"]
     assert by_version.idf[alpha] > by_entry.idf[alpha]
-    assert isinstance(by_version.fields, sparse.csc_matrix)
+    assert isinstance(by_version.fields(np.array([alpha])), sparse.csc_matrix)

@@ -179,6 +179,7 @@ def _save_npy_keeping_stamp(path: Path, array: np.ndarray) -> None:
     ("chunk_label", lambda a: a[::-1].copy()),
     ("chunk_counts-indices", lambda a: a + np.array(10 ** 6, a.dtype)),
     ("title-indptr", lambda a: np.where(np.arange(len(a)) == 1, a[-1] + 5, a)),
+    ("description-data", lambda a: a + np.float32(0.5)),  # term counts are whole numbers (held as uint16)
     ("chunk_dense", lambda a: a.astype(np.uint8)),
     ("p0000-labels", lambda a: a + 10 ** 6),
 ])

@@ -74,7 +74,9 @@ def test_incremental_add_update_delete_and_move(data):
     assert len(store) == 3000 - len(gone) + 510 == store.count("p")
     _, top = store.search(vectors[4000], 1)
     assert top[0] == 1
-    np.testing.assert_allclose(store.get_vectors([1])[0], vectors[4000] / np.linalg.norm(vectors[4000]), rtol=1e-5)
+    unit = vectors[4000] / np.linalg.norm(vectors[4000])
+    np.testing.assert_allclose(store.exact_vectors([1])[0], unit, rtol=1e-5)
+    np.testing.assert_allclose(store.get_vectors([1])[0], unit, atol=F16_ATOL)  # the float16 copy
     _, found = store.search(queries, 100)
     assert all(len(set(row)) == len(row) for row in found)  # no duplicate labels after slot reuse
     # Moving a label to another partition removes it from the first.
@@ -117,6 +119,48 @@ def test_bad_inputs_raise_vector_error(data):
     assert store.search(vectors[0], 10)[1].shape == (1,)
 
 
+F16_ATOL = 1e-3  # a graph partition's numpy copy is float16: unit-vector components move by < 5e-4
+
+
+def test_graph_partitions_keep_a_float16_copy_and_loading_reads_the_graph_file(data, tmp_path, monkeypatch):
+    vectors, queries = data
+    store = _store(data)
+    labels = store.labels("lora/sd15")
+    assert store._parts["lora/sd15"].vectors.dtype == np.float16  # half the bytes of a float32 copy
+    assert store._parts["checkpoint/sd15"].vectors.dtype == np.float32  # searched exactly from numpy
+    store.save(tmp_path / "idx")
+    calls = []
+    real = vectorstore._graph_vectors
+    monkeypatch.setattr(vectorstore, "_graph_vectors", lambda g, lab: calls.append(len(lab)) or real(g, lab))
+    loaded = VectorStore.load(tmp_path / "idx")
+    assert sum(calls) <= 8  # read from the graph file; only a sample is checked through get_items
+    exact = loaded.exact_vectors(labels)
+    assert np.array_equal(exact, store.exact_vectors(labels))
+    assert np.array_equal(loaded.get_vectors(labels), exact.astype(np.float16).astype(np.float32))
+    # A graph file of another layout: the vectors come from the graph, one call for them all.
+    part = loaded._parts["lora/sd15"]
+    path = next((tmp_path / "idx" / vectorstore.DATA_DIR).glob("p0001-graph-*.hnsw"))
+    broken = tmp_path / "broken.hnsw"
+    broken.write_bytes(path.read_bytes()[:200])
+    assert vectorstore._graph_file_vectors(broken, part.graph, labels) is None
+    exact = vectorstore._graph_file_vectors(path, part.graph, labels, dtype=np.float32)
+    assert np.array_equal(exact, real(part.graph, labels))
+
+
+def test_rescoring_from_the_float16_copy_keeps_the_exact_top_k(data):
+    """Search rescoring (index.dense_scores) reads `get_vectors`: its cosines stay within 1e-3 of the
+    float32 ones and give the same top 10."""
+    vectors, queries = data
+    store = _store(data)
+    labels = store.labels("lora/sd15")
+    approx, exact = store.get_vectors(labels), store.exact_vectors(labels)
+    for query in queries[:50]:
+        q = query / np.linalg.norm(query)
+        a, b = approx @ q, exact @ q
+        assert np.abs(a - b).max() < 1e-3
+        assert np.array_equal(np.argsort(-a, kind="stable")[:10], np.argsort(-b, kind="stable")[:10])
+
+
 def _store(data, n=1500):
     vectors, _ = data
     store = VectorStore.create(DIM, exact_threshold=1000, hnsw=HnswParams(M=12, ef_construction=80, ef_search=48),
@@ -151,8 +195,9 @@ def test_save_load_round_trip_and_unchanged_partitions_are_not_rewritten(data, t
     loaded.delete([1500])
     loaded.save(folder)
     assert graph_file.stat().st_mtime_ns == before  # the unchanged HNSW partition was reused
-    # hnsw: labels, vectors, graph; exact: labels, vectors. Old files of the changed partition are gone.
-    assert len(list((folder / vectorstore.DATA_DIR).iterdir())) == 5
+    # hnsw: labels, graph (which holds the vectors); exact: labels, vectors. Old files of the changed
+    # partition are gone.
+    assert len(list((folder / vectorstore.DATA_DIR).iterdir())) == 4
     again = VectorStore.load(folder)
     assert len(again) == 1700 and 99999 in again and 1500 not in again
 
@@ -284,7 +329,9 @@ def test_get_vectors_across_exact_and_hnsw_partitions_follows_updates(data):
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     wanted = np.array([5099, 3, 5000, 1199, 3])  # mixed partitions, out of order, a repeat
     expected = unit[[1299, 3, 1200, 1199, 3]]
-    np.testing.assert_allclose(store.get_vectors(wanted), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(store.exact_vectors(wanted), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(store.get_vectors(wanted), expected, atol=F16_ATOL)
+    assert np.array_equal(store.get_vectors(wanted)[[0, 2]], expected[[0, 2]])  # exact partition: float32
     assert store.get_vectors([]).shape == (0, DIM)
     with pytest.raises(VectorError, match="Label 4242"):
         store.get_vectors([3, 4242])
@@ -292,7 +339,7 @@ def test_get_vectors_across_exact_and_hnsw_partitions_follows_updates(data):
     store.delete([5000, 3])
     store.add("small", [7], vectors[2000:2001])  # moved from "big"
     store.add("small", [5050], vectors[2001:2002])  # updated in place
-    np.testing.assert_allclose(store.get_vectors([5099, 7, 5050, 1199]), unit[[1299, 2000, 2001, 1199]],
+    np.testing.assert_allclose(store.exact_vectors([5099, 7, 5050, 1199]), unit[[1299, 2000, 2001, 1199]],
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(VectorError, match="Label 5000"):
         store.get_vectors([5000])
@@ -316,18 +363,25 @@ def test_automatic_ef_grows_with_partition_size(data):
     assert _recall(found, _exact_top(queries, vectors, np.arange(len(vectors)), 10)) >= 0.98
 
 
-def test_a_store_saved_without_hnsw_vectors_still_loads(data, tmp_path):
-    """Stores saved before HNSW partitions kept their vectors list only labels and the graph."""
+def test_a_store_saved_with_a_float32_copy_beside_the_graph_still_loads(data, tmp_path):
+    """Stores saved before the float16 copy also wrote an HNSW partition's vectors as float32 .npy."""
+    from polaris_core.atomic import write_content_addressed
+
     vectors, queries = data
     store = _store(data)
     folder = tmp_path / "idx"
     store.save(folder)
     manifest_path = folder / vectorstore.MANIFEST
     manifest = json.loads(manifest_path.read_text())
-    del manifest["partitions"]["lora/sd15"]["files"]["vectors"]
+    files = manifest["partitions"]["lora/sd15"]["files"]
+    assert "vectors" not in files  # the graph file holds them
+    labels = np.load(folder / vectorstore.DATA_DIR / files["labels"]["name"])
+    files["vectors"] = write_content_addressed(folder / vectorstore.DATA_DIR, "p0000-vectors", ".npy",
+                                               lambda p: vectorstore._save_npy(p, store.exact_vectors(labels)))
     manifest_path.write_text(json.dumps(manifest))
     loaded = VectorStore.load(folder)
     assert loaded.storage("lora/sd15") == "hnsw"
-    np.testing.assert_allclose(loaded.get_vectors([0, 1499, 1500]), store.get_vectors([0, 1499, 1500]), rtol=1e-6)
+    np.testing.assert_allclose(loaded.get_vectors([0, 1499, 1500]), store.get_vectors([0, 1499, 1500]), atol=F16_ATOL)
+    assert np.array_equal(loaded.exact_vectors([0, 1499, 1500]), store.exact_vectors([0, 1499, 1500]))
     for a, b in zip(store.search(queries, 10), loaded.search(queries, 10)):
         np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -1,0 +1,141 @@
+"""Memory of a large zoo: term counts held as uint16, BM25F weighting made per query from one count copy per
+field. Scores must stay those of float32 weighted copies (computed here densely, as a reference)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from polaris_core.embed.lexical import COUNT_DTYPE, BM25FParams, FieldedBM25, TermCounts
+
+
+def _corpus(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(60)]
+    zipf = 1.0 / np.arange(1, len(words) + 1)
+    zipf /= zipf.sum()
+
+    def text(lo, hi):
+        return [words[i] for i in rng.choice(len(words), int(rng.integers(lo, hi)), p=zipf)]
+
+    n_entries = 40
+    titles = [text(1, 6) for _ in range(n_entries)]
+    descriptions = [text(0, 30) if rng.random() < 0.7 else [] for _ in range(n_entries)]
+    chunk_entry = np.sort(rng.integers(0, n_entries, 120))
+    chunks = [text(0, 20) for _ in chunk_entry]
+    terms = TermCounts()
+    counts = [terms.counts(lists) for lists in (titles, descriptions, chunks)]
+    n_terms = len(terms.vocabulary)
+    title, description, chunk_counts = (sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+                                        for m in counts)
+    groups = np.arange(n_entries) // 2  # two versions per model
+    weights = np.where(rng.random(len(chunk_entry)) < 0.3, 0.8, 1.0).astype(np.float32)
+    return terms, title, description, chunk_counts, chunk_entry, groups, weights
+
+
+def _reference(title, description, chunks, chunk_entry, idf, weights, params, term_ids, multiplicity):
+    """BM25F from dense float32 weighted matrices (what the sparse weighted copies held)."""
+    def norm(m):
+        lengths = np.asarray(m.sum(axis=1)).ravel().astype(np.float32)
+        average = float(lengths[lengths > 0].mean())
+        return 1.0 - params.b + params.b * lengths / average
+
+    def scaled(m, factors):
+        return m.toarray().astype(np.float32) * factors.astype(np.float32)[:, None]
+
+    k1 = params.k1
+    fields = scaled(title, params.title_weight / norm(title)) + \
+        scaled(description, params.description_weight / norm(description))
+    chunk_tf = scaled(chunks, params.prompt_weight / norm(chunks))
+    q = idf[term_ids] * (1.0 + np.log(multiplicity))
+    f = fields[:, term_ids]
+    entry_scores = (f / (k1 + f)) @ q
+    c = chunk_tf[:, term_ids]
+    base = f[chunk_entry]
+    gain = ((c + base) / (k1 + c + base) - base / (k1 + base)) @ q * weights
+    best = entry_scores.copy()
+    np.maximum.at(best, chunk_entry, entry_scores[chunk_entry] + gain)
+    t = scaled(title, 1.0 / norm(title))[:, term_ids]
+    return best, (t / (k1 + t)) @ q
+
+
+def test_term_counts_are_uint16_and_bm25f_scores_match_float32_weighted_copies():
+    terms, title, description, chunks, chunk_entry, groups, weights = _corpus()
+    assert title.dtype == description.dtype == chunks.dtype == COUNT_DTYPE
+    params = BM25FParams(rare_idf_fraction=0.0)  # every query term counts as rare: the title view sees them all
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
+    # One uint16 count copy per field (title, description, chunks) plus factors: no float32 weighted copies.
+    for field, counts in ((model.title, title), (model.description, description), (model.chunks, chunks)):
+        assert field.counts.dtype == COUNT_DTYPE and field.counts.data.nbytes == 2 * counts.nnz
+    held = model.title.nbytes() + model.description.nbytes() + model.chunks.nbytes()
+    assert held < 6 * (title.nnz + description.nnz + chunks.nnz) + 4 * 3 * (len(terms.vocabulary) + 1 + len(chunk_entry))
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        term_ids = np.unique(rng.integers(0, len(terms.vocabulary), int(rng.integers(1, 8))))
+        multiplicity = rng.integers(1, 3, len(term_ids)).astype(np.float32)
+        hits = model.search(term_ids, multiplicity)
+        expected, rare = _reference(title, description, chunks, chunk_entry, model.idf, weights, params,
+                                    term_ids, multiplicity)
+        np.testing.assert_allclose(hits.scores, expected, rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(model.rare_title_scores(term_ids, multiplicity), rare, rtol=2e-6, atol=1e-6)
+        # The best chunk, where one beats the fields alone, scores what its entry scores.
+        won = hits.best_chunk >= 0
+        assert np.all(chunk_entry[hits.best_chunk[won]] == np.flatnonzero(won))
+
+
+def test_float32_counts_are_taken_as_uint16_and_weighted_values_are_kept():
+    terms, title, description, chunks, chunk_entry, groups, _ = _corpus(2)
+    as_float = [m.astype(np.float32) for m in (title, description, chunks)]
+    a = FieldedBM25(title, description, chunks, chunk_entry, groups)
+    b = FieldedBM25(*as_float, chunk_entry, groups)
+    assert b.chunks.counts.dtype == COUNT_DTYPE
+    term_ids = np.arange(0, len(terms.vocabulary), 3)
+    multiplicity = np.ones(len(term_ids), np.float32)
+    assert np.array_equal(a.search(term_ids, multiplicity).scores, b.search(term_ids, multiplicity).scores)
+    halves = description.astype(np.float32) * 0.5  # not whole counts: used as given, never rounded
+    c = FieldedBM25(title, halves, chunks, chunk_entry, groups)
+    assert c.description.counts.dtype == np.float32
+    assert not np.array_equal(c.search(term_ids, multiplicity).scores, a.search(term_ids, multiplicity).scores)
+
+
+def _description_terms(index) -> list[str]:
+    vocabulary = index.terms.vocabulary
+    return [vocabulary[t] for t in np.unique(index.arrays.description.indices)]
+
+
+def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
+    import json
+
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.index import DESCRIPTION_PAIRS, ZooIndex
+    from polaris_core.vectorstore import MANIFEST
+    from polaris_core.zoo.civitai import load_catalog
+    from tests.core.retrieval_fixtures import embedding_cache
+
+    entries = load_catalog([demo_catalog_path()])
+    assert all(e.description for e in entries[-2:])
+    folder = tmp_path / "index"
+    index = ZooIndex.build(entries[:-2], folder, cache=embedding_cache(fixture_cache))
+    assert index.description_pairs == DESCRIPTION_PAIRS
+    assert any(" " in t for t in _description_terms(index)) == DESCRIPTION_PAIRS
+    assert index.arrays.title.dtype == np.uint16 and ZooIndex.load(folder).arrays.title.dtype == np.uint16
+    path = folder / MANIFEST
+
+    def set_pairs(value) -> None:
+        manifest = json.loads(path.read_text())
+        lexical = manifest["extra"]["zoo_index"]
+        assert lexical.pop("lexical") == {"description_pairs": DESCRIPTION_PAIRS}
+        if value is not None:
+            lexical["lexical"] = {"description_pairs": value}
+        path.write_text(json.dumps(manifest))
+
+    for value, pairs in ((False, False), (None, True)):  # None: saved before the setting existed (pairs)
+        set_pairs(value)
+        loaded = ZooIndex.load(folder)
+        assert loaded.description_pairs == pairs
+        loaded.update(entries[-2:], cache=embedding_cache(fixture_cache))
+        rows = [loaded.entry_row(e.id) for e in entries[-2:]]
+        added = {loaded.terms.vocabulary[t] for t in loaded.arrays.description[rows].indices}
+        assert added and any(" " in t for t in added) == pairs
+        loaded.remove([e.id for e in entries[-2:]])
+        loaded.description_pairs = DESCRIPTION_PAIRS
+        loaded.save()
