@@ -178,6 +178,7 @@ COLOURS = _words(
     "snow-white jet-black pitch-black rose rosy bluish reddish greenish yellowish pinkish purplish "
     "brownish greyish grayish blackish whitish orangey rainbow-colored rainbow-coloured grayscale "
     "greyscale black-and-white b&w sky-blue navy-blue blood-red cherry cherry-red wine lemon sand sandy "
+    "royal-blue midnight-blue hot-pink lime-green forest-green emerald-green baby-blue powder-blue "
     "tangerine chestnut caramel honey bronzed sunlit tricolor two-tone hazel"
 )
 MATERIALS = _words(

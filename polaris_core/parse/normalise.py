@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from polaris_core.parse import lexicon as lx
 
 
 def _alternation(words: str) -> str:
@@ -138,7 +139,20 @@ def normalise(text: str) -> str:
     t = _DROP_CHARS.sub(" ", t)
     t = _SPACES.sub(" ", t).strip()
     tokens = _dedupe([_TYPOS.get(w, w) for w in t.split(" ")])
-    return " ".join(tokens)
+    return " ".join(_join_colours(tokens))
+
+
+def _join_colours(tokens: list[str]) -> list[str]:
+    """ "the train jet black" -> "the train jet-black": a two-word colour after a noun is one colour, not the
+    noun's last word ("make the sky blue" stays: "sky" follows a determiner, so it is the object)."""
+    out: list[str] = []
+    for word in tokens:
+        if out and len(out) > 1 and f"{out[-1]}-{word}" in lx.COLOURS and out[-2].isalpha() \
+                and out[-2] not in lx.DETERMINERS:
+            out[-1] = f"{out[-1]}-{word}"
+        else:
+            out.append(word)
+    return out
 
 
 def _strip_framing(clause: str) -> str:

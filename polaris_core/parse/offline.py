@@ -105,6 +105,12 @@ def reading_hints(reading: Reading, text: str) -> list:
 
 
 _NUMBERS = frozenset("one two three four five six seven eight nine ten both several few many".split())
+# words an object's name never ends on: a span ending on one ran over the clause's verb
+_AUXILIARIES = frozenset("is are was were be been being am isn't aren't wasn't needs need needed should shouldn't "
+                         "must has have had can could will would may might does do did gets got looks seems".split())
+_PARTICLES = frozenset("out up down off away over around aside back".split())
+_PARTICIPLES = frozenset("clad dressed wearing holding covered sitting standing lying".split())
+_NEXT_WORD = re.compile(r"[\s-]+([a-z]+)")
 
 
 def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> bool:
@@ -120,6 +126,11 @@ def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> b
     if text[end:end + 2].replace("\u2019", "'") in ("'s", "s'"):
         return False
     rules_subject = _frame_subject(frame)
+    if last in _AUXILIARIES or (last in _VERBS | _PARTICLES | _PARTICIPLES and last not in rules_subject.split()):
+        return False  # the span ran over the clause's verb: "mirror needs", "man out", "wheelbarrow clad"
+    following = _NEXT_WORD.match(text[end:].lower())
+    if following and f"{last}-{following.group(1)}" in lx.COLOURS:
+        return False  # the span ran into a two-word colour: "train jet" of "the train jet black"
     if subject == rules_subject:
         return True
     padded, rules_padded = f" {subject} ", f" {rules_subject} "
@@ -269,9 +280,19 @@ def _resolve_placeholder(frame: Frame, reading: Reading, prepared: PreparedInstr
     return replace(frame, target=phrases[0][0], subject="")
 
 
+# a local change whose object is one of these words changes the background ("the backdrop should be a brick wall")
+_BACKGROUND_WORDS = frozenset("background backgrounds backdrop backdrops setting settings scenery surroundings".split())
+
+
+def _background_subject(frame: Frame) -> Frame:
+    if frame.itype == T.LOCAL_STYLE and _frame_subject(frame) in _BACKGROUND_WORDS:
+        return replace(frame, subject="background")
+    return frame
+
+
 def _finish(reading: Reading, frame: Frame, prepared: PreparedInstruction, confidence: float | None = None,
             notes: list[str] | None = None, extra: dict | None = None) -> Intent:
-    frame = _resolve_placeholder(frame, reading, prepared)
+    frame = _background_subject(_resolve_placeholder(frame, reading, prepared))
     notes = list(notes or [])
     extra = dict(extra or {})
     if reading.no_edit and "ambiguous" not in extra:

@@ -96,6 +96,10 @@ def _split_make(rest: str) -> tuple[str, str] | None:
     return None
 
 
+_RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backdrop|setting|scenery|surroundings)"
+                           r"(?:\s*[:,-]\s*|\s+(?:of|with|showing)\s+)(?P<result>\S.*)$")
+
+
 def _first_frame(clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
     """The first frame any of `steps` reads in `clause` (steps are tried in order of specificity)."""
     for step in steps:
@@ -150,8 +154,16 @@ class _Reader:
         frame = self._reference(self.raw_clause)
         if frame is not None:
             return frame
-        return self._first(c, (self._compound_replace, self._instead, self._verb_first, self._desire,
+        return self._first(c, (self._new_scene, self._compound_replace, self._instead, self._verb_first, self._desire,
                                 self._subject_first, self._style_only))
+
+    # -- "new background: a snowy forest" (a heading, no verb)
+    def _new_scene(self, c: str) -> Frame | None:
+        m = _RE_NEW_SCENE.match(c)
+        if not m:
+            return None
+        return Frame(T.LOCAL_STYLE, target=f"the {m.group('scene')}", result=m.group("result"), subject="background",
+                     rule="new-background")
 
     # -- type 4
     def _reference(self, c: str) -> Frame | None:

@@ -109,3 +109,31 @@ def test_in_scope_lookalikes_stay_confident():
     assert parse("turn the lamp into a vase").confidence > 0.8
     assert parse("remove the camera from the tripod").instruction_type == T.REMOVE
     assert not parse("remove the camera from the tripod").ambiguous
+
+
+# ----------------------------------------------------------------------------- background and two-word colours
+@pytest.mark.parametrize("instruction, prompt", [
+    ("New backdrop: a foggy harbour at dawn", "foggy harbour at dawn"),
+    ("new setting - a crowded night market", "crowded night market"),
+    ("please change the setting to a snowy mountain pass", "snowy mountain pass"),
+    ("the backdrop ought to be a wall of old books", "wall of old books"),
+    ("switch the scenery to a desert canyon", "desert canyon"),
+])
+def test_a_new_setting_changes_the_background(instruction, prompt):
+    """ "setting", "backdrop", "scenery" name the background: the subject is "background" (masked as such), and a
+    heading with no verb ("New backdrop: ...") is read too."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, "background"), intent.notes
+    assert prompt in intent.generation_prompt
+
+
+@pytest.mark.parametrize("instruction, subject, colour", [
+    ("make the tractor pitch black", "tractor", "pitch-black"),
+    ("paint the front door navy blue", "front door", "navy-blue"),
+    ("turn the scooter blood red", "scooter", "blood-red"),
+    ("make the sky blue", "sky", "blue"),   # "sky" after "the" is the object, not half a colour
+])
+def test_a_two_word_colour_is_not_part_of_the_object(instruction, subject, colour):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, subject), intent.notes
+    assert intent.generation_prompt.split()[0] == colour

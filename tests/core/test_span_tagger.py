@@ -232,6 +232,10 @@ def test_tagger_cross_validation_holds_template_groups_out(encoder):
     ("remove the three ducks from the pond", "three ducks", False),         # only a number more than the rules
     ("change the colour of the glass round vase to blue", "glass round vase", True),
     ("remove the mug with the cartoon print", "mug with the cartoon print", True),
+    ("the lantern needs a brass finish", "lantern needs", False),           # ran over an auxiliary
+    ("take the cyclist out of the picture", "cyclist out", False),          # ran over a particle
+    ("paint the tractor pitch black", "tractor pitch", False),              # ran into a two-word colour
+    ("give the red coat a glossy finish", "red coat", True),                # "coat" is the object here
 ])
 def test_implausible_spans_leave_the_rules_subject(instruction, span, plausible):
     from polaris_core.parse.offline import span_is_plausible
