@@ -48,9 +48,15 @@ _RE_REMOVE_AND_CHOOSE = re.compile(
     r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
 )
 _RE_TAKE_PLACE = re.compile(
-    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:take|takes|taking)\s+(?:the\s+)?(?:place|spot|position)\s+of\s+"
+    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:take|takes|taking)\s+(?:(?:the\s+)?(?:place|spot|position)\s+of|"
+    r"over\s+from)\s+"
     r"(?P<x>.+)$|^(?:let|have|make|get)\s+(?P<y2>(?:a|an|some)\s.+?)\s+(?:replace|substitute for|stand in for)\s+"
     r"(?P<x2>.+)$"
+)
+# "the kettle is gone and a teapot is there now": one object out, another in its place
+_RE_GONE_AND_THERE = re.compile(
+    r"^(?P<x>.+?)\s+(?:is|are|has|have)\s+(?:gone|vanished|disappeared|no longer there)\s*,?\s+(?:and|but)\s+"
+    r"(?P<y>(?:a|an|some)\s.+?)\s+(?:is|are|sits|stands|appears)\s+(?:there|in its place|in their place)\b.*$"
 )
 _RE_INSTEAD = re.compile(
     r"^(?P<y>.+?)\s+(?:instead of|in place of|rather than|in lieu of)\s+(?P<x>.+)$|"
@@ -60,8 +66,8 @@ _RE_INSTEAD_FIRST = re.compile(
     r"^(?:instead of|rather than|in place of|in lieu of)\s+(?P<x>.+?)\s*,\s*(?P<y>.+)$|"
     r"^where\s+(?P<x2>.+?)\s+(?:is|was|are|were|used to be|stands|stood|sits|sat|lies|lay)\b[^,]*,\s*(?P<y2>.+)$"
 )
-_RE_WHERE = re.compile(
-    r"^(?P<y>.+?)\s+where\s+(?P<x>.+?)\s+(?:is|was|are|were|used to be|stands|stood|sits|sat|lies|lay|"
+_RE_WHERE = re.compile(  # "a kite sits where the lamp was": the pose verb is not part of the new object
+    r"^(?P<y>.+?)(?:\s+(?:sits|stands|lies|rests|goes|appears|is))?\s+where\s+(?P<x>.+?)\s+(?:is|was|are|were|used to be|stands|stood|sits|sat|lies|lay|"
     r"currently is|is standing|was standing|is sitting|was sitting|is now|now is)\b.*$"
 )
 _LEAD_ADD = re.compile(

@@ -208,6 +208,27 @@ def _main_clause(text: str) -> tuple[str, str]:
     return stripped[0], ""
 
 
+_GERUNDS = {"removing": "remove", "deleting": "delete", "erasing": "erase", "adding": "add", "replacing": "replace",
+            "swapping": "swap", "putting": "put", "placing": "place", "inserting": "insert", "painting": "paint",
+            "making": "make", "turning": "turn", "changing": "change", "getting rid of": "get rid of",
+            "taking out": "take out", "taking away": "take away"}
+# "clean up the shot by removing the bin": the edit is the means, the picture is not its object
+_BY_MEANS = re.compile(r"^.*?\b(?:the|this|my|our|your)\s+(?:shot|photo|photograph|picture|pic|image|scene|frame|"
+                       r"composition)\s+by\s+(?P<gerund>" + "|".join(sorted(_GERUNDS, key=len, reverse=True)) +
+                       r")\b")
+# "swap things around so a puppy sits where the bike was": the filler before the edit says nothing
+_THINGS_AROUND = re.compile(r"^(?:swap|switch|shuffle|mix|move|change)\s+(?:things|stuff)\s+(?:around|about|up)"
+                            r"\s+(?:so\s+(?:that\s+)?)?")
+
+
+def _edit_by_means(clause: str) -> str:
+    """ "clean up the shot by removing the bin" -> "remove the bin"; "swap things around so X ..." -> "X ..."."""
+    m = _BY_MEANS.match(clause)
+    if m:
+        clause = _GERUNDS[m.group("gerund")] + clause[m.end():]
+    return _THINGS_AROUND.sub("", clause)
+
+
 def _resolve_pronoun(clause: str, context: str) -> str:
     """ "There is a dog on the left. Remove it." -> "remove the dog"."""
     if not context or not re.search(r"\b(?:it|them|him|her)\b", clause):
@@ -266,7 +287,7 @@ def read_instruction(prepared: PreparedInstruction, image: Any = None, all_frame
                           confidence=0.2)
         else:
             raw_clause, context = _main_clause(text)
-            raw_clause = _resolve_pronoun(raw_clause, context)
+            raw_clause = _edit_by_means(_resolve_pronoun(raw_clause, context))
             reading.clause = _IN_IMAGE.sub("", raw_clause)
             reading.second_edit = second_edit(reading.clause)
             reader = _Reader(reading.clause, image is not None, raw_clause)

@@ -14,6 +14,7 @@ from polaris_core.parse.results import (
 from polaris_core.parse.clause_patterns import (
     _ADJUST_RESULTS, _ATTRIBUTE_REMOVALS, _COLOR_VERB, _DISAPPEAR, _LEAD_ADD, _REMOVE_VERB, _REPLACE_CONNECTORS,
     _RE_ADD, _RE_ADJUST, _RE_APPLY, _RE_COMPOUND_REPLACE, _RE_DESIRE, _RE_EDIT_CUE, _RE_FILL, _RE_GEOMETRY, _RE_GIVE,
+    _RE_GONE_AND_THERE,
     _RE_REMOVE_AND_CHOOSE,
     _RE_IFY, _RE_INSTEAD, _RE_INSTEAD_FIRST, _RE_LET_THERE, _RE_LOOK, _RE_MAKE, _RE_NEG_DESIRE, _RE_NO,
     _RE_NOT_CONTAIN, _RE_NOT_THERE, _RE_PHOTO_ADJUST, _RE_REFERENCE, _RE_REMOVE, _RE_REPLACE, _RE_SEE,
@@ -187,6 +188,9 @@ class _Reader:
         m = _RE_COMPOUND_REPLACE.match(c) or _RE_REMOVE_AND_CHOOSE.match(c)
         if m:
             return Frame(T.REPLACE, target=m.group("x"), result=m.group("y"), rule="remove-then-add")
+        m = _RE_GONE_AND_THERE.match(c)
+        if m and noun_phrase(m.group("x")).phrase and noun_phrase(m.group("y")).phrase:
+            return classify_change("replace", m.group("x"), m.group("y"), rule="x-gone-y-there")
         m = _RE_TAKE_PLACE.match(c)
         if m:
             x_text, y_text = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")

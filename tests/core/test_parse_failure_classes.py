@@ -137,3 +137,23 @@ def test_a_two_word_colour_is_not_part_of_the_object(instruction, subject, colou
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, subject), intent.notes
     assert intent.generation_prompt.split()[0] == colour
+
+
+# ----------------------------------------------------------------------------- the edit behind a filler or a means
+@pytest.mark.parametrize("instruction, itype, subject, prompt", [
+    ("tidy up the picture by deleting the stray shopping cart", T.REMOVE, "stray shopping cart", None),
+    ("improve this photo by erasing the power lines", T.REMOVE, "power lines", None),
+    ("shuffle things around so a red fox sits where the stump was", T.REPLACE, "stump", "red fox"),
+    ("a paper kite stands where the flagpole was", T.REPLACE, "flagpole", "paper kite"),
+    ("let a wicker chair take over from the plastic stool", T.REPLACE, "plastic stool", "wicker chair"),
+    ("the rusty bicycle is gone and a scooter is there now", T.REPLACE, "rusty bicycle", "scooter"),
+    ("the stone bench has disappeared and a swing is in its place", T.REPLACE, "stone bench", "swing"),
+    ("the rusty bicycle is gone", T.REMOVE, "rusty bicycle", None),
+])
+def test_the_edit_is_read_past_fillers_and_means(instruction, itype, subject, prompt):
+    """The picture cleaned "by removing X" is not the object; "things around so" says nothing; "Y takes over from
+    X" and "X is gone and Y is there" put Y in X's place."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+    if prompt is not None:
+        assert intent.generation_prompt == prompt
