@@ -48,8 +48,8 @@ _RE_REMOVE_AND_CHOOSE = re.compile(
     r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
 )
 _RE_TAKE_PLACE = re.compile(
-    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:take|takes|taking)\s+(?:(?:the\s+)?(?:place|spot|position)\s+of|"
-    r"over\s+from)\s+"
+    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:(?:take|takes|taking|occupy|occupies|fill|fills)\s+"
+    r"(?:the\s+)?(?:place|spot|position)\s+of|(?:take|takes|taking)\s+over\s+from)\s+"
     r"(?P<x>.+)$|^(?:let|have|make|get)\s+(?P<y2>(?:a|an|some)\s.+?)\s+(?:replace|substitute for|stand in for)\s+"
     r"(?P<x2>.+)$"
 )

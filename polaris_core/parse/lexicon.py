@@ -93,14 +93,14 @@ NP_STOPWORDS = _words(
     "is are was were be been being has have had should must will would could may might ought looks look "
     "seems seem appears appear there here now currently next close so-that and/or etc until before "
     "after unless whereas though although leaving keeping making ensuring maintaining blending giving "
-    "creating adding using"
+    "creating adding using needs need out away"
 )
 PAST_PARTICIPLES = _words(
     "visible seen shown located situated positioned placed present available made worn held parked "
     "perched attached mounted covered filled surrounded tied hung displayed pictured depicted featured "
     "set kept left found seated lying dressed decorated painted colored coloured drawn built placed "
     "stationed sitting standing marked labeled labelled written printed floating shaped carved wrapped "
-    "stacked piled arranged scattered lined framed sized"
+    "stacked piled arranged scattered lined framed sized clad"
 )
 # bare verbs that end a noun phrase ("have a bird sit on the fence")
 BARE_VERBS = _words(

@@ -157,3 +157,17 @@ def test_the_edit_is_read_past_fillers_and_means(instruction, itype, subject, pr
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
     if prompt is not None:
         assert intent.generation_prompt == prompt
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("the iron gate clad in ivy should be gold", T.LOCAL_STYLE, "iron gate"),
+    ("take the dustbin out of the frame", T.REMOVE, "dustbin"),
+    ("Clear the folding ladder away please", T.REMOVE, "folding ladder"),
+    ("a cactus needs to be added next to the door", None, "cactus"),  # the type is the head's to decide
+    ("Let a blue kite occupy the spot of the lamp post", T.REPLACE, "lamp post"),
+])
+def test_the_object_name_stops_before_the_verb(instruction, itype, subject):
+    """ "clad", "needs", "out", "away" end the object's name; "Y occupies the spot of X" puts Y in X's place."""
+    intent = _rules(instruction)
+    assert intent.subject == subject, intent.notes
+    assert itype is None or intent.instruction_type == itype, intent.notes
