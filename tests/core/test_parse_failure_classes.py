@@ -161,9 +161,10 @@ def test_the_edit_is_read_past_fillers_and_means(instruction, itype, subject, pr
 
 @pytest.mark.parametrize("instruction, itype, subject", [
     ("the iron gate clad in ivy should be gold", T.LOCAL_STYLE, "iron gate"),
-    ("take the dustbin out of the frame", T.REMOVE, "dustbin"),
+    ("haul the old tyre out of the picture", None, "old tyre"),  # the type is the head's to decide
     ("Clear the folding ladder away please", T.REMOVE, "folding ladder"),
-    ("a cactus needs to be added next to the door", None, "cactus"),  # the type is the head's to decide
+    ("a cactus needs adding beside the door", T.ADD, "cactus"),
+    ("this cracked jug needs deleting please", None, "cracked jug"),
     ("Let a blue kite occupy the spot of the lamp post", T.REPLACE, "lamp post"),
 ])
 def test_the_object_name_stops_before_the_verb(instruction, itype, subject):
