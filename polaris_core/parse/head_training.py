@@ -400,6 +400,17 @@ NEW_OBJECT_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 REPLACE = 0  # InstructionType.REPLACE
 
 
+def _decide_or_none(reading, prepared, head, pooled, spans, policy):
+    """The intent one span policy reads from a row, or None where the parser refuses the row."""
+    from polaris_core.errors import PolarisError
+    from polaris_core.parse.offline import decide  # offline imports this module
+
+    try:
+        return decide(reading, prepared, head, pooled, spans, policy)
+    except PolarisError:
+        return None
+
+
 def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str], grouped_by: str,
                    folds: int = FOLDS, subjects: Sequence[str] | None = None, spans: Sequence | None = None,
                    thresholds: Sequence[float] = TAGGER_THRESHOLDS, config: HeadConfig | None = None) -> CrossValidation:
@@ -464,18 +475,12 @@ def cross_validate(features: Features, labels: np.ndarray, groups: Sequence[str]
             predicted[i], found[i] = int(intent.instruction_type), intent.subject
             fast[i] = not any(note.startswith("type head:") for note in intent.notes)
             for name, policy in policies.items():
-                try:
-                    variants[name][i] = decide(reading, prepared, head, pooled[i], spans[i],
-                                               policy).subject
-                except PolarisError:
-                    pass
+                if (variant := _decide_or_none(reading, prepared, head, pooled[i], spans[i], policy)) is not None:
+                    variants[name][i] = variant.subject
             if spans is not None and labels[i] == REPLACE:
                 for name, policy in new_object_policies.items():
-                    try:
-                        prompts[name][i] = decide(reading, prepared, head, pooled[i], spans[i],
-                                                  policy).generation_prompt
-                    except PolarisError:
-                        pass
+                    if (variant := _decide_or_none(reading, prepared, head, pooled[i], spans[i], policy)) is not None:
+                        prompts[name][i] = variant.generation_prompt
     return CrossValidation(grouped_by, folds, predicted, logits, labels, fast, time.perf_counter() - started,
                            subjects=found if features.rules.readings else [],
                            gold_subjects=list(subjects) if subjects is not None else [],
