@@ -204,11 +204,11 @@ class _ScaledColumns:
         self.factors = np.asarray(factors, dtype=np.float64).astype(np.float32)
         self.shape = self.counts.shape
 
-    def columns(self, term_ids: np.ndarray) -> sparse.csc_matrix:
+    def columns(self, term_ids: np.ndarray, factors: Optional[np.ndarray] = None) -> sparse.csc_matrix:
         """(rows × len(term_ids)) weighted values: count × row factor in float32, as a float32 copy scaled
-        row by row would hold them."""
+        row by row would hold them. `factors` (float32, one per row) weighs the same counts another way."""
         part = self.counts[:, term_ids]
-        values = part.data.astype(np.float32) * self.factors[part.indices]
+        values = part.data.astype(np.float32) * (self.factors if factors is None else factors)[part.indices]
         return sparse.csc_matrix((values, part.indices, part.indptr), shape=part.shape)
 
     def nbytes(self) -> int:
@@ -343,9 +343,7 @@ class FieldedBM25:
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        part = self.title.counts[:, term_ids]
-        tf = sparse.csc_matrix((part.data.astype(np.float32) * self.title_alone_factors[part.indices], part.indices,
-                                part.indptr), shape=part.shape).tocsr()
+        tf = self.title.columns(term_ids, self.title_alone_factors).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores
