@@ -178,6 +178,11 @@ def tagged_new_object(frame: Frame, spans: SpanReading | None, policy: SpanPolic
         f"{frame.result!r})"])
 
 
+def _tagged(frame: Frame, spans: SpanReading | None, policy: SpanPolicy | None) -> Frame:
+    """The frame with the tagger's subject and new object where the policy trusts them."""
+    return tagged_new_object(tagged_subject(frame, spans, policy), spans, policy)
+
+
 def needs_head(reading: Reading, head: TypeHead | None) -> bool:
     """True when the head must decide (no certain rule read an English instruction)."""
     if head is None or reading.language != "english" or reading.out_of_scope:
@@ -194,13 +199,13 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
     if reading.out_of_scope:
         return _out_of_scope(reading, prepared)
     if head is None:
-        return _finish(reading, tagged_new_object(tagged_subject(frame, spans, policy), spans, policy), prepared)
+        return _finish(reading, _tagged(frame, spans, policy), prepared)
     if not needs_head(reading, head) or embedding is None:
         precision = head.rule_precision(frame.rule) if reading.language == "english" else None
         confidence = precision if precision is not None else frame.confidence
         if frame.itype == T.STYLE_REFERENCE and not reading.image_given:
             confidence = min(confidence, NO_REFERENCE_CONFIDENCE)
-        return _finish(reading, tagged_new_object(tagged_subject(frame, spans, policy), spans, policy), prepared,
+        return _finish(reading, _tagged(frame, spans, policy), prepared,
                        confidence=confidence)
     features = head.features(embedding[None, :], np.array([int(frame.itype)]),
                              np.array([min(frame.confidence, reading.confidence_cap)]),
@@ -221,7 +226,7 @@ def decide(reading: Reading, prepared: PreparedInstruction, head: TypeHead | Non
         top, second = T.LOCAL_STYLE, T.GLOBAL_STYLE
         confidence = max(float(probabilities[T.LOCAL_STYLE]), head.ambiguous_below)
         notes.append("a change to a named object stays local, however it is phrased")
-    chosen = tagged_new_object(tagged_subject(frame_for_type(reading, top), spans, policy), spans, policy)
+    chosen = _tagged(frame_for_type(reading, top), spans, policy)
     if top != frame.itype:
         notes.append(f"the rules read {frame.itype.name.lower()} ({frame.rule}); the head decided")
     extra: dict[str, Any] = {}
