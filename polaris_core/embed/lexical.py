@@ -41,10 +41,17 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 MAX_TOKENS_PER_TEXT = 512
-# Term counts are small integers (a text has at most 2 × MAX_TOKENS_PER_TEXT terms), held as uint16 in
-# memory: 2 bytes per non-zero instead of float32's 4. Saved indexes keep float32 on disk.
-COUNT_DTYPE = np.uint16
+# Term counts are small integers (a text has at most 2 × MAX_TOKENS_PER_TEXT terms), held in memory as
+# uint8 when every count of a matrix fits (1 byte per non-zero instead of float32's 4; the catalog's and
+# the 100K zoo's largest count is 135), else uint16 (`count_dtype`). Saved indexes keep float32 on disk.
+COUNT_DTYPE = np.uint16  # the widest
+COUNT_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 _MAX_COUNT = int(np.iinfo(COUNT_DTYPE).max)
+
+
+def count_dtype(largest: int) -> type:
+    """The narrowest count dtype that holds counts up to `largest`."""
+    return np.uint8 if largest <= int(np.iinfo(np.uint8).max) else COUNT_DTYPE
 
 
 def normalize_prompt(text: str) -> str:
@@ -134,11 +141,12 @@ class TermCounts:
             lengths.append(len(ids))
         n_rows, n_terms = len(lengths), len(self.vocabulary)
         if not n_rows or not sum(lengths):
-            return sparse.csr_matrix((n_rows, n_terms), dtype=COUNT_DTYPE)
+            return sparse.csr_matrix((n_rows, n_terms), dtype=np.uint8)
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         keys, counts = np.unique(rows * n_terms + np.concatenate(pieces), return_counts=True)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n_terms, minlength=n_rows))])
-        return sparse.csr_matrix((np.minimum(counts, _MAX_COUNT).astype(COUNT_DTYPE),
+        counts = np.minimum(counts, _MAX_COUNT)
+        return sparse.csr_matrix((counts.astype(count_dtype(int(counts.max()))),
                                   (keys % n_terms).astype(np.int32), indptr), shape=(n_rows, n_terms))
 
     def _grown(self, tokens: Sequence[str]) -> list[int]:
@@ -174,15 +182,16 @@ class BM25FParams:
 
 
 def as_counts(matrix: sparse.spmatrix) -> sparse.spmatrix:
-    """The same matrix with COUNT_DTYPE values when they are whole counts that fit (a copy only then);
-    anything else (weighted or oversized values) is left as it is."""
-    if matrix.dtype == COUNT_DTYPE:
-        return matrix
+    """The same matrix with the narrowest count dtype (`count_dtype`) when its values are whole counts that
+    fit (a copy only then); anything else (weighted or oversized values) is left as it is."""
     data = matrix.data
+    largest = int(data.max()) if len(data) else 0
+    if matrix.dtype in COUNT_DTYPES:
+        return matrix if matrix.dtype == count_dtype(largest) else matrix.astype(count_dtype(largest))
     if data.dtype.kind == "f" and len(data) and not (
             float(data.min()) >= 0 and float(data.max()) <= _MAX_COUNT and np.array_equal(data, np.floor(data))):
         return matrix
-    return matrix.astype(COUNT_DTYPE)
+    return matrix.astype(count_dtype(largest))
 
 
 def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
@@ -194,7 +203,7 @@ def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
 
 
 class _ScaledColumns:
-    """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPE)
+    """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPES)
     and one float32 factor per row: the weighted values are made only for the columns a query reads.
     Holding float32 weighted copies took 4 bytes more per non-zero, for every field of every kind."""
 
@@ -265,7 +274,9 @@ class FieldedBM25:
             (np.ones(len(self.chunk_entry), dtype=np.float32), (self.chunk_entry, np.arange(len(self.chunk_entry)))),
             shape=(n_entries, len(self.chunk_entry)),
         )
-        per_entry = (title + description + chunk_to_entry @ chunks).astype(bool).astype(np.float32)
+        # Presence as bool before summing: uint8 counts of two fields could wrap past 255 to 0.
+        per_entry = (title.astype(bool) + description.astype(bool) + (chunk_to_entry @ chunks).astype(bool)
+                     ).astype(np.float32)
         per_group = (entry_to_group @ per_entry).astype(bool)
         df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)
         self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)

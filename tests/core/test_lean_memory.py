@@ -1,11 +1,11 @@
-"""Memory of a large zoo: term counts held as uint16, BM25F weighting made per query from one count copy per
+"""Memory of a large zoo: term counts held as uint8 (uint16 when a count needs it), BM25F weighting made per query from one count copy per
 field. Scores must stay those of float32 weighted copies (computed here densely, as a reference)."""
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
 
-from polaris_core.embed.lexical import COUNT_DTYPE, BM25FParams, FieldedBM25, TermCounts
+from polaris_core.embed.lexical import BM25FParams, FieldedBM25, TermCounts, as_counts
 
 
 def _corpus(seed: int = 0):
@@ -58,16 +58,16 @@ def _reference(title, description, chunks, chunk_entry, idf, weights, params, te
     return best, (t / (k1 + t)) @ q
 
 
-def test_term_counts_are_uint16_and_bm25f_scores_match_float32_weighted_copies():
+def test_term_counts_are_uint8_and_bm25f_scores_match_float32_weighted_copies():
     terms, title, description, chunks, chunk_entry, groups, weights = _corpus()
-    assert title.dtype == description.dtype == chunks.dtype == COUNT_DTYPE
+    assert title.dtype == description.dtype == chunks.dtype == np.uint8
     params = BM25FParams(rare_idf_fraction=0.0)  # every query term counts as rare: the title view sees them all
     model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
-    # One uint16 count copy per field (title, description, chunks) plus factors: no float32 weighted copies.
+    # One uint8 count copy per field (title, description, chunks) plus factors: no float32 weighted copies.
     for field, counts in ((model.title, title), (model.description, description), (model.chunks, chunks)):
-        assert field.counts.dtype == COUNT_DTYPE and field.counts.data.nbytes == 2 * counts.nnz
+        assert field.counts.dtype == np.uint8 and field.counts.data.nbytes == counts.nnz
     held = model.title.nbytes() + model.description.nbytes() + model.chunks.nbytes()
-    assert held < 6 * (title.nnz + description.nnz + chunks.nnz) + 4 * 3 * (len(terms.vocabulary) + 1 + len(chunk_entry))
+    assert held < 5 * (title.nnz + description.nnz + chunks.nnz) + 4 * 3 * (len(terms.vocabulary) + 1 + len(chunk_entry))
     rng = np.random.default_rng(1)
     for _ in range(25):
         term_ids = np.unique(rng.integers(0, len(terms.vocabulary), int(rng.integers(1, 8))))
@@ -87,7 +87,7 @@ def test_float32_counts_are_taken_as_uint16_and_weighted_values_are_kept():
     as_float = [m.astype(np.float32) for m in (title, description, chunks)]
     a = FieldedBM25(title, description, chunks, chunk_entry, groups)
     b = FieldedBM25(*as_float, chunk_entry, groups)
-    assert b.chunks.counts.dtype == COUNT_DTYPE
+    assert b.chunks.counts.dtype == np.uint8
     term_ids = np.arange(0, len(terms.vocabulary), 3)
     multiplicity = np.ones(len(term_ids), np.float32)
     assert np.array_equal(a.search(term_ids, multiplicity).scores, b.search(term_ids, multiplicity).scores)
@@ -117,7 +117,7 @@ def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
     index = ZooIndex.build(entries[:-2], folder, cache=embedding_cache(fixture_cache))
     assert index.description_pairs == DESCRIPTION_PAIRS
     assert any(" " in t for t in _description_terms(index)) == DESCRIPTION_PAIRS
-    assert index.arrays.title.dtype == np.uint16 and ZooIndex.load(folder).arrays.title.dtype == np.uint16
+    assert index.arrays.title.dtype == np.uint8 and ZooIndex.load(folder).arrays.title.dtype == np.uint8
     path = folder / MANIFEST
 
     def set_pairs(value) -> None:
@@ -139,3 +139,26 @@ def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
         loaded.remove([e.id for e in entries[-2:]])
         loaded.description_pairs = DESCRIPTION_PAIRS
         loaded.save()
+
+
+def test_counts_past_255_keep_uint16_and_two_fields_never_wrap():
+    """A matrix holding a count uint8 cannot keep stays uint16 (exact); stacking a uint8 and a uint16 matrix
+    gives uint16; and a term counted 200 times in a title and 56 in the description is still present in
+    that entry for its document frequency (a uint8 sum wraps 256 to 0)."""
+    terms = TermCounts()
+    wide = terms.counts([["a"] * 300, ["b"]])
+    assert wide.dtype == np.uint16 and wide.max() == 300 and as_counts(wide.astype(np.float32)).dtype == np.uint16
+    title = terms.counts([["a"] * 200 + ["b"], ["b"], ["c"]])
+    description = terms.counts([["a"] * 56, [], ["a"] * 3])
+    chunks = terms.counts([["b", "c"], ["b"]])
+    assert title.dtype == description.dtype == chunks.dtype == np.uint8
+    n_terms = len(terms.vocabulary)
+    title, description, chunks, wide = (sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+                                        for m in (title, description, chunks, wide))
+    assert sparse.vstack([title, wide], format="csr").dtype == np.uint16
+    model = FieldedBM25(title, description, chunks, np.array([1, 2]), np.arange(3))
+    # "a" is in entries 0 and 2: df 2 of 3 groups (a wrapped sum would leave entry 0 out: df 1).
+    assert np.isclose(model.idf[0], np.log1p(1.5 / 2.5), rtol=1e-6)
+    held = FieldedBM25(*(m.astype(np.uint16) for m in (title, description, chunks)), np.array([1, 2]), np.arange(3))
+    ids, mult = np.arange(n_terms), np.ones(n_terms, np.float32)
+    assert np.array_equal(model.search(ids, mult).scores, held.search(ids, mult).scores)
