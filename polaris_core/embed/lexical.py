@@ -256,6 +256,18 @@ class FieldedBM25:
         self.params = p = params or BM25FParams()
         n_entries, n_terms = title.shape
         self.n_entries = n_entries
+        # Columns (and idf) only for the terms these rows hold, plus one empty column for every other term:
+        # column pointers over the whole vocabulary cost 4 bytes per term for each field of each kind.
+        held = np.zeros(n_terms, dtype=bool)
+        for matrix in (title, description, chunks):
+            held[matrix.indices] = True
+        self.held_terms = np.flatnonzero(held).astype(np.int32)
+        column = (np.cumsum(held, dtype=np.int64) - 1).astype(np.int32)
+        del held
+        title, description, chunks = (sparse.csr_matrix((m.data, column[m.indices], m.indptr),
+                                                        shape=(m.shape[0], len(self.held_terms) + 1))
+                                      for m in (title, description, chunks))
+        del column
         self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
         self.chunk_weight = None if chunk_weight is None else np.asarray(chunk_weight, dtype=np.float32)
         title_norm = _length_norm(title, p.b)
@@ -279,22 +291,36 @@ class FieldedBM25:
                      ).astype(np.float32)
         per_group = (entry_to_group @ per_entry).astype(bool)
         df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)
-        self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)
+        self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)  # per column
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
 
+    def _columns(self, term_ids: np.ndarray) -> np.ndarray:
+        """The column of each term id (vocabulary ids below `n_terms`); the empty last column for a term
+        none of these rows holds."""
+        held = self.held_terms
+        if not len(held):
+            return np.zeros(len(term_ids), dtype=np.int64)
+        at = np.searchsorted(held, term_ids)
+        return np.where(held[np.minimum(at, len(held) - 1)] == term_ids, at, len(held))
+
+    def term_idf(self, term_ids: np.ndarray) -> np.ndarray:
+        """idf of vocabulary term ids (below `n_terms`)."""
+        return self.idf[self._columns(np.asarray(term_ids))]
+
     def fields(self, term_ids: np.ndarray) -> sparse.csc_matrix:
         """(entries × len(term_ids)) weighted title + description frequencies of these terms."""
-        return self.title.columns(term_ids) + self.description.columns(term_ids)
+        columns = self._columns(term_ids)
+        return self.title.columns(columns) + self.description.columns(columns)
 
     def nbytes(self) -> int:
         """Bytes of the count copies and factors this model holds (for memory reports)."""
         return self.title.nbytes() + self.title_alone_factors.nbytes + self.description.nbytes() + \
-            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes
+            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes + self.held_terms.nbytes
 
     def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
-        return self.idf[term_ids] * (1.0 + np.log(multiplicity))
+        return self.term_idf(term_ids) * (1.0 + np.log(multiplicity))
 
     def search(self, term_ids: np.ndarray, multiplicity: np.ndarray,
                exclude_chunks: Optional[np.ndarray] = None) -> LexicalHits:
@@ -316,7 +342,7 @@ class FieldedBM25:
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks.columns(term_ids).tocoo()
+        chunk_part = self.chunks.columns(self._columns(term_ids)).tocoo()
         if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
             keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
             chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
@@ -350,11 +376,11 @@ class FieldedBM25:
         scores = np.zeros(self.n_entries, dtype=np.float32)
         keep = term_ids < self.n_terms
         term_ids, multiplicity = term_ids[keep], multiplicity[keep]
-        rare = self.idf[term_ids] >= self.rare_idf
+        rare = self.term_idf(term_ids) >= self.rare_idf
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        tf = self.title.columns(term_ids, self.title_alone_factors).tocsr()
+        tf = self.title.columns(self._columns(term_ids), self.title_alone_factors).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores

@@ -73,7 +73,7 @@ def test_term_counts_are_uint8_and_bm25f_scores_match_float32_weighted_copies():
         term_ids = np.unique(rng.integers(0, len(terms.vocabulary), int(rng.integers(1, 8))))
         multiplicity = rng.integers(1, 3, len(term_ids)).astype(np.float32)
         hits = model.search(term_ids, multiplicity)
-        expected, rare = _reference(title, description, chunks, chunk_entry, model.idf, weights, params,
+        expected, rare = _reference(title, description, chunks, chunk_entry, model.term_idf(np.arange(title.shape[1])), weights, params,
                                     term_ids, multiplicity)
         np.testing.assert_allclose(hits.scores, expected, rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(model.rare_title_scores(term_ids, multiplicity), rare, rtol=2e-6, atol=1e-6)
@@ -158,7 +158,34 @@ def test_counts_past_255_keep_uint16_and_two_fields_never_wrap():
     assert sparse.vstack([title, wide], format="csr").dtype == np.uint16
     model = FieldedBM25(title, description, chunks, np.array([1, 2]), np.arange(3))
     # "a" is in entries 0 and 2: df 2 of 3 groups (a wrapped sum would leave entry 0 out: df 1).
-    assert np.isclose(model.idf[0], np.log1p(1.5 / 2.5), rtol=1e-6)
+    assert np.isclose(model.term_idf([0])[0], np.log1p(1.5 / 2.5), rtol=1e-6)
     held = FieldedBM25(*(m.astype(np.uint16) for m in (title, description, chunks)), np.array([1, 2]), np.arange(3))
     ids, mult = np.arange(n_terms), np.ones(n_terms, np.float32)
     assert np.array_equal(model.search(ids, mult).scores, held.search(ids, mult).scores)
+
+
+def test_bm25f_holds_columns_only_for_its_own_terms_and_scores_the_others_as_absent():
+    """A kind's BM25F over a zoo-wide vocabulary: column pointers and idf only for the terms its rows hold
+    (4 bytes a term for each field otherwise); a query term it does not hold scores as a zero column."""
+    terms, title, description, chunks, chunk_entry, groups, weights = _corpus(3)
+    n_terms = 50_000  # the other kinds' terms
+    title, description, chunks = (sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+                                  for m in (title, description, chunks))
+    params = BM25FParams(rare_idf_fraction=0.0)
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
+    assert len(model.held_terms) == len(terms.vocabulary) and model.title.shape[1] == len(terms.vocabulary) + 1
+    assert model.nbytes() < 5 * (title.nnz + description.nnz + chunks.nnz) + 50 * len(terms.vocabulary) + \
+        16 * (title.shape[0] + len(chunk_entry))
+    idf = model.term_idf(np.arange(n_terms))
+    assert np.all(idf[len(terms.vocabulary):] == np.float32(np.log1p((groups.max() + 1.5) / 0.5)))  # df 0
+    rng = np.random.default_rng(4)
+    for _ in range(15):
+        term_ids = np.unique(np.concatenate([rng.integers(0, len(terms.vocabulary), 3), rng.integers(0, n_terms, 3)]))
+        multiplicity = np.ones(len(term_ids), np.float32)
+        expected, rare = _reference(title, description, chunks, chunk_entry, idf, weights, params, term_ids,
+                                    multiplicity)
+        np.testing.assert_allclose(model.search(term_ids, multiplicity).scores, expected, rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(model.rare_title_scores(term_ids, multiplicity), rare, rtol=2e-6, atol=1e-6)
+    unheld = np.array([n_terms - 1])
+    assert not model.search(unheld, np.ones(1, np.float32)).scores.any()
+    assert model.fields(unheld).nnz == 0
