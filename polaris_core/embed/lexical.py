@@ -207,9 +207,18 @@ class _ScaledColumns:
     and one float32 factor per row: the weighted values are made only for the columns a query reads.
     Holding float32 weighted copies took 4 bytes more per non-zero, for every field of every kind."""
 
-    def __init__(self, counts: sparse.spmatrix, factors: np.ndarray) -> None:
+    def __init__(self, counts: sparse.spmatrix, factors: np.ndarray, held: Optional[np.ndarray] = None) -> None:
+        """`held`: sorted column ids that may hold counts (the others are empty); only these keep a column,
+        plus an empty last one. The counts are not copied for it: only the column pointers are gathered."""
         self.counts = as_counts(counts).tocsc()
         self.counts.sort_indices()
+        if held is not None:
+            m = self.counts
+            if int((m.indptr[held + 1] - m.indptr[held]).sum()) != m.nnz:
+                raise ValueError("a column outside `held` holds counts")
+            indptr = np.concatenate([m.indptr[held], [m.nnz, m.nnz]]).astype(m.indptr.dtype)
+            self.counts = sparse.csc_matrix((m.data, m.indices, indptr), shape=(m.shape[0], len(held) + 1),
+                                            copy=False)
         self.factors = np.asarray(factors, dtype=np.float64).astype(np.float32)
         self.shape = self.counts.shape
 
@@ -262,20 +271,16 @@ class FieldedBM25:
         for matrix in (title, description, chunks):
             held[matrix.indices] = True
         self.held_terms = np.flatnonzero(held).astype(np.int32)
-        column = (np.cumsum(held, dtype=np.int64) - 1).astype(np.int32)
         del held
-        title, description, chunks = (sparse.csr_matrix((m.data, column[m.indices], m.indptr),
-                                                        shape=(m.shape[0], len(self.held_terms) + 1))
-                                      for m in (title, description, chunks))
-        del column
         self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
         self.chunk_weight = None if chunk_weight is None else np.asarray(chunk_weight, dtype=np.float32)
         title_norm = _length_norm(title, p.b)
         # One count copy per field; the title's factors for the fields sum and for titles alone.
-        self.title = _ScaledColumns(title, p.title_weight / title_norm)
+        self.title = _ScaledColumns(title, p.title_weight / title_norm, self.held_terms)
         self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
-        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b))
-        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b))
+        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b),
+                                          self.held_terms)
+        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b), self.held_terms)
         # Document frequency over groups: a term counts once per model, whichever field has it.
         groups = np.asarray(entry_group, dtype=np.int64)
         n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -290,7 +295,8 @@ class FieldedBM25:
         per_entry = (title.astype(bool) + description.astype(bool) + (chunk_to_entry @ chunks).astype(bool)
                      ).astype(np.float32)
         per_group = (entry_to_group @ per_entry).astype(bool)
-        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)
+        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)[self.held_terms]
+        df = np.append(df, np.float32(0))  # the empty column: terms these rows do not hold
         self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)  # per column
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
