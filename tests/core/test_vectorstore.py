@@ -484,3 +484,21 @@ def test_label_bookkeeping_costs_a_few_dozen_bytes_per_label(data, tmp_path):
     loaded = VectorStore.load(tmp_path / "idx")
     loaded.delete(np.arange(10**6, 10**6 + 1000, 2))
     assert _bookkeeping_bytes(loaded) / len(loaded) < 80
+
+
+def test_a_label_saved_in_two_partitions_is_refused_on_load(data, tmp_path):
+    from polaris_core.atomic import write_content_addressed
+
+    store = _store(data)
+    folder = tmp_path / "idx"
+    store.save(folder)
+    manifest_path = folder / vectorstore.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    files = manifest["partitions"]["checkpoint/sd15"]["files"]
+    labels = np.load(folder / vectorstore.DATA_DIR / files["labels"]["name"])
+    labels[0] = 5  # also in lora/sd15
+    files["labels"] = write_content_addressed(folder / vectorstore.DATA_DIR, "p0000-labels", ".npy",
+                                              lambda p: vectorstore._save_npy(p, labels))
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFolderError, match="label 5 is in partitions 'checkpoint/sd15' and 'lora/sd15'"):
+        VectorStore.load(folder)
