@@ -36,7 +36,7 @@ from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own
                                  remove_stale, remove_written, save_failure, sha256_file)
 from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
-from polaris_core.embed.lexical import (COUNT_DTYPE, BM25FParams, FieldedBM25, LexicalHits, TermCounts, as_counts,
+from polaris_core.embed.lexical import (COUNT_DTYPES, BM25FParams, FieldedBM25, LexicalHits, TermCounts, as_counts,
                                         lexical_terms, query_terms, tokenize)
 from polaris_core.errors import EmptyZooError, IndexFolderError, UnsafePathError, VectorError
 from polaris_core.index_lock import LOCK_FILE, index_lock
@@ -144,7 +144,7 @@ class _Arrays:
 
     @classmethod
     def empty(cls, n_terms: int, image_dim: int) -> "_Arrays":
-        blank = sparse.csr_matrix((0, n_terms), dtype=COUNT_DTYPE)
+        blank = sparse.csr_matrix((0, n_terms), dtype=np.uint8)  # stacking keeps the widest count dtype
         return cls(blank, blank.copy(), blank.copy(), np.empty(0, np.int64), np.empty(0, np.int8),
                    np.empty(0, np.int64), np.zeros(0, bool), np.zeros((0, image_dim), np.float32), np.zeros(0, bool))
 
@@ -790,7 +790,7 @@ class ZooIndex:
                 matrix = _with_columns(getattr(arrays, name), n_terms)
                 for part in _SPARSE_PARTS:
                     values = getattr(matrix, part)
-                    if part == "data":  # float32 on disk, as every index version wrote it (uint16 in memory)
+                    if part == "data":  # float32 on disk, as every index version wrote it (uint8 or uint16 in memory)
                         values = values.astype(np.float32)
                     files[f"{name}.{part}"] = write_content_addressed(
                         zoo, f"{name}-{part}", ".npy", write_array(values))
@@ -888,7 +888,7 @@ class ZooIndex:
             _check_csr(zoo, name, data, indices, indptr, rows, n_terms)
             try:
                 counts = as_counts(sparse.csr_matrix((data, indices, indptr), shape=(rows, n_terms)))
-                if counts.dtype != COUNT_DTYPE:
+                if counts.dtype not in COUNT_DTYPES:
                     raise ValueError("values that are not whole term counts")
                 return counts
             except ValueError as exc:

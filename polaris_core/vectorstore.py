@@ -91,12 +91,19 @@ class HnswParams:
         return int(self.ef_search) if self.ef_search else auto_ef(n)
 
 
+_NO_LABELS = np.empty(0, dtype=np.int64)
+
+
 class _Partition:
     """One partition: exact (dense normalised arrays) or hnsw (an hnswlib graph over the same arrays).
 
     Both keep the live vectors in row-aligned arrays: hnswlib's `get_items` costs ~30 µs per
     vector, which made fetching a query's candidate vectors the slowest step of a search. An hnsw
     partition's array is a GRAPH_COPY_DTYPE copy (the graph holds the float32 vectors).
+
+    Label lookups go through numpy arrays, not Python dicts and sets (those took ~250 bytes per
+    label, ~0.6 GB at a million entries): the live labels sorted with their rows (`find`), and for
+    a graph the sorted labels it still holds marked deleted. A graph's live labels are its rows'.
     """
 
     def __init__(self, dim: int) -> None:
@@ -105,10 +112,10 @@ class _Partition:
         self.labels = np.empty(0, dtype=np.int64)        # live labels, row-aligned with vectors
         self.vectors = np.empty((0, dim), dtype=np.float32)
         self.size = 0                                     # rows in use
-        self.rows: dict[int, int] = {}                    # label -> row
+        self.sorted_labels = _NO_LABELS                   # live labels, sorted ...
+        self.sorted_rows = _NO_LABELS                     # ... and the row of each
         self.graph: Optional[hnswlib.Index] = None        # hnsw
-        self.live: set[int] = set()                       # hnsw: live labels
-        self.deleted_in_graph: set[int] = set()           # hnsw: labels present but marked deleted
+        self.deleted_in_graph = _NO_LABELS                # hnsw: labels present but marked deleted, sorted
         self.saved_files: Optional[tuple[str, dict]] = None  # (folder, files) of the last save, if unchanged
 
     def __len__(self) -> int:
@@ -117,6 +124,54 @@ class _Partition:
     def live_labels(self) -> np.ndarray:
         """Live labels in row order."""
         return self.labels[: self.size].copy()
+
+    def find(self, labels: np.ndarray) -> np.ndarray:
+        """The row of each label, -1 where it is not in this partition."""
+        if not len(self.sorted_labels):
+            return np.full(len(labels), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.sorted_labels, labels), len(self.sorted_labels) - 1)
+        return np.where(self.sorted_labels[at] == labels, self.sorted_rows[at], -1)
+
+    def index_rows(self) -> None:
+        """Rebuild the sorted lookup from the rows (after a load, or when many rows changed)."""
+        order = np.argsort(self.labels[: self.size], kind="stable")
+        self.sorted_labels, self.sorted_rows = self.labels[: self.size][order], order.astype(np.int64)
+
+    def append(self, labels: np.ndarray, vectors: np.ndarray) -> None:
+        """Add rows for labels not in the partition (unique), growing the arrays by half when full."""
+        need = self.size + len(labels)
+        if need > len(self.labels):
+            capacity = max(need, int(len(self.labels) * 1.5) + 16)
+            grown_labels = np.empty(capacity, dtype=np.int64)
+            grown_vectors = np.empty((capacity, self.dim), dtype=self.vectors.dtype)
+            grown_labels[: self.size] = self.labels[: self.size]
+            grown_vectors[: self.size] = self.vectors[: self.size]
+            self.labels, self.vectors = grown_labels, grown_vectors
+        start = self.size
+        self.labels[start:need] = labels
+        self.vectors[start:need] = vectors
+        self.size = need
+        order = np.argsort(labels, kind="stable")
+        at = np.searchsorted(self.sorted_labels, labels[order])
+        self.sorted_labels = np.insert(self.sorted_labels, at, labels[order])
+        self.sorted_rows = np.insert(self.sorted_rows, at, start + order)
+
+    def remove(self, rows: np.ndarray) -> None:
+        """Drop these rows (unique, in use): the last rows in use move into the holes, so the arrays
+        stay dense and only as many rows move as are removed."""
+        keep = self.size - len(rows)
+        gone = np.zeros(self.size, dtype=bool)
+        gone[rows] = True
+        holes = np.sort(rows[rows < keep])
+        movers = np.flatnonzero(~gone[keep:]) + keep  # rows past the end that stay, as many as holes
+        removed_labels = self.labels[rows]
+        self.labels[holes] = self.labels[movers]
+        self.vectors[holes] = self.vectors[movers]
+        self.size = keep
+        at = np.searchsorted(self.sorted_labels, removed_labels)
+        self.sorted_labels = np.delete(self.sorted_labels, at)
+        self.sorted_rows = np.delete(self.sorted_rows, at)
+        self.sorted_rows[np.searchsorted(self.sorted_labels, self.labels[holes])] = holes
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -144,6 +199,11 @@ def _graph_vectors(graph: hnswlib.Index, labels: np.ndarray) -> np.ndarray:
     if not len(labels):
         return np.empty((0, graph.dim), dtype=np.float32)
     return np.asarray(graph.get_items(labels, return_type="numpy"), dtype=np.float32)
+
+
+def _graph_labels(graph: hnswlib.Index) -> np.ndarray:
+    """Every label an hnswlib graph holds (live or marked deleted), sorted."""
+    return np.unique(np.asarray(graph.get_ids_list(), dtype=np.int64))
 
 
 # hnswlib's saved index (hnswalg.h `saveIndex`): a 96-byte header of size_t/int fields, then every
@@ -209,7 +269,6 @@ class VectorStore:
         self.hnsw = hnsw or HnswParams()
         self.extra: dict = dict(extra or {})   # caller metadata saved in the manifest (encoder ids, …)
         self._parts: dict[str, _Partition] = {}
-        self._where: dict[int, str] = {}       # label -> partition key
         self.query_threads = 1                  # hnswlib threads per search call (batch queries may use more)
         self._table: Optional[tuple] = None     # label lookup table, see _label_table
 
@@ -221,10 +280,10 @@ class VectorStore:
 
     # ------------------------------------------------------------ inspection
     def __len__(self) -> int:
-        return len(self._where)
+        return sum(p.size for p in self._parts.values())
 
     def __contains__(self, label) -> bool:
-        return int(label) in self._where
+        return self.partition_of(label) is not None
 
     def partitions(self) -> list[str]:
         """Partition keys holding at least one vector, sorted."""
@@ -240,7 +299,15 @@ class VectorStore:
         return part.storage if part else ""
 
     def partition_of(self, label: int) -> Optional[str]:
-        return self._where.get(int(label))
+        probe = np.array([int(label)], dtype=np.int64)
+        return next((key for key, part in self._parts.items() if part.find(probe)[0] >= 0), None)
+
+    def _partitions_holding(self, labels: np.ndarray) -> np.ndarray:
+        """For each label, the number of the partition (in `self._parts` order) holding it, -1 if none."""
+        out = np.full(len(labels), -1, dtype=np.int64)
+        for number, part in enumerate(self._parts.values()):
+            out[part.find(labels) >= 0] = number
+        return out
 
     def labels(self, partition: str) -> np.ndarray:
         part = self._parts.get(partition)
@@ -267,11 +334,15 @@ class VectorStore:
         """Like `get_vectors`, but a graph partition's vectors come from the graph (float32, as searched)
         instead of its float16 copy: ~30 µs per such vector, for exports, not for search."""
         labels = self._check_labels(labels)
-        out = self.get_vectors(labels)
-        for key in {self._where[lab] for lab in labels.tolist()}:
-            part = self._parts[key]
+        out = self.get_vectors(labels)  # raises on unknown labels
+        if not len(labels):
+            return out
+        keys, sorted_labels, part_numbers, _ = self._label_table()
+        numbers = part_numbers[np.searchsorted(sorted_labels, labels)]
+        for number in np.unique(numbers).tolist():
+            part = self._parts[keys[number]]
             if part.storage == "hnsw":
-                picked = np.flatnonzero(np.array([self._where[lab] == key for lab in labels.tolist()], dtype=bool))
+                picked = np.flatnonzero(numbers == number)
                 out[picked] = _graph_vectors(part.graph, labels[picked])
         return out
 
@@ -279,17 +350,13 @@ class VectorStore:
         """(partition keys, all labels sorted, partition number and row of each), rebuilt
         after a change: label lookups become one searchsorted instead of a Python loop."""
         if self._table is None:
-            keys = list(self._parts)
-            labels, numbers, rows = [np.empty(0, np.int64)], [np.empty(0, np.int32)], [np.empty(0, np.int64)]
-            for number, key in enumerate(keys):
-                part = self._parts[key]
-                live = part.live_labels()
-                labels.append(live)
-                numbers.append(np.full(len(live), number, dtype=np.int32))
-                rows.append(np.arange(len(live), dtype=np.int64))
-            all_labels = np.concatenate(labels)
+            keys, parts = list(self._parts), list(self._parts.values())
+            all_labels = np.concatenate([_NO_LABELS] + [p.sorted_labels for p in parts])
+            numbers = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p.sorted_labels) for p in parts])
+            # Each partition's labels are sorted already: a stable sort (timsort) merges the runs.
             order = np.argsort(all_labels, kind="stable")
-            self._table = (keys, all_labels[order], np.concatenate(numbers)[order], np.concatenate(rows)[order])
+            rows = np.concatenate([_NO_LABELS] + [p.sorted_rows for p in parts])
+            self._table = (keys, all_labels[order], numbers[order], rows[order])
         return self._table
 
     # ------------------------------------------------------------ validation
@@ -333,9 +400,11 @@ class VectorStore:
         labels, vectors = self._checked_upsert(partition, labels, vectors)
         if not len(labels):
             return
-        moving = [lab for lab in labels.tolist() if self._where.get(lab, partition) != partition]
-        if moving:
-            self.delete(moving)
+        own = list(self._parts).index(partition) if partition in self._parts else -1
+        holder = self._partitions_holding(labels)
+        elsewhere = (holder >= 0) & (holder != own)
+        if elsewhere.any():
+            self.delete(labels[elsewhere])
         part = self._parts.setdefault(partition, _Partition(self.dim))
         part.saved_files = None
         if part.storage == "exact":
@@ -344,35 +413,26 @@ class VectorStore:
                 self._to_hnsw(part)
         else:
             self._hnsw_upsert(part, labels, vectors)
-        for lab in labels.tolist():
-            self._where[lab] = partition
         self._table = None
 
     def delete(self, labels) -> int:
         """Remove labels from the store; unknown labels are ignored. Returns how many were removed."""
-        labels = self._check_labels(labels)
+        labels = np.unique(self._check_labels(labels))
         removed = 0
-        touched: set[str] = set()
+        touched: list[str] = []
         self._table = None
-        for lab in dict.fromkeys(labels.tolist()):
-            key = self._where.pop(lab, None)
-            if key is None:
+        for key, part in self._parts.items():
+            rows = part.find(labels)
+            held = rows >= 0
+            if not held.any():
                 continue
-            part = self._parts[key]
-            touched.add(key)
-            removed += 1
-            row = part.rows.pop(lab)
-            last = part.size - 1
-            if row != last:  # move the last row into the hole to keep the arrays dense
-                moved = int(part.labels[last])
-                part.labels[row] = moved
-                part.vectors[row] = part.vectors[last]
-                part.rows[moved] = row
-            part.size -= 1
+            touched.append(key)
+            removed += int(held.sum())
+            part.remove(rows[held])
             if part.storage == "hnsw":
-                part.graph.mark_deleted(lab)
-                part.live.discard(lab)
-                part.deleted_in_graph.add(lab)
+                for lab in labels[held].tolist():
+                    part.graph.mark_deleted(lab)
+                part.deleted_in_graph = np.union1d(part.deleted_in_graph, labels[held])
         for key in touched:
             part = self._parts[key]
             part.saved_files = None
@@ -383,26 +443,12 @@ class VectorStore:
         return removed
 
     def _exact_upsert(self, part: _Partition, labels: np.ndarray, vectors: np.ndarray) -> None:
-        new_rows = [i for i, lab in enumerate(labels.tolist()) if lab not in part.rows]
-        for i, lab in enumerate(labels.tolist()):
-            row = part.rows.get(lab)
-            if row is not None:
-                part.vectors[row] = vectors[i]
-        need = part.size + len(new_rows)
-        if need > len(part.labels):
-            capacity = max(need, int(len(part.labels) * 1.5) + 16)
-            grown_labels = np.empty(capacity, dtype=np.int64)
-            grown_vectors = np.empty((capacity, self.dim), dtype=part.vectors.dtype)
-            grown_labels[: part.size] = part.labels[: part.size]
-            grown_vectors[: part.size] = part.vectors[: part.size]
-            part.labels, part.vectors = grown_labels, grown_vectors
-        start = part.size
-        idx = np.asarray(new_rows, dtype=np.int64)
-        part.labels[start:need] = labels[idx]
-        part.vectors[start:need] = vectors[idx]
-        for offset, lab in enumerate(labels[idx].tolist()):
-            part.rows[lab] = start + offset
-        part.size = need
+        """Labels are unique: known ones get their vector replaced, new ones are appended."""
+        rows = part.find(labels)
+        known = rows >= 0
+        part.vectors[rows[known]] = vectors[known]
+        if not known.all():
+            part.append(labels[~known], vectors[~known])
 
     def _new_graph(self, capacity: int) -> hnswlib.Index:
         graph = hnswlib.Index(space="cosine", dim=self.dim)
@@ -415,33 +461,34 @@ class VectorStore:
         graph = self._new_graph(int(n * 1.25) + 64)
         graph.add_items(part.vectors[:n], part.labels[:n], num_threads=-1)
         part.graph, part.storage = graph, "hnsw"
-        part.vectors = part.vectors.astype(GRAPH_COPY_DTYPE)  # the graph holds them in float32
-        part.live = set(part.labels[:n].tolist())
-        part.deleted_in_graph = set()
+        # The graph holds them in float32; the copy drops the rows grown but not yet used.
+        part.labels, part.vectors = part.labels[:n].copy(), part.vectors[:n].astype(GRAPH_COPY_DTYPE)
+        part.deleted_in_graph = _NO_LABELS
 
     def _to_exact(self, part: _Partition) -> None:
         # Exact search reads the numpy array: back to float32, from the graph (a few hundred vectors).
         part.vectors = _graph_vectors(part.graph, part.labels[: part.size])
-        part.graph, part.storage, part.live, part.deleted_in_graph = None, "exact", set(), set()
+        part.graph, part.storage, part.deleted_in_graph = None, "exact", _NO_LABELS
 
     def _hnsw_upsert(self, part: _Partition, labels: np.ndarray, vectors: np.ndarray) -> None:
+        live = part.find(labels) >= 0  # before the rows take the new labels
         self._exact_upsert(part, labels, vectors)
         graph = part.graph
         # hnswlib rules: a live label is updated in place; a deleted one must be unmarked first;
         # only brand-new labels may take a deleted slot (replace_deleted), or the label map breaks.
-        in_place, fresh = [], []
-        for i, lab in enumerate(labels.tolist()):
-            if lab in part.live:
-                in_place.append(i)
-            elif lab in part.deleted_in_graph:
-                part.deleted_in_graph.discard(lab)
+        in_place, fresh = np.flatnonzero(live).tolist(), []
+        was_deleted = ~live & np.isin(labels, part.deleted_in_graph)
+        for i in np.flatnonzero(~live).tolist():
+            if was_deleted[i]:
                 try:
-                    graph.unmark_deleted(lab)
+                    graph.unmark_deleted(int(labels[i]))
                     in_place.append(i)
                 except RuntimeError:  # its slot was reused by another label since
                     fresh.append(i)
             else:
                 fresh.append(i)
+        if was_deleted.any():
+            part.deleted_in_graph = np.setdiff1d(part.deleted_in_graph, labels[was_deleted])
         free_slots = graph.get_max_elements() - graph.get_current_count() + len(part.deleted_in_graph)
         if len(fresh) > free_slots:
             graph.resize_index(max(graph.get_max_elements() + len(fresh) - free_slots,
@@ -455,9 +502,8 @@ class VectorStore:
             graph.add_items(vectors[idx], labels[idx], num_threads=-1, replace_deleted=True)
             if reused:
                 # Slots of deleted labels were taken over; those labels are gone from the graph.
-                present = set(graph.get_ids_list()) if reused < len(part.deleted_in_graph) else set()
-                part.deleted_in_graph &= present
-        part.live.update(labels.tolist())
+                part.deleted_in_graph = np.intersect1d(part.deleted_in_graph, _graph_labels(graph)) \
+                    if reused < len(part.deleted_in_graph) else _NO_LABELS
 
     # ------------------------------------------------------------ search
     def search(self, query, k: int, partitions: Optional[Iterable[str]] = None,
@@ -625,11 +671,12 @@ class VectorStore:
             part = store._load_partition(folder, key, info, None if verify else memo)
             part.saved_files = (resolved, info["files"])
             store._parts[key] = part
-            for lab in part.live_labels().tolist():
-                if lab in store._where:
-                    raise IndexFolderError(f"{folder}: label {lab} is in partitions {store._where[lab]!r} and "
-                                           f"{key!r}; the index is corrupt, rebuild it.")
-                store._where[lab] = key
+        keys, sorted_labels, part_numbers, _ = store._label_table()
+        twice = np.flatnonzero(sorted_labels[1:] == sorted_labels[:-1])
+        if len(twice):
+            both = sorted(keys[n] for n in part_numbers[twice[0]:twice[0] + 2].tolist())
+            raise IndexFolderError(f"{folder}: label {int(sorted_labels[twice[0]])} is in partitions {both[0]!r} and "
+                                   f"{both[1]!r}; the index is corrupt, rebuild it.")
         if len(store) != manifest["count"]:
             raise IndexFolderError(f"{folder}: manifest says {manifest['count']} vectors, files hold "
                                    f"{len(store)}; rebuild the index.")
@@ -656,7 +703,8 @@ class VectorStore:
             if vectors.dtype != np.float32 or vectors.shape != (count, self.dim) or not np.isfinite(vectors).all():
                 raise IndexFolderError(f"{where}: vectors file does not hold {count}×{self.dim} finite float32 "
                                        "values; rebuild the index.")
-            self._exact_upsert(part, labels, vectors)
+            part.labels, part.vectors, part.size = labels.copy(), vectors, len(labels)
+            part.index_rows()
         if storage == "exact":
             return part
         graph = hnswlib.Index(space="cosine", dim=self.dim)
@@ -666,12 +714,12 @@ class VectorStore:
             graph.load_index(str(paths["hnsw"]), max_elements=max_elements, allow_replace_deleted=True)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise IndexFolderError(f"{where}: the HNSW graph cannot be read ({exc}); rebuild the index.") from exc
-        in_graph = set(graph.get_ids_list())
-        part.live = set(labels.tolist())
-        if graph.dim != self.dim or graph.get_current_count() < count or not part.live <= in_graph:
+        in_graph = _graph_labels(graph)
+        if graph.dim != self.dim or graph.get_current_count() < count or not np.isin(labels, in_graph).all():
             raise IndexFolderError(f"{where}: the HNSW graph does not match the manifest; rebuild the index.")
         part.storage, part.graph = "hnsw", graph
-        part.deleted_in_graph = in_graph - part.live
+        part.deleted_in_graph = np.setdiff1d(in_graph, labels)
+        del in_graph
         if "vectors" in paths:  # saved with a float32 copy beside the graph (before the float16 copy)
             part.vectors = part.vectors[: part.size].astype(GRAPH_COPY_DTYPE)
         else:
@@ -679,7 +727,7 @@ class VectorStore:
             if vectors is None:  # another hnswlib file layout: ask the graph (~30 µs per vector)
                 vectors = _graph_vectors(graph, labels).astype(GRAPH_COPY_DTYPE)
             part.labels, part.vectors, part.size = labels.copy(), vectors, len(labels)
-            part.rows = {lab: row for row, lab in enumerate(labels.tolist())}
+            part.index_rows()
         return part
 
     def check_extra(self, expected: dict, folder: str = "") -> None:

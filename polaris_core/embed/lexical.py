@@ -41,10 +41,17 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 MAX_TOKENS_PER_TEXT = 512
-# Term counts are small integers (a text has at most 2 × MAX_TOKENS_PER_TEXT terms), held as uint16 in
-# memory: 2 bytes per non-zero instead of float32's 4. Saved indexes keep float32 on disk.
-COUNT_DTYPE = np.uint16
+# Term counts are small integers (a text has at most 2 × MAX_TOKENS_PER_TEXT terms), held in memory as
+# uint8 when every count of a matrix fits (1 byte per non-zero instead of float32's 4; the catalog's and
+# the 100K zoo's largest count is 135), else uint16 (`count_dtype`). Saved indexes keep float32 on disk.
+COUNT_DTYPE = np.uint16  # the widest
+COUNT_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 _MAX_COUNT = int(np.iinfo(COUNT_DTYPE).max)
+
+
+def count_dtype(largest: int) -> type:
+    """The narrowest count dtype that holds counts up to `largest`."""
+    return np.uint8 if largest <= int(np.iinfo(np.uint8).max) else COUNT_DTYPE
 
 
 def normalize_prompt(text: str) -> str:
@@ -134,11 +141,12 @@ class TermCounts:
             lengths.append(len(ids))
         n_rows, n_terms = len(lengths), len(self.vocabulary)
         if not n_rows or not sum(lengths):
-            return sparse.csr_matrix((n_rows, n_terms), dtype=COUNT_DTYPE)
+            return sparse.csr_matrix((n_rows, n_terms), dtype=np.uint8)
         rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         keys, counts = np.unique(rows * n_terms + np.concatenate(pieces), return_counts=True)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(keys // n_terms, minlength=n_rows))])
-        return sparse.csr_matrix((np.minimum(counts, _MAX_COUNT).astype(COUNT_DTYPE),
+        counts = np.minimum(counts, _MAX_COUNT)
+        return sparse.csr_matrix((counts.astype(count_dtype(int(counts.max()))),
                                   (keys % n_terms).astype(np.int32), indptr), shape=(n_rows, n_terms))
 
     def _grown(self, tokens: Sequence[str]) -> list[int]:
@@ -174,15 +182,16 @@ class BM25FParams:
 
 
 def as_counts(matrix: sparse.spmatrix) -> sparse.spmatrix:
-    """The same matrix with COUNT_DTYPE values when they are whole counts that fit (a copy only then);
-    anything else (weighted or oversized values) is left as it is."""
-    if matrix.dtype == COUNT_DTYPE:
-        return matrix
+    """The same matrix with the narrowest count dtype (`count_dtype`) when its values are whole counts that
+    fit (a copy only then); anything else (weighted or oversized values) is left as it is."""
     data = matrix.data
+    largest = int(data.max()) if len(data) else 0
+    if matrix.dtype in COUNT_DTYPES:
+        return matrix if matrix.dtype == count_dtype(largest) else matrix.astype(count_dtype(largest))
     if data.dtype.kind == "f" and len(data) and not (
             float(data.min()) >= 0 and float(data.max()) <= _MAX_COUNT and np.array_equal(data, np.floor(data))):
         return matrix
-    return matrix.astype(COUNT_DTYPE)
+    return matrix.astype(count_dtype(largest))
 
 
 def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
@@ -194,13 +203,22 @@ def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
 
 
 class _ScaledColumns:
-    """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPE)
+    """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPES)
     and one float32 factor per row: the weighted values are made only for the columns a query reads.
     Holding float32 weighted copies took 4 bytes more per non-zero, for every field of every kind."""
 
-    def __init__(self, counts: sparse.spmatrix, factors: np.ndarray) -> None:
+    def __init__(self, counts: sparse.spmatrix, factors: np.ndarray, held: Optional[np.ndarray] = None) -> None:
+        """`held`: sorted column ids that may hold counts (the others are empty); only these keep a column,
+        plus an empty last one. The counts are not copied for it: only the column pointers are gathered."""
         self.counts = as_counts(counts).tocsc()
         self.counts.sort_indices()
+        if held is not None:
+            m = self.counts
+            if int((m.indptr[held + 1] - m.indptr[held]).sum()) != m.nnz:
+                raise ValueError("a column outside `held` holds counts")
+            indptr = np.concatenate([m.indptr[held], [m.nnz, m.nnz]]).astype(m.indptr.dtype)
+            self.counts = sparse.csc_matrix((m.data, m.indices, indptr), shape=(m.shape[0], len(held) + 1),
+                                            copy=False)
         self.factors = np.asarray(factors, dtype=np.float64).astype(np.float32)
         self.shape = self.counts.shape
 
@@ -247,14 +265,22 @@ class FieldedBM25:
         self.params = p = params or BM25FParams()
         n_entries, n_terms = title.shape
         self.n_entries = n_entries
+        # Columns (and idf) only for the terms these rows hold, plus one empty column for every other term:
+        # column pointers over the whole vocabulary cost 4 bytes per term for each field of each kind.
+        held = np.zeros(n_terms, dtype=bool)
+        for matrix in (title, description, chunks):
+            held[matrix.indices] = True
+        self.held_terms = np.flatnonzero(held).astype(np.int32)
+        del held
         self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
         self.chunk_weight = None if chunk_weight is None else np.asarray(chunk_weight, dtype=np.float32)
         title_norm = _length_norm(title, p.b)
         # One count copy per field; the title's factors for the fields sum and for titles alone.
-        self.title = _ScaledColumns(title, p.title_weight / title_norm)
+        self.title = _ScaledColumns(title, p.title_weight / title_norm, self.held_terms)
         self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
-        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b))
-        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b))
+        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b),
+                                          self.held_terms)
+        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b), self.held_terms)
         # Document frequency over groups: a term counts once per model, whichever field has it.
         groups = np.asarray(entry_group, dtype=np.int64)
         n_groups = int(groups.max()) + 1 if len(groups) else 0
@@ -265,25 +291,42 @@ class FieldedBM25:
             (np.ones(len(self.chunk_entry), dtype=np.float32), (self.chunk_entry, np.arange(len(self.chunk_entry)))),
             shape=(n_entries, len(self.chunk_entry)),
         )
-        per_entry = (title + description + chunk_to_entry @ chunks).astype(bool).astype(np.float32)
+        # Presence as bool before summing: uint8 counts of two fields could wrap past 255 to 0.
+        per_entry = (title.astype(bool) + description.astype(bool) + (chunk_to_entry @ chunks).astype(bool)
+                     ).astype(np.float32)
         per_group = (entry_to_group @ per_entry).astype(bool)
-        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)
-        self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)
+        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)[self.held_terms]
+        df = np.append(df, np.float32(0))  # the empty column: terms these rows do not hold
+        self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)  # per column
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
 
+    def _columns(self, term_ids: np.ndarray) -> np.ndarray:
+        """The column of each term id (vocabulary ids below `n_terms`); the empty last column for a term
+        none of these rows holds."""
+        held = self.held_terms
+        if not len(held):
+            return np.zeros(len(term_ids), dtype=np.int64)
+        at = np.searchsorted(held, term_ids)
+        return np.where(held[np.minimum(at, len(held) - 1)] == term_ids, at, len(held))
+
+    def term_idf(self, term_ids: np.ndarray) -> np.ndarray:
+        """idf of vocabulary term ids (below `n_terms`)."""
+        return self.idf[self._columns(np.asarray(term_ids))]
+
     def fields(self, term_ids: np.ndarray) -> sparse.csc_matrix:
         """(entries × len(term_ids)) weighted title + description frequencies of these terms."""
-        return self.title.columns(term_ids) + self.description.columns(term_ids)
+        columns = self._columns(term_ids)
+        return self.title.columns(columns) + self.description.columns(columns)
 
     def nbytes(self) -> int:
         """Bytes of the count copies and factors this model holds (for memory reports)."""
         return self.title.nbytes() + self.title_alone_factors.nbytes + self.description.nbytes() + \
-            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes
+            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes + self.held_terms.nbytes
 
     def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
-        return self.idf[term_ids] * (1.0 + np.log(multiplicity))
+        return self.term_idf(term_ids) * (1.0 + np.log(multiplicity))
 
     def search(self, term_ids: np.ndarray, multiplicity: np.ndarray,
                exclude_chunks: Optional[np.ndarray] = None) -> LexicalHits:
@@ -305,7 +348,7 @@ class FieldedBM25:
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks.columns(term_ids).tocoo()
+        chunk_part = self.chunks.columns(self._columns(term_ids)).tocoo()
         if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
             keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
             chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
@@ -339,11 +382,11 @@ class FieldedBM25:
         scores = np.zeros(self.n_entries, dtype=np.float32)
         keep = term_ids < self.n_terms
         term_ids, multiplicity = term_ids[keep], multiplicity[keep]
-        rare = self.idf[term_ids] >= self.rare_idf
+        rare = self.term_idf(term_ids) >= self.rare_idf
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        tf = self.title.columns(term_ids, self.title_alone_factors).tocsr()
+        tf = self.title.columns(self._columns(term_ids), self.title_alone_factors).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores

@@ -1,11 +1,11 @@
-"""Memory of a large zoo: term counts held as uint16, BM25F weighting made per query from one count copy per
+"""Memory of a large zoo: term counts held as uint8 (uint16 when a count needs it), BM25F weighting made per query from one count copy per
 field. Scores must stay those of float32 weighted copies (computed here densely, as a reference)."""
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
 
-from polaris_core.embed.lexical import COUNT_DTYPE, BM25FParams, FieldedBM25, TermCounts
+from polaris_core.embed.lexical import BM25FParams, FieldedBM25, TermCounts, as_counts
 
 
 def _corpus(seed: int = 0):
@@ -58,22 +58,22 @@ def _reference(title, description, chunks, chunk_entry, idf, weights, params, te
     return best, (t / (k1 + t)) @ q
 
 
-def test_term_counts_are_uint16_and_bm25f_scores_match_float32_weighted_copies():
+def test_term_counts_are_uint8_and_bm25f_scores_match_float32_weighted_copies():
     terms, title, description, chunks, chunk_entry, groups, weights = _corpus()
-    assert title.dtype == description.dtype == chunks.dtype == COUNT_DTYPE
+    assert title.dtype == description.dtype == chunks.dtype == np.uint8
     params = BM25FParams(rare_idf_fraction=0.0)  # every query term counts as rare: the title view sees them all
     model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
-    # One uint16 count copy per field (title, description, chunks) plus factors: no float32 weighted copies.
+    # One uint8 count copy per field (title, description, chunks) plus factors: no float32 weighted copies.
     for field, counts in ((model.title, title), (model.description, description), (model.chunks, chunks)):
-        assert field.counts.dtype == COUNT_DTYPE and field.counts.data.nbytes == 2 * counts.nnz
+        assert field.counts.dtype == np.uint8 and field.counts.data.nbytes == counts.nnz
     held = model.title.nbytes() + model.description.nbytes() + model.chunks.nbytes()
-    assert held < 6 * (title.nnz + description.nnz + chunks.nnz) + 4 * 3 * (len(terms.vocabulary) + 1 + len(chunk_entry))
+    assert held < 5 * (title.nnz + description.nnz + chunks.nnz) + 4 * 3 * (len(terms.vocabulary) + 1 + len(chunk_entry))
     rng = np.random.default_rng(1)
     for _ in range(25):
         term_ids = np.unique(rng.integers(0, len(terms.vocabulary), int(rng.integers(1, 8))))
         multiplicity = rng.integers(1, 3, len(term_ids)).astype(np.float32)
         hits = model.search(term_ids, multiplicity)
-        expected, rare = _reference(title, description, chunks, chunk_entry, model.idf, weights, params,
+        expected, rare = _reference(title, description, chunks, chunk_entry, model.term_idf(np.arange(title.shape[1])), weights, params,
                                     term_ids, multiplicity)
         np.testing.assert_allclose(hits.scores, expected, rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(model.rare_title_scores(term_ids, multiplicity), rare, rtol=2e-6, atol=1e-6)
@@ -87,7 +87,7 @@ def test_float32_counts_are_taken_as_uint16_and_weighted_values_are_kept():
     as_float = [m.astype(np.float32) for m in (title, description, chunks)]
     a = FieldedBM25(title, description, chunks, chunk_entry, groups)
     b = FieldedBM25(*as_float, chunk_entry, groups)
-    assert b.chunks.counts.dtype == COUNT_DTYPE
+    assert b.chunks.counts.dtype == np.uint8
     term_ids = np.arange(0, len(terms.vocabulary), 3)
     multiplicity = np.ones(len(term_ids), np.float32)
     assert np.array_equal(a.search(term_ids, multiplicity).scores, b.search(term_ids, multiplicity).scores)
@@ -117,7 +117,7 @@ def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
     index = ZooIndex.build(entries[:-2], folder, cache=embedding_cache(fixture_cache))
     assert index.description_pairs == DESCRIPTION_PAIRS
     assert any(" " in t for t in _description_terms(index)) == DESCRIPTION_PAIRS
-    assert index.arrays.title.dtype == np.uint16 and ZooIndex.load(folder).arrays.title.dtype == np.uint16
+    assert index.arrays.title.dtype == np.uint8 and ZooIndex.load(folder).arrays.title.dtype == np.uint8
     path = folder / MANIFEST
 
     def set_pairs(value) -> None:
@@ -139,3 +139,53 @@ def test_an_index_keeps_its_description_pair_setting(fixture_cache, tmp_path):
         loaded.remove([e.id for e in entries[-2:]])
         loaded.description_pairs = DESCRIPTION_PAIRS
         loaded.save()
+
+
+def test_counts_past_255_keep_uint16_and_two_fields_never_wrap():
+    """A matrix holding a count uint8 cannot keep stays uint16 (exact); stacking a uint8 and a uint16 matrix
+    gives uint16; and a term counted 200 times in a title and 56 in the description is still present in
+    that entry for its document frequency (a uint8 sum wraps 256 to 0)."""
+    terms = TermCounts()
+    wide = terms.counts([["a"] * 300, ["b"]])
+    assert wide.dtype == np.uint16 and wide.max() == 300 and as_counts(wide.astype(np.float32)).dtype == np.uint16
+    title = terms.counts([["a"] * 200 + ["b"], ["b"], ["c"]])
+    description = terms.counts([["a"] * 56, [], ["a"] * 3])
+    chunks = terms.counts([["b", "c"], ["b"]])
+    assert title.dtype == description.dtype == chunks.dtype == np.uint8
+    n_terms = len(terms.vocabulary)
+    title, description, chunks, wide = (sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+                                        for m in (title, description, chunks, wide))
+    assert sparse.vstack([title, wide], format="csr").dtype == np.uint16
+    model = FieldedBM25(title, description, chunks, np.array([1, 2]), np.arange(3))
+    # "a" is in entries 0 and 2: df 2 of 3 groups (a wrapped sum would leave entry 0 out: df 1).
+    assert np.isclose(model.term_idf([0])[0], np.log1p(1.5 / 2.5), rtol=1e-6)
+    held = FieldedBM25(*(m.astype(np.uint16) for m in (title, description, chunks)), np.array([1, 2]), np.arange(3))
+    ids, mult = np.arange(n_terms), np.ones(n_terms, np.float32)
+    assert np.array_equal(model.search(ids, mult).scores, held.search(ids, mult).scores)
+
+
+def test_bm25f_holds_columns_only_for_its_own_terms_and_scores_the_others_as_absent():
+    """A kind's BM25F over a zoo-wide vocabulary: column pointers and idf only for the terms its rows hold
+    (4 bytes a term for each field otherwise); a query term it does not hold scores as a zero column."""
+    terms, title, description, chunks, chunk_entry, groups, weights = _corpus(3)
+    n_terms = 50_000  # the other kinds' terms
+    title, description, chunks = (sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms))
+                                  for m in (title, description, chunks))
+    params = BM25FParams(rare_idf_fraction=0.0)
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
+    assert len(model.held_terms) == len(terms.vocabulary) and model.title.shape[1] == len(terms.vocabulary) + 1
+    assert model.nbytes() < 5 * (title.nnz + description.nnz + chunks.nnz) + 50 * len(terms.vocabulary) + \
+        16 * (title.shape[0] + len(chunk_entry))
+    idf = model.term_idf(np.arange(n_terms))
+    assert np.all(idf[len(terms.vocabulary):] == np.float32(np.log1p((groups.max() + 1.5) / 0.5)))  # df 0
+    rng = np.random.default_rng(4)
+    for _ in range(15):
+        term_ids = np.unique(np.concatenate([rng.integers(0, len(terms.vocabulary), 3), rng.integers(0, n_terms, 3)]))
+        multiplicity = np.ones(len(term_ids), np.float32)
+        expected, rare = _reference(title, description, chunks, chunk_entry, idf, weights, params, term_ids,
+                                    multiplicity)
+        np.testing.assert_allclose(model.search(term_ids, multiplicity).scores, expected, rtol=2e-6, atol=1e-6)
+        np.testing.assert_allclose(model.rare_title_scores(term_ids, multiplicity), rare, rtol=2e-6, atol=1e-6)
+    unheld = np.array([n_terms - 1])
+    assert not model.search(unheld, np.ones(1, np.float32)).scores.any()
+    assert model.fields(unheld).nnz == 0

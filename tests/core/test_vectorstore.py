@@ -385,3 +385,120 @@ def test_a_store_saved_with_a_float32_copy_beside_the_graph_still_loads(data, tm
     assert np.array_equal(loaded.exact_vectors([0, 1499, 1500]), store.exact_vectors([0, 1499, 1500]))
     for a, b in zip(store.search(queries, 10), loaded.search(queries, 10)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_random_updates_match_a_plain_model_and_survive_save_and_load(data, tmp_path):
+    """Label bookkeeping (sorted numpy lookups, rows moved into holes on delete, labels marked deleted in a
+    graph) against a dict model, through adds, in-place updates, moves between partitions, deletes,
+    exact ↔ hnsw transitions, and a save and load."""
+    vectors, queries = data
+    rng = np.random.default_rng(7)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = VectorStore.create(DIM, exact_threshold=300, hnsw=HnswParams(M=8, ef_construction=40))
+    model: dict[int, tuple[str, int]] = {}  # label -> (partition, row of `vectors`)
+    label_space = np.arange(0, 4000) * 7 + 10**9  # sparse, large labels
+    for _step in range(40):
+        op = rng.choice(["add", "add", "delete", "move"])
+        if op == "add" or not model:
+            key = str(rng.choice(["a", "b", "c"]))
+            labels = rng.choice(label_space, int(rng.integers(1, 400)), replace=True)
+            rows = rng.integers(0, len(vectors), len(labels))
+            store.add(key, labels, vectors[rows])
+            for lab, row in zip(labels.tolist(), rows.tolist()):
+                model[lab] = (key, row)  # a repeated label keeps its last vector
+        elif op == "delete":
+            known = np.array(list(model))
+            picked = rng.choice(known, min(len(known), int(rng.integers(1, 500))), replace=False)
+            unknown = label_space[:3] + 1  # never stored: ignored
+            assert store.delete(np.concatenate([picked, unknown, picked[:5]])) == len(picked)
+            for lab in picked.tolist():
+                del model[lab]
+        else:
+            known = np.array(list(model))
+            picked = rng.choice(known, min(len(known), 50), replace=False)
+            key = str(rng.choice(["a", "b", "c"]))
+            store.add(key, picked, unit[[model[lab][1] for lab in picked.tolist()]])
+            for lab in picked.tolist():
+                model[lab] = (key, model[lab][1])
+        assert len(store) == len(model)
+        for key in ("a", "b", "c"):
+            expected = sorted(lab for lab, (k, _) in model.items() if k == key)
+            assert sorted(store.labels(key).tolist()) == expected and store.count(key) == len(expected)
+        sample = rng.choice(np.array(list(model)), min(len(model), 200), replace=False)
+        truth = unit[[model[lab][1] for lab in sample.tolist()]]
+        np.testing.assert_allclose(store.get_vectors(sample), truth, atol=F16_ATOL)
+        np.testing.assert_allclose(store.exact_vectors(sample), truth, rtol=1e-5, atol=1e-6)
+        assert all(store.partition_of(lab) == model[lab][0] for lab in sample[:20].tolist())
+        assert int(label_space[0] + 1) not in store
+    assert {store.storage(k) for k in ("a", "b", "c")} >= {"hnsw"}
+    store.save(tmp_path / "idx")
+    loaded = VectorStore.load(tmp_path / "idx")
+    everything = np.array(sorted(model))
+    assert np.array_equal(loaded.exact_vectors(everything), store.exact_vectors(everything))
+    for a, b in zip(store.search(queries, 10), loaded.search(queries, 10)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    # Adds after the load reuse the graph's deleted slots and keep working.
+    loaded.add("a", label_space[-20:] + 1, vectors[:20])
+    np.testing.assert_allclose(loaded.exact_vectors(label_space[-20:] + 1), unit[:20], rtol=1e-5, atol=1e-6)
+
+
+def test_exact_vectors_of_a_graph_partition_are_the_graphs_own(data):
+    vectors, _ = data
+    store = _store(data)
+    labels = np.array([1499, 5, 1600, 700, 5, 1500])  # both partitions, out of order, a repeat
+    part = store._parts["lora/sd15"]
+    in_graph = labels < 1500
+    out = store.exact_vectors(labels)
+    assert np.array_equal(out[in_graph], np.asarray(part.graph.get_items(labels[in_graph]), dtype=np.float32))
+    assert np.array_equal(out[~in_graph], store.get_vectors(labels[~in_graph]))
+    with pytest.raises(VectorError, match="Label 99999"):
+        store.exact_vectors([5, 99999])
+
+
+def _bookkeeping_bytes(store: VectorStore) -> int:
+    """Bytes a store holds beside its vectors and graphs: label maps, lookups, tables."""
+    def size(obj) -> int:
+        if isinstance(obj, np.ndarray):
+            return obj.nbytes
+        if isinstance(obj, dict):
+            return sys.getsizeof(obj) + sum(size(k) + size(v) for k, v in obj.items())
+        if isinstance(obj, (set, list, tuple)):
+            return sys.getsizeof(obj) + sum(size(x) for x in obj)
+        return sys.getsizeof(obj)
+
+    total = size(store._where) if hasattr(store, "_where") else 0
+    total += size(store._label_table()[1:])
+    for part in store._parts.values():
+        total += sum(size(value) for name, value in vars(part).items() if name not in ("vectors", "graph"))
+    return total
+
+
+def test_label_bookkeeping_costs_a_few_dozen_bytes_per_label(data, tmp_path):
+    """Python dicts and sets per label cost ~250 bytes each (~0.6 GB at a million entries); numpy
+    lookups ~50."""
+    vectors, _ = data
+    store = VectorStore.create(DIM, exact_threshold=1000, hnsw=HnswParams(M=8, ef_construction=40))
+    store.add("big", np.arange(5000) + 10**6, vectors[:5000])
+    store.add("small", np.arange(500), vectors[5000:5500])
+    store.save(tmp_path / "idx")
+    loaded = VectorStore.load(tmp_path / "idx")
+    loaded.delete(np.arange(10**6, 10**6 + 1000, 2))
+    assert _bookkeeping_bytes(loaded) / len(loaded) < 80
+
+
+def test_a_label_saved_in_two_partitions_is_refused_on_load(data, tmp_path):
+    from polaris_core.atomic import write_content_addressed
+
+    store = _store(data)
+    folder = tmp_path / "idx"
+    store.save(folder)
+    manifest_path = folder / vectorstore.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    files = manifest["partitions"]["checkpoint/sd15"]["files"]
+    labels = np.load(folder / vectorstore.DATA_DIR / files["labels"]["name"])
+    labels[0] = 5  # also in lora/sd15
+    files["labels"] = write_content_addressed(folder / vectorstore.DATA_DIR, "p0000-labels", ".npy",
+                                              lambda p: vectorstore._save_npy(p, labels))
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexFolderError, match="label 5 is in partitions 'checkpoint/sd15' and 'lora/sd15'"):
+        VectorStore.load(folder)
