@@ -82,6 +82,16 @@ class IndexStats:
 
 
 @dataclass
+class EmbeddedChunks:
+    """The embedded chunks of an index (`ZooIndex.embedded_chunks`)."""
+
+    rows: np.ndarray         # chunk rows
+    entry_rows: np.ndarray   # the entry each belongs to
+    kinds: np.ndarray        # chunk kind names ("prompt", "title", "related", "expanded", …)
+    vectors: np.ndarray      # float32 unit vectors, one row each
+
+
+@dataclass
 class DenseHits:
     """Best dense chunk per entry for one query: entry rows, their scores and chunk rows."""
 
@@ -690,6 +700,16 @@ class ZooIndex:
         entries, chunk_rows, scores = entries[order], chunk_rows[order], scores[order]
         last = np.flatnonzero(np.append(entries[1:] != entries[:-1], True)) if len(entries) else entries
         return DenseHits(entries[last], scores[last].astype(np.float32), chunk_rows[last])
+
+    def embedded_chunks(self) -> "EmbeddedChunks":
+        """Every chunk that has a vector: its row, entry row, kind and unit vector (for learning the
+        query map; one read of the whole store)."""
+        chunk_rows = np.flatnonzero(self.arrays.chunk_dense)
+        vectors = self.store.get_vectors(self.arrays.chunk_label[chunk_rows]) if len(chunk_rows) else \
+            np.zeros((0, self.text_dim), np.float32)
+        return EmbeddedChunks(chunk_rows, self.arrays.chunk_entry[chunk_rows].astype(np.int64),
+                              np.array(CHUNK_KINDS, dtype=object)[self.arrays.chunk_kind[chunk_rows]],
+                              np.asarray(vectors, dtype=np.float32))
 
     def chunk_vectors(self, entry_row: int) -> np.ndarray:
         """Dense vectors of an entry's chunks (for affinity to a chosen checkpoint)."""

@@ -279,6 +279,35 @@ def expansion_cv(index, args) -> None:
               f"{b.mrr10:.3f} -> {a.mrr10:.3f}")
 
 
+def dense_map_report(index, data: Path, work: Path, maps: dict, limit: int = 0) -> None:
+    """The dense channel alone on the dev splits, raw query vectors vs each query through the map
+    fitted without its target's fold (R@1 / R@10 / MRR@10)."""
+    import numpy as np
+
+    from polaris_core.retrieve import SearchOptions, search_pool
+    from polaris_core.retrieve import train
+    from polaris_core.retrieve.channels import raw_query_vector
+
+    options = SearchOptions(channels=("dense",), ranker="off")
+    queries = train.dev_queries(data, limit)
+    folds = train.fold_of(np.array([q.target for q in queries]))
+    ranks: dict[str, list[list[int]]] = {"raw": [], "mapped": []}
+    for q, fold in zip(queries, folds.tolist()):
+        raw = raw_query_vector(index, q.text)
+        for side, vector in (("raw", raw), ("mapped", maps[fold].apply(raw))):
+            found = search_pool(index, q.text, kind=q.kind, options=options, vector=vector)
+            order = np.argsort(-found.fused, kind="stable")[:10] if found is not None else []
+            ranks[side].append([index.entries[int(found.pool.best_entry[i])].civitai_model_id for i in order])
+    print("dense channel alone, dev, out of fold (raw query vector -> through the fold's map), R@1 / R@10 / MRR@10:")
+    for split in range(3):
+        picked = [i for i, q in enumerate(queries) if q.split == split]
+        targets = [queries[i].target for i in picked]
+        a = score([ranks["raw"][i] for i in picked], targets)
+        b = score([ranks["mapped"][i] for i in picked], targets)
+        print(f"  {train.SPLIT_NAMES[split]:<16} n={len(picked):<5} {a.r1:.3f} / {a.r10:.3f} / {a.mrr10:.3f} -> "
+              f"{b.r1:.3f} / {b.r10:.3f} / {b.mrr10:.3f}")
+
+
 def ranker_quality(index, args) -> None:
     """Fused vs learned ranker on the dev splits, out-of-fold (grouped by target model), per
     example-prompt band and per fold; with --train-ranker, then fit on everything and ship it."""
@@ -286,7 +315,12 @@ def ranker_quality(index, args) -> None:
 
     work = Path(args.ranker_work) if args.ranker_work else Path(args.work) / "ranker"
     started = time.perf_counter()
-    table = train.feature_table(index, Path(args.data), work, limit=args.limit)
+    maps, full_map = train.query_maps(index, Path(args.data), work, limit=args.limit)
+    print(f"\n## learned query map of the dense channel: {len(maps)} fold maps and one on everything in "
+          f"{time.perf_counter() - started:.0f}s")
+    dense_map_report(index, Path(args.data), work, maps, args.limit)
+    started = time.perf_counter()
+    table = train.feature_table(index, Path(args.data), work, limit=args.limit, query_maps=maps)
     n_queries = len(table.split)
     print(f"\n## learned ranker: {n_queries} queries ({int((table.split < 3).sum())} dev, "
           f"{int((table.split >= 3).sum())} catalog prompts), {len(table.y)} (query, candidate) rows, "
@@ -303,7 +337,12 @@ def ranker_quality(index, args) -> None:
               f"{train.metrics(linear[picked])[2]:.3f}")
     print(f"(cross-validation {time.perf_counter() - started:.0f}s)")
     if args.train_ranker:
+        from polaris_core.retrieve.query_map import MAP_PATH, shipped_query_map
+
         started = time.perf_counter()
+        map_path = full_map.save(MAP_PATH)
+        shipped_query_map.cache_clear()
+        print(f"wrote the query map fitted on every pair: {map_path} ({map_path.stat().st_size / 1e6:.2f} MB)")
         path = train.train_and_save(table)
         print(f"trained the ranker on all {n_queries} queries in {time.perf_counter() - started:.0f}s: "
               f"{path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -4,8 +4,8 @@
   description fields, on words and adjacent word pairs;
 - `names`: the query's rare words (trigger words, names) matched against titles alone, so one
   decisive trigger word is not outvoted by a chunk sharing many common tags;
-- `dense`: MiniLM cosine of the query with the model's best embedded chunk (its first example
-  prompts, or its title when it has none);
+- `dense`: MiniLM cosine of the query (through the learned query map, `query_map.py`) with the
+  model's best embedded chunk (its first example prompts, or its title when it has none);
 - `image`: CLIP cosine of the query image (or, cross-modal, the query text) with the mean
   preview embedding, when the index has preview vectors and a CLIP encoder is attached;
 - `popularity`: log downloads, a small tie breaker.
@@ -24,12 +24,23 @@ from polaris_core.embed.chunks import dense_prompt_text
 from polaris_core.errors import ImageError
 from polaris_core.index import Selection, ZooIndex
 from polaris_core.retrieve.options import SearchOptions
+from polaris_core.retrieve.query_map import map_for
 
 log = logging.getLogger("polaris")
 
 
-def query_vector(index: ZooIndex, text: str) -> np.ndarray:
+def raw_query_vector(index: ZooIndex, text: str) -> np.ndarray:
+    """The encoder's vector of a query (what the learned query map reads)."""
     return index.text_encoder.encode([dense_prompt_text(text) or text])[0]
+
+
+def query_vector(index: ZooIndex, text: str, options: Optional[SearchOptions] = None) -> np.ndarray:
+    """The dense channel's query vector: the encoder's, through the learned query map when one
+    matches the index's encoder (`SearchOptions.query_map`)."""
+    raw = raw_query_vector(index, text)
+    mapping = None if options is not None and options.query_map == "off" else \
+        map_for(index.text_encoder_id, index.text_dim)
+    return raw if mapping is None else mapping.apply(raw)
 
 
 def image_query_vector(index: ZooIndex, image: Any) -> Optional[np.ndarray]:
@@ -71,7 +82,7 @@ def entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, query
                 values[where[ok]] = found[ok]
                 scores[name] = values
     if text and "dense" in channels:
-        vector = query_vector(index, text) if vector is None else vector
+        vector = query_vector(index, text, options) if vector is None else vector
         hits = index.dense_channel(vector, kind, families, roles, options.dense_chunks, options.dense_title_bonus,
                                    exclude_chunks)
         values = np.full(len(rows), -np.inf, dtype=np.float32)

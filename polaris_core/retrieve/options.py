@@ -39,3 +39,6 @@ class SearchOptions:
     # The learned ranker orders the fused pool when its model file loads ("auto"); "off" keeps the
     # hand-set fusion order (the fallback, and the benchmark's baseline).
     ranker: str = "auto"
+    # The learned query map of the dense channel (retrieve/query_map.py) applies when its file loads
+    # and matches the index's encoder ("auto"); "off" searches with the raw query vector.
+    query_map: str = "auto"

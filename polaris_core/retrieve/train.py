@@ -30,7 +30,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from polaris_core.embed.chunks import dense_prompt_text, entry_chunks
-from polaris_core.retrieve.channels import query_vector
+from polaris_core.retrieve.channels import query_vector, raw_query_vector
+from polaris_core.retrieve.query_map import QueryMap, fit_query_map
 from polaris_core.retrieve.ranker import FEATURES, MODEL_PATH
 from polaris_core.retrieve.search import search_pool
 
@@ -46,7 +47,7 @@ CATALOG_LORAS = 2400        # self-supervised LoRA queries (one prompt per model
 CATALOG_CHECKPOINTS = 1200  # self-supervised checkpoint queries
 FOLDS = 5
 SEED = 0
-FEATURE_VERSION = 3         # bump when features or training queries change (invalidates caches)
+FEATURE_VERSION = 4         # bump when features or training queries change (invalidates caches)
 LGB_PARAMS = {
     "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.1,
     "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,
@@ -172,7 +173,10 @@ def model_prompt_counts(index) -> dict[tuple[str, int], int]:
 
 
 def build_features(index, queries: list[Query], on_progress: Optional[Callable[[int, int], None]] = None,
-                   batch: int = 64) -> FeatureTable:
+                   batch: int = 64, query_maps: Optional[dict[int, QueryMap]] = None) -> FeatureTable:
+    """Features of every query's pool. With `query_maps` ({fold: map fitted without that fold}), a
+    query's dense vector goes through its target's fold map (out of fold, like the ranker);
+    without, through the shipped map, as search does."""
     from polaris_core.retrieve.ranker import features, reranked_rows
 
     masks = _chunks_by_text(index, ("lora", "checkpoint")) if any(q.exclude_text for q in queries) else {}
@@ -182,7 +186,11 @@ def build_features(index, queries: list[Query], on_progress: Optional[Callable[[
     for start in range(0, len(queries), batch):
         part = queries[start:start + batch]
         # One query at a time, as search encodes it: a batch pads and moves the vectors' last bits.
-        vectors = [query_vector(index, q.text) for q in part]
+        if query_maps is None:
+            vectors = [query_vector(index, q.text) for q in part]
+        else:
+            folds = fold_of(np.array([q.target for q in part]))
+            vectors = [query_maps[int(f)].apply(raw_query_vector(index, q.text)) for q, f in zip(part, folds)]
         for offset, (q, vector) in enumerate(zip(part, vectors)):
             number = start + offset
             exclude = masks.get(_key(q.exclude_text)) if q.exclude_text else None
@@ -204,11 +212,14 @@ def build_features(index, queries: list[Query], on_progress: Optional[Callable[[
                         np.array(splits, np.int8), np.array(targets, np.int64), np.array(bands, np.int32))
 
 
-def feature_table(index, data: Path, work: Path, limit: int = 0, with_catalog: bool = True) -> FeatureTable:
-    """Dev (and catalog) features, cached under `work` keyed by the index and the feature set."""
+def feature_table(index, data: Path, work: Path, limit: int = 0, with_catalog: bool = True,
+                  query_maps: Optional[dict[int, QueryMap]] = None) -> FeatureTable:
+    """Dev (and catalog) features, cached under `work` keyed by the index, the feature set and the
+    fold query maps."""
+    maps = [zlib.crc32(query_maps[f].weights.tobytes()) for f in sorted(query_maps)] if query_maps else None
     signature = zlib.crc32(json.dumps([FEATURE_VERSION, FEATURES, len(index.entries), str(index.folder),
                                        index.expansion_model, limit,
-                                       with_catalog, CATALOG_LORAS, CATALOG_CHECKPOINTS]).encode())
+                                       with_catalog, CATALOG_LORAS, CATALOG_CHECKPOINTS, maps]).encode())
     path = work / f"ranker-features-{signature:08x}.npz"
     table = FeatureTable.load(path)
     if table is not None:
@@ -223,9 +234,57 @@ def feature_table(index, data: Path, work: Path, limit: int = 0, with_catalog: b
         if i == n or i % 640 == 0:
             log.info("ranker features: %d/%d queries (%.0fs)", i, n, time.perf_counter() - started)
 
-    table = build_features(index, queries, progress)
+    table = build_features(index, queries, progress, query_maps=query_maps)
     table.save(path)
     return table
+
+
+def _map_pairs(index, data: Path, work: Path, limit: int = 0):
+    """Training pairs of the query map: (raw query vectors, target model, own chunk index or -1,
+    chunk vectors, chunk models). Catalog pairs are embedded example prompts whose model has
+    another embedded chunk; dev queries are encoded one at a time, as search does (cached)."""
+    chunks = index.embedded_chunks()
+    entry_model = np.array([e.civitai_model_id if e.civitai_model_id is not None else -1 - row
+                            for row, e in enumerate(index.entries)], dtype=np.int64)
+    chunk_models = entry_model[chunks.entry_rows]
+    _, inverse, counts = np.unique(chunk_models, return_inverse=True, return_counts=True)
+    catalog = np.flatnonzero((chunks.kinds == "prompt") & (counts[inverse] >= 2))
+    dev = dev_queries(data, limit)
+    signature = zlib.crc32(json.dumps([index.text_encoder_id, [q.text for q in dev]]).encode())
+    path = work / f"query-vectors-{signature:08x}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as cached:
+            dev_vectors = cached["vectors"]
+    else:
+        started = time.perf_counter()
+        dev_vectors = np.stack([raw_query_vector(index, q.text) for q in dev]).astype(np.float32)
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, vectors=dev_vectors)
+        tmp.replace(path)
+        log.info("encoded %d dev queries for the query map in %.0fs", len(dev), time.perf_counter() - started)
+    vectors = np.concatenate([chunks.vectors[catalog], dev_vectors])
+    models = np.concatenate([chunk_models[catalog], np.array([q.target for q in dev], dtype=np.int64)])
+    own = np.concatenate([catalog, np.full(len(dev), -1, dtype=np.int64)])
+    return vectors, models, own, chunks.vectors, chunk_models
+
+
+def query_maps(index, data: Path, work: Path, limit: int = 0, folds: int = FOLDS
+               ) -> tuple[dict[int, QueryMap], QueryMap]:
+    """({fold: map fitted without that fold's target models}, the map fitted on everything)."""
+    vectors, models, own, chunk_vectors, chunk_models = _map_pairs(index, data, work, limit)
+    fold = fold_of(models, folds)
+    out: dict[int, QueryMap] = {}
+    for f in list(range(folds)) + [-1]:
+        started = time.perf_counter()
+        keep = fold != f
+        fitted = fit_query_map(vectors[keep], models[keep], own[keep], chunk_vectors, chunk_models,
+                               index.text_encoder_id)
+        log.info("query map %s: %d pairs in %.0fs", f"fold {f}" if f >= 0 else "on everything", int(keep.sum()),
+                 time.perf_counter() - started)
+        out[f] = fitted
+    full = out.pop(-1)
+    return out, full
 
 
 def fold_of(target: np.ndarray, folds: int = FOLDS) -> np.ndarray:

@@ -8,8 +8,11 @@ import pytest
 
 from polaris_core.index import ZooIndex
 from polaris_core.retrieve import SearchOptions, search, search_pool
+from polaris_core.retrieve import query_map as query_map_module
 from polaris_core.retrieve import ranker as ranker_module
 from polaris_core.retrieve import train
+from polaris_core.retrieve.channels import raw_query_vector
+from polaris_core.retrieve.query_map import QueryMap
 from polaris_core.retrieve.ranker import FEATURES, MODEL_PATH, Ranker, features
 from tests.core.retrieval_fixtures import catalog_subset, embedding_cache
 
@@ -190,3 +193,18 @@ def _network_words(prompt: str) -> set[str]:
     from polaris_core.embed.lexical import tokenize
 
     return {w for name in ranker_module._NETWORK_NAME.findall(prompt) for w in tokenize(name)}
+
+
+def test_search_uses_the_shipped_map_and_off_keeps_the_raw_vector(index, monkeypatch):
+    weights = np.random.default_rng(3).normal(size=(index.text_dim, index.text_dim)).astype(np.float32)
+    mapping = QueryMap(weights, index.text_encoder_id)
+    monkeypatch.setattr(query_map_module, "shipped_query_map", lambda: mapping)
+    text = "a watercolor painting of a fox in a snowy forest"
+    raw = raw_query_vector(index, text)
+    mapped = search_pool(index, text, kind="lora")
+    unmapped = search_pool(index, text, kind="lora", options=SearchOptions(query_map="off"))
+    np.testing.assert_allclose(mapped.vector, mapping.apply(raw), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(unmapped.vector, raw, rtol=1e-6)
+    other = QueryMap(weights, "another-encoder")
+    monkeypatch.setattr(query_map_module, "shipped_query_map", lambda: other)
+    np.testing.assert_allclose(search_pool(index, text, kind="lora").vector, raw, rtol=1e-6)
