@@ -159,8 +159,21 @@ _RE_SUBJECT_BECOME = re.compile(
     r"get|have|wear|hold|carry)\s+(?P<y>.+)$"
 )
 _RE_NOT_CONTAIN = re.compile(
-    r"^(?:.+?)\s+(?:should|must|may|can|shall|will|does|do)(?:\s+not|n't)\s+(?:contain|have|show|include|feature|"
-    r"display|depict)\s+(?P<x>.+)$"
+    r"^(?:.+?)\s+(?:(?:should|must|may|can|shall|will|does|do)(?:\s+not|n't)\s+(?:contain|have|show|include|"
+    r"feature|display|depict)|(?:should|must|shall|will|to|ought to|needs? to|has to)\s+(?:contain|have|show|include|"
+    r"feature|display|depict)\s+no(?:\s+more)?)\s+(?P<x>.+)$"
+)
+# "the picture would look better without the van": what it is better without goes
+_RE_BETTER_WITHOUT = re.compile(
+    r"^(?P<x>.+?)\s+(?:(?:would|will|could|might|should|does|do)\s+)?(?:look|looks|be|is|are|seem|seems|feel|"
+    r"feels)\s+(?:so\s+|much\s+|a lot\s+|far\s+|way\s+)?(?:better|nicer|cleaner|best|good|great|fine|perfect)\s+"
+    r"without\s+(?P<y>.+)$"
+)
+# "pretend the kettle was never there": a wish that it never existed
+_RE_NEVER_THERE = re.compile(
+    r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only|pretend(?: that)?|imagine(?: that| if)?|suppose)\s+"
+    r"(?P<x>.+?)\s+(?:(?:was|were|had)\s+never\s+(?:been\s+)?(?:there|here|in the (?:picture|photo|image|shot))|"
+    r"never existed)\b"
 )
 # "the photo should be free of pigeons", "keep the table clear of crumbs": the things named after "free of" go
 _FREE_OF = r"(?:(?:completely|entirely|totally|fully|all)\s+)?(?:free|clear|devoid|rid|empty|clean)\s+of"

@@ -19,7 +19,7 @@ from polaris_core.parse.clause_patterns import (
     _RE_IFY, _RE_INSTEAD, _RE_INSTEAD_FIRST, _RE_LET_THERE, _RE_LOOK, _RE_MAKE, _RE_NEG_DESIRE, _RE_NO,
     _RE_NOT_CONTAIN, _RE_NOT_THERE, _RE_PHOTO_ADJUST, _RE_REFERENCE, _RE_REMOVE, _RE_REPLACE, _RE_SEE,
     _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_ADDED, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
-    _RE_FREE_OF, _RE_SHOULD_BE_FREE_OF, _RE_SWITCH_FOR, _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
+    _RE_BETTER_WITHOUT, _RE_FREE_OF, _RE_NEVER_THERE, _RE_SHOULD_BE_FREE_OF, _RE_SWITCH_FOR, _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
     _RE_OUTCOME, _RE_OUTCOME_STATE, _RE_WOULD_BE_NICE,
     _SWAP_CONNECTORS, _TRANSFORM_VERB,
 )
@@ -582,6 +582,12 @@ class _Reader:
         m = _RE_NOT_THERE.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             return Frame(T.REMOVE, target=m.group("x"), rule="should-not-be-there")
+        m = _RE_BETTER_WITHOUT.match(c)
+        if m:
+            frame = _free_of(m.group("x"), m.group("y"))
+            if frame is not None:
+                frame.rule = "better-without"
+                return frame
         m = _RE_SHOULD_BE_FREE_OF.match(c)
         if m:
             frame = _free_of(m.group("x"), m.group("y"))
@@ -601,6 +607,9 @@ class _Reader:
             frame = self._first(rest, (self._compound_replace, self._instead, self._subject_first, self._verb_first))
             if frame is not None:
                 return frame
+        m = _RE_NEVER_THERE.match(c)
+        if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
+            return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
         m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+(?P<x>.+?)\s+(?:wasn't|weren't|was not|"
                      r"were not|didn't exist|did not exist)\b", c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":

@@ -306,3 +306,21 @@ def test_show_something_behind_an_object(instruction, itype, subject, prompt):
     """The scene's own qualifier ("with dunes", "at dusk") no longer hides the "behind" that makes it a setting."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (itype, subject, prompt)
+
+
+# ----------------------------------------------------------------------------- removals said as negations or wishes
+@pytest.mark.parametrize("instruction, subject", [
+    ("the kitchen should contain no magnets", "magnets"),
+    ("the shelf must have no more books", "books"),
+    ("the photo would look much better without the parked van", "parked van"),
+    ("pretend the rusty swing was never there", "rusty swing"),
+    ("imagine the bus stop never existed", "bus stop"),
+    ("if only the crane had never been there", "crane"),
+])
+def test_removals_said_as_negations_or_wishes(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+def test_wishes_that_change_a_look_stay_local():
+    assert _rules("imagine the sky was purple").instruction_type == T.LOCAL_STYLE
