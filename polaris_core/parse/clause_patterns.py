@@ -54,9 +54,15 @@ _RE_TAKE_PLACE = re.compile(
     r"(?P<x2>.+)$"
 )
 # "the kettle is gone and a teapot is there now": one object out, another in its place
+# the second clause names what is there now, however it is ordered: "a teapot is there (now)", "there is a
+# teapot now", "in its place is a teapot", "now a teapot sits there"
+_IN_ITS_PLACE = r"(?:there|in (?:its|their) place|in (?:its|their) spot|instead|where (?:it|they) (?:was|were|stood))"
 _RE_GONE_AND_THERE = re.compile(
-    r"^(?P<x>.+?)\s+(?:is|are|has|have)\s+(?:gone|vanished|disappeared|no longer there)\s*,?\s+(?:and|but)\s+"
-    r"(?P<y>(?:a|an|some)\s.+?)\s+(?:is|are|sits|stands|appears)\s+(?:there|in its place|in their place)\b.*$"
+    r"^(?P<x>.+?)\s+(?:is|are|has|have)\s+(?:gone|vanished|disappeared|no longer there)\s*[,;]?\s*"
+    r"(?:(?:and|but)\s+)?(?:now\s*,?\s+)?"
+    r"(?:(?P<y>(?:a|an|some)\s.+?)\s+(?:is|are|sits|stands|appears|rests|lies)\s+(?:now\s+)?" + _IN_ITS_PLACE
+    + r"\b.*|(?:there\s+(?:is|are)|" + r"in (?:its|their) (?:place|spot),?(?:\s+there)?\s+(?:is|are|sits|stands))"
+    r"\s+(?P<y2>(?:a|an|some)\s.+?)(?:\s+(?:now|" + _IN_ITS_PLACE + r"))*)$"
 )
 _RE_INSTEAD = re.compile(
     r"^(?P<y>.+?)\s+(?:instead of|in place of|rather than|in lieu of)\s+(?P<x>.+)$|"
@@ -75,6 +81,11 @@ _LEAD_ADD = re.compile(
     r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop)\s+)+"
 )
 _RE_REPLACE = re.compile(rf"^(?P<verb>{_REPLACE_VERB})\b\s*(?P<in>in\s+)?(?P<rest>.*)$")
+# "switch the book (out) for a robot": "switch" replaces only with a for/with/in-favour-of object ("switch X to Y"
+# is the transform frame's, "switch the lamp off" the on/off frame's)
+_RE_SWITCH_FOR = re.compile(
+    r"^(?P<verb>switch)\s+(?P<in>)(?P<rest>.+?\s+(?:out\s+)?(?:for|with|in favou?r of)\s+.+)$"
+)
 # which word separates "X" from "Y", most telling first ("swap X parked by the curb for Y")
 _REPLACE_CONNECTORS = {
     "replace": ("with", "by", "using", "for", "into", "to"),
@@ -132,6 +143,11 @@ _RE_SUBJECT_REMOVE = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:(?:be|get|just)\s+)?(?:{_DISAPPEAR}|be\s+(?:removed|gone|deleted|"
     r"erased|eliminated|taken out|cut out|wiped out))\b(?P<rest>.*)$"
 )
+# "a kettle should be added on the sill", "a puppy is to be placed left of the chair": a new object, passive
+_RE_SUBJECT_ADDED = re.compile(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}|is to|are to|is|are)\s+(?:be\s+|get\s+|being\s+)?(?:added|placed|put|"
+    r"inserted|included|introduced|drawn|painted in|positioned|dropped in|brought in|slipped in)\b(?P<rest>.*)$"
+)
 _RE_SUBJECT_REPLACED = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:be\s+|get\s+|being\s+)?(?P<verb>replaced|swapped|substituted|exchanged|"
     r"switched|traded|changed|turned|transformed|converted|morphed|made)\s+(?:out\s+)?(?:with|by|for|to|into|"
@@ -143,9 +159,29 @@ _RE_SUBJECT_BECOME = re.compile(
     r"get|have|wear|hold|carry)\s+(?P<y>.+)$"
 )
 _RE_NOT_CONTAIN = re.compile(
-    r"^(?:.+?)\s+(?:should|must|may|can|shall|will|does|do)(?:\s+not|n't)\s+(?:contain|have|show|include|feature|"
-    r"display|depict)\s+(?P<x>.+)$"
+    r"^(?:.+?)\s+(?:(?:should|must|may|can|shall|will|does|do)(?:\s+not|n't)\s+(?:contain|have|show|include|"
+    r"feature|display|depict)|(?:should|must|shall|will|to|ought to|needs? to|has to)\s+(?:contain|have|show|include|"
+    r"feature|display|depict)\s+no(?:\s+more)?)\s+(?P<x>.+)$"
 )
+# "the picture would look better without the van": what it is better without goes
+_RE_BETTER_WITHOUT = re.compile(
+    r"^(?P<x>.+?)\s+(?:(?:would|will|could|might|should|does|do)\s+)?(?:look|looks|be|is|are|seem|seems|feel|"
+    r"feels)\s+(?:so\s+|much\s+|a lot\s+|far\s+|way\s+)?(?:better|nicer|cleaner|best|good|great|fine|perfect)\s+"
+    r"without\s+(?P<y>.+)$"
+)
+# "pretend the kettle was never there": a wish that it never existed
+_RE_NEVER_THERE = re.compile(
+    r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only|pretend(?: that)?|imagine(?: that| if)?|suppose)\s+"
+    r"(?P<x>.+?)\s+(?:(?:was|were|had)\s+never\s+(?:been\s+)?(?:there|here|in the (?:picture|photo|image|shot))|"
+    r"never existed)\b"
+)
+# "the photo should be free of pigeons", "keep the table clear of crumbs": the things named after "free of" go
+_FREE_OF = r"(?:(?:completely|entirely|totally|fully|all)\s+)?(?:free|clear|devoid|rid|empty|clean)\s+of"
+_RE_SHOULD_BE_FREE_OF = re.compile(
+    rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:be|is|are|stay|stays|remain|remains|become|becomes|end up|look|looks)\s+"
+    rf"{_FREE_OF}\s+(?P<y>.+)$"
+)
+_RE_FREE_OF = re.compile(rf"^(?P<x>.+?)\s+{_FREE_OF}\s+(?P<y>.+)$")
 _RE_NOT_THERE = re.compile(
     r"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|shall|may|can)(?:\s+not|n't|\s+no\s+longer)\s+(?:be\s+)?"
     r"(?:there|here|visible|present|seen|shown|in\b.*|exist)$"

@@ -17,6 +17,7 @@ _ATTR_OF = re.compile(
     r"^(?:(?:the|its|their|his|her|my|your|our|a|an)\s+)?(?:(?:main|overall|general|base|surface|exterior|"
     r"outside|art|artistic|visual|current|entire|whole|original)\s+)*"
     r"(?:colou?rs?|colou?ring|texture|textures|patterns?|material|finish|shade|tone|hue|appearance|look|"
+    r"surface|surfaces|exterior|outside|coating|sheen|gloss|"
     r"style|paint(?:work| job)?|season|weather|lighting|sheen|palette|time of day|shape|design|expression|"
     r"facial expression|pose|posture|size|age|length|height|mood|emotion)\s+of\s+(?P<owner>.+)$"
 )
@@ -175,7 +176,7 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
         elif _ends_phrase(t, words):
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
-            if not _modifier_gerund(t, nxt):
+            if not _modifier_gerund(t, nxt, words):
                 if len(words) > 1 and words[-1] in lx.GERUND_COMPOUND_NOUNS:
                     words.pop()  # "a person ice skating" -> "person"
                 break
@@ -223,8 +224,9 @@ def _read_position(tokens: list[str], i: int) -> int:
         seen_position = True
         j += 1
     if not seen_position or (j < n and tokens[j] not in lx.PREPOSITIONS and tokens[j] not in (",", ";", ":", "of")
-                             and tokens[j] not in lx.NP_STOPWORDS and tokens[j] not in lx.CLAUSE_VERBS):
-        return i  # "on the left bank": a noun phrase, not a position
+                             and tokens[j] not in lx.NP_STOPWORDS and tokens[j] not in lx.CLAUSE_VERBS
+                             and not _only_attributes(tokens[j:])):
+        return i  # "on the left bank": a noun phrase, not a position ("on the left red" ends in a result)
     if j + 1 < n and tokens[j] == "of":
         k = _skip_determiners(tokens, j + 1)
         if k > j + 1:
@@ -232,6 +234,12 @@ def _read_position(tokens: list[str], i: int) -> int:
             if end > k:
                 return end
     return j
+
+
+def _only_attributes(tokens: list[str]) -> bool:
+    """ "pastel pink", "dark-green": nothing but colour, material or texture words (a result, never a noun)."""
+    return bool(tokens) and all(w in lx.ATTRIBUTE_WORDS or all(part in lx.ATTRIBUTE_WORDS for part in w.split("-"))
+                                for w in tokens)
 
 
 def _phrase_end(tokens: list[str], k: int) -> int:
@@ -254,9 +262,16 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str]) -> tuple[str, i
         return " ".join(tokens[i:end]), end
     if t == "with" and i + 1 < n and tokens[i + 1] in ("the", "a", "an", "its", "his", "her", "their"):
         inner, end = _read_words(tokens, i + 2)
-        if inner and not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner):
+        if inner and (_names_a_part(inner[-1]) or
+                      not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner)):
             return " ".join(tokens[i:end]), end
     return "", i
+
+
+def _names_a_part(head: str) -> bool:
+    """ "stripes", "spots", "tiles": a plural head names visible parts of the object (the attribute lists hold
+    these nouns beside the adjectives "striped", "spotted"); "colours", "textures" name attributes."""
+    return head.endswith("s") and not head.endswith(("ss", "us", "ous")) and head not in lx.ATTRIBUTE_NOUNS
 
 
 def skip_leading_place(text: str) -> str:
@@ -299,11 +314,14 @@ def _ends_phrase(t: str, words: list[str]) -> bool:
         or t in ("i", "you", "we", "he", "she", "they", "->")
 
 
-def _modifier_gerund(t: str, nxt: str) -> bool:
-    """ "dining table", "fishing boat": an -ing word that modifies the noun after it."""
-    return t in lx.MODIFIER_ING and bool(nxt) and nxt not in lx.DETERMINERS and nxt not in lx.PREPOSITIONS \
-        and nxt not in (",", ";", "and") and not nxt.endswith("ing") and not nxt.endswith("ly") \
-        and nxt not in lx.NP_STOPWORDS
+def _modifier_gerund(t: str, nxt: str, words: list[str]) -> bool:
+    """ "dining table", "fishing boat": an -ing word that modifies the noun after it. A listed one does; so does
+    any -ing word that only adjectives precede ("the green watering can"): with no noun before it, it cannot be a
+    participle trailing a noun ("the dog sleeping on the sofa")."""
+    if not nxt or nxt in lx.DETERMINERS or nxt in lx.PREPOSITIONS or nxt in (",", ";", "and") \
+            or nxt.endswith("ing") or nxt.endswith("ly") or nxt in lx.NP_STOPWORDS:
+        return False
+    return t in lx.MODIFIER_ING or all(w in lx.ATTRIBUTE_WORDS or w in lx.DESCRIPTIVE for w in words)
 
 
 def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:

@@ -18,8 +18,8 @@ from polaris_core.parse.clause_patterns import (
     _RE_REMOVE_AND_CHOOSE,
     _RE_IFY, _RE_INSTEAD, _RE_INSTEAD_FIRST, _RE_LET_THERE, _RE_LOOK, _RE_MAKE, _RE_NEG_DESIRE, _RE_NO,
     _RE_NOT_CONTAIN, _RE_NOT_THERE, _RE_PHOTO_ADJUST, _RE_REFERENCE, _RE_REMOVE, _RE_REPLACE, _RE_SEE,
-    _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
-    _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
+    _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_ADDED, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
+    _RE_BETTER_WITHOUT, _RE_FREE_OF, _RE_NEVER_THERE, _RE_SHOULD_BE_FREE_OF, _RE_SWITCH_FOR, _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
     _RE_OUTCOME, _RE_OUTCOME_STATE, _RE_WOULD_BE_NICE,
     _SWAP_CONNECTORS, _TRANSFORM_VERB,
 )
@@ -50,6 +50,16 @@ def _placement(target: str, location: str) -> Frame | None:
     return None
 
 
+def _free_of(holder: str, things: str) -> Frame | None:
+    """ "the photo should be free of X", "keep the table clear of X": X is removed (from the holder, when it is a
+    part of the picture rather than the whole)."""
+    x, held = noun_phrase(holder), noun_phrase(things)
+    if not held.phrase or not (x.phrase or x.whole or x.pronoun):
+        return None
+    return Frame(T.REMOVE, target=things, location="" if x.whole else holder, location_from=not x.whole,
+                 rule="free-of")
+
+
 def _split_two_objects(text: str) -> tuple[str, str] | None:
     """ "the man a pair of sunglasses" -> ("the man", "a pair of sunglasses") for give/make."""
     tokens = text.split()
@@ -78,6 +88,12 @@ def _split_make(rest: str) -> tuple[str, str] | None:
         return tokens[0], " ".join(tokens[1:])
     while start < len(tokens) and tokens[start] in lx.DETERMINERS:
         start += 1
+    qualified = noun_phrase(rest)
+    if qualified.qualifier and qualified.rest and rest.endswith(qualified.rest) and \
+            all(is_attribute_word(w) for w in qualified.rest.replace("-", " ").split()):
+        # "the third mailbox from the right red", "the train at the front pastel pink": the result follows the
+        # qualifier that identifies the object
+        return rest[: len(rest) - len(qualified.rest)].strip(), qualified.rest
     for k in range(start + 1, len(tokens)):
         t = tokens[k]
         prev = tokens[k - 1]
@@ -189,8 +205,9 @@ class _Reader:
         if m:
             return Frame(T.REPLACE, target=m.group("x"), result=m.group("y"), rule="remove-then-add")
         m = _RE_GONE_AND_THERE.match(c)
-        if m and noun_phrase(m.group("x")).phrase and noun_phrase(m.group("y")).phrase:
-            return classify_change("replace", m.group("x"), m.group("y"), rule="x-gone-y-there")
+        y_text = m and (m.group("y") or m.group("y2"))
+        if m and y_text and noun_phrase(m.group("x")).phrase and noun_phrase(y_text).phrase:
+            return classify_change("replace", m.group("x"), y_text, rule="x-gone-y-there")
         m = _RE_TAKE_PLACE.match(c)
         if m:
             x_text, y_text = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
@@ -214,8 +231,9 @@ class _Reader:
         if re.match(rf"^(?:{_TRANSFORM_VERB}|{_COLOR_VERB})\b", y_core) or not y_core:
             return None  # "make the roses blue instead of red": an appearance change
         x = noun_phrase(x_text)
-        if not x.phrase or result_kind(x_text) in ("attribute", "season", "style"):
-            return None
+        x_kind = result_kind(x_text)
+        if not x.phrase or x_kind in ("attribute", "season") or (x_kind == "style" and not x.definite):
+            return None  # "blue instead of red"; but "the painting" is a thing in the picture, not a style
         y = noun_phrase(y_core)
         if not y.phrase or result_kind(y_core) in ("attribute", "style"):
             return None
@@ -305,16 +323,23 @@ class _Reader:
         return Frame(T.REMOVE, target=x_text, location=location, location_from=location_from, rule="remove")
 
     def _replace(self, c: str) -> Frame | None:
-        m = _RE_REPLACE.match(c)
+        m = _RE_REPLACE.match(c) or _RE_SWITCH_FOR.match(c)
         if not m:
             return None
         verb, rest = m.group("verb"), m.group("rest")
         x_text, y_text = rest, ""
-        for connector in _REPLACE_CONNECTORS.get(verb, _SWAP_CONNECTORS):
-            parts = re.split(rf"\s+(?:out\s+)?{connector}\s+", " " + rest, maxsplit=1)
-            if len(parts) == 2 and parts[0].strip() and parts[1].strip():
-                x_text, y_text = parts[0].strip(), parts[1].strip()
-                break
+        connectors = _REPLACE_CONNECTORS.get(verb, _SWAP_CONNECTORS)
+        old = noun_phrase(rest)
+        after = re.match(rf"^(?:out\s+)?(?:{'|'.join(connectors)})\s+(?P<y>.+)$", old.rest) if old.qualifier else None
+        if after and rest.endswith(old.rest):
+            # "replace the scarf with the orange spots with a tie": the qualifier identifies the old object
+            x_text, y_text = rest[: len(rest) - len(old.rest)].strip(), after.group("y")
+        else:
+            for connector in connectors:
+                parts = re.split(rf"\s+(?:out\s+)?{connector}\s+", " " + rest, maxsplit=1)
+                if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+                    x_text, y_text = parts[0].strip(), parts[1].strip()
+                    break
         x_text = re.sub(r"\s+out$", "", x_text)
         reverse = (verb == "substitute" and " for " in c and " with " not in c) or m.group("in")
         if reverse and y_text:
@@ -353,6 +378,11 @@ class _Reader:
         gone = re.match(rf"^(?P<x>.+?)\s+(?:{_DISAPPEAR}|be removed|go bye-bye)\b(?P<rest>.*)$", rest)
         if gone and verb in ("make", "let", "have", "get") and noun_phrase(gone.group("x")).phrase:
             return Frame(T.REMOVE, target=gone.group("x"), rule="make-disappear")
+        free = _RE_FREE_OF.match(rest)
+        if free and verb in ("make", "keep", "leave", "get", "have", "let", "set", "render"):
+            frame = _free_of(free.group("x"), free.group("y"))
+            if frame is not None:
+                return frame
         if verb in ("have", "get") and _RE_SUBJECT_REPLACED.match(rest):
             return self._subject_first(rest)
         if verb in ("make", "let", "have", "get"):
@@ -365,7 +395,8 @@ class _Reader:
                     break
             pose = re.match(r"^(?P<x>.+?)\s+(?:sit|sits|stand|stands|lie|lies|rest|rests|float|floats|be|stay|"
                             r"appear)\s+(?:in|on|at|inside|by|near|under|atop|among)\s+(?P<loc>.+)$", rest)
-            if pose and noun_phrase(pose.group("x")).phrase:
+            if pose and noun_phrase(pose.group("x")).phrase and not _indefinite(noun_phrase(pose.group("x"))):
+                # "make a statue appear in the sky" adds the statue; only an object already there is moved
                 frame = _placement(pose.group("x"), pose.group("loc"))
                 if frame is not None:
                     return frame
@@ -416,6 +447,8 @@ class _Reader:
 
     def _transform(self, c: str) -> Frame | None:
         m = _RE_TRANSFORM_FROM.match(c)
+        if m and noun_phrase(f"{m.group('x')} from {m.group('z')}").qualifier.startswith("from "):
+            m = None  # "turn the second cup from the right into a hat": an ordinal's reference, not a source
         if m:
             return classify_change("change", m.group("x"), m.group("y"), m.group("z"), rule="change-from-to")
         m = _RE_TRANSFORM.match(c)
@@ -511,11 +544,13 @@ class _Reader:
             frame = _placement(rest, loc)
             if frame is not None or not loc:
                 return frame
-        if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and \
-                re.match(r"^behind\s", np_.rest) and result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and \
-                not _has_style(np_.phrase, strict=True):
-            # "show a lavender field behind the kettle": a new setting for the object, not an added thing
-            return Frame(T.LOCAL_STYLE, target=rest, result=rest[: len(rest) - len(np_.rest)].strip(),
+        behind = re.match(r"^(?P<own>(?:(?:with|at|in|of|under|full of)\s+\S.*?\s+)?)behind\s", np_.rest)
+        if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and behind and \
+                result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and not _has_style(np_.phrase, strict=True):
+            # "show a lavender field (with bees) behind the kettle": a new setting for the object, not an added
+            # thing; the scene's own qualifier ("a desert with dunes", "a beach at sunset") stays in the result
+            scene = rest[: len(rest) - len(np_.rest)].strip()
+            return Frame(T.LOCAL_STYLE, target=rest, result=f"{scene} {behind.group('own')}".strip(),
                          subject="background", rule="scene-behind")
         if np_.head in lx.EFFECT_NOUNS or np_.attribute:
             target = loc if loc else ""
@@ -547,6 +582,17 @@ class _Reader:
         m = _RE_NOT_THERE.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             return Frame(T.REMOVE, target=m.group("x"), rule="should-not-be-there")
+        m = _RE_BETTER_WITHOUT.match(c)
+        if m:
+            frame = _free_of(m.group("x"), m.group("y"))
+            if frame is not None:
+                frame.rule = "better-without"
+                return frame
+        m = _RE_SHOULD_BE_FREE_OF.match(c)
+        if m:
+            frame = _free_of(m.group("x"), m.group("y"))
+            if frame is not None:
+                return frame
         m = re.match(r"^(?:can|could|would|will|may|might|shall|should)\s+(?P<x>.+?)\s+(?P<rest>(?:be|become|look|"
                      r"get|turn|appear|have|wear|hold)\b.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") not in ("you", "we", "i", "u"):
@@ -557,9 +603,13 @@ class _Reader:
             state = _RE_OUTCOME_STATE.match(rest)
             if state and noun_phrase(state.group("x")).phrase:
                 return self._subject_first(f"{state.group('x')} should be {state.group('y')}")
-            frame = self._first(rest, (self._subject_first, self._verb_first))
+            # "in the final image, a kite stands where the lamp was": any frame a bare clause could have
+            frame = self._first(rest, (self._compound_replace, self._instead, self._subject_first, self._verb_first))
             if frame is not None:
                 return frame
+        m = _RE_NEVER_THERE.match(c)
+        if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
+            return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
         m = re.match(r"^(?:(?:i|we)(?: really| just)? wish(?: that)?|if only)\s+(?P<x>.+?)\s+(?:wasn't|weren't|was not|"
                      r"were not|didn't exist|did not exist)\b", c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
@@ -590,6 +640,9 @@ class _Reader:
         m = _RE_NO.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             return Frame(T.REMOVE, target=m.group("x"), rule="no-x", confidence=0.8)
+        m = _RE_SUBJECT_ADDED.match(c)
+        if m and _indefinite(noun_phrase(m.group("x"))) and noun_phrase(m.group("x")).phrase:
+            return Frame(T.ADD, target=m.group("x"), result=m.group("x"), rule="x-should-be-added")
         m = _RE_SUBJECT_REMOVE.match(c)
         if m and noun_phrase(m.group("x")).phrase and not _RE_EDIT_CUE.match(c):
             return Frame(T.REMOVE, target=m.group("x"), location=m.group("rest"), rule="x-should-go")

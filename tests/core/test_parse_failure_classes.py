@@ -172,3 +172,155 @@ def test_the_object_name_stops_before_the_verb(instruction, itype, subject):
     intent = _rules(instruction)
     assert intent.subject == subject, intent.notes
     assert itype is None or intent.instruction_type == itype, intent.notes
+
+
+# ----------------------------------------------------------------------------- qualifiers naming visible parts
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("erase the towel with the blue stripes", T.REMOVE, "towel with the blue stripes"),
+    ("delete the teacup with the gold dots", T.REMOVE, "teacup with the gold dots"),
+    ("replace the scarf with the orange spots with a tie", T.REPLACE, "scarf with the orange spots"),
+    ("remove the wall with the white tiles", T.REMOVE, "wall with the white tiles"),
+])
+def test_a_with_phrase_naming_parts_identifies_the_object(instruction, itype, subject):
+    """ "stripes", "dots", "tiles" sit in the attribute lists beside "striped", "dotted", "tiled", but a plural
+    head names parts one can see, so the with-phrase picks out which object (it was cut off before)."""
+    for intent in (_rules(instruction), parse(instruction)):
+        assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_with_phrase_naming_attributes_stays_out():
+    """A plural attribute noun ("colours") is not a part: the qualifier test is unchanged for it."""
+    assert _rules("remove the chair with the bright colours").subject == "chair"
+
+
+# ----------------------------------------------------------------------------- "switch X (out) for Y"
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("switch the kettle out for a lantern", "kettle", "lantern"),
+    ("switch the wicker chair for a beanbag", "wicker chair", "beanbag"),
+    ("just switch this vase out with a cactus", "vase", "cactus"),
+])
+def test_switch_for_replaces_the_first_object(instruction, subject, prompt):
+    """The rules read "switch" as a replacement when a for/with object follows (before: an unread local change
+    at 0.3 whose subject the tagger could take from the new object)."""
+    for intent in (_rules(instruction), parse(instruction)):
+        assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, subject, prompt)
+
+
+def test_switch_on_off_and_switch_to_keep_their_readings():
+    assert _rules("switch the porch light off").instruction_type == T.LOCAL_STYLE
+    assert _rules("switch the sky to a sunset").instruction_type == T.LOCAL_STYLE
+
+
+# ----------------------------------------------------------------------------- "free of X"
+@pytest.mark.parametrize("instruction, subject", [
+    ("the picture should be free of seagulls", "seagulls"),
+    ("the final shot must be completely free of cables", "cables"),
+    ("make the image free of road signs", "road signs"),
+    ("keep the desk clear of papers", "papers"),
+    ("the lawn should be free of leaves", "leaves"),
+])
+def test_free_of_removes_what_follows(instruction, subject):
+    """What follows "free of" / "clear of" goes; before, the whole image was the subject of a global change."""
+    for intent in (_rules(instruction), parse(instruction)):
+        assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+# ----------------------------------------------------------------------------- -ing compounds after adjectives
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("delete the wooden chopping board", T.REMOVE, "wooden chopping board"),
+    ("if only the grey cooling tower were a lighthouse", T.REPLACE, "grey cooling tower"),
+    ("replace the old scrubbing brush with a sponge", T.REPLACE, "old scrubbing brush"),
+])
+def test_an_ing_word_after_adjectives_modifies_the_noun(instruction, itype, subject):
+    """With only adjectives before it, an -ing word cannot trail a noun as a participle: it is part of a compound
+    ("chopping board"), listed or not."""
+    assert (_rules(instruction).instruction_type, _rules(instruction).subject) == (itype, subject)
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("remove the dog sleeping on the sofa", "dog"),
+    ("erase the old man walking his dog", "old man"),
+    ("delete the grey cat licking its paw", "grey cat"),
+])
+def test_a_participle_after_a_noun_still_ends_the_phrase(instruction, subject):
+    assert _rules(instruction).subject == subject
+
+
+# ----------------------------------------------------------------------------- qualifiers before a result
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("paint the fourth white bollard from the left orange", T.LOCAL_STYLE, "fourth white bollard from the left"),
+    ("make the canoe at the back bright yellow", T.LOCAL_STYLE, "canoe at the back"),
+    ("turn the second teapot from the right into a cactus", T.REPLACE, "second teapot from the right"),
+    ("change the colour of the third stool from the left to teal", T.LOCAL_STYLE, "third stool from the left"),
+    ("make the surface of the wooden crate glossy", T.LOCAL_STYLE, "wooden crate"),
+])
+def test_a_qualifier_stays_with_the_subject_before_a_result(instruction, itype, subject):
+    """An ordinal's "from the left" is its reference, not a "change X from Z to Y" source; a position followed
+    only by colour words ends there (the colours are the result); "the surface of X" names X like "the colour
+    of X" does."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_position_before_a_noun_is_still_part_of_it():
+    assert _rules("remove the cup on the left shelf").subject == "cup"
+
+
+# ----------------------------------------------------------------------------- one object gone, another there
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("the clay jug is gone, and now a lantern is there", "clay jug", "lantern"),
+    ("the rusty bucket has vanished and there is a watering can now", "rusty bucket", "watering can"),
+    ("the old radio is gone and in its place is a record player", "old radio", "record player"),
+])
+def test_gone_and_something_there_is_a_replacement(instruction, subject, prompt):
+    """However the second clause is ordered, it names the new object (before: read as a removal)."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, subject, prompt)
+
+
+# ----------------------------------------------------------------------------- passive additions, outcomes
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("a wicker basket should be added beside the door", T.ADD, "wicker basket"),
+    ("a heron is to be placed on the left of the pond", T.ADD, "heron"),
+    ("make a paper lantern appear in the night sky", T.ADD, "paper lantern"),
+    ("in the edited photo a bicycle stands where the old painting was", T.REPLACE, "old painting"),
+])
+def test_new_objects_described_rather_than_ordered(instruction, itype, subject):
+    """A new object (indefinite) that "should be added" or "appears" somewhere is added, never a replacement by
+    its place or a move to a new setting; an outcome ("in the edited photo ...") is read like the bare clause,
+    and "the old painting" there is an object in the picture, not an art style."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+# ----------------------------------------------------------------------------- "show X behind Y"
+@pytest.mark.parametrize("instruction, itype, subject, prompt", [
+    # a scene behind an object is its new setting (the project's convention: a background change)...
+    ("show a desert with dunes behind the lamp", T.LOCAL_STYLE, "background", "desert with dunes"),
+    ("show a pebble beach at dusk behind the bicycle", T.LOCAL_STYLE, "background", "pebble beach at dusk"),
+    # ...a thing behind an object is added
+    ("show a fox with a red tail behind the fence", T.ADD, "fox", "fox with a red tail behind the fence"),
+    ("show a tall cactus behind the armchair", T.ADD, "tall cactus", "tall cactus behind the armchair"),
+])
+def test_show_something_behind_an_object(instruction, itype, subject, prompt):
+    """The scene's own qualifier ("with dunes", "at dusk") no longer hides the "behind" that makes it a setting."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (itype, subject, prompt)
+
+
+# ----------------------------------------------------------------------------- removals said as negations or wishes
+@pytest.mark.parametrize("instruction, subject", [
+    ("the kitchen should contain no magnets", "magnets"),
+    ("the shelf must have no more books", "books"),
+    ("the photo would look much better without the parked van", "parked van"),
+    ("pretend the rusty swing was never there", "rusty swing"),
+    ("imagine the bus stop never existed", "bus stop"),
+    ("if only the crane had never been there", "crane"),
+])
+def test_removals_said_as_negations_or_wishes(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+def test_wishes_that_change_a_look_stay_local():
+    assert _rules("imagine the sky was purple").instruction_type == T.LOCAL_STYLE

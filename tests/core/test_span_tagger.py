@@ -175,10 +175,7 @@ def _parse(instruction: str):
     # passive voice, wishes, outcome descriptions
     ("the striped deckchair should be removed", T.REMOVE, "striped deckchair"),
     ("I wish the green kettle were a pumpkin", T.REPLACE, "green kettle"),
-    pytest.param("I wish the green watering can were a pumpkin", T.REPLACE, "green watering can",
-                 marks=pytest.mark.xfail(strict=True, reason="known gap: the rules stop at 'watering' (an -ing word "
-                                         "not listed as a noun modifier), their rule is exact on the training set, "
-                                         "and the tagger follows the rules' hint")),
+    ("I wish the green watering can were a pumpkin", T.REPLACE, "green watering can"),
     ("in the final image the birdhouse is gone", T.REMOVE, "birdhouse"),
 ])
 def test_failure_classes_read_the_right_subject(instruction, itype, subject):
