@@ -299,8 +299,8 @@ class VectorStore:
         return part.storage if part else ""
 
     def partition_of(self, label: int) -> Optional[str]:
-        probe = np.array([int(label)], dtype=np.int64)
-        return next((key for key, part in self._parts.items() if part.find(probe)[0] >= 0), None)
+        number = int(self._partitions_holding(np.array([int(label)], dtype=np.int64))[0])
+        return list(self._parts)[number] if number >= 0 else None
 
     def _partitions_holding(self, labels: np.ndarray) -> np.ndarray:
         """For each label, the number of the partition (in `self._parts` order) holding it, -1 if none."""

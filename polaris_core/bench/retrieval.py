@@ -286,14 +286,12 @@ def dense_map_report(index, data: Path, work: Path, maps: dict, limit: int = 0) 
 
     from polaris_core.retrieve import SearchOptions, search_pool
     from polaris_core.retrieve import train
-    from polaris_core.retrieve.channels import raw_query_vector
 
     options = SearchOptions(channels=("dense",), ranker="off")
     queries = train.dev_queries(data, limit)
     folds = train.fold_of(np.array([q.target for q in queries]))
     ranks: dict[str, list[list[int]]] = {"raw": [], "mapped": []}
-    for q, fold in zip(queries, folds.tolist()):
-        raw = raw_query_vector(index, q.text)
+    for q, fold, raw in zip(queries, folds.tolist(), train.dev_query_vectors(index, queries, work)):
         for side, vector in (("raw", raw), ("mapped", maps[fold].apply(raw))):
             found = search_pool(index, q.text, kind=q.kind, options=options, vector=vector)
             order = np.argsort(-found.fused, kind="stable")[:10] if found is not None else []

@@ -239,6 +239,24 @@ def feature_table(index, data: Path, work: Path, limit: int = 0, with_catalog: b
     return table
 
 
+def dev_query_vectors(index, dev: list[Query], work: Path) -> np.ndarray:
+    """The encoder's raw vectors of the dev queries, one query at a time as search encodes them,
+    cached under `work` (the query map's training and its benchmark read the same ones)."""
+    signature = zlib.crc32(json.dumps([index.text_encoder_id, [q.text for q in dev]]).encode())
+    path = work / f"query-vectors-{signature:08x}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["vectors"]
+    started = time.perf_counter()
+    vectors = np.stack([raw_query_vector(index, q.text) for q in dev]).astype(np.float32)
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, vectors=vectors)
+    tmp.replace(path)
+    log.info("encoded %d dev queries in %.0fs", len(dev), time.perf_counter() - started)
+    return vectors
+
+
 def _map_pairs(index, data: Path, work: Path, limit: int = 0):
     """Training pairs of the query map: (raw query vectors, target model, own chunk index or -1,
     chunk vectors, chunk models). Catalog pairs are embedded example prompts whose model has
@@ -250,19 +268,7 @@ def _map_pairs(index, data: Path, work: Path, limit: int = 0):
     _, inverse, counts = np.unique(chunk_models, return_inverse=True, return_counts=True)
     catalog = np.flatnonzero((chunks.kinds == "prompt") & (counts[inverse] >= 2))
     dev = dev_queries(data, limit)
-    signature = zlib.crc32(json.dumps([index.text_encoder_id, [q.text for q in dev]]).encode())
-    path = work / f"query-vectors-{signature:08x}.npz"
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as cached:
-            dev_vectors = cached["vectors"]
-    else:
-        started = time.perf_counter()
-        dev_vectors = np.stack([raw_query_vector(index, q.text) for q in dev]).astype(np.float32)
-        work.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, vectors=dev_vectors)
-        tmp.replace(path)
-        log.info("encoded %d dev queries for the query map in %.0fs", len(dev), time.perf_counter() - started)
+    dev_vectors = dev_query_vectors(index, dev, work)
     vectors = np.concatenate([chunks.vectors[catalog], dev_vectors])
     models = np.concatenate([chunk_models[catalog], np.array([q.target for q in dev], dtype=np.int64)])
     own = np.concatenate([catalog, np.full(len(dev), -1, dtype=np.int64)])
