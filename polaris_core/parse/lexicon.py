@@ -23,7 +23,7 @@ REPLACE_VERBS = "replace|substitute|swap out|swap|switch out|exchange|trade|inte
 TRANSFORM_VERBS = (
     "turn|transform|convert|change|morph|switch|alter|modify|transmute|mutate|evolve|reimagine|re-imagine|"
     "redraw|re-draw|render|restyle|re-style|stylize|stylise|repaint|re-paint|recreate|redo|remake|rework|"
-    "shift|reinterpret|remodel|redesign|edit|adjust|update|transfer|translate|make over"
+    "shift|reinterpret|remodel|redesign|edit|adjust|update|transfer|translate|make over|upgrade|downgrade"
 )
 COLOR_VERBS = (
     "recolor|recolour|re-color|re-colour|color|colour|dye|paint|tint|stain|spray-paint|spray paint|spray|bleach|"
@@ -258,6 +258,16 @@ ENV_NOUNS = _words(
     "glacier volcano cave plain plains orchard vineyard farm farmland courtyard plaza square alley "
     "trail trails riverbank riverside lakeside seaside seashore hilltop mountaintop cliffside sidewalk highway "
     "boardwalk "
+    # places one can stand in: buildings, rooms, venues, terrain ("a train station", "a quiet library", "the
+    # surface of the moon"), so an object put, moved or set there gets a new setting rather than a new object
+    "station library arcade grove range ranges rooftop rooftops moon planet mars market bazaar mall stadium "
+    "arena airport classroom bedroom kitchen office cafe café restaurant museum gallery church cathedral temple "
+    "shrine palace ballroom hallway corridor lobby attic basement cellar warehouse factory studio theater theatre "
+    "subway metro platform pier dock docks port marina harbourfront waterfront promenade oasis lagoon reef "
+    "underwater seabed seafloor rainforest cavern crater ruins castle-grounds battlefield campsite campground "
+    "playground schoolyard rooftop-terrace terrace balcony greenhouse barnyard pasture ranch cornfield wheatfield "
+    "tundra steppe badlands wasteland junkyard graveyard cemetery neighborhood neighbourhood downtown suburb "
+    "skyscrapers metropolis megacity slum alleyway laneway backstreet parking-lot library bookstore supermarket "
     "wallpaper carpet backyard patio setting weather atmosphere"
 )
 # nouns that make an added thing a background change ("add a sunset in the background")
