@@ -198,6 +198,7 @@ def _main_clause(text: str) -> tuple[str, str]:
         if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
             clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
             continue
+        sentence = _strip_framing(sentence) or sentence  # "hey, get the kite out": "hey" is no clause of its own
         parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let|get|take|"
                                            r"delete|erase|lose|ditch|drop)\b)",

@@ -189,7 +189,7 @@ MATERIALS = _words(
     "jade pearl obsidian bamboo wicker rattan straw cork tile tiles tiled terracotta plush gummy slime "
     "gemstone gemstones sandstone slate limestone oak pine mahogany walnut ebony cedar teak birch "
     "corduroy tweed cashmere nylon polyester vinyl latex canvas burlap sequin sequined beaded feathered "
-    "glitter gilded chrome carbon fiberglass resin wax waxy stainless"
+    "glitter gilded chrome carbon fiberglass resin wax waxy stainless moss"
 )
 TEXTURES = _words(
     "smooth smoother rough rougher glossy glossier shiny shinier matte matt polished brushed textured "
@@ -260,13 +260,13 @@ ENV_NOUNS = _words(
     "boardwalk "
     # places one can stand in: buildings, rooms, venues, terrain ("a train station", "a quiet library", "the
     # surface of the moon"), so an object put, moved or set there gets a new setting rather than a new object
-    "station library arcade grove range ranges rooftop rooftops moon planet mars market bazaar mall stadium "
+    "station library arcade grove range ranges rooftop rooftops market bazaar mall stadium "
     "arena airport classroom bedroom kitchen office cafe café restaurant museum gallery church cathedral temple "
     "shrine palace ballroom hallway corridor lobby attic basement cellar warehouse factory studio theater theatre "
     "subway metro platform pier dock docks port marina harbourfront waterfront promenade oasis lagoon reef "
     "underwater seabed seafloor rainforest cavern crater ruins castle-grounds battlefield campsite campground "
     "playground schoolyard rooftop-terrace terrace balcony greenhouse barnyard pasture ranch cornfield wheatfield "
-    "tundra steppe badlands wasteland junkyard graveyard cemetery neighborhood neighbourhood downtown suburb "
+    "tundra steppe badlands junkyard graveyard cemetery neighborhood neighbourhood downtown suburb "
     "skyscrapers metropolis megacity slum alleyway laneway backstreet parking-lot library bookstore supermarket "
     "wallpaper carpet backyard patio setting weather atmosphere"
 )

@@ -43,6 +43,7 @@ def _placement(target: str, location: str) -> Frame | None:
     if not location:
         return None
     kind = result_kind(_clean_result(location)[0])
+    location = re.sub(r"^(?:against|in front of|before)\s+", "", location)
     place = noun_phrase(location)
     if kind == "attribute" and place.attribute and place.head in lx.ENV_NOUNS:
         kind = "env"  # "the surface of the moon", "the floor of a cave": a place, not an attribute
@@ -309,7 +310,7 @@ class _Reader:
         if not m:
             return None
         y_text = m.group("y")
-        if result_kind(y_text) == "nothing":
+        if result_kind(re.split(r"\s*,\s*|\s+and\s+", y_text)[0]) == "nothing":
             # "fill (in) the spot where the chair is with whatever is behind it": the occupant goes
             place = _RE_FILLED_PLACE.match(re.sub(r"^in\s+", "", m.group("x")))
             x_text = place.group("x") if place else re.sub(r"^in\s+", "", m.group("x"))
@@ -360,7 +361,8 @@ class _Reader:
         x_text, y_text = rest, ""
         connectors = _REPLACE_CONNECTORS.get(verb, _SWAP_CONNECTORS)
         old = noun_phrase(rest)
-        after = re.match(rf"^(?:out\s+)?(?:{'|'.join(connectors)})\s+(?P<y>.+)$", old.rest) if old.qualifier else None
+        after = re.match(rf"^(?:out\s+)?(?:{'|'.join(connectors)})\s+(?P<y>.+)$", old.rest) \
+            if old.qualifier and old.head not in _SETTING_NOUNS else None  # the one background needs no qualifier
         if after and rest.endswith(old.rest):
             # "replace the scarf with the orange spots with a tie": the qualifier identifies the old object
             x_text, y_text = rest[: len(rest) - len(old.rest)].strip(), after.group("y")
@@ -464,6 +466,10 @@ class _Reader:
                 return Frame(T.ADD, target=rest, result=rest, rule="have")
         if re.search(r"\s(?:into|in to)\s", rest):
             return None  # "make X into Y": the transform frame
+        backdrop = re.match(r"^(?P<x>.+?)\s+(?:against|in front of|before)\s+(?P<loc>.+)$", rest)
+        if backdrop and verb == "set" and noun_phrase(backdrop.group("x")).phrase:
+            # "set the lamp against a misty lake": a new setting (or, for an object, a new thing behind it)
+            return _placement(backdrop.group("x"), backdrop.group("loc"))
         split = _split_make(rest)
         if split is None:
             return None
@@ -663,6 +669,10 @@ class _Reader:
             frame = self._first(rest, (self._compound_replace, self._instead, self._subject_first, self._verb_first))
             if frame is not None:
                 return frame
+        m = re.match(r"^(?:the\s+)?(?:same|this|my|that)\s+(?:(?:picture|image|photo|shot|scene|one)\s+)?(?:but\s+)?"
+                     r"(?:minus|without|sans|except for|less)\s+(?P<x>.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase:
+            return Frame(T.REMOVE, target=m.group("x"), rule="same-minus-x")  # "the same picture minus the van"
         m = _RE_NEVER_THERE.match(c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
             return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
@@ -717,6 +727,7 @@ class _Reader:
                 return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
             y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
                             r"(?:in(?:to)?\s+|to\s+|as\s+)?", "", y_text)
+            y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
             kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
             return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
         m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
@@ -738,7 +749,7 @@ class _Reader:
         object already there: added), "the mug in red" (a new look: a local change). A with-phrase that only
         identifies the object ("the mug with the chipped handle") is definite and names no edit: not read."""
         x = noun_phrase(c)
-        if not x.phrase or not x.definite or x.attribute:
+        if not x.phrase or not x.definite or x.attribute or x.whole:
             return None
         m = re.match(r"^with\s+(?P<y>.+)$", x.qualifier + (" " + x.rest if x.rest else "") if x.qualifier else x.rest)
         if m:
