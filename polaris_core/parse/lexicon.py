@@ -146,12 +146,14 @@ COLLECTIVES = _words(
     "trace traces sign signs hint remnants remains evidence "
     "pack packs swarm swarms number lot lots bunch bunches handful row rows line lines cluster clusters "
     "collection few dozen dozens variety range series army troop troop fleet gang band bevy colony "
-    "litter pod team plenty array assortment selection"
+    "litter pod team plenty array assortment selection "
+    # a stack, pile or heap is its things: "a stack of books" is masked and named as the books
+    "stack stacks pile piles heap heaps"
 )
 PORTIONS = _words(
     "cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
-    "boxes bag bags basket baskets bouquet bouquets vase vases stack stacks pile piles loaf loaves bar bars "
-    "can cans pot pots mug mugs tray trays bucket buckets heap heaps sheet sheets roll rolls ball balls "
+    "boxes bag bags basket baskets bouquet bouquets vase vases loaf loaves bar bars "
+    "can cans pot pots mug mugs tray trays bucket buckets sheet sheets roll rolls ball balls "
     "scoop scoops spoonful statue statues picture pictures painting paintings photo photos poster posters "
     "portrait portraits model models sculpture sculptures drawing drawings figurine figurines cone cones "
     "carton cartons crate crates sack sacks pitcher jug jugs teapot kettle wreath wreaths string strings "

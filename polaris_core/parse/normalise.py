@@ -65,7 +65,7 @@ _EMOJI_NOISE = frozenset({"face"})  # "DOG FACE" -> "dog"
 
 # Leading politeness and framing, removed repeatedly ("Hey, could you please just ...").
 _FRAMING = re.compile(
-    r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|just|simply|please|pls|plz|kindly|quickly|carefully|"
+    r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|plus|just|simply|please|pls|plz|kindly|quickly|carefully|"
     r"gently|first|next|finally|lastly|alright|right|well|oh|um|hmm|go ahead and|"
     r"would you mind(?: to)?|would you be able to|are you able to|is it possible to|"
     r"(?:could|can|would|will|might) (?:you|u|we|i)(?: please| kindly| maybe| just)?|may i ask you to|"

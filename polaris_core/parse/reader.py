@@ -45,8 +45,9 @@ def _placement(target: str, location: str) -> Frame | None:
     kind = result_kind(_clean_result(location)[0])
     location = re.sub(r"^(?:against|in front of|before)\s+", "", location)
     place = noun_phrase(location)
-    if kind == "attribute" and place.attribute and place.head in lx.ENV_NOUNS:
-        kind = "env"  # "the surface of the moon", "the floor of a cave": a place, not an attribute
+    if kind == "attribute" and place.attribute and (place.head in lx.ENV_NOUNS or
+                                                    re.match(r"^(?:the\s+)?surface\s+of\s", location)):
+        kind = "env"  # "the floor of a cave", "the surface of the moon": somewhere to stand, not an attribute
     if kind in ("scene", "env", "season"):
         return Frame(T.LOCAL_STYLE, target=target, result=location, subject="background", rule="move-to-setting")
     where = noun_phrase(location)
@@ -791,6 +792,11 @@ class _Reader:
         m_to = re.match(r"^(?P<x>.+?)\s+to\s+(?:be|become|look|look like|turn|turn into|appear|resemble|have|"
                         r"wear|hold|get)\s+(?P<y>.+)$", rest)
         if m_to:
+            owner = noun_phrase(m_to.group("x"))
+            look = re.match(r"^(?:look|looks)\s+(?:like\s+)?(?P<y>.+)$", rest[len(m_to.group("x")) + 4:])
+            if look and (owner.whole or owner.pronoun in ("it", "this", "that", "everything")):
+                # "I want this to look like a rainy evening": the whole picture's look
+                return classify_change("look", "the image", look.group("y"), rule="want-it-to-look")
             return self._subject_first(f"{m_to.group('x')} should {rest[len(m_to.group('x')) + 4:]}")
         m_in = re.match(r"^(?P<x>.+?)\s+(?:in|as|with)\s+(?P<y>.+)$", rest)
         np_ = noun_phrase(rest)
