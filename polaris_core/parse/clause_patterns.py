@@ -45,7 +45,7 @@ _RE_COMPOUND_REPLACE = re.compile(
 # "ditch the lamp and go with a candle": removal then a choice of the new object
 _RE_REMOVE_AND_CHOOSE = re.compile(
     rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:go with|go for|opt for|use|"
-    r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
+    r"(?:give|get|bring|show|find) (?:me|us)|get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
 )
 _RE_TAKE_PLACE = re.compile(
     r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:(?:take|takes|taking|occupy|occupies|fill|fills)\s+"

@@ -17,7 +17,8 @@ REMOVE_VERBS = (
     "clear away|clear out|clear off|clear|wipe out|wipe away|wipe off|wipe|cut out|cut away|edit out|"
     "rub out|scrub out|scrub away|scrub|strip out|strip away|strip off|lose|ditch|drop|discard|banish|"
     "extract|pull out|crop out|clean up|clean away|clean off|omit|exclude|purge|zap|get out|"
-    "airbrush out|photoshop out|paint out|blot out|remove away|leave out|take down|knock down|tear down"
+    "airbrush out|photoshop out|paint out|blot out|remove away|leave out|take down|knock down|tear down|"
+    "bin|trash|scrap|nix|chuck out|chuck|toss out|toss|junk|axe"
 )
 REPLACE_VERBS = "replace|substitute|swap out|swap|switch out|exchange|trade|interchange"
 TRANSFORM_VERBS = (

@@ -128,6 +128,16 @@ _RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backd
                            r"(?:\s*[:,-]\s*|\s+(?:of|with|showing)\s+)(?P<result>\S.*)$")
 
 
+def _expression_verb(text: str) -> bool:
+    """ "smiling", "frowning", "waving": the -ing form of an expression or pose verb ("frown" + "ing", "smil" + "e",
+    "grinn" less its doubled consonant)."""
+    if not re.fullmatch(r"[a-z]+ing", text):
+        return False
+    stem = text[:-3]
+    return any(form in lx.EXPRESSION_VERBS for form in (stem, stem + "e", stem[:-1] if len(stem) > 2 and
+                                                         stem[-1] == stem[-2] else stem))
+
+
 def _first_frame(clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
     """The first frame any of `steps` reads in `clause` (steps are tried in order of specificity)."""
     for step in steps:
@@ -728,6 +738,9 @@ class _Reader:
                 return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
             y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
                             r"(?:in(?:to)?\s+|to\s+|as\s+)?", "", y_text)
+            if verb == "be" and _expression_verb(y_text):
+                # "the old man should be frowning": a new expression or pose of the same object
+                return Frame(T.LOCAL_STYLE, target=m.group("x"), result=y_text, rule="x-should-be-expression")
             y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
             kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
             return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
@@ -791,6 +804,10 @@ class _Reader:
             return classify_change("replace", m_rep.group("x"), m_rep.group("y"), rule="want-replaced")
         m_to = re.match(r"^(?P<x>.+?)\s+to\s+(?:be|become|look|look like|turn|turn into|appear|resemble|have|"
                         r"wear|hold|get)\s+(?P<y>.+)$", rest)
+        m_do = re.match(r"^(?P<x>.+?)\s+to\s+(?P<v>[a-z]+)$", rest)
+        if m_do and m_do.group("v") in lx.EXPRESSION_VERBS and noun_phrase(m_do.group("x")).phrase:
+            # "I want the girl to laugh": her expression changes, as "make the girl laugh"
+            return Frame(T.LOCAL_STYLE, target=m_do.group("x"), result=m_do.group("v"), rule="want-x-to-smile")
         if m_to:
             owner = noun_phrase(m_to.group("x"))
             look = re.match(r"^(?:look|looks)\s+(?:like\s+)?(?P<y>.+)$", rest[len(m_to.group("x")) + 4:])

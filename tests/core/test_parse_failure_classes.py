@@ -459,3 +459,22 @@ def test_whole_picture_wishes_leading_plus_and_heaps(instruction, itype, subject
     "plus" is framing like "also"; a stack, pile or heap is named by what it holds, as the project set labels it."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("the old sailor should be frowning", "old sailor"),
+    ("the puppy should be yawning", "puppy"),
+    ("I want the baker to wink", "baker"),
+    ("bin the cracked jug", "cracked jug"),
+])
+def test_expressions_and_plain_removal_verbs(instruction, subject):
+    """ "should be frowning" is a new expression of the same object (before: a replacement by "frowning"); "I
+    want X to wink" likewise; "bin" takes an object out like "ditch"."""
+    intent = _rules(instruction)
+    expected = T.REMOVE if instruction.startswith("bin") else T.LOCAL_STYLE
+    assert (intent.instruction_type, intent.subject) == (expected, subject), intent.notes
+
+
+def test_removal_then_a_request_for_a_new_object_is_a_replacement():
+    intent = _rules("bin the dusty radio and give me a gramophone")
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, "dusty radio", "gramophone")
