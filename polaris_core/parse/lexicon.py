@@ -18,7 +18,7 @@ REMOVE_VERBS = (
     "rub out|scrub out|scrub away|scrub|strip out|strip away|strip off|lose|ditch|drop|discard|banish|"
     "extract|pull out|crop out|clean up|clean away|clean off|omit|exclude|purge|zap|get out|"
     "airbrush out|photoshop out|paint out|blot out|remove away|leave out|take down|knock down|tear down|"
-    "bin|trash|scrap|nix|chuck out|chuck|toss out|toss|junk|axe"
+    "nix|chuck out|toss out|toss"
 )
 REPLACE_VERBS = "replace|substitute|swap out|swap|switch out|exchange|trade|interchange"
 TRANSFORM_VERBS = (
@@ -261,8 +261,17 @@ ENV_NOUNS = _words(
     "glacier volcano cave plain plains orchard vineyard farm farmland courtyard plaza square alley "
     "trail trails riverbank riverside lakeside seaside seashore hilltop mountaintop cliffside sidewalk highway "
     "boardwalk "
-    # places one can stand in: buildings, rooms, venues, terrain ("a train station", "a quiet library", "the
-    # surface of the moon"), so an object put, moved or set there gets a new setting rather than a new object
+    "wallpaper carpet backyard patio setting weather atmosphere"
+)
+# nouns that make an added thing a background change ("add a sunset in the background")
+ADDED_SCENE_NOUNS = _words(
+    "background backdrop setting scenery landscape cityscape environment surroundings sunset sunrise "
+    "garden snow rain fog mist haze weather atmosphere skyline"
+)
+# Places an object can be put, moved or set in ("a train station", "a quiet library", "a bamboo grove"): only as
+# the destination of a move (or scenery shown behind an object) are they a new setting; named as the object of an
+# edit ("replace the cathedral with ...") they stay objects, so they are not ENV_NOUNS.
+PLACE_NOUNS = _words(
     "station library arcade grove range ranges rooftop rooftops market bazaar mall stadium "
     "arena airport classroom bedroom kitchen office cafe café restaurant museum gallery church cathedral temple "
     "shrine palace ballroom hallway corridor lobby attic basement cellar warehouse factory studio theater theatre "
@@ -270,13 +279,7 @@ ENV_NOUNS = _words(
     "underwater seabed seafloor rainforest cavern crater ruins castle-grounds battlefield campsite campground "
     "playground schoolyard rooftop-terrace terrace balcony greenhouse barnyard pasture ranch cornfield wheatfield "
     "tundra steppe badlands junkyard graveyard cemetery neighborhood neighbourhood downtown suburb "
-    "skyscrapers metropolis megacity slum alleyway laneway backstreet parking-lot library bookstore supermarket "
-    "wallpaper carpet backyard patio setting weather atmosphere"
-)
-# nouns that make an added thing a background change ("add a sunset in the background")
-ADDED_SCENE_NOUNS = _words(
-    "background backdrop setting scenery landscape cityscape environment surroundings sunset sunrise "
-    "garden snow rain fog mist haze weather atmosphere skyline"
+    "skyscrapers metropolis megacity slum alleyway laneway backstreet parking-lot library bookstore supermarket"
 )
 SCENE_HEADS = _words(
     "setting settings background backdrop scenery environment surroundings landscape cityscape seascape "

@@ -45,9 +45,11 @@ def _placement(target: str, location: str) -> Frame | None:
     kind = result_kind(_clean_result(location)[0])
     location = re.sub(r"^(?:against|in front of|before)\s+", "", location)
     place = noun_phrase(location)
-    if kind == "attribute" and place.attribute and (place.head in lx.ENV_NOUNS or
+    if kind == "attribute" and place.attribute and (place.head in lx.ENV_NOUNS or place.head in lx.PLACE_NOUNS or
                                                     re.match(r"^(?:the\s+)?surface\s+of\s", location)):
         kind = "env"  # "the floor of a cave", "the surface of the moon": somewhere to stand, not an attribute
+    elif kind == "object" and place.head in lx.PLACE_NOUNS:
+        kind = "env"  # "move the bench to a train station": a place as the destination of a move
     if kind in ("scene", "env", "season"):
         return Frame(T.LOCAL_STYLE, target=target, result=location, subject="background", rule="move-to-setting")
     where = noun_phrase(location)
@@ -606,7 +608,8 @@ class _Reader:
                 return frame
         behind = re.match(r"^(?P<own>(?:(?:with|at|in|of|under|full of)\s+\S.*?\s+)?)behind\s", np_.rest)
         if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and behind and \
-                result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and not _has_style(np_.phrase, strict=True):
+                (result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") or np_.head in lx.PLACE_NOUNS) and \
+                not _has_style(np_.phrase, strict=True):
             # "show a lavender field (with bees) behind the kettle": a new setting for the object, not an added
             # thing; the scene's own qualifier ("a desert with dunes", "a beach at sunset") stays in the result
             scene = rest[: len(rest) - len(np_.rest)].strip()

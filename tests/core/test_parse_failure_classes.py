@@ -411,6 +411,13 @@ def test_a_place_the_lexicon_did_not_know_is_a_setting(instruction, prompt):
     assert prompt in intent.generation_prompt
 
 
+def test_a_place_named_as_the_object_stays_an_object():
+    """Only as a destination is a station or a chapel a setting: replaced or removed, it is a thing in the picture."""
+    assert (_rules("replace the old chapel with a lighthouse").instruction_type,
+            _rules("replace the old chapel with a lighthouse").subject) == (T.REPLACE, "old chapel")
+    assert _rules("swap the train station for a windmill").instruction_type == T.REPLACE
+
+
 @pytest.mark.parametrize("instruction, subject", [
     ("paint the gate teal, keeping its shape", "gate"),
     ("make the lamp golden but leave everything else as it is", "lamp"),
@@ -465,16 +472,16 @@ def test_whole_picture_wishes_leading_plus_and_heaps(instruction, itype, subject
     ("the old sailor should be frowning", "old sailor"),
     ("the puppy should be yawning", "puppy"),
     ("I want the baker to wink", "baker"),
-    ("bin the cracked jug", "cracked jug"),
+    ("toss the cracked jug", "cracked jug"),
 ])
 def test_expressions_and_plain_removal_verbs(instruction, subject):
     """ "should be frowning" is a new expression of the same object (before: a replacement by "frowning"); "I
-    want X to wink" likewise; "bin" takes an object out like "ditch"."""
+    want X to wink" likewise; "toss" takes an object out like "ditch"."""
     intent = _rules(instruction)
-    expected = T.REMOVE if instruction.startswith("bin") else T.LOCAL_STYLE
+    expected = T.REMOVE if instruction.startswith("toss") else T.LOCAL_STYLE
     assert (intent.instruction_type, intent.subject) == (expected, subject), intent.notes
 
 
 def test_removal_then_a_request_for_a_new_object_is_a_replacement():
-    intent = _rules("bin the dusty radio and give me a gramophone")
+    intent = _rules("toss the dusty radio and give me a gramophone")
     assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, "dusty radio", "gramophone")

@@ -64,7 +64,7 @@ def test_shipped_threshold_is_a_probability_or_none(tmp_path):
 
 @pytest.mark.parametrize("instruction, subject, prompt", [
     ("out goes the plastic bucket, in comes a copper pot", "plastic bucket", "copper pot"),
-    ("bin the dusty fan and give me a potted fern", "dusty fan", "potted fern"),
+    ("toss the dusty fan and give me a potted fern", "dusty fan", "potted fern"),
 ])
 def test_whole_parser_prompts_the_new_object(instruction, subject, prompt):
     """Both once needed the tagger's new object; the rules now read them (session 12), and the shipped policy
