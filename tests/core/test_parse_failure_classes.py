@@ -423,11 +423,11 @@ def test_a_place_named_as_the_object_stays_an_object():
     ("make the lamp golden but leave everything else as it is", "lamp"),
     ("turn the sky violet, nothing else should change", "sky"),
     ("Quick edit: dye the scarf crimson", "scarf"),
-    ("the bicycle in turquoise", "bicycle"),
+    ("the bicycle in turquoise", "bicycle"),  # guard: right on the old code too
     ("End result: the kettle in matte black", "kettle"),
     ("give the chair a weathered look", "chair"),
-    ("the bike needs a glossy paint job", "bike"),
-    ("dress the girl in green", "girl"),
+    ("the bike needs a glossy paint job", "bike"),  # guard: right on the old code too
+    ("dress the girl in green", "girl"),  # guard: right on the old code too
     ("add some sparkle to the vase", "vase"),
     ("the tram would look better in cream", "tram"),
 ])
@@ -443,8 +443,8 @@ def test_local_changes_past_closing_clauses_and_verbless(instruction, subject):
     ("reimagine the kettle as a lemon", T.REPLACE, "lemon"),
     ("I wish the ball were an orange", T.REPLACE, "orange"),
     ("a plum in place of the candle", T.REPLACE, "plum"),
-    ("turn the wall a pale blue", T.LOCAL_STYLE, None),
-    ("make the car orange", T.LOCAL_STYLE, None),
+    ("turn the wall a pale blue", T.LOCAL_STYLE, None),  # guard: right on the old code too
+    ("make the car orange", T.LOCAL_STYLE, None),  # guard: right on the old code too
 ])
 def test_one_colour_word_with_an_article_is_an_object(instruction, itype, prompt):
     """ "a lemon", "an orange", "a plum": a single colour word after an article names the fruit; "a pale blue"
@@ -471,7 +471,7 @@ def test_whole_picture_wishes_leading_plus_and_heaps(instruction, itype, subject
 @pytest.mark.parametrize("instruction, subject", [
     ("the old sailor should be frowning", "old sailor"),
     ("the puppy should be yawning", "puppy"),
-    ("I want the baker to wink", "baker"),
+    ("I want the baker to wink", "baker"),  # guard: right on the old code too
     ("toss the cracked jug", "cracked jug"),
 ])
 def test_expressions_and_plain_removal_verbs(instruction, subject):
