@@ -348,7 +348,9 @@ def csr_bytes(m):
 
 record = index.store.dim * 4 + 8 + 4 * (2 * index.store.hnsw.M + 1)  # an hnswlib level-0 element
 
-lexical = sum(csr_bytes(getattr(index.arrays, n)) for n in ("title", "description", "chunk_counts"))
+# The entry-major counts are released once every kind's BM25F model holds them (None then).
+lexical = sum(csr_bytes(m) for m in (getattr(index.arrays, n) for n in ("title", "description", "chunk_counts"))
+              if m is not None)
 derived = sum(v[0].nbytes() for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
 breakdown = {
     "rss_searching_gb": searching,
