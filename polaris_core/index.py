@@ -577,6 +577,7 @@ class ZooIndex:
                 sum(len(chunks) for _, _, chunks in models) != len(arrays.chunk_entry):
             return  # an entry of no known kind: keep the counts rather than lose its terms
         arrays.title = arrays.description = arrays.chunk_counts = None
+        _return_freed_memory()
 
     def _restore_counts(self) -> None:
         """Hold the entry-major term counts again (before an update changes rows and drops the models)."""
@@ -957,6 +958,7 @@ class ZooIndex:
             raise IndexFolderError(f"{folder}: the index manifest is incomplete ({exc!r}); rebuild the index.") from exc
         if memo is not None:
             memo.save()
+        _return_freed_memory()  # the float32 count files' copies and the JSON parse
         index.folder = folder
         if text_encoder is not None:
             index.set_text_encoder(text_encoder)
@@ -1185,6 +1187,24 @@ def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:
     # The same arrays under a wider shape: copying them (GBs at a million entries) on every update cost seconds.
     return sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], n_terms), copy=False)
 
+
+
+def _return_freed_memory() -> None:
+    """Give freed heap pages back to the system. glibc keeps them after large temporary copies (loading, the
+    first search's count copies): 0.125 GB of 1.55 GB at 100K entries. Nothing to do elsewhere."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 def _load_store(folder: Path, *, verify: bool, memo: Optional[ChecksumMemo]):
