@@ -273,6 +273,7 @@ def run(args) -> int:
                                               args.entries, encoder, folder)
         del head
         _release_memory()  # the built index is gone: only what the rest needs stays beside the load-only process
+        print(f"before the load-only process: this process holds {_rss_gb():.2f} GB", file=sys.stderr)
         # After the N entries (the same extra entries as when they were made all at once before them).
         extra = synthetic_entries(pools, 1000, rng, first_id=args.entries if not args.index else 10 ** 9)
         load_s, rss_before, rss, loaded = _load_in_fresh_process(folder)
