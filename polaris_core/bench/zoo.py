@@ -419,6 +419,9 @@ breakdown = {
 # What the estimates above leave out: the interpreter and libraries, small structures, allocator slack.
 breakdown["mem_unaccounted_gb"] = searching - sum(v for k, v in breakdown.items() if k.startswith("mem_")
                                                   and k != "mem_vectors_hnsw_capacity_gb")
+import resource
+# The most it held: the first search builds the per-kind models while the entry-major counts are still held.
+breakdown["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
 # Freed heap pages glibc keeps (load-time copies): what the process would give back if asked.
 try:
     import ctypes
