@@ -238,3 +238,24 @@ def test_term_counts_are_held_once_after_the_first_search(fixture_cache, tmp_pat
         a, b = index.count_matrix(name), plain.count_matrix(name)
         assert a.shape == b.shape and all(np.array_equal(getattr(a, p), getattr(b, p))
                                           for p in ("indptr", "indices", "data"))
+
+
+def test_document_frequency_by_column_blocks_counts_each_group_once():
+    """BM25F's document frequency is counted from the CSC copies a block of columns at a time: for every block
+    size (one column per block, a few, all at once) it equals a dense count of the groups holding each term in
+    any field."""
+    from polaris_core.embed.lexical import _group_frequency
+
+    terms, title, description, chunks, chunk_entry, groups, _ = _corpus(5)
+    dense = [title.toarray() > 0, description.toarray() > 0, np.zeros(title.shape, bool)]
+    np.logical_or.at(dense[2], chunk_entry, chunks.toarray() > 0)
+    in_entry = dense[0] | dense[1] | dense[2]
+    expected = np.array([len(set(groups[in_entry[:, t]].tolist())) for t in range(title.shape[1])])
+    fields = [m.tocsc() for m in (title, description, chunks)]
+    for block in (1, 7, 50, 1 << 22):
+        got = _group_frequency(fields, [groups, groups, groups[chunk_entry]], int(groups.max()) + 1, block=block)
+        assert np.array_equal(got, expected), block
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups)
+    n_groups = int(groups.max()) + 1
+    idf = np.log1p((n_groups - expected.astype(np.float32) + 0.5) / (expected.astype(np.float32) + 0.5))
+    assert np.array_equal(model.term_idf(np.arange(title.shape[1])), idf.astype(np.float32))
