@@ -21,6 +21,7 @@ list exactly these features, or LightGBM is not installed, search keeps the fuse
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -35,6 +36,7 @@ from polaris_core.embed.chunks import entry_chunks
 from polaris_core.embed.lexical import tokenize
 from polaris_core.index import _spans
 from polaris_core.retrieve.fusion import PoolResult, standardise
+from polaris_core.zoo.entry import ZooEntry
 
 log = logging.getLogger("polaris")
 
@@ -108,10 +110,16 @@ class _EntryFacts:
         self.trigger_words = _Ragged(0)                  # trigger number → its word numbers
         self.n_trigger_sets = 0
         self.combined: dict[int, list] = {}              # entry row → [(chunk position, network-name words)]
-        self._tag_tokens: dict[str, list[str]] = {}     # tags repeat across entries: tokenize each once
+        self._tokens: dict[str, list[str]] = {}         # tags, trigger words and names repeat: tokenize each once
 
     def _numbered(self, words) -> list[int]:
         return [self.words.setdefault(w, len(self.words)) for w in words]
+
+    def _tokenize(self, text: str) -> list[str]:
+        words = self._tokens.get(text)
+        if words is None:
+            words = self._tokens[text] = tokenize(text)
+        return words
 
     def fill(self, rows: np.ndarray) -> None:
         """Compute the facts of the rows not seen before."""
@@ -120,34 +128,34 @@ class _EntryFacts:
             return
         titles, tags, trigger_sets, trigger_counts = [], [], [], []
         for row in new:
-            entry = self.entries[row]
-            triggers = [frozenset(tokenize(t)) for t in entry.trigger_words if t.strip()]
+            # The stored JSON's fields (ZooEntry's, with its defaults): building the ZooEntry too cost 10%.
+            entry = json.loads(self.entries.text(row))
+            prompts, related = entry.get("example_prompts", []), entry.get("related_prompts", [])
+            triggers = [frozenset(self._tokenize(t)) for t in entry.get("trigger_words", []) if t.strip()]
             triggers = [t for t in triggers if t]
+            entry_tags = entry.get("tags", [])
             tag_words: set[str] = set()
-            for tag in entry.tags:
-                words = self._tag_tokens.get(tag)
-                if words is None:
-                    words = self._tag_tokens[tag] = tokenize(tag)
-                tag_words.update(words)
+            for tag in entry_tags:
+                tag_words.update(self._tokenize(tag))
             # Network names per prompt chunk, by the chunk's position in the entry's chunk list (so a
             # training query can leave its own prompt out). entry_chunks costs ~0.3 ms an entry and few
             # entries' prompts name a network (75 of 18,349 in the catalog), so only those build chunks.
             combined = []
-            if any("<" in p for p in entry.example_prompts + entry.related_prompts):
-                for position, chunk in enumerate(entry_chunks(entry)):
+            if any("<" in p for p in prompts + related):
+                for position, chunk in enumerate(entry_chunks(ZooEntry.from_dict(entry))):
                     words = frozenset(w for name in _NETWORK_NAME.findall(chunk.lexical_text) for w in tokenize(name))
                     if words and chunk.kind in ("prompt", "related"):
                         combined.append((position, words))
             if combined:
                 self.combined[row] = combined
-            titles.append(self._numbered(frozenset(tokenize(entry.name))))
+            titles.append(self._numbered(frozenset(self._tokenize(entry["name"]))))
             tags.append(self._numbered(tag_words))
             trigger_sets.extend(self._numbered(t) for t in triggers)
             trigger_counts.append(len(triggers))
-            self.numbers[row] = (math.log1p(len(entry.example_prompts)), math.log1p(len(entry.related_prompts)),
-                                 len(triggers), len(entry.tags), math.log1p(len(entry.description or "")),
-                                 ROLE_CODES.get(entry.role, 3), math.log1p(max(entry.downloads or 0, 0)))
-            self.family[row] = self.families.setdefault(entry.base_family, len(self.families))
+            self.numbers[row] = (math.log1p(len(prompts)), math.log1p(len(related)), len(triggers), len(entry_tags),
+                                 math.log1p(len(entry.get("description") or "")), ROLE_CODES.get(entry.get("role", "other"), 3),
+                                 math.log1p(max(entry.get("downloads") or 0, 0)))
+            self.family[row] = self.families.setdefault(entry.get("base_family", "unknown"), len(self.families))
         self.titles.set(new, titles)
         self.tags.set(new, tags)
         first = self.n_trigger_sets
@@ -196,7 +204,8 @@ def _facts(index) -> _EntryFacts:
 def _rank(values: np.ndarray) -> np.ndarray:
     """log1p of the 0-based descending rank: how many pool rows score higher (ties share a rank,
     missing values rank last)."""
-    filled = np.where(np.isfinite(values), values, -np.inf).astype(np.float64)
+    finite = np.isfinite(values)
+    filled = values.astype(np.float64) if finite.all() else np.where(finite, values, -np.inf).astype(np.float64)
     ascending = np.sort(filled)
     higher = len(filled) - np.searchsorted(ascending, filled, side="right")
     return np.log1p(higher).astype(np.float32)
@@ -204,10 +213,12 @@ def _rank(values: np.ndarray) -> np.ndarray:
 
 def _z(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
+    if finite.all():
+        return standardise(values).astype(np.float32, copy=False)
     if not finite.any():
         return np.full(len(values), np.nan, dtype=np.float32)
     filled = np.where(finite, values, values[finite].min())
-    return standardise(filled).astype(np.float32)
+    return standardise(filled).astype(np.float32, copy=False)
 
 
 def reranked_rows(found: PoolResult) -> np.ndarray:
@@ -238,8 +249,9 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
         if values is None:
             columns[f"{channel}_raw"] = columns[f"{channel}_z"] = columns[f"{channel}_rank"] = nan
             continue
-        values = values.astype(np.float32)
-        columns[f"{channel}_raw"] = np.where(np.isfinite(values), values, np.nan).astype(np.float32)[rows]
+        values = values.astype(np.float32, copy=False)
+        picked = values[rows]
+        columns[f"{channel}_raw"] = np.where(np.isfinite(picked), picked, np.float32(np.nan))
         columns[f"{channel}_z"] = _z(values)[rows]
         columns[f"{channel}_rank"] = _rank(values)[rows]
     lexical = pool.scores.get("lexical")
@@ -290,8 +302,10 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     columns["is_top_author"] = (known & (authors == top_author)).astype(np.float32)[rows]
     author = pool.scores.get("author")
     columns["author_lift"] = (author[rows] - fused).astype(np.float32) if author is not None else nan
-    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32) if n else \
-        np.zeros((0, len(FEATURES)), np.float32)
+    out = np.empty((n, len(FEATURES)), dtype=np.float32)
+    for j, name in enumerate(FEATURES):
+        out[:, j] = columns[name]
+    return out
 
 
 class Ranker:
