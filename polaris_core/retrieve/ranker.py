@@ -70,9 +70,9 @@ class _Ragged:
         self.flat = np.zeros(1024, dtype=np.int64)
         self.size = 0
 
-    def grow_items(self, n_items: int) -> None:
+    def grow_items(self, n_items: int, exact: bool = False) -> None:
         if n_items > len(self.starts):
-            extra = max(n_items, 2 * len(self.starts)) - len(self.starts)
+            extra = (n_items if exact else max(n_items, 2 * len(self.starts))) - len(self.starts)
             self.starts = np.concatenate([self.starts, np.zeros(extra, np.int64)])
             self.lengths = np.concatenate([self.lengths, np.zeros(extra, np.int64)])
 
@@ -93,8 +93,9 @@ class _Ragged:
 
 
 class _EntryFacts:
-    """Per-entry facts of one index as arrays, each row filled on its first use (the index's entries never
-    change in place: an update makes new entry lists). Reading an entry decodes it, so each is read once.
+    """Per-entry facts of one index as arrays, each row filled on its first use. An index's rows never change
+    in place (a removal or a changed entry makes a new entry list); entries added are appended, and the arrays
+    grow to them. Reading an entry decodes it, so each is read once.
     Word sets are held as word numbers (`words`), so a query's overlaps with a whole pool are a few array
     operations instead of a Python loop over candidates."""
 
@@ -121,8 +122,18 @@ class _EntryFacts:
             words = self._tokens[text] = tokenize(text)
         return words
 
+    def _grow(self, n: int) -> None:
+        extra = n - len(self.known)
+        self.known = np.concatenate([self.known, np.zeros(extra, dtype=bool)])
+        self.numbers = np.concatenate([self.numbers, np.zeros((extra, len(_NUMBERS)), dtype=np.float32)])
+        self.family = np.concatenate([self.family, np.zeros(extra, dtype=np.int64)])
+        for ragged in (self.titles, self.tags, self.triggers):
+            ragged.grow_items(n, exact=True)
+
     def fill(self, rows: np.ndarray) -> None:
         """Compute the facts of the rows not seen before."""
+        if len(self.entries) > len(self.known):
+            self._grow(len(self.entries))
         new = np.unique(rows[~self.known[rows]]).tolist()
         if not new:
             return

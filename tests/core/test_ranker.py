@@ -259,3 +259,26 @@ def test_entry_facts_match_a_one_by_one_computation_whatever_was_seen_first(inde
         rows = ranker_module.reranked_rows(found)
         for name, expected in _entry_columns_one_by_one(found, rows).items():
             assert np.array_equal(a[:, FEATURES.index(name)], expected, equal_nan=True), name
+
+
+def test_entry_facts_follow_entries_appended_to_the_index(fixture_cache, tmp_path):
+    """An update appends entries to the same entry list: their facts are computed like the others'."""
+    from polaris_core.zoo.entry import ZooEntry
+
+    entries = [ZooEntry(id=f"ink{i}", kind="lora", name=f"Ink Wash {i}", civitai_model_id=10 + i, role="style",
+                        trigger_words=["inkwash"], tags=["ink", "style"],
+                        example_prompts=[f"ink wash painting of a mountain temple, mist, variant {i}"])
+               for i in range(3)]
+    index = ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache))
+    text = "inkwash, ink wash painting of a heron by a river"
+    features(search_pool(index, text, kind="lora"))
+    added = ZooEntry(id="heron", kind="lora", name="River Heron", civitai_model_id=99, role="object",
+                     trigger_words=["inkwash heron", ""], tags=["bird", "Heron"], downloads=1234,
+                     description="herons", example_prompts=["a heron by a river, ink wash painting"])
+    index.update([added])
+    found = search_pool(index, text, kind="lora")
+    rows = ranker_module.reranked_rows(found)
+    assert index.entry_row("heron") in found.pool.best_entry[rows].tolist()
+    matrix = features(found, rows)
+    for name, expected in _entry_columns_one_by_one(found, rows).items():
+        assert np.array_equal(matrix[:, FEATURES.index(name)], expected, equal_nan=True), name
