@@ -323,7 +323,8 @@ class FieldedBM25:
         held = self.held_terms
         if not len(held):
             return np.zeros(len(term_ids), dtype=np.int64)
-        at = np.searchsorted(held, term_ids)
+        # In the held ids' own dtype: mixed dtypes made searchsorted copy all of `held` (~5 MB) on every call.
+        at = np.searchsorted(held, np.asarray(term_ids).astype(held.dtype))
         return np.where(held[np.minimum(at, len(held) - 1)] == term_ids, at, len(held))
 
     def term_idf(self, term_ids: np.ndarray) -> np.ndarray:
