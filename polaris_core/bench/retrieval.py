@@ -396,11 +396,14 @@ def speed(index, args) -> None:
     if ranker is None:
         print("ranker: no usable model file; search keeps the fused order")
     else:
+        from polaris_core.retrieve.query_map import map_for
+
         vectors = encoder.encode([dense_prompt_text(q) for q in queries])
+        mapping = map_for(index.text_encoder_id, index.text_dim)  # as search maps the encoder's vector
         ranked_ms, rank_ms, ranked_cpu, rank_cpu, pool_sizes = [], [], [], [], []
         for q, vector in zip(queries, vectors):
             t0, c0 = time.perf_counter(), time.thread_time()
-            found = search_pool(index, q, kind=kind, vector=vector)
+            found = search_pool(index, q, kind=kind, vector=vector if mapping is None else mapping.apply(vector))
             t1, c1 = time.perf_counter(), time.thread_time()
             ranker.scores(features(found))
             t2, c2 = time.perf_counter(), time.thread_time()
