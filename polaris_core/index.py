@@ -745,7 +745,7 @@ class ZooIndex:
                 continue
             local = at[mine]
             counts = model.chunks.counts
-            for j, column in enumerate(model._columns(term_ids).tolist()):
+            for j, column in enumerate(model.columns_of(term_ids).tolist()):
                 holders = counts.indices[counts.indptr[column]:counts.indptr[column + 1]]  # ascending rows
                 if not len(holders):
                     continue
@@ -777,7 +777,7 @@ class ZooIndex:
                                                   np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         order, starts, counts = span
         entry_rows = np.unique(np.asarray(entry_rows, dtype=np.int64))
-        return np.sort(order[_spans(starts[entry_rows], counts[entry_rows])])
+        return np.sort(order[span_positions(starts[entry_rows], counts[entry_rows])])
 
     def dense_chunk_rows_for(self, entry_rows: np.ndarray) -> np.ndarray:
         """Ascending rows of the given entries' chunks that have a vector."""
@@ -1158,7 +1158,7 @@ def valid_index_name(value: object, *, allow_reserved: bool = False) -> str:
     return name
 
 
-def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def span_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions start, start+1, … start+length−1 of every (start, length), concatenated."""
     offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.repeat(starts, lengths) + offsets
@@ -1171,7 +1171,7 @@ def _row_terms(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray)
     lengths = matrix.indptr[rows + 1] - starts
     if not lengths.sum():
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    terms = matrix.indices[_spans(starts, lengths)]
+    terms = matrix.indices[span_positions(starts, lengths)]
     order = np.argsort(columns)
     found = np.searchsorted(columns[order], terms)
     found = np.minimum(found, len(columns) - 1)

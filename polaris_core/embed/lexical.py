@@ -317,7 +317,7 @@ class FieldedBM25:
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
 
-    def _columns(self, term_ids: np.ndarray) -> np.ndarray:
+    def columns_of(self, term_ids: np.ndarray) -> np.ndarray:
         """The column of each term id (vocabulary ids below `n_terms`); the empty last column for a term
         none of these rows holds."""
         held = self.held_terms
@@ -329,11 +329,11 @@ class FieldedBM25:
 
     def term_idf(self, term_ids: np.ndarray) -> np.ndarray:
         """idf of vocabulary term ids (below `n_terms`)."""
-        return self.idf[self._columns(np.asarray(term_ids))]
+        return self.idf[self.columns_of(np.asarray(term_ids))]
 
     def fields(self, term_ids: np.ndarray) -> sparse.csc_matrix:
         """(entries × len(term_ids)) weighted title + description frequencies of these terms."""
-        columns = self._columns(term_ids)
+        columns = self.columns_of(term_ids)
         return self.title.columns(columns) + self.description.columns(columns)
 
     def nbytes(self) -> int:
@@ -365,7 +365,7 @@ class FieldedBM25:
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks.columns(self._columns(term_ids)).tocoo()
+        chunk_part = self.chunks.columns(self.columns_of(term_ids)).tocoo()
         if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
             keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
             chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
@@ -403,7 +403,7 @@ class FieldedBM25:
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        tf = self.title.columns(self._columns(term_ids), self.title_alone_factors).tocsr()
+        tf = self.title.columns(self.columns_of(term_ids), self.title_alone_factors).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores

@@ -34,7 +34,7 @@ import numpy as np
 
 from polaris_core.embed.chunks import entry_chunks
 from polaris_core.embed.lexical import tokenize
-from polaris_core.index import _spans
+from polaris_core.index import span_positions
 from polaris_core.retrieve.fusion import PoolResult, standardise
 from polaris_core.zoo.entry import ZooEntry
 
@@ -89,7 +89,7 @@ class _Ragged:
     def gather(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the concatenated lists of `items`, the position in `items` each value came from)."""
         lengths = self.lengths[items]
-        return self.flat[_spans(self.starts[items], lengths)], np.repeat(np.arange(len(items)), lengths)
+        return self.flat[span_positions(self.starts[items], lengths)], np.repeat(np.arange(len(items)), lengths)
 
 
 class _EntryFacts:
