@@ -19,7 +19,6 @@ import functools
 import importlib
 import logging
 import random
-import re
 import sys
 import time
 import zlib
@@ -53,29 +52,11 @@ def every_model_catalog_queries(index) -> list[train.Query]:
         models = sorted(m for k, m in by_model if k == kind)
         rng.shuffle(models)
         shuffled[kind] = models
-        out += [q for model in models[:wanted[kind]] for q in _model_queries(kind, model, by_model, rng)]
+        for model in models[:wanted[kind]]:
+            out += train.catalog_model_queries(kind, model, by_model[(kind, model)], rng)
     for kind in ("lora", "checkpoint"):
-        out += [q for model in shuffled[kind][wanted[kind]:] for q in _model_queries(kind, model, by_model, rng)]
-    return out
-
-
-def _model_queries(kind: str, model: int, by_model: dict, rng: random.Random) -> list[train.Query]:
-    # The same draw as train.catalog_queries, one model at a time.
-    entries = by_model[(kind, model)]
-    entry = entries[rng.randrange(len(entries))]
-    prompt = entry.example_prompts[rng.randrange(len(entry.example_prompts))]
-    text = re.sub(r"\s+", " ", train._NETWORK_TAG.sub(" ", prompt)).strip(" ,")
-    if not text:
-        return []
-    out = [train.Query(text, kind, model, 3 if kind == "lora" else 5, exclude_text=prompt)]
-    if kind == "lora":
-        stripped = text
-        for trigger in entry.trigger_words:
-            if trigger.strip():
-                stripped = re.sub(re.escape(trigger.strip()), " ", stripped, flags=re.IGNORECASE)
-        stripped = re.sub(r"\s+", " ", stripped).strip(" ,")
-        if stripped and stripped != text:
-            out.append(train.Query(stripped, kind, model, 4, exclude_text=prompt))
+        for model in shuffled[kind][wanted[kind]:]:
+            out += train.catalog_model_queries(kind, model, by_model[(kind, model)], rng)
     return out
 
 
