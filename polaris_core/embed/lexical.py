@@ -269,6 +269,21 @@ class LexicalHits:
     rare_title: Optional[np.ndarray] = None  # float32 (entries,): `rare_title_scores`, when asked for
 
 
+def _max_into(scores: np.ndarray, at: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A copy of `scores` raised to the largest of `values` at each position of `at` (`np.maximum.at`; as
+    one `reduceat` per run of equal positions when `at` is sorted, as chunks of one entry are)."""
+    out = scores.copy()
+    if not len(at):
+        return out
+    if bool(np.all(at[1:] >= at[:-1])):
+        starts = np.flatnonzero(np.concatenate([[True], at[1:] != at[:-1]]))
+        positions = at[starts]
+        out[positions] = np.maximum(out[positions], np.maximum.reduceat(values, starts))
+    else:
+        np.maximum.at(out, at, values)
+    return out
+
+
 class FieldedBM25:
     """BM25F over entries made of a title field, a description field and prompt chunks.
 
@@ -358,39 +373,63 @@ class FieldedBM25:
             return LexicalHits(scores, best)
         weights = self.query_weights(term_ids, multiplicity).astype(np.float32)
         k1 = self.params.k1
+        columns = self.columns_of(term_ids)
         # Sparse throughout: a million-entry zoo never becomes a dense (entries × terms) block.
-        field_tf = self.fields(term_ids).tocsr()                       # entries × query terms
-        saturated = field_tf.copy()
-        saturated.data = saturated.data / (k1 + saturated.data)
+        field_tf = self.fields(term_ids)                               # CSC: entries × query terms
+        field_tf.sum_duplicates()
+        saturated = sparse.csc_matrix((field_tf.data / (k1 + field_tf.data), field_tf.indices, field_tf.indptr),
+                                      shape=field_tf.shape)
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
-        # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks.columns(self.columns_of(term_ids)).tocoo()
-        if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
-            keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
-            chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
-                                            chunk_part.col[keep_nz])), shape=chunk_part.shape)
-        if chunk_part.nnz:
-            rows, cols = chunk_part.row, chunk_part.col
+        # only the non-zeros of (chunks × query terms) are touched, column by column.
+        chunk_part = self.chunks.columns(columns)                      # CSC: chunks × query terms
+        rows = chunk_part.indices.astype(np.int64, copy=False)
+        bounds = chunk_part.indptr.astype(np.int64)
+        data = chunk_part.data
+        if exclude_chunks is not None and len(exclude_chunks) and len(rows):
+            keep_nz = ~np.isin(rows, exclude_chunks)
+            rows, data = rows[keep_nz], data[keep_nz]
+            bounds = np.concatenate([[0], np.cumsum(keep_nz)])[bounds]
+        if len(rows):
+            cols = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
             entries = self.chunk_entry[rows]
-            base = np.asarray(field_tf[entries, cols]).ravel()
-            tf = chunk_part.data + base
+            base = self._field_values_at(field_tf, entries, bounds)
+            tf = data + base
             gain = weights[cols] * (tf / (k1 + tf) - base / (k1 + base))
             if self.chunk_weight is not None:
                 gain = gain * self.chunk_weight[rows]
             n_chunks = self.chunks.shape[0]
-            chunk_rows = np.flatnonzero(np.bincount(rows, minlength=n_chunks))
+            touched = np.zeros(n_chunks, dtype=bool)
+            touched[rows] = True
+            chunk_rows = np.flatnonzero(touched)
             chunk_gain = np.bincount(rows, weights=gain, minlength=n_chunks)[chunk_rows]
             chunk_entries = self.chunk_entry[chunk_rows]
             chunk_scores = (scores[chunk_entries] + chunk_gain).astype(np.float32)
-            best_score = scores.copy()
-            np.maximum.at(best_score, chunk_entries, chunk_scores)
+            best_score = _max_into(scores, chunk_entries, chunk_scores)
             winner = chunk_scores >= best_score[chunk_entries]
             improved = best_score > scores
             best[chunk_entries[winner]] = chunk_rows[winner]
             best[~improved] = -1
             scores = best_score
         return LexicalHits(scores, best)
+
+    def _field_values_at(self, field_tf: sparse.csc_matrix, entries: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """`field_tf[entries[i], column of i]` for chunk non-zeros held column by column (`bounds`: where each
+        column's run starts): one scratch row per column. Sampling the CSR copy pair by pair (scipy's fancy
+        indexing) took a fifth of a search at 300K entries."""
+        values = np.zeros(len(entries), dtype=field_tf.dtype)
+        scratch = np.zeros(self.n_entries, dtype=field_tf.dtype)
+        pointers = field_tf.indptr
+        for column in range(len(bounds) - 1):
+            lo, hi = bounds[column], bounds[column + 1]
+            first, last = pointers[column], pointers[column + 1]
+            if lo == hi or first == last:
+                continue
+            held = field_tf.indices[first:last]
+            scratch[held] = field_tf.data[first:last]
+            values[lo:hi] = scratch[entries[lo:hi]]
+            scratch[held] = 0
+        return values
 
     def rare_title_scores(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         """BM25 of the query's rare terms (`BM25FParams.rare_idf_fraction`) against titles alone:

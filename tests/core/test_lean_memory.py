@@ -84,6 +84,31 @@ def test_term_counts_are_uint8_and_bm25f_scores_match_float32_weighted_copies():
         assert np.all(chunk_entry[hits.best_chunk[won]] == np.flatnonzero(won))
 
 
+def test_bm25f_scores_match_the_reference_with_chunks_out_of_entry_order_and_chunks_left_out():
+    # Chunks of an updated index need not follow entry order, and a catalog prompt used as a training
+    # query leaves its own chunks out: both must score as the dense reference does without those chunks.
+    terms, title, description, chunks, chunk_entry, groups, weights = _corpus(3)
+    shuffle = np.random.default_rng(4).permutation(len(chunk_entry))
+    chunks, chunk_entry, weights = chunks[shuffle], chunk_entry[shuffle], weights[shuffle]
+    assert np.any(np.diff(chunk_entry) < 0)
+    params = BM25FParams()
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups, params, chunk_weight=weights)
+    idf = model.term_idf(np.arange(title.shape[1]))
+    rng = np.random.default_rng(5)
+    for _ in range(25):
+        term_ids = np.unique(rng.integers(0, len(terms.vocabulary), int(rng.integers(1, 8))))
+        multiplicity = rng.integers(1, 3, len(term_ids)).astype(np.float32)
+        left_out = np.unique(rng.integers(0, len(chunk_entry), 15))
+        hits = model.search(term_ids, multiplicity, exclude_chunks=left_out)
+        silenced = weights.copy()
+        silenced[left_out] = 0.0  # a chunk that adds nothing: absent, with the length norms of the whole index
+        expected, _ = _reference(title, description, chunks, chunk_entry, idf, silenced, params, term_ids, multiplicity)
+        np.testing.assert_allclose(hits.scores, expected, rtol=2e-6, atol=1e-6)
+        won = hits.best_chunk >= 0
+        assert not np.isin(hits.best_chunk[won], left_out).any()
+        assert np.all(chunk_entry[hits.best_chunk[won]] == np.flatnonzero(won))
+
+
 def test_float32_counts_are_taken_as_uint16_and_weighted_values_are_kept():
     terms, title, description, chunks, chunk_entry, groups, _ = _corpus(2)
     as_float = [m.astype(np.float32) for m in (title, description, chunks)]
