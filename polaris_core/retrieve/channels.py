@@ -57,6 +57,19 @@ def clip_text_vector(index: ZooIndex, text: str) -> Optional[np.ndarray]:
     return index.image_encoder.encode_texts([text])[0] if index.has_image_channel else None
 
 
+def top_rows(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` largest `values`, ties by position (`np.argsort(-values, kind="stable")[:k]`),
+    without sorting them all: a full sort of every entry's score took ~7 ms a search at 300K entries."""
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k >= len(values):
+        return np.argsort(-values, kind="stable")
+    kth = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > kth)
+    chosen = np.concatenate([above, np.flatnonzero(values == kth)[: k - len(above)]])
+    return chosen[np.argsort(-values[chosen], kind="stable")]
+
+
 def entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, query_text: Optional[str],
                          query_image: Any, options: SearchOptions,
                          families: Optional[Sequence[str]], roles: Optional[Sequence[str]],
@@ -91,7 +104,7 @@ def entry_channel_scores(index: ZooIndex, selection: Selection, kind: str, query
         values[where[ok]] = hits.scores[ok]
         # Entries the approximate search did not reach but another channel ranks high get exact scores.
         if "lexical" in scores:
-            top = np.argsort(-scores["lexical"])[: options.pool_per_channel]
+            top = top_rows(scores["lexical"], options.pool_per_channel)
             missing = top[~np.isfinite(values[top])]
             if len(missing):
                 exact = index.dense_scores(vector, rows[missing], options.dense_title_bonus, exclude_chunks)

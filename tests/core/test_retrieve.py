@@ -287,3 +287,14 @@ def test_author_step_brings_in_a_prompt_less_sibling_of_the_best_match(tmp_path)
     assert [c.entry.civitai_model_id for c in search(no_authors, query, kind="lora", k=5,
                                                      options=SearchOptions(pool_per_channel=3,
                                                                            ranker="off"))] == plain
+
+
+def test_top_rows_are_the_stable_sorts_first_k_ties_by_position():
+    from polaris_core.retrieve.channels import top_rows
+
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 300):
+        for k in (0, 1, 5, 100, 400):
+            values = (rng.integers(0, 4, n) * 0.5).astype(np.float32)  # many ties, at the boundary too
+            assert np.array_equal(top_rows(values, k), np.argsort(-values, kind="stable")[:k])
+    assert top_rows(np.array([0.0, 2.0, 2.0, 1.0], np.float32), 2).tolist() == [1, 2]
