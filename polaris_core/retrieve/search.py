@@ -53,13 +53,14 @@ def search_pool(
                                                       families, roles, vector, exclude_chunks)
     if not entry_scores:
         return None
-    pool = make_pool(selection, entry_scores, options)
+    memo: dict = {}  # each channel's pass over every entry, shared with the author step's second pool
+    pool = make_pool(selection, entry_scores, options, memo=memo)
     add_affinity(index, pool, affinity_to, options.weights.affinity)
     fused = fuse(pool, options.weights)
     if "author" in options.channels and options.weights.author and len(fused) \
             and (selection.group_author >= 0).any():
         pool, fused = author_step(index, selection, entry_scores, query_vector, pool, fused, options, affinity_to,
-                                  exclude_chunks)
+                                  exclude_chunks, memo)
     return PoolResult(index, kind, (query_text or "").strip(), selection, pool, fused, query_vector, families,
                       roles, options, exclude_chunks)
 
