@@ -268,7 +268,7 @@ class _ScaledColumns:
         return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.factors.nbytes
 
 
-def _group_frequency(fields: list, row_groups: list, n_groups: int, block: int = 1 << 22) -> np.ndarray:
+def _group_frequency(fields: list, row_groups: list, n_groups: int, block: int = 1 << 20) -> np.ndarray:
     """For each column of the CSC matrices `fields` (the same columns): how many groups have a non-zero in it
     in any of them (`row_groups[i]`: the group of each row of `fields[i]`). A block of columns at a time:
     presence copies of whole fields (bool, float32, per group) took a third of the index at its first search."""
@@ -363,17 +363,19 @@ class FieldedBM25:
         self._finish(title, description, chunks, frequency, n_groups, n_terms)
 
     def _finish(self, title: "_ScaledColumns", description: "_ScaledColumns", chunks: "_ScaledColumns",
-                frequency: np.ndarray, n_groups: int, n_terms: int) -> None:
-        """Row factors, idf and the rest from the per-field counts and the document frequency per column."""
+                frequency: np.ndarray, n_groups: int, n_terms: int, lengths: Optional[list] = None) -> None:
+        """Row factors, idf and the rest from the per-field counts, their row lengths (summed from the counts
+        if not given) and the document frequency per column."""
         p = self.params
-        title_norm = _length_norm(_row_lengths(title.counts), p.b)
+        # Kept (4 bytes a row): removing rows changes only the average length, not the kept rows' own.
+        self.lengths = lengths or [_row_lengths(field.counts) for field in (title, description, chunks)]
+        title_norm = _length_norm(self.lengths[0], p.b)
         # One count copy per field; the title's factors for the fields sum and for titles alone.
         title.factors = (p.title_weight / title_norm).astype(np.float64).astype(np.float32)
         self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
-        description.factors = (p.description_weight / _length_norm(_row_lengths(description.counts), p.b)
+        description.factors = (p.description_weight / _length_norm(self.lengths[1], p.b)
                                ).astype(np.float64).astype(np.float32)
-        chunks.factors = (p.prompt_weight / _length_norm(_row_lengths(chunks.counts), p.b)
-                          ).astype(np.float64).astype(np.float32)
+        chunks.factors = (p.prompt_weight / _length_norm(self.lengths[2], p.b)).astype(np.float64).astype(np.float32)
         self.title, self.description, self.chunks = title, description, chunks
         self.group_frequency = frequency.astype(np.int32)
         self.n_groups = n_groups
@@ -426,7 +428,8 @@ class FieldedBM25:
         frequency = np.concatenate([frequency[:-1][still], frequency[-1:]])
         columns = np.flatnonzero(still)
         scaled = [_ScaledColumns(m, np.ones(0, np.float32), columns) for m in fields]
-        out._finish(*scaled, frequency, n_groups, self.n_terms)
+        lengths = [self.lengths[0][~gone_entries], self.lengths[1][~gone_entries], self.lengths[2][~gone_chunks]]
+        out._finish(*scaled, frequency, n_groups, self.n_terms, lengths)
         return out
 
     def columns_of(self, term_ids: np.ndarray) -> np.ndarray:
@@ -452,7 +455,7 @@ class FieldedBM25:
         """Bytes of the count copies and factors this model holds (for memory reports)."""
         return self.title.nbytes() + self.title_alone_factors.nbytes + self.description.nbytes() + \
             self.chunks.nbytes() + self.idf.nbytes + self.group_frequency.nbytes + self.chunk_entry.nbytes + \
-            self.held_terms.nbytes
+            self.held_terms.nbytes + sum(lengths.nbytes for lengths in self.lengths)
 
     def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.

@@ -32,6 +32,8 @@ def _assert_same_model(a: FieldedBM25, b: FieldedBM25) -> None:
         x, y = getattr(a, field), getattr(b, field)
         assert _same_matrix(x.counts, y.counts), field
         assert x.factors.dtype == y.factors.dtype and np.array_equal(x.factors, y.factors), field
+    for x, y in zip(a.lengths, b.lengths):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
 
 
 def test_a_model_less_some_rows_is_the_model_of_the_rows_kept():
