@@ -211,14 +211,18 @@ def _length_norm(lengths: np.ndarray, b: float) -> np.ndarray:
     return 1.0 - b + b * lengths / average
 
 
-def rows_removed(counts: sparse.csc_matrix, gone: np.ndarray, block: int = 1 << 22) -> sparse.csc_matrix:
+def rows_removed(counts: sparse.csc_matrix, gone: np.ndarray, block: int = 1 << 22,
+                 kept: Optional[np.ndarray] = None, dropped: Optional[np.ndarray] = None) -> sparse.csc_matrix:
     """CSC counts without the rows where `gone` (bool per row) is set, the others renumbered in order and the
     narrowest count dtype kept (`as_counts`): the same arrays as slicing the kept rows of the row-major
-    counts and converting them. One pass over the non-zeros, a block at a time for the new row numbers."""
+    counts and converting them. One pass over the non-zeros, a block at a time for the new row numbers.
+    `kept` (bool per non-zero) and `dropped` (positions of the others), when the caller has them already."""
     keep = ~np.asarray(gone, dtype=bool)
     new_row = (np.cumsum(keep) - 1).astype(counts.indices.dtype)
-    kept = keep[counts.indices]
-    dropped = np.flatnonzero(~kept)
+    if kept is None:
+        kept = keep[counts.indices]
+    if dropped is None:
+        dropped = np.flatnonzero(~kept)
     per_column = np.bincount(np.searchsorted(counts.indptr, dropped, side="right") - 1,
                              minlength=counts.shape[1])
     indptr = counts.indptr - np.concatenate([[0], np.cumsum(per_column)]).astype(counts.indptr.dtype)
@@ -398,16 +402,22 @@ class FieldedBM25:
         touched = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=bool)
         touched[groups[gone_entries]] = True
         touched[chunk_groups[gone_chunks]] = True
-        lost_keys, kept_keys = [], []
+        lost_keys, kept_keys, fields = [], [], []
         for scaled, row_gone, row_groups in ((self.title, gone_entries, groups),
                                              (self.description, gone_entries, groups),
                                              (self.chunks, gone_chunks, chunk_groups)):
             m = scaled.counts
-            at = np.flatnonzero(touched[row_groups][m.indices])  # non-zeros of the touched groups' rows
-            rows = m.indices[at]
-            keys = row_groups[rows] * n_columns + (np.searchsorted(m.indptr, at, side="right") - 1)
-            lost_keys.append(keys[row_gone[rows]])
-            kept_keys.append(keys[~row_gone[rows]])
+            # Per non-zero, one pass: 0 a row of an untouched group, 1 a kept row of a touched group, 2 a gone row.
+            state = touched[row_groups].astype(np.uint8) + row_gone.astype(np.uint8)
+            state = state[m.indices]
+            at = np.flatnonzero(state)
+            gone_here = state[at] == 2
+            keys = row_groups[m.indices[at]] * n_columns + (np.searchsorted(m.indptr, at, side="right") - 1)
+            lost_keys.append(keys[gone_here])
+            kept_keys.append(keys[~gone_here])
+            del keys
+            fields.append(rows_removed(m, row_gone, kept=state != 2, dropped=at[gone_here]))
+            del state, at, gone_here
         lost = np.setdiff1d(np.concatenate(lost_keys), np.concatenate(kept_keys))
         frequency = self.group_frequency - np.bincount(lost % n_columns, minlength=n_columns).astype(np.int32)
         kept_groups = groups[~gone_entries]
@@ -418,8 +428,6 @@ class FieldedBM25:
         new_entry = np.cumsum(~gone_entries) - 1
         out.chunk_entry = new_entry[self.chunk_entry[~gone_chunks]]
         out.chunk_weight = None if self.chunk_weight is None else self.chunk_weight[~gone_chunks]
-        fields = [rows_removed(self.title.counts, gone_entries), rows_removed(self.description.counts, gone_entries),
-                  rows_removed(self.chunks.counts, gone_chunks)]
         # Terms no kept row holds lose their column (as in a model built from the kept rows).
         still = np.zeros(n_columns - 1, dtype=bool)
         for m in fields:
