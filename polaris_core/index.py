@@ -526,7 +526,10 @@ class ZooIndex:
         self.arrays = arrays.subset(keep_rows, ~chunk_drop, new_row)
         self.entries = self.entries.subset(keep_rows.tolist())
         self._derived.clear()
-        self._derived.update(models)
+        if models:
+            self._derived.update(models)
+            del models
+            _return_freed_memory()  # the old models' copies
 
     def _models_without(self, drop: np.ndarray, chunk_drop: np.ndarray) -> dict:
         """Every per-kind model (`lexical`) less the dropped entry and chunk rows, keyed as in `_derived`, with its
