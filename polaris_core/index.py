@@ -560,6 +560,8 @@ class ZooIndex:
         if cached is None:
             self._restore_counts()  # a no-op unless released (then only a kind outside KINDS has no model)
             self._build_lexical_models([k for k in dict.fromkeys([*KINDS, kind]) if ("lexical", k) not in self._derived])
+            if self.arrays.title is None:
+                _return_freed_memory()  # the copies' temporaries, once all of them are gone
             cached = self._derived[key]
         return cached
 
@@ -614,9 +616,6 @@ class ZooIndex:
             raise
         for kind, model, rows, chunk_rows in models:
             self._derived[("lexical", kind)] = (model, rows, chunk_rows)
-        del columns, models
-        if release:
-            _return_freed_memory()
 
     # ------------------------------------------------------------ term counts: one copy held
     def _lexical_models(self) -> list[tuple[FieldedBM25, np.ndarray, np.ndarray]]:
