@@ -7,18 +7,21 @@ vectors from random base vectors, as scripts/zoo_build_stages.py; their making i
 2. add 1,000 new synthetic entries (prompt expansion included), then remove those 1,000 (counts held, as in
    `polaris bench zoo`).
 
-Nothing is saved: the folder is only read. Prints one JSON line with the load average at the start and end.
+Nothing is saved: the folder is only read. Prints one JSON line with the load average at the start and end,
+and after each step the process's RSS and peak RSS so far (`ru_maxrss` KiB / 10⁶, as `polaris bench zoo`).
 
     python scripts/zoo_update_timing.py /tmp/scale-work/100k-s11/zoo-100000
 """
 import json
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from polaris_core.bench import zoo  # noqa: E402 (after the path)
@@ -40,6 +43,8 @@ def _timed(out: dict, name: str, step, subtract=lambda: 0.0) -> None:
     spent = subtract() - before
     out[name + "_s"] = round(time.perf_counter() - wall - spent, 3)
     out[name + "_cpu_s"] = round(time.process_time() - cpu - spent, 3)
+    out[name + "_rss_gb"] = round(psutil.Process().memory_info().rss / 1e9, 3)
+    out[name + "_peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
 
 
 def main() -> None:
