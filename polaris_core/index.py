@@ -606,13 +606,14 @@ class ZooIndex:
                 models.append((kind, FieldedBM25(*parts, chunk_local, group_numbers, self.params, chunk_weight=weight),
                                rows, chunk_rows))
         except BaseException:
-            for name in released:  # made again from the per-kind copies of it: nothing is lost
+            for name in released:  # made again from the models built before and the new copies: nothing is lost
                 field = _Arrays.SPARSE.index(name)
                 chunk_major = name == "chunk_counts"
-                setattr(arrays, name, _stack_rows(
-                    [parts[field].tocsr() for parts in columns],
-                    [chunk_rows if chunk_major else rows for _, rows, chunk_rows, _ in plans],
-                    len(arrays.chunk_entry) if chunk_major else len(self.entries), n_terms))
+                parts, owners = self._model_rows(name)
+                parts += [kind_parts[field].tocsr() for kind_parts in columns]
+                owners += [chunk_rows if chunk_major else rows for _, rows, chunk_rows, _ in plans]
+                setattr(arrays, name, _stack_rows(parts, owners, len(arrays.chunk_entry) if chunk_major
+                                                  else len(self.entries), n_terms))
             raise
         for kind, model, rows, chunk_rows in models:
             self._derived[("lexical", kind)] = (model, rows, chunk_rows)
@@ -622,7 +623,7 @@ class ZooIndex:
         return [value for key, value in self._derived.items() if isinstance(key, tuple) and key[0] == "lexical"]
 
     def _restore_counts(self) -> None:
-        """Hold the entry-major term counts again (before an update changes rows and drops the models)."""
+        """Hold the entry-major term counts again (before an update appends rows and drops the models)."""
         if self.arrays.title is None:
             title, description, chunk_counts = (self.count_matrix(name) for name in _Arrays.SPARSE)
             self.arrays.title, self.arrays.description, self.arrays.chunk_counts = title, description, chunk_counts
@@ -634,9 +635,14 @@ class ZooIndex:
         held = getattr(self.arrays, name)
         if held is not None:
             return held
+        parts, owners = self._model_rows(name)
+        n_rows = len(self.arrays.chunk_entry) if name == "chunk_counts" else len(self.entries)
+        return _stack_rows(parts, owners, n_rows, len(self.terms.vocabulary))
+
+    def _model_rows(self, name: str) -> tuple[list[sparse.csr_matrix], list[np.ndarray]]:
+        """The per-kind models' copies of the counts `name`, row-major over the vocabulary, and the entry (or
+        chunk) row of each of their rows."""
         n_terms = len(self.terms.vocabulary)
-        chunk_major = name == "chunk_counts"
-        n_rows = len(self.arrays.chunk_entry) if chunk_major else len(self.entries)
         parts, owners = [], []
         for model, rows, chunk_rows in self._lexical_models():
             columns = {"title": model.title, "description": model.description, "chunk_counts": model.chunks}[name]
@@ -646,8 +652,8 @@ class ZooIndex:
             part = sparse.csr_matrix((part.data, model.held_terms[part.indices], part.indptr),
                                      shape=(part.shape[0], n_terms), copy=False)
             parts.append(part)
-            owners.append(chunk_rows if chunk_major else rows)
-        return _stack_rows(parts, owners, n_rows, n_terms)
+            owners.append(chunk_rows if name == "chunk_counts" else rows)
+        return parts, owners
 
     def lexical_search(self, kind: str, text: str, rare_title: bool = False,
                        exclude_chunks: Optional[np.ndarray] = None) -> tuple[np.ndarray, LexicalHits]:

@@ -188,3 +188,10 @@ def test_a_failed_first_search_leaves_every_count_held(fixture_cache, tmp_path, 
     monkeypatch.undo()
     index.lexical("lora")
     assert all(getattr(index.arrays, n) is None for n in NAMES)
+    # A model asked for beside those built already (a kind no entry has): the counts are held again while it
+    # is built, and a failure then makes them again from the models built before as well.
+    monkeypatch.setattr(index_module, "FieldedBM25", fail)
+    with pytest.raises(MemoryError):
+        index.lexical("unknown-kind")
+    for name in NAMES:
+        assert _same_matrix(getattr(index.arrays, name), before[name]), name
