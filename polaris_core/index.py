@@ -37,7 +37,7 @@ from polaris_core.atomic import (ChecksumMemo, content_addressed_pattern, is_own
 from polaris_core.embed.cache import EmbeddingCache, default_cache_dir, embed_with_cache
 from polaris_core.embed.chunks import CHUNK_KINDS, PROMPT_KINDS, entry_chunks
 from polaris_core.embed.lexical import (COUNT_DTYPES, BM25FParams, FieldedBM25, LexicalHits, TermCounts, as_counts,
-                                        lexical_terms, query_terms, tokenize)
+                                        count_dtype, lexical_terms, query_terms, tokenize)
 from polaris_core.errors import EmptyZooError, IndexFolderError, UnsafePathError, VectorError
 from polaris_core.index_lock import LOCK_FILE, index_lock
 from polaris_core.progress import CheckCancel, OnStep, resolve
@@ -133,7 +133,7 @@ class _Arrays:
 
     Every field is either entry-aligned (`ENTRY_FIELDS`) or chunk-aligned; the sparse ones are
     term-count matrices. `concat`, `subset`, saving and loading all go by these two lists.
-    The sparse ones are None while released (`ZooIndex._release_counts`): the per-kind BM25F copies
+    The sparse ones are None while released (`ZooIndex._build_lexical_models`): the per-kind BM25F copies
     then hold the only copy of the counts.
     """
 
@@ -172,7 +172,10 @@ class _Arrays:
     def subset(self, keep_entries: np.ndarray, keep_chunks: np.ndarray, new_entry_row: np.ndarray) -> "_Arrays":
         """Only the kept entry rows and chunks; chunks are renumbered to `new_entry_row` of their entry."""
         def take(name: str):
-            value = getattr(self, name)[keep_entries if name in self.ENTRY_FIELDS else keep_chunks]
+            value = getattr(self, name)
+            if value is None:  # released term counts (the per-kind models lose these rows themselves)
+                return None
+            value = value[keep_entries if name in self.ENTRY_FIELDS else keep_chunks]
             return new_entry_row[value] if name == "chunk_entry" else value
         return _Arrays(**{name: take(name) for name in self.names()})
 
@@ -509,11 +512,13 @@ class ZooIndex:
     def _remove_rows(self, rows: Sequence[int]) -> None:
         if not len(rows):
             return
-        self._restore_counts()
         drop = np.zeros(len(self.entries), bool)
         drop[list(rows)] = True
         arrays = self.arrays
         chunk_drop = drop[arrays.chunk_entry]
+        # While the entry-major counts are released, the per-kind models lose the rows instead: making the
+        # counts again and every model on the next search cost ~1 s per 100K entries.
+        models = self._models_without(drop, chunk_drop) if arrays.title is None else {}
         self.store.delete(arrays.chunk_label[chunk_drop & arrays.chunk_dense])
         keep_rows = np.flatnonzero(~drop)
         new_row = np.full(len(self.entries), -1, dtype=np.int64)
@@ -521,66 +526,104 @@ class ZooIndex:
         self.arrays = arrays.subset(keep_rows, ~chunk_drop, new_row)
         self.entries = self.entries.subset(keep_rows.tolist())
         self._derived.clear()
+        if models:
+            self._derived.update(models)
+            del models
+            _return_freed_memory()  # the old models' copies
+
+    def _models_without(self, drop: np.ndarray, chunk_drop: np.ndarray) -> dict:
+        """Every per-kind model (`lexical`) less the dropped entry and chunk rows, keyed as in `_derived`, with its
+        rows renumbered as they will be once those rows are gone (`FieldedBM25.without`)."""
+        groups, _ = self.entry_groups()
+        new_entry = np.cumsum(~drop) - 1
+        new_chunk = np.cumsum(~chunk_drop) - 1
+        out = {}
+        for key, value in self._derived.items():
+            if not (isinstance(key, tuple) and key[0] == "lexical"):
+                continue
+            model, rows, chunk_rows = value
+            gone, gone_chunks = drop[rows], chunk_drop[chunk_rows]
+            _, group_numbers = np.unique(groups[rows], return_inverse=True)  # as `_build_lexical_models` numbers them
+            out[key] = (model.without(gone, gone_chunks, group_numbers), new_entry[rows[~gone]],
+                        new_chunk[chunk_rows[~gone_chunks]])
+        return out
 
     # ------------------------------------------------------------ channels
     def lexical(self, kind: str) -> tuple[FieldedBM25, np.ndarray, np.ndarray]:
         """(BM25F over `kind`, entry rows it covers, chunk rows it covers); built once per change.
 
-        The first call builds the model of every kind that has entries, then releases the entry-major
-        term counts (`_release_counts`): the models' per-kind copies hold the same counts, and keeping
-        both took a second copy of every count (~2.5 GB at a million entries)."""
+        The first call builds the model of every kind that has entries and releases the entry-major
+        term counts as it goes (`_build_lexical_models`): the models' per-kind copies hold the same counts,
+        and keeping both took a second copy of every count (~2.5 GB at a million entries)."""
         key = ("lexical", kind)
         cached = self._derived.get(key)
         if cached is None:
             self._restore_counts()  # a no-op unless released (then only a kind outside KINDS has no model)
-            for other in dict.fromkeys([*KINDS, kind]):
-                if ("lexical", other) not in self._derived:
-                    self._derived[("lexical", other)] = self._lexical_model(other)
-            self._release_counts()
+            self._build_lexical_models([k for k in dict.fromkeys([*KINDS, kind]) if ("lexical", k) not in self._derived])
+            if self.arrays.title is None:
+                _return_freed_memory()  # the copies' temporaries, once all of them are gone
             cached = self._derived[key]
         return cached
 
-    def _lexical_model(self, kind: str) -> tuple[FieldedBM25, np.ndarray, np.ndarray]:
-        rows = self.kind_rows(kind)
+    def _build_lexical_models(self, kinds: list[str]) -> None:
+        """Build the models of `kinds` one field at a time: each field's per-kind copies are made (a block of
+        rows at a time, `_rows_as_columns`), then, when the models will cover every entry and chunk, the
+        entry-major field is released before the next field is copied. Copying every field before releasing
+        any held the counts twice at once: the first search's peak, 1.4× the searched index's RSS at 300K."""
         arrays = self.arrays
         n_terms = len(self.terms.vocabulary)
-        local = np.full(len(self.entries), -1, dtype=np.int64)
-        local[rows] = np.arange(len(rows))
-        chunk_rows = np.flatnonzero(local[arrays.chunk_entry] >= 0)
         groups, _ = self.entry_groups()
-        _, group_numbers = np.unique(groups[rows], return_inverse=True)
-        model = FieldedBM25(
-            _with_columns(arrays.title[rows], n_terms),
-            _with_columns(arrays.description[rows], n_terms),
-            _with_columns(arrays.chunk_counts[chunk_rows], n_terms),
-            local[arrays.chunk_entry[chunk_rows]],
-            group_numbers,
-            self.params,
-            chunk_weight=np.select([arrays.chunk_kind[chunk_rows] == _KIND_CODES["related"],
-                                    arrays.chunk_kind[chunk_rows] == _KIND_CODES["expanded"]],
-                                   [self.params.related_weight, self.params.expansion_weight], 1.0),
-        )
-        return model, rows, chunk_rows
+        plans = []
+        for kind in kinds:
+            rows = self.kind_rows(kind)
+            local = np.full(len(self.entries), -1, dtype=np.int64)
+            local[rows] = np.arange(len(rows))
+            chunk_rows = np.flatnonzero(local[arrays.chunk_entry] >= 0)
+            plans.append((kind, rows, chunk_rows, local[arrays.chunk_entry[chunk_rows]]))
+        covered = [(rows, chunk_rows) for _, rows, chunk_rows in self._lexical_models()] + \
+            [(rows, chunk_rows) for _, rows, chunk_rows, _ in plans]
+        # An entry of no known kind has no model: then the counts stay held rather than lose its terms.
+        release = bool(len(self.entries)) and sum(len(r) for r, _ in covered) == len(self.entries) and \
+            sum(len(c) for _, c in covered) == len(arrays.chunk_entry)
+        columns: list[list[sparse.csc_matrix]] = [[] for _ in plans]
+        released: list[str] = []
+        try:
+            for name in _Arrays.SPARSE:
+                matrix = _with_columns(getattr(arrays, name), n_terms)
+                for (_, rows, chunk_rows, _), parts in zip(plans, columns):
+                    parts.append(_rows_as_columns(matrix, chunk_rows if name == "chunk_counts" else rows))
+                del matrix
+                if release:
+                    setattr(arrays, name, None)
+                    released.append(name)
+                    _return_freed_memory()
+            models = []
+            for (kind, rows, chunk_rows, chunk_local), parts in zip(plans, columns):
+                _, group_numbers = np.unique(groups[rows], return_inverse=True)
+                chunk_kind = arrays.chunk_kind[chunk_rows]
+                weight = np.select([chunk_kind == _KIND_CODES["related"], chunk_kind == _KIND_CODES["expanded"]],
+                                   [self.params.related_weight, self.params.expansion_weight], 1.0)
+                models.append((kind, FieldedBM25(*parts, chunk_local, group_numbers, self.params, chunk_weight=weight),
+                               rows, chunk_rows))
+        except BaseException:
+            for name in released:  # made again from the models built before and the new copies: nothing is lost
+                field = _Arrays.SPARSE.index(name)
+                chunk_major = name == "chunk_counts"
+                parts, owners = self._model_rows(name)
+                parts += [kind_parts[field].tocsr() for kind_parts in columns]
+                owners += [chunk_rows if chunk_major else rows for _, rows, chunk_rows, _ in plans]
+                setattr(arrays, name, _stack_rows(parts, owners, len(arrays.chunk_entry) if chunk_major
+                                                  else len(self.entries), n_terms))
+            raise
+        for kind, model, rows, chunk_rows in models:
+            self._derived[("lexical", kind)] = (model, rows, chunk_rows)
 
     # ------------------------------------------------------------ term counts: one copy held
     def _lexical_models(self) -> list[tuple[FieldedBM25, np.ndarray, np.ndarray]]:
         return [value for key, value in self._derived.items() if isinstance(key, tuple) and key[0] == "lexical"]
 
-    def _release_counts(self) -> None:
-        """Drop the entry-major term counts when the per-kind models cover every entry and chunk: they are
-        made again from the models (`count_matrix`) for saving, and kept again for the next update."""
-        arrays = self.arrays
-        if arrays.title is None or not len(self.entries):
-            return
-        models = self._lexical_models()
-        if sum(len(rows) for _, rows, _ in models) != len(self.entries) or \
-                sum(len(chunks) for _, _, chunks in models) != len(arrays.chunk_entry):
-            return  # an entry of no known kind: keep the counts rather than lose its terms
-        arrays.title = arrays.description = arrays.chunk_counts = None
-        _return_freed_memory()
-
     def _restore_counts(self) -> None:
-        """Hold the entry-major term counts again (before an update changes rows and drops the models)."""
+        """Hold the entry-major term counts again (before an update appends rows and drops the models)."""
         if self.arrays.title is None:
             title, description, chunk_counts = (self.count_matrix(name) for name in _Arrays.SPARSE)
             self.arrays.title, self.arrays.description, self.arrays.chunk_counts = title, description, chunk_counts
@@ -592,9 +635,14 @@ class ZooIndex:
         held = getattr(self.arrays, name)
         if held is not None:
             return held
+        parts, owners = self._model_rows(name)
+        n_rows = len(self.arrays.chunk_entry) if name == "chunk_counts" else len(self.entries)
+        return _stack_rows(parts, owners, n_rows, len(self.terms.vocabulary))
+
+    def _model_rows(self, name: str) -> tuple[list[sparse.csr_matrix], list[np.ndarray]]:
+        """The per-kind models' copies of the counts `name`, row-major over the vocabulary, and the entry (or
+        chunk) row of each of their rows."""
         n_terms = len(self.terms.vocabulary)
-        chunk_major = name == "chunk_counts"
-        n_rows = len(self.arrays.chunk_entry) if chunk_major else len(self.entries)
         parts, owners = [], []
         for model, rows, chunk_rows in self._lexical_models():
             columns = {"title": model.title, "description": model.description, "chunk_counts": model.chunks}[name]
@@ -604,15 +652,8 @@ class ZooIndex:
             part = sparse.csr_matrix((part.data, model.held_terms[part.indices], part.indptr),
                                      shape=(part.shape[0], n_terms), copy=False)
             parts.append(part)
-            owners.append(chunk_rows if chunk_major else rows)
-        if not parts:
-            return sparse.csr_matrix((n_rows, n_terms), dtype=np.uint8)
-        stacked = sparse.vstack(parts, format="csr")
-        del parts
-        order = np.argsort(np.concatenate(owners), kind="stable")  # stacked row order[g] is row g
-        out = stacked[order]
-        out.sort_indices()
-        return out
+            owners.append(chunk_rows if name == "chunk_counts" else rows)
+        return parts, owners
 
     def lexical_search(self, kind: str, text: str, rare_title: bool = False,
                        exclude_chunks: Optional[np.ndarray] = None) -> tuple[np.ndarray, LexicalHits]:
@@ -1178,6 +1219,63 @@ def _row_terms(matrix: sparse.csr_matrix, rows: np.ndarray, columns: np.ndarray)
     hit = columns[order][found] == terms
     owners = np.repeat(np.arange(len(rows)), lengths)
     return owners[hit], order[found[hit]]
+
+
+def _stack_rows(parts: list[sparse.csr_matrix], owners: list[np.ndarray], n_rows: int,
+                n_terms: int) -> sparse.csr_matrix:
+    """One (n_rows × n_terms) CSR matrix of row-major parts whose row i is row `owners[k][i]` of the whole
+    (every row owned by one part), with sorted indices."""
+    if not parts:
+        return sparse.csr_matrix((n_rows, n_terms), dtype=np.uint8)
+    stacked = sparse.vstack(parts, format="csr")
+    del parts[:]
+    order = np.argsort(np.concatenate(owners), kind="stable")  # stacked row order[g] is row g
+    out = stacked[order]
+    out.sort_indices()
+    return out
+
+
+def _rows_as_columns(matrix: sparse.csr_matrix, rows: np.ndarray, block: int = 1 << 21) -> sparse.csc_matrix:
+    """`as_counts(matrix[rows]).tocsc()`, sorted, made a block of rows (~`block` non-zeros) at a time into
+    arrays of the final size: the row slice and its converted copy, both of all the rows, were the
+    first search's largest temporary."""
+    if matrix.dtype not in COUNT_DTYPES:
+        out = as_counts(matrix[rows]).tocsc()
+        out.sort_indices()
+        return out
+    n_columns = matrix.shape[1]
+    rows = np.asarray(rows, dtype=np.int64)
+    ends = np.cumsum((matrix.indptr[rows + 1] - matrix.indptr[rows]).astype(np.int64))
+    nnz = int(ends[-1]) if len(rows) else 0
+    bounds = [0]
+    while bounds[-1] < len(rows):
+        start = bounds[-1]
+        end = int(np.searchsorted(ends, (int(ends[start - 1]) if start else 0) + block, side="right"))
+        bounds.append(min(max(end, start + 1), len(rows)))
+    blocks = list(zip(bounds, bounds[1:]))
+    per_column = np.zeros(n_columns, dtype=np.int64)
+    largest = 0
+    for start, end in blocks:
+        part = matrix[rows[start:end]]
+        per_column += np.bincount(part.indices, minlength=n_columns)
+        largest = max(largest, int(part.data.max()) if part.nnz else 0)
+    index_dtype = np.int32 if max(nnz, len(rows), n_columns) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n_columns + 1, dtype=np.int64)
+    np.cumsum(per_column, out=indptr[1:])
+    del per_column
+    data = np.empty(nnz, dtype=count_dtype(largest))
+    indices = np.empty(nnz, dtype=index_dtype)
+    fill = indptr[:-1].copy()  # where each column's next non-zero goes
+    for start, end in blocks:
+        part = matrix[rows[start:end]].tocsc()  # rows ascend within each column
+        lengths = np.diff(part.indptr)
+        at = np.repeat(fill - part.indptr[:-1], lengths) + np.arange(part.nnz)
+        data[at] = part.data
+        indices[at] = part.indices + start
+        fill += lengths
+    out = sparse.csc_matrix((data, indices, indptr.astype(index_dtype)), shape=(len(rows), n_columns), copy=False)
+    out.has_sorted_indices = True
+    return out
 
 
 def _with_columns(matrix: sparse.csr_matrix, n_terms: int) -> sparse.csr_matrix:

@@ -194,12 +194,50 @@ def as_counts(matrix: sparse.spmatrix) -> sparse.spmatrix:
     return matrix.astype(count_dtype(largest))
 
 
-def _length_norm(counts: sparse.spmatrix, b: float) -> np.ndarray:
-    # float32 row sums, as when the counts themselves were float32 (the same average, bit for bit)
-    lengths = np.asarray(counts.sum(axis=1, dtype=np.float64)).ravel().astype(np.float32)
+def _row_lengths(counts: sparse.csc_matrix, block: int = 1 << 22) -> np.ndarray:
+    """float32 row sums of CSC counts, as when the counts themselves were float32: whole numbers summed in
+    float64 are exact, so any order gives the same bits. A block of non-zeros at a time (a float64 copy of
+    a field's counts would be 8 bytes per non-zero)."""
+    sums = np.zeros(counts.shape[0], dtype=np.float64)
+    for start in range(0, counts.nnz, block):
+        end = min(start + block, counts.nnz)
+        sums += np.bincount(counts.indices[start:end], weights=counts.data[start:end], minlength=counts.shape[0])
+    return sums.astype(np.float32)
+
+
+def _length_norm(lengths: np.ndarray, b: float) -> np.ndarray:
     present = lengths[lengths > 0]
     average = float(present.mean()) if len(present) else 1.0
     return 1.0 - b + b * lengths / average
+
+
+def rows_removed(counts: sparse.csc_matrix, gone: np.ndarray, block: int = 1 << 22,
+                 kept: Optional[np.ndarray] = None, dropped: Optional[np.ndarray] = None) -> sparse.csc_matrix:
+    """CSC counts without the rows where `gone` (bool per row) is set, the others renumbered in order and the
+    narrowest count dtype kept (`as_counts`): the same arrays as slicing the kept rows of the row-major
+    counts and converting them. One pass over the non-zeros, a block at a time for the new row numbers.
+    `kept` (bool per non-zero) and `dropped` (positions of the others), when the caller has them already."""
+    keep = ~np.asarray(gone, dtype=bool)
+    new_row = (np.cumsum(keep) - 1).astype(counts.indices.dtype)
+    if kept is None:
+        kept = keep[counts.indices]
+    if dropped is None:
+        dropped = np.flatnonzero(~kept)
+    per_column = np.bincount(np.searchsorted(counts.indptr, dropped, side="right") - 1,
+                             minlength=counts.shape[1])
+    indptr = counts.indptr - np.concatenate([[0], np.cumsum(per_column)]).astype(counts.indptr.dtype)
+    del dropped, per_column
+    data = counts.data[kept]
+    indices = np.empty(len(data), dtype=counts.indices.dtype)
+    at = 0
+    for start in range(0, counts.nnz, block):
+        rows = counts.indices[start:start + block][kept[start:start + block]]
+        indices[at:at + len(rows)] = new_row[rows]
+        at += len(rows)
+    del kept
+    out = sparse.csc_matrix((data, indices, indptr), shape=(int(keep.sum()), counts.shape[1]), copy=False)
+    out.has_sorted_indices = True  # kept rows keep their order within each column
+    return as_counts(out)
 
 
 class _ScaledColumns:
@@ -234,7 +272,7 @@ class _ScaledColumns:
         return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.factors.nbytes
 
 
-def _group_frequency(fields: list, row_groups: list, n_groups: int, block: int = 1 << 22) -> np.ndarray:
+def _group_frequency(fields: list, row_groups: list, n_groups: int, block: int = 1 << 20) -> np.ndarray:
     """For each column of the CSC matrices `fields` (the same columns): how many groups have a non-zero in it
     in any of them (`row_groups[i]`: the group of each row of `fields[i]`). A block of columns at a time:
     presence copies of whole fields (bool, float32, per group) took a third of the index at its first search."""
@@ -288,49 +326,119 @@ class FieldedBM25:
     """BM25F over entries made of a title field, a description field and prompt chunks.
 
     `title` and `description` are (entries × vocabulary) term counts, `chunks` (chunks ×
-    vocabulary) with `chunk_entry[c]` the entry row of chunk c. IDF counts a term once per
+    vocabulary) with `chunk_entry[c]` the entry row of chunk c; row-major or column-major (CSC counts
+    of the narrowest dtype are used as they are, not copied). IDF counts a term once per
     `entry_group` (one model with ten versions is one document, not ten). `chunk_weight`
     (default 1) scales what each chunk adds over its entry's fields (weaker related prompts).
     """
 
     def __init__(
         self,
-        title: sparse.csr_matrix,
-        description: sparse.csr_matrix,
-        chunks: sparse.csr_matrix,
+        title: sparse.spmatrix,
+        description: sparse.spmatrix,
+        chunks: sparse.spmatrix,
         chunk_entry: np.ndarray,
         entry_group: np.ndarray,
         params: BM25FParams | None = None,
         chunk_weight: Optional[np.ndarray] = None,
     ) -> None:
-        self.params = p = params or BM25FParams()
+        self.params = params or BM25FParams()
         n_entries, n_terms = title.shape
         self.n_entries = n_entries
+        fields = [as_counts(matrix).tocsc() for matrix in (title, description, chunks)]
         # Columns (and idf) only for the terms these rows hold, plus one empty column for every other term:
         # column pointers over the whole vocabulary cost 4 bytes per term for each field of each kind.
         held = np.zeros(n_terms, dtype=bool)
-        for matrix in (title, description, chunks):
-            held[matrix.indices] = True
+        for matrix in fields:
+            held |= np.diff(matrix.indptr) > 0
         self.held_terms = np.flatnonzero(held).astype(np.int32)
         del held
         self.chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
         self.chunk_weight = None if chunk_weight is None else np.asarray(chunk_weight, dtype=np.float32)
-        title_norm = _length_norm(title, p.b)
-        # One count copy per field; the title's factors for the fields sum and for titles alone.
-        self.title = _ScaledColumns(title, p.title_weight / title_norm, self.held_terms)
-        self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
-        self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b),
-                                          self.held_terms)
-        self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b), self.held_terms)
-        # Document frequency over groups: a term counts once per model, whichever field has it (the empty last
-        # column: terms these rows do not hold, df 0).
+        title, description, chunks = (_ScaledColumns(matrix, np.ones(0, np.float32), self.held_terms)
+                                      for matrix in fields)
+        del fields
         groups = np.asarray(entry_group, dtype=np.int64)
         n_groups = int(groups.max()) + 1 if len(groups) else 0
-        df = _group_frequency([self.title.counts, self.description.counts, self.chunks.counts],
-                              [groups, groups, groups[self.chunk_entry]], n_groups).astype(np.float32)
+        # Document frequency over groups: a term counts once per model, whichever field has it (the empty last
+        # column: terms these rows do not hold, df 0). Kept, so that removing rows only recounts their groups.
+        frequency = _group_frequency([title.counts, description.counts, chunks.counts],
+                                     [groups, groups, groups[self.chunk_entry]], n_groups)
+        self._finish(title, description, chunks, frequency, n_groups, n_terms)
+
+    def _finish(self, title: "_ScaledColumns", description: "_ScaledColumns", chunks: "_ScaledColumns",
+                frequency: np.ndarray, n_groups: int, n_terms: int, lengths: Optional[list] = None) -> None:
+        """Row factors, idf and the rest from the per-field counts, their row lengths (summed from the counts
+        if not given) and the document frequency per column."""
+        p = self.params
+        # Kept (4 bytes a row): removing rows changes only the average length, not the kept rows' own.
+        self.lengths = lengths or [_row_lengths(field.counts) for field in (title, description, chunks)]
+        title_norm = _length_norm(self.lengths[0], p.b)
+        # One count copy per field; the title's factors for the fields sum and for titles alone.
+        title.factors = (p.title_weight / title_norm).astype(np.float64).astype(np.float32)
+        self.title_alone_factors = (1.0 / title_norm).astype(np.float32)
+        description.factors = (p.description_weight / _length_norm(self.lengths[1], p.b)
+                               ).astype(np.float64).astype(np.float32)
+        chunks.factors = (p.prompt_weight / _length_norm(self.lengths[2], p.b)).astype(np.float64).astype(np.float32)
+        self.title, self.description, self.chunks = title, description, chunks
+        self.group_frequency = frequency.astype(np.int32)
+        self.n_groups = n_groups
+        df = frequency.astype(np.float32)
         self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)  # per column
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
+
+    def without(self, gone_entries: np.ndarray, gone_chunks: np.ndarray, entry_group: np.ndarray) -> "FieldedBM25":
+        """This model less the entries and chunks marked `gone` (bool per entry row and per chunk row; a gone
+        entry's chunks must be gone too), the rest renumbered in order: the same arrays as a model built
+        from the kept rows' counts. `entry_group`: the group of each of this model's entry rows (as given
+        when it was built). Only the groups that lose rows are recounted for the document frequency."""
+        gone_entries = np.asarray(gone_entries, dtype=bool)
+        gone_chunks = np.asarray(gone_chunks, dtype=bool)
+        groups = np.asarray(entry_group, dtype=np.int64)
+        chunk_groups = groups[self.chunk_entry]
+        n_columns = self.title.counts.shape[1]
+        # A term's frequency drops by one for each group whose gone rows held it and whose kept rows do not.
+        touched = np.zeros(int(groups.max()) + 1 if len(groups) else 0, dtype=bool)
+        touched[groups[gone_entries]] = True
+        touched[chunk_groups[gone_chunks]] = True
+        lost_keys, kept_keys, fields = [], [], []
+        for scaled, row_gone, row_groups in ((self.title, gone_entries, groups),
+                                             (self.description, gone_entries, groups),
+                                             (self.chunks, gone_chunks, chunk_groups)):
+            m = scaled.counts
+            # Per non-zero, one pass: 0 a row of an untouched group, 1 a kept row of a touched group, 2 a gone row.
+            state = touched[row_groups].astype(np.uint8) + row_gone.astype(np.uint8)
+            state = state[m.indices]
+            at = np.flatnonzero(state)
+            gone_here = state[at] == 2
+            keys = row_groups[m.indices[at]] * n_columns + (np.searchsorted(m.indptr, at, side="right") - 1)
+            lost_keys.append(keys[gone_here])
+            kept_keys.append(keys[~gone_here])
+            del keys
+            fields.append(rows_removed(m, row_gone, kept=state != 2, dropped=at[gone_here]))
+            del state, at, gone_here
+        lost = np.setdiff1d(np.concatenate(lost_keys), np.concatenate(kept_keys))
+        frequency = self.group_frequency - np.bincount(lost % n_columns, minlength=n_columns).astype(np.int32)
+        kept_groups = groups[~gone_entries]
+        n_groups = len(np.unique(kept_groups))
+        out = object.__new__(FieldedBM25)
+        out.params = self.params
+        out.n_entries = int((~gone_entries).sum())
+        new_entry = np.cumsum(~gone_entries) - 1
+        out.chunk_entry = new_entry[self.chunk_entry[~gone_chunks]]
+        out.chunk_weight = None if self.chunk_weight is None else self.chunk_weight[~gone_chunks]
+        # Terms no kept row holds lose their column (as in a model built from the kept rows).
+        still = np.zeros(n_columns - 1, dtype=bool)
+        for m in fields:
+            still |= np.diff(m.indptr[:-1]) > 0
+        out.held_terms = self.held_terms[still]
+        frequency = np.concatenate([frequency[:-1][still], frequency[-1:]])
+        columns = np.flatnonzero(still)
+        scaled = [_ScaledColumns(m, np.ones(0, np.float32), columns) for m in fields]
+        lengths = [self.lengths[0][~gone_entries], self.lengths[1][~gone_entries], self.lengths[2][~gone_chunks]]
+        out._finish(*scaled, frequency, n_groups, self.n_terms, lengths)
+        return out
 
     def columns_of(self, term_ids: np.ndarray) -> np.ndarray:
         """The column of each term id (vocabulary ids below `n_terms`); the empty last column for a term
@@ -354,7 +462,8 @@ class FieldedBM25:
     def nbytes(self) -> int:
         """Bytes of the count copies and factors this model holds (for memory reports)."""
         return self.title.nbytes() + self.title_alone_factors.nbytes + self.description.nbytes() + \
-            self.chunks.nbytes() + self.idf.nbytes + self.chunk_entry.nbytes + self.held_terms.nbytes
+            self.chunks.nbytes() + self.idf.nbytes + self.group_frequency.nbytes + self.chunk_entry.nbytes + \
+            self.held_terms.nbytes + sum(lengths.nbytes for lengths in self.lengths)
 
     def query_weights(self, term_ids: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
         # Repeated query words count sub-linearly: "1girl, 1girl" is not twice the evidence.
