@@ -8,7 +8,7 @@ written outside --work and nothing is shipped.
     python scripts/ranker_experiments.py --index .cache/bench-retrieval/index-expcv \
         --data ../shared/data --work /tmp/ranker-experiments [--experiment NAME ...]
 
-Experiments: shipped, catalog-all, pool-200, lightgbm, idf-names, misses (default: all; misses
+Experiments: shipped, catalog-all, pool-200, lightgbm, objectives, idf-names, misses (default: all; misses
 reads fold 0's out-of-fold misses of the shipped features). Feature tables are
 cached under --work per variant (the first run of each takes 10-25 min on 2 cores).
 """
@@ -33,7 +33,7 @@ from polaris_core.retrieve.options import SearchOptions
 
 search_module = importlib.import_module("polaris_core.retrieve.search")
 log = logging.getLogger("polaris")
-EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "idf-names", "misses")
+EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "idf-names", "misses")
 IDF_NAMES = ("trigger_idf", "title_idf_share", "title_idf_matched", "names_idf_cover")
 
 
@@ -224,6 +224,15 @@ def main(argv=None) -> int:
                                     ("dev queries weighted 4x", {"weight_dev": 4.0}),
                                     ("truncation level 10", {"lambdarank_truncation_level": 10}),
                                     ("three seeds averaged", {"seeds": (0, 1, 2)})):
+                print(f"lightgbm, {label}: {cross_validate(table, names, **settings)}", flush=True)
+            continue
+        if name == "objectives":
+            table = variant_table(index, data, work, maps, "shipped")
+            for label, settings in (("objective rank_xendcg", {"objective": "rank_xendcg"}),
+                                    ("objective binary (pointwise)", {"objective": "binary"}),
+                                    ("lambdarank without normalisation", {"lambdarank_norm": False}),
+                                    ("min_data_in_leaf 100", {"min_data_in_leaf": 100}),
+                                    ("feature_fraction 0.7", {"feature_fraction": 0.7, "feature_fraction_seed": 1})):
                 print(f"lightgbm, {label}: {cross_validate(table, names, **settings)}", flush=True)
             continue
         table = variant_table(index, data, work, maps, name)
