@@ -167,7 +167,7 @@ _RE_NOT_CONTAIN = re.compile(
 _RE_BETTER_WITHOUT = re.compile(
     r"^(?P<x>.+?)\s+(?:(?:would|will|could|might|should|does|do)\s+)?(?:look|looks|be|is|are|seem|seems|feel|"
     r"feels)\s+(?:so\s+|much\s+|a lot\s+|far\s+|way\s+)?(?:better|nicer|cleaner|best|good|great|fine|perfect)\s+"
-    r"without\s+(?P<y>.+)$"
+    r"(?:without|with no(?:\s+more)?)\s+(?P<y>.+?)(?:\s+in\s+(?:it|there|the (?:picture|photo|image|shot|frame)))?$"
 )
 # "pretend the kettle was never there": a wish that it never existed
 _RE_NEVER_THERE = re.compile(

@@ -170,7 +170,7 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
     if frame.itype in (T.LOCAL_STYLE, T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         return 1
     if frame.itype == T.REPLACE:
-        old_word = subject.split()[-1] if subject else ""
+        old_word = noun_phrase(subject).head if subject else ""  # "vase" of "vase on the shelf", "girl's vase"
         new_np = noun_phrase(_clean_result(result)[0]) if result else None
         new_word = new_np.head if new_np else ""
         known = [w for w in (old_word, new_word) if w in lx.SHAPE_OF or w in lx.CATEGORY_OF]

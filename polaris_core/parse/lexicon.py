@@ -142,14 +142,14 @@ GERUND_COMPOUND_NOUNS = _words(
     "whale bungee figure bull deep-sea trail street speed pole line"
 )
 COLLECTIVES = _words(
-    "group groups set sets couple pair pairs family families herd herds flock flocks crowd crowds school "
+    "group groups set sets couple family families herd herds flock flocks crowd crowds school "
     "trace traces sign signs hint remnants remains evidence "
     "pack packs swarm swarms number lot lots bunch bunches handful row rows line lines cluster clusters "
     "collection few dozen dozens variety range series army troop troop fleet gang band bevy colony "
     "litter pod team plenty array assortment selection"
 )
 PORTIONS = _words(
-    "cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
+    "pair pairs cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
     "boxes bag bags basket baskets bouquet bouquets vase vases stack stacks pile piles loaf loaves bar bars "
     "can cans pot pots mug mugs tray trays bucket buckets heap heaps sheet sheets roll rolls ball balls "
     "scoop scoops spoonful statue statues picture pictures painting paintings photo photos poster posters "

@@ -113,6 +113,14 @@ def _split_make(rest: str) -> tuple[str, str] | None:
     return None
 
 
+# "standing in the field", "perched on the fence", "in the corner": where a thing is, maybe with its pose
+_RE_BE_SOMEWHERE = re.compile(
+    r"^(?:[a-z]+ing\s+|(?:perched|parked|placed|seated|lying|hanging|floating|sitting|standing)\s+)?"
+    r"(?:in|on|onto|at|by|near|beside|behind|under|underneath|beneath|below|above|over|against|next to|in front of|"
+    r"among|inside|atop|along|across)\s+"
+    r"(?:the|a|an|this|that|some|its|his|her|their)\s")
+
+
 _RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backdrop|setting|scenery|surroundings)"
                            r"(?:\s*[:,-]\s*|\s+(?:of|with|showing)\s+)(?P<result>\S.*)$")
 
@@ -308,7 +316,7 @@ class _Reader:
                 return None  # "drop a few pumpkins on the porch" adds
             if verb.startswith("get") and " out" in x_text and verb != "get out":
                 x_text = x_text.split(" out", 1)[0]
-            loc = np_.rest
+            loc = np_.rest or re.sub(r"^\S+(?:ing|ed)\s+(?=\S)", "", np_.qualifier)  # "sitting on the X" -> "on the X"
         np_ = noun_phrase(x_text)
         if not np_.phrase and not np_.pronoun:
             return None
@@ -387,6 +395,9 @@ class _Reader:
             return self._subject_first(rest)
         if verb in ("make", "let", "have", "get"):
             words = rest.split()
+            acting = self._new_thing_acting(words)
+            if acting is not None:
+                return acting
             for k in range(1, len(words) - 1):
                 if words[k] in lx.ACTION_VERBS:
                     thing = " ".join(words[k + 1:])
@@ -433,6 +444,25 @@ class _Reader:
         if kind == "color" and frame.itype == T.REPLACE:
             frame.itype = T.LOCAL_STYLE
         return frame
+
+    @staticmethod
+    def _new_thing_acting(words: list[str]) -> Frame | None:
+        """ "make a frog jump onto the rock", "have some birds fly over the lake": a thing not yet in the picture
+        (indefinite) made to do something there is added."""
+        if not words or words[0] not in ("a", "an", "some"):
+            return None
+        for k in range(2, len(words)):
+            verb, after = words[k], words[k + 1] if k + 1 < len(words) else ""
+            if verb in lx.PREPOSITIONS or verb in lx.DETERMINERS or is_attribute_word(verb):
+                return None  # "make a cat on the sofa purple", "make a cat red": no verb after the thing
+            listed = verb in lx.BARE_VERBS or verb in lx.EXPRESSION_VERBS or verb in lx.ACTION_VERBS
+            placed = after in lx.PREPOSITIONS or after in ("next", "onto")  # "rest next to the stairs"
+            if listed or placed:
+                thing = " ".join(words[:k])
+                if noun_phrase(thing).phrase and (placed or not after or after in lx.DETERMINERS):
+                    return Frame(T.ADD, target=thing, result=" ".join(words), rule="make-new-thing-act")
+                return None
+        return None
 
     def _style_in(self, c: str) -> Frame | None:
         m = _RE_STYLE_IN.match(c)
@@ -532,7 +562,7 @@ class _Reader:
         verb, rest = m.group("verb"), m.group("rest")
         rest = skip_leading_place(rest)
         rest = re.sub(r"^(?:in|on|back)\s+(?=(?:a|an|some|the)\b)", "", rest)
-        np_ = noun_phrase(rest)
+        np_ = noun_phrase(rest, places=False)  # "put the vase on the table": where it goes
         if not np_.phrase:
             return None
         placement = verb.split()[0] in lx.PLACEMENT_VERBS
@@ -657,6 +687,10 @@ class _Reader:
             if verb in ("have", "wear", "hold", "carry", "get"):
                 return Frame(T.ADD, target=y_text, result=y_text, rule="x-should-have")
             action = re.match(r"^(?P<v>[a-z]+)\s+(?P<y>.+)$", y_text)
+            x_np = noun_phrase(m.group("x"))
+            if verb == "be" and x_np.leading in ("a", "an", "some") and _RE_BE_SOMEWHERE.match(y_text):
+                # "a deer should be standing in the field": a new thing described where it is
+                return Frame(T.ADD, target=m.group("x"), result=f"{m.group('x')} {y_text}", rule="new-x-should-be-at")
             if verb == "be" and action and action.group("v") in lx.ACTION_VERBS:
                 return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
             y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
