@@ -226,6 +226,8 @@ def test_tagger_cross_validation_holds_template_groups_out(encoder):
     ("give the old barn a weathered look", "old", False),                   # ends on an attribute word
     ("delete the kayak in the harbour", "kayak in the", False),             # ends on a function word
     ("make the goat's horns golden", "goat", False),                        # a possessor, not the object
+    ("make the old man's shirt maroon", "old man'", False),                 # a possessor with its apostrophe
+    ("make the old man's shirt maroon", "old man's shirt", True),           # the owner and what it owns
     ("remove the three ducks from the pond", "three ducks", False),         # only a number more than the rules
     ("change the colour of the glass round vase to blue", "glass round vase", True),
     ("remove the mug with the cartoon print", "mug with the cartoon print", True),
