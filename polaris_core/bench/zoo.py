@@ -156,21 +156,60 @@ class _QueryMemo:
         return np.stack([self.seen[t] for t in texts])
 
 
-def _build_and_save(entries: list, encoder: _SyntheticEncoder, folder: Path) -> tuple[float, float]:
-    """(build seconds without the synthetic vectors' own generation, save seconds)."""
+def entry_slices(pools: _Pools, head: list, n: int, rng: np.random.Generator, size: int):
+    """The first `n` synthetic entries in lists of `size`, made as they are asked for: the same entries in
+    the same order as one `synthetic_entries(pools, n, rng)` call whose first `len(head)` are `head` (made
+    by it with this `rng`). Holding all of them as objects took ~6 KB an entry (~6 GB at a million)."""
+    made, pending = len(head), head
+    while pending or made < n:
+        more = synthetic_entries(pools, min(size - len(pending), n - made), rng, first_id=made)
+        made += len(more)
+        yield pending + more
+        pending = []
+
+
+def _build_and_save(slices, n: int, encoder: _SyntheticEncoder, folder: Path) -> tuple[float, float]:
+    """(build seconds without making the synthetic entries and vectors, save seconds)."""
     from polaris_core.index import ZooIndex
 
     started = time.perf_counter()
+    making, built = 0.0, 0
     # In slices: one update holds its entries' chunk texts and vectors until they are appended.
     index = ZooIndex.build([], text_encoder=encoder)
-    for start in range(0, len(entries), BUILD_SLICE):
-        index.update(entries[start:start + BUILD_SLICE])
-        print(f"built {min(start + BUILD_SLICE, len(entries)):,} / {len(entries):,} entries "
-              f"({time.perf_counter() - started:.0f} s, peak RSS {_peak_rss_gb():.2f} GB)", file=sys.stderr)
-    build_s = time.perf_counter() - started - encoder.seconds
+    slices = iter(slices)
+    while True:
+        asked = time.perf_counter()
+        batch = next(slices, None)
+        making += time.perf_counter() - asked
+        if batch is None:
+            break
+        index.update(batch)
+        built += len(batch)
+        del batch
+        print(f"built {built:,} / {n:,} entries ({time.perf_counter() - started:.0f} s, peak RSS "
+              f"{_peak_rss_gb():.2f} GB, RSS {_rss_gb():.2f} GB)", file=sys.stderr)
+    build_s = time.perf_counter() - started - encoder.seconds - making
     started = time.perf_counter()
     index.save(folder)
     return build_s, time.perf_counter() - started
+
+
+def _release_memory() -> None:
+    """Return freed heap pages to the system (glibc keeps them otherwise): the load-only process that follows
+    a build must not share the machine with the build's leftovers (a 300K run was OOM-killed so)."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
+def _rss_gb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 1e9
 
 
 def _peak_rss_gb() -> float:
@@ -214,12 +253,11 @@ def run(args) -> int:
     catalog = load_catalog([data / CATALOG_NAME])
     pools = _Pools(catalog)
     # With --index, only the entries whose chunks MiniLM embeds are made again (the same seed gives the same).
-    entries = synthetic_entries(pools, args.real_entries if args.index else args.entries, rng)
-    extra = synthetic_entries(pools, 1000, rng, first_id=args.entries if not args.index else 10 ** 9)
+    head = synthetic_entries(pools, args.real_entries if args.index else min(args.real_entries, args.entries), rng)
     say(f"synthetic zoo: {args.entries:,} entries from {len(catalog):,} real ones")
 
     real = load_text_encoder()
-    real_texts = list(dict.fromkeys(c.dense_text for e in entries[: args.real_entries]
+    real_texts = list(dict.fromkeys(c.dense_text for e in head[: args.real_entries]
                                     for c in entry_chunks(e) if c.dense))
     started = time.perf_counter()
     real_vectors = real.encode(real_texts)
@@ -231,9 +269,13 @@ def run(args) -> int:
     build_s = save_s = None
     try:
         if not args.index:
-            build_s, save_s = _build_and_save(entries, encoder, folder)
-        del entries
-        gc.collect()
+            build_s, save_s = _build_and_save(entry_slices(pools, head, args.entries, rng, BUILD_SLICE),
+                                              args.entries, encoder, folder)
+        del head
+        _release_memory()  # the built index is gone: only what the rest needs stays beside the load-only process
+        print(f"before the load-only process: this process holds {_rss_gb():.2f} GB", file=sys.stderr)
+        # After the N entries (the same extra entries as when they were made all at once before them).
+        extra = synthetic_entries(pools, 1000, rng, first_id=args.entries if not args.index else 10 ** 9)
         load_s, rss_before, rss, loaded = _load_in_fresh_process(folder)
         index = ZooIndex.load(folder, verify=False)
         dense_chunks, n_entries = len(index.store), len(index)
@@ -348,7 +390,9 @@ def csr_bytes(m):
 
 record = index.store.dim * 4 + 8 + 4 * (2 * index.store.hnsw.M + 1)  # an hnswlib level-0 element
 
-lexical = sum(csr_bytes(getattr(index.arrays, n)) for n in ("title", "description", "chunk_counts"))
+# The entry-major counts are released once every kind's BM25F model holds them (None then).
+lexical = sum(csr_bytes(m) for m in (getattr(index.arrays, n) for n in ("title", "description", "chunk_counts"))
+              if m is not None)
 derived = sum(v[0].nbytes() for k, v in index._derived.items() if isinstance(k, tuple) and k[0] == "lexical")
 breakdown = {
     "rss_searching_gb": searching,
@@ -375,6 +419,16 @@ breakdown = {
 # What the estimates above leave out: the interpreter and libraries, small structures, allocator slack.
 breakdown["mem_unaccounted_gb"] = searching - sum(v for k, v in breakdown.items() if k.startswith("mem_")
                                                   and k != "mem_vectors_hnsw_capacity_gb")
+import resource
+# The most it held: the first search builds the per-kind models while the entry-major counts are still held.
+breakdown["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # KiB on Linux
+# Freed heap pages glibc keeps (load-time copies): what the process would give back if asked.
+try:
+    import ctypes
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    breakdown["rss_trimmed_gb"] = rss()
+except (OSError, AttributeError):
+    pass
 print(json.dumps([seconds, before, loaded, {k: round(v, 3) if isinstance(v, float) else v
                                              for k, v in breakdown.items()}]))
 """

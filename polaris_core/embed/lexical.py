@@ -234,6 +234,32 @@ class _ScaledColumns:
         return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.factors.nbytes
 
 
+def _group_frequency(fields: list, row_groups: list, n_groups: int, block: int = 1 << 22) -> np.ndarray:
+    """For each column of the CSC matrices `fields` (the same columns): how many groups have a non-zero in it
+    in any of them (`row_groups[i]`: the group of each row of `fields[i]`). A block of columns at a time:
+    presence copies of whole fields (bool, float32, per group) took a third of the index at its first search."""
+    n_columns = fields[0].shape[1]
+    frequency = np.zeros(n_columns, dtype=np.int64)
+    if not n_groups:
+        return frequency
+    before = sum(m.indptr.astype(np.int64) for m in fields)  # non-zeros of all fields before each column
+    start = 0
+    while start < n_columns:
+        end = int(np.searchsorted(before, before[start] + block, side="right")) - 1
+        end = min(max(end, start + 1), n_columns)
+        group_ids, columns = [], []
+        for m, groups in zip(fields, row_groups):
+            lengths = np.diff(m.indptr[start:end + 1])
+            columns.append(np.repeat(np.arange(end - start, dtype=np.int64), lengths))
+            group_ids.append(groups[m.indices[m.indptr[start]:m.indptr[end]]])
+        columns_all = np.concatenate(columns)
+        present = sparse.csr_matrix((np.ones(len(columns_all), dtype=bool), (np.concatenate(group_ids), columns_all)),
+                                    shape=(n_groups, end - start))  # duplicates summed: one entry per (group, column)
+        frequency[start:end] = np.bincount(present.indices, minlength=end - start)
+        start = end
+    return frequency
+
+
 @dataclass
 class LexicalHits:
     """Per-entry lexical scores of one query: best score and which chunk gave it (-1: fields only)."""
@@ -281,42 +307,33 @@ class FieldedBM25:
         self.description = _ScaledColumns(description, p.description_weight / _length_norm(description, p.b),
                                           self.held_terms)
         self.chunks = _ScaledColumns(chunks, p.prompt_weight / _length_norm(chunks, p.b), self.held_terms)
-        # Document frequency over groups: a term counts once per model, whichever field has it.
+        # Document frequency over groups: a term counts once per model, whichever field has it (the empty last
+        # column: terms these rows do not hold, df 0).
         groups = np.asarray(entry_group, dtype=np.int64)
         n_groups = int(groups.max()) + 1 if len(groups) else 0
-        entry_to_group = sparse.csr_matrix(
-            (np.ones(n_entries, dtype=np.float32), (groups, np.arange(n_entries))), shape=(n_groups, n_entries)
-        )
-        chunk_to_entry = sparse.csr_matrix(
-            (np.ones(len(self.chunk_entry), dtype=np.float32), (self.chunk_entry, np.arange(len(self.chunk_entry)))),
-            shape=(n_entries, len(self.chunk_entry)),
-        )
-        # Presence as bool before summing: uint8 counts of two fields could wrap past 255 to 0.
-        per_entry = (title.astype(bool) + description.astype(bool) + (chunk_to_entry @ chunks).astype(bool)
-                     ).astype(np.float32)
-        per_group = (entry_to_group @ per_entry).astype(bool)
-        df = np.asarray(per_group.sum(axis=0)).ravel().astype(np.float32)[self.held_terms]
-        df = np.append(df, np.float32(0))  # the empty column: terms these rows do not hold
+        df = _group_frequency([self.title.counts, self.description.counts, self.chunks.counts],
+                              [groups, groups, groups[self.chunk_entry]], n_groups).astype(np.float32)
         self.idf = np.log1p((n_groups - df + 0.5) / (df + 0.5)).astype(np.float32)  # per column
         self.rare_idf = p.rare_idf_fraction * float(np.log1p((n_groups - 0.5) / 1.5)) if n_groups else np.inf
         self.n_terms = n_terms
 
-    def _columns(self, term_ids: np.ndarray) -> np.ndarray:
+    def columns_of(self, term_ids: np.ndarray) -> np.ndarray:
         """The column of each term id (vocabulary ids below `n_terms`); the empty last column for a term
         none of these rows holds."""
         held = self.held_terms
         if not len(held):
             return np.zeros(len(term_ids), dtype=np.int64)
-        at = np.searchsorted(held, term_ids)
+        # In the held ids' own dtype: mixed dtypes made searchsorted copy all of `held` (~5 MB) on every call.
+        at = np.searchsorted(held, np.asarray(term_ids).astype(held.dtype))
         return np.where(held[np.minimum(at, len(held) - 1)] == term_ids, at, len(held))
 
     def term_idf(self, term_ids: np.ndarray) -> np.ndarray:
         """idf of vocabulary term ids (below `n_terms`)."""
-        return self.idf[self._columns(np.asarray(term_ids))]
+        return self.idf[self.columns_of(np.asarray(term_ids))]
 
     def fields(self, term_ids: np.ndarray) -> sparse.csc_matrix:
         """(entries × len(term_ids)) weighted title + description frequencies of these terms."""
-        columns = self._columns(term_ids)
+        columns = self.columns_of(term_ids)
         return self.title.columns(columns) + self.description.columns(columns)
 
     def nbytes(self) -> int:
@@ -348,7 +365,7 @@ class FieldedBM25:
         scores[:] = saturated @ weights                                # each entry's fields alone
         # A chunk adds, for each query term it contains, the gain of its words over the fields alone:
         # only the non-zeros of (chunks × query terms) are touched.
-        chunk_part = self.chunks.columns(self._columns(term_ids)).tocoo()
+        chunk_part = self.chunks.columns(self.columns_of(term_ids)).tocoo()
         if exclude_chunks is not None and len(exclude_chunks) and chunk_part.nnz:
             keep_nz = ~np.isin(chunk_part.row, exclude_chunks)
             chunk_part = sparse.coo_matrix((chunk_part.data[keep_nz], (chunk_part.row[keep_nz],
@@ -386,7 +403,7 @@ class FieldedBM25:
         if not rare.any() or not self.n_entries:
             return scores
         term_ids, multiplicity = term_ids[rare], multiplicity[rare]
-        tf = self.title.columns(self._columns(term_ids), self.title_alone_factors).tocsr()
+        tf = self.title.columns(self.columns_of(term_ids), self.title_alone_factors).tocsr()
         tf.data = tf.data / (self.params.k1 + tf.data)
         scores[:] = tf @ self.query_weights(term_ids, multiplicity).astype(np.float32)
         return scores

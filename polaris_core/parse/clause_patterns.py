@@ -45,7 +45,7 @@ _RE_COMPOUND_REPLACE = re.compile(
 # "ditch the lamp and go with a candle": removal then a choice of the new object
 _RE_REMOVE_AND_CHOOSE = re.compile(
     rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:go with|go for|opt for|use|"
-    r"get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
+    r"(?:give|get|bring|show|find) (?:me|us)|get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
 )
 _RE_TAKE_PLACE = re.compile(
     r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:(?:take|takes|taking|occupy|occupies|fill|fills)\s+"
@@ -243,4 +243,33 @@ _RE_STYLE_CUE = re.compile(
 _RE_EDIT_CUE = re.compile(
     rf"\b(?:{_REMOVE_VERB}|{_REPLACE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB}|{_ADJUST_VERB}|add|insert|put|"
     r"place|make|give|instead|style|without|should|want|like|need|let)\b"
+)
+# "the lamp out, a candle in", "out with the lamp, in with a candle", "out goes the lamp, in comes a candle": one
+# object leaves and another enters the same clause
+_RE_OUT_IN = re.compile(
+    r"^(?:out\s+(?:with|goes|go)\s+(?P<x2>.+?)|(?P<x>.+?)\s+(?:goes\s+|go\s+)?out)\s*[,;:-]?\s*(?:and\s+|then\s+)?"
+    r"(?:in\s+(?:with|comes|come)\s+(?P<y2>.+)|(?P<y>.+?)\s+(?:comes\s+|come\s+|goes\s+)?in)$"
+)
+# "not the lamp but a candle", "not the lamp, rather a candle": the object denied, then its replacement
+_RE_NOT_BUT = re.compile(r"^not\s+(?P<x>.+?)\s*,?\s+(?:but|rather|instead)\s+(?:rather\s+|instead\s+)?(?P<y>.+)$")
+# "give me a fox in the spot the bus occupies", "put a fox in the place where the bus is": Y into X's place
+_RE_IN_SPOT_OF = re.compile(
+    r"^(?P<pre>.+?)\s+(?:in|into|at|on)\s+the\s+(?:spot|place|position|space|location)\s+(?:where\s+|that\s+|which\s+)?"
+    r"(?P<x>.+?)\s+(?:occupies|occupied|is|was|are|were|stands|stood|sits|sat|used to be|is in|was in)\b.*$"
+)
+# "fill (in) the spot where the chair is with whatever is behind it": what occupied the filled place goes
+_RE_FILLED_PLACE = re.compile(
+    r"^(?:the\s+)?(?:spot|place|space|gap|area|region|hole|patch)\s+(?:where|that|which)\s+(?P<x>.+?)\s+"
+    r"(?:is|was|are|were|stands|stood|sits|sat|occupies|occupied|used to be)$"
+)
+# "the bus becomes a spoon", "the bus turns into a spoon": present tense, no modal
+_RE_SUBJECT_BECOMES = re.compile(
+    r"^(?P<x>.+?)\s+(?:becomes|turns into|changes into|transforms into|morphs into|is turned into|is now)\s+(?P<y>.+)$"
+)
+# "sneak a fox into the picture", "slip two ducks into the scene on the left": any verb that moves a new object
+# into the picture adds it
+_RE_INTO_PICTURE = re.compile(
+    r"^(?P<verb>[a-z]+)\s+(?P<y>(?:a|an|some|two|three|four|a few|a couple of|several|another)\s.+?)\s+"
+    r"(?:into|in|onto|to)\s+(?:the|this|my|our|your)\s+(?:picture|scene|image|photo|photograph|shot|frame|pic)\b"
+    r"\s*(?P<rest>.*)$"
 )

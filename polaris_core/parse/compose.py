@@ -182,7 +182,8 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
 
 
 _RE_CONTEXT_NP = re.compile(
-    r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+)?(?P<np>(?:a|an|the|this|that|some|two|"
+    r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+|(?:i|we)\s+(?:really\s+)?(?:can't stand|"
+    r"cannot stand|can not stand|hate|dislike|don't like|do not like|am not a fan of|'m not a fan of)\s+)?(?P<np>(?:a|an|the|this|that|some|two|"
     r"three)\s+.+?)(?:\s+(?:is|are|was|were|on|in|at|near|by|next|which|that)\b.*)?$"
 )
 
@@ -197,14 +198,19 @@ def _main_clause(text: str) -> tuple[str, str]:
         if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
             clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
             continue
+        sentence = _strip_framing(sentence) or sentence  # "hey, get the kite out": "hey" is no clause of its own
         parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
-                                           r"(?:make|turn|change|remove|replace|paint|put|add|give|let)\b)",
+                                           r"(?:make|turn|change|remove|replace|paint|put|add|give|let|get|take|"
+                                           r"delete|erase|lose|ditch|drop)\b)",
                                            sentence) if p.strip()]
         clauses.extend(parts)
     stripped = [_strip_framing(s) for s in clauses]
     for k, s in enumerate(stripped):
         if _RE_EDIT_CUE.search(s) or _RE_REFERENCE.search(s):
             return s, " ".join(clauses[:k])
+    for k, s in enumerate(stripped[1:], start=1):
+        if re.match(r"^(?:get|take|lose|ditch|drop|delete|erase|remove|cut)\b.*\b(?:it|them|him|her)\b", s):
+            return s, " ".join(clauses[:k])  # "I can't stand the bin, get it out": the edit names it by a pronoun
     return stripped[0], ""
 
 

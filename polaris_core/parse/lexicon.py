@@ -17,13 +17,14 @@ REMOVE_VERBS = (
     "clear away|clear out|clear off|clear|wipe out|wipe away|wipe off|wipe|cut out|cut away|edit out|"
     "rub out|scrub out|scrub away|scrub|strip out|strip away|strip off|lose|ditch|drop|discard|banish|"
     "extract|pull out|crop out|clean up|clean away|clean off|omit|exclude|purge|zap|get out|"
-    "airbrush out|photoshop out|paint out|blot out|remove away|leave out|take down|knock down|tear down"
+    "airbrush out|photoshop out|paint out|blot out|remove away|leave out|take down|knock down|tear down|"
+    "nix|chuck out|toss out|toss"
 )
 REPLACE_VERBS = "replace|substitute|swap out|swap|switch out|exchange|trade|interchange"
 TRANSFORM_VERBS = (
     "turn|transform|convert|change|morph|switch|alter|modify|transmute|mutate|evolve|reimagine|re-imagine|"
     "redraw|re-draw|render|restyle|re-style|stylize|stylise|repaint|re-paint|recreate|redo|remake|rework|"
-    "shift|reinterpret|remodel|redesign|edit|adjust|update|transfer|translate|make over"
+    "shift|reinterpret|remodel|redesign|edit|adjust|update|transfer|translate|make over|upgrade|downgrade"
 )
 COLOR_VERBS = (
     "recolor|recolour|re-color|re-colour|color|colour|dye|paint|tint|stain|spray-paint|spray paint|spray|bleach|"
@@ -146,12 +147,14 @@ COLLECTIVES = _words(
     "trace traces sign signs hint remnants remains evidence "
     "pack packs swarm swarms number lot lots bunch bunches handful row rows line lines cluster clusters "
     "collection few dozen dozens variety range series army troop troop fleet gang band bevy colony "
-    "litter pod team plenty array assortment selection"
+    "litter pod team plenty array assortment selection "
+    # a stack, pile or heap is its things: "a stack of books" is masked and named as the books
+    "stack stacks pile piles heap heaps"
 )
 PORTIONS = _words(
     "pair pairs cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
-    "boxes bag bags basket baskets bouquet bouquets vase vases stack stacks pile piles loaf loaves bar bars "
-    "can cans pot pots mug mugs tray trays bucket buckets heap heaps sheet sheets roll rolls ball balls "
+    "boxes bag bags basket baskets bouquet bouquets vase vases loaf loaves bar bars "
+    "can cans pot pots mug mugs tray trays bucket buckets sheet sheets roll rolls ball balls "
     "scoop scoops spoonful statue statues picture pictures painting paintings photo photos poster posters "
     "portrait portraits model models sculpture sculptures drawing drawings figurine figurines cone cones "
     "carton cartons crate crates sack sacks pitcher jug jugs teapot kettle wreath wreaths string strings "
@@ -189,7 +192,7 @@ MATERIALS = _words(
     "jade pearl obsidian bamboo wicker rattan straw cork tile tiles tiled terracotta plush gummy slime "
     "gemstone gemstones sandstone slate limestone oak pine mahogany walnut ebony cedar teak birch "
     "corduroy tweed cashmere nylon polyester vinyl latex canvas burlap sequin sequined beaded feathered "
-    "glitter gilded chrome carbon fiberglass resin wax waxy stainless"
+    "glitter gilded chrome carbon fiberglass resin wax waxy stainless moss"
 )
 TEXTURES = _words(
     "smooth smoother rough rougher glossy glossier shiny shinier matte matt polished brushed textured "
@@ -264,6 +267,19 @@ ENV_NOUNS = _words(
 ADDED_SCENE_NOUNS = _words(
     "background backdrop setting scenery landscape cityscape environment surroundings sunset sunrise "
     "garden snow rain fog mist haze weather atmosphere skyline"
+)
+# Places an object can be put, moved or set in ("a train station", "a quiet library", "a bamboo grove"): only as
+# the destination of a move (or scenery shown behind an object) are they a new setting; named as the object of an
+# edit ("replace the cathedral with ...") they stay objects, so they are not ENV_NOUNS.
+PLACE_NOUNS = _words(
+    "station library arcade grove range ranges rooftop rooftops market bazaar mall stadium "
+    "arena airport classroom bedroom kitchen office cafe café restaurant museum gallery church cathedral temple "
+    "shrine palace ballroom hallway corridor lobby attic basement cellar warehouse factory studio theater theatre "
+    "subway metro platform pier dock docks port marina harbourfront waterfront promenade oasis lagoon reef "
+    "underwater seabed seafloor rainforest cavern crater ruins castle-grounds battlefield campsite campground "
+    "playground schoolyard rooftop-terrace terrace balcony greenhouse barnyard pasture ranch cornfield wheatfield "
+    "tundra steppe badlands junkyard graveyard cemetery neighborhood neighbourhood downtown suburb "
+    "skyscrapers metropolis megacity slum alleyway laneway backstreet parking-lot library bookstore supermarket"
 )
 SCENE_HEADS = _words(
     "setting settings background backdrop scenery environment surroundings landscape cityscape seascape "

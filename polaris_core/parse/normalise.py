@@ -65,7 +65,7 @@ _EMOJI_NOISE = frozenset({"face"})  # "DOG FACE" -> "dog"
 
 # Leading politeness and framing, removed repeatedly ("Hey, could you please just ...").
 _FRAMING = re.compile(
-    r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|just|simply|please|pls|plz|kindly|quickly|carefully|"
+    r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|plus|just|simply|please|pls|plz|kindly|quickly|carefully|"
     r"gently|first|next|finally|lastly|alright|right|well|oh|um|hmm|go ahead and|"
     r"would you mind(?: to)?|would you be able to|are you able to|is it possible to|"
     r"(?:could|can|would|will|might) (?:you|u|we|i)(?: please| kindly| maybe| just)?|may i ask you to|"
@@ -74,16 +74,29 @@ _FRAMING = re.compile(
     r"(?:we|you|i) (?:should|need to|must|can|could|have to|gotta)|"
     r"(?:i|we)(?:'d|'ll| would| will| really| just| also| kinda| kind of| do)* (?:want|need|like|love|wish|"
     r"prefer|plan|intend|hope|try|am going|'m going|are going|'re going)s? to|i wanna|"
-    r"maybe|perhaps|ideally|basically|actually|"
+    r"maybe|perhaps|ideally|basically|actually|make sure(?: that)?|ensure(?: that)?|see to it that|"
     r"it (?:would|'d|will|might) be (?:nice|great|good|cool|awesome|better|lovely|fun|ideal) (?:to|if you could|if we could|if it could)|"
     r"i think (?:you should|we should|it would be nice to)|"
     r"i(?:'d| would) appreciate it if you could|if you could|if possible,?|for me,?|"
     r"edit (?:this|the) (?:image|photo|picture) (?:to|so that|so)|in this (?:image|photo|picture),?|"
-    r"(?:edit|task|instruction|request)\s*:)[\s,:]+"
+    r"(?:(?:quick|small|simple|minor|little|one|tiny|easy)\s+)?(?:edit|task|instruction|request|change|fix)\s*:)"
+    r"[\s,:]+"
 )
 _TRAILING = re.compile(
     r"[\s,]+(?:please|thanks|thank you|for me|if possible|if you can|if you could|pls|plz|thx|"
     r"now|quickly|asap|too|as well|again|here|in this one)$"
+)
+# A closing clause that says what must NOT change ("..., keeping its shape", "but leave everything else as it is",
+# "nothing else should change"): it names no edit, and its nouns ("shape", "rest") are never the subject.
+_INVARIANT = re.compile(
+    r"(?:\s*,\s*|\s+)(?:(?:but|and|while|yet)\s+)?(?:"
+    r"(?:keep(?:ing)?|leav(?:e|ing)|preserv(?:e|ing)|maintain(?:ing)?|retain(?:ing)?)\s+(?:everything|all|the rest|"
+    r"anything|its|his|her|their|the\s+(?:same|original|rest|composition|pose|lighting|framing|shape|size|"
+    r"position|background|colou?rs?|proportions?))\b[^,]*|"
+    r"(?:with\s+)?nothing\s+else\s+(?:should|must|may|will|is\s+to|needs\s+to|has\s+to)\s+(?:change|move|"
+    r"be\s+(?:changed|touched|altered))|"
+    r"(?:and\s+)?(?:don't|do\s+not)\s+(?:change|touch|alter)\s+(?:anything|the\s+rest|everything)\s+else|"
+    r"same\s+size\s+and\s+position)$"
 )
 _IN_IMAGE = re.compile(
     r"\s+(?:in|of|from|within|inside|on|across|throughout|to) (?:the|this|my|our|your|that) "
@@ -162,4 +175,5 @@ def _strip_framing(clause: str) -> str:
         previous = clause
         clause = _FRAMING.sub("", clause).strip(" ,.:;!?-")
         clause = _TRAILING.sub("", clause).strip(" ,.:;!?-")
+        clause = _INVARIANT.sub("", clause).strip(" ,.:;!?-")
     return clause

@@ -181,8 +181,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
             if not _modifier_gerund(t, nxt, words):
-                if len(words) > 1 and words[-1] in lx.GERUND_COMPOUND_NOUNS:
-                    words.pop()  # "a person ice skating" -> "person"
+                if len(words) > 1 and words[-1] in lx.GERUND_COMPOUND_NOUNS and not _is_modifier(words[-2]):
+                    words.pop()  # "a person ice skating" -> "person"; but "the red kite flying": "kite" is the head
                 break
             words.append(t)  # "dining table"
             i += 1
@@ -366,6 +366,12 @@ def _ends_phrase(t: str, words: list[str]) -> bool:
         return t in lx.PREPOSITIONS or t in lx.NP_STOPWORDS or t == "->"
     return t in lx.PREPOSITIONS or t in lx.NP_STOPWORDS or t in lx.PAST_PARTICIPLES or t in lx.BARE_VERBS \
         or t in ("i", "you", "we", "he", "she", "they", "->")
+
+
+def _is_modifier(word: str) -> bool:
+    """An adjective-like word (colour, material, size, age): a noun after it is the phrase's head, never the
+    first half of an activity ("kite flying")."""
+    return word in lx.ATTRIBUTE_WORDS or word in lx.DESCRIPTIVE or word in lx.DETERMINERS or word in ORDINALS
 
 
 def _modifier_gerund(t: str, nxt: str, words: list[str]) -> bool:

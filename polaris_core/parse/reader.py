@@ -21,6 +21,7 @@ from polaris_core.parse.clause_patterns import (
     _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_ADDED, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
     _RE_BETTER_WITHOUT, _RE_FREE_OF, _RE_NEVER_THERE, _RE_SHOULD_BE_FREE_OF, _RE_SWITCH_FOR, _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
     _RE_OUTCOME, _RE_OUTCOME_STATE, _RE_WOULD_BE_NICE,
+    _RE_FILLED_PLACE, _RE_INTO_PICTURE, _RE_IN_SPOT_OF, _RE_NOT_BUT, _RE_OUT_IN, _RE_SUBJECT_BECOMES,
     _SWAP_CONNECTORS, _TRANSFORM_VERB,
 )
 
@@ -42,6 +43,13 @@ def _placement(target: str, location: str) -> Frame | None:
     if not location:
         return None
     kind = result_kind(_clean_result(location)[0])
+    location = re.sub(r"^(?:against|in front of|before)\s+", "", location)
+    place = noun_phrase(location)
+    if kind == "attribute" and place.attribute and (place.head in lx.ENV_NOUNS or place.head in lx.PLACE_NOUNS or
+                                                    re.match(r"^(?:the\s+)?surface\s+of\s", location)):
+        kind = "env"  # "the floor of a cave", "the surface of the moon": somewhere to stand, not an attribute
+    elif kind == "object" and place.head in lx.PLACE_NOUNS:
+        kind = "env"  # "move the bench to a train station": a place as the destination of a move
     if kind in ("scene", "env", "season"):
         return Frame(T.LOCAL_STYLE, target=target, result=location, subject="background", rule="move-to-setting")
     where = noun_phrase(location)
@@ -76,6 +84,9 @@ def _split_two_objects(text: str) -> tuple[str, str] | None:
     return None
 
 
+_SETTING_NOUNS = frozenset("background backdrop setting scenery surroundings".split())
+
+
 def _split_make(rest: str) -> tuple[str, str] | None:
     """ "the little boy an old man" / "the sky purple" -> (target, result)."""
     tokens = rest.split()
@@ -88,6 +99,8 @@ def _split_make(rest: str) -> tuple[str, str] | None:
         return tokens[0], " ".join(tokens[1:])
     while start < len(tokens) and tokens[start] in lx.DETERMINERS:
         start += 1
+    if start > 0 and start + 1 < len(tokens) and tokens[start] in _SETTING_NOUNS:
+        return " ".join(tokens[:start + 1]), " ".join(tokens[start + 1:])  # "the background outer space"
     qualified = noun_phrase(rest)
     if qualified.qualifier and qualified.rest and rest.endswith(qualified.rest) and \
             all(is_attribute_word(w) for w in qualified.rest.replace("-", " ").split()):
@@ -123,6 +136,16 @@ _RE_BE_SOMEWHERE = re.compile(
 
 _RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backdrop|setting|scenery|surroundings)"
                            r"(?:\s*[:,-]\s*|\s+(?:of|with|showing)\s+)(?P<result>\S.*)$")
+
+
+def _expression_verb(text: str) -> bool:
+    """ "smiling", "frowning", "waving": the -ing form of an expression or pose verb ("frown" + "ing", "smil" + "e",
+    "grinn" less its doubled consonant)."""
+    if not re.fullmatch(r"[a-z]+ing", text):
+        return False
+    stem = text[:-3]
+    return any(form in lx.EXPRESSION_VERBS for form in (stem, stem + "e", stem[:-1] if len(stem) > 2 and
+                                                         stem[-1] == stem[-2] else stem))
 
 
 def _first_frame(clause: str, steps: tuple[Callable[[str], Frame | None], ...]) -> Frame | None:
@@ -221,6 +244,21 @@ class _Reader:
             x_text, y_text = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
             if noun_phrase(x_text).phrase and noun_phrase(y_text).phrase:
                 return classify_change("replace", x_text, y_text, rule="y-takes-the-place-of-x")
+        m = _RE_OUT_IN.match(c) or _RE_NOT_BUT.match(c)
+        if m:
+            groups = m.groupdict()
+            x_text, y_text = groups.get("x") or groups.get("x2") or "", groups.get("y") or groups.get("y2") or ""
+            x, y = noun_phrase(x_text), noun_phrase(y_text)
+            if x.phrase and y.phrase and not x.rest and (y.indefinite or (m.re is _RE_OUT_IN and x.definite)):
+                return classify_change("replace", x_text, y_text,
+                                       rule="x-out-y-in" if m.re is _RE_OUT_IN else "not-x-but-y")
+        m = _RE_IN_SPOT_OF.match(c)
+        if m:
+            y_text = _LEAD_ADD.sub("", _strip_framing(m.group("pre"))).strip()
+            y_text = re.sub(r"^(?:give|show|get|bring|find)\s+(?:me|us)\s+", "", y_text)
+            x, y = noun_phrase(m.group("x")), noun_phrase(y_text)
+            if x.phrase and not x.indefinite and y.phrase and y.indefinite and not y.rest:
+                return classify_change("replace", m.group("x"), y_text, rule="y-in-the-spot-of-x")
         return None
 
     # -- "Y instead of X", "instead of X, Y", "Y where X is"
@@ -249,9 +287,9 @@ class _Reader:
 
     # -- imperative verb first
     def _verb_first(self, c: str) -> Frame | None:
-        return self._first(c, (self._remove, self._replace, self._give, self._photo_adjust, self._switch,
+        return self._first(c, (self._remove, self._replace, self._give, self._dress, self._photo_adjust, self._switch,
                                 self._write, self._fill, self._make, self._style_in, self._transform, self._color,
-                                self._adjust, self._ify, self._apply, self._add, self._see))
+                                self._adjust, self._ify, self._apply, self._add, self._into_picture, self._see))
 
     def _photo_adjust(self, c: str) -> Frame | None:
         """ "increase the contrast", "zoom in on the cat": whole-picture adjustments."""
@@ -293,6 +331,12 @@ class _Reader:
         if not m:
             return None
         y_text = m.group("y")
+        if result_kind(re.split(r"\s*,\s*|\s+and\s+", y_text)[0]) == "nothing":
+            # "fill (in) the spot where the chair is with whatever is behind it": the occupant goes
+            place = _RE_FILLED_PLACE.match(re.sub(r"^in\s+", "", m.group("x")))
+            x_text = place.group("x") if place else re.sub(r"^in\s+", "", m.group("x"))
+            if noun_phrase(x_text).phrase:
+                return Frame(T.REMOVE, target=x_text, rule="fill-with-background")
         thing = noun_phrase(y_text)
         if not thing.phrase:
             return None
@@ -338,7 +382,8 @@ class _Reader:
         x_text, y_text = rest, ""
         connectors = _REPLACE_CONNECTORS.get(verb, _SWAP_CONNECTORS)
         old = noun_phrase(rest)
-        after = re.match(rf"^(?:out\s+)?(?:{'|'.join(connectors)})\s+(?P<y>.+)$", old.rest) if old.qualifier else None
+        after = re.match(rf"^(?:out\s+)?(?:{'|'.join(connectors)})\s+(?P<y>.+)$", old.rest) \
+            if old.qualifier and old.head not in _SETTING_NOUNS else None  # the one background needs no qualifier
         if after and rest.endswith(old.rest):
             # "replace the scarf with the orange spots with a tie": the qualifier identifies the old object
             x_text, y_text = rest[: len(rest) - len(old.rest)].strip(), after.group("y")
@@ -368,9 +413,19 @@ class _Reader:
         if not noun_phrase(receiver).phrase or not (thing_np.phrase or thing_np.attribute) or not (
                 thing_np.indefinite or c.startswith(("give", "hand", "lend", "grant", "offer"))):
             return None
-        if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or _has_style(thing, strict=False):
+        looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
+        if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or looks or _has_style(thing, strict=False):
             return classify_change("change", receiver, thing, rule="give-look")
         return Frame(T.ADD, target=thing, result=thing, rule="give")
+
+    def _dress(self, c: str) -> Frame | None:
+        """ "dress the snowman in a scarf" adds the scarf; "dress the boy in red" changes how he looks."""
+        m = re.match(r"^(?:dress|clothe|outfit|kit out|deck out|deck)\s+(?P<x>.+?)\s+(?:up\s+)?(?:in|with)\s+(?P<y>.+)$", c)
+        if not m or not noun_phrase(m.group("x")).phrase:
+            return None
+        if result_kind(m.group("y"), "replace") == "object" and noun_phrase(m.group("y")).phrase:
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="dress-in")
+        return classify_change("change", m.group("x"), m.group("y"), rule="dress-in")
 
     def _make(self, c: str) -> Frame | None:
         m = _RE_MAKE.match(c)
@@ -435,6 +490,10 @@ class _Reader:
                 return Frame(T.ADD, target=rest, result=rest, rule="have")
         if re.search(r"\s(?:into|in to)\s", rest):
             return None  # "make X into Y": the transform frame
+        backdrop = re.match(r"^(?P<x>.+?)\s+(?:against|in front of|before)\s+(?P<loc>.+)$", rest)
+        if backdrop and verb == "set" and noun_phrase(backdrop.group("x")).phrase:
+            # "set the lamp against a misty lake": a new setting (or, for an object, a new thing behind it)
+            return _placement(backdrop.group("x"), backdrop.group("loc"))
         split = _split_make(rest)
         if split is None:
             return None
@@ -553,7 +612,10 @@ class _Reader:
         x_text = m.group("x") or ""
         if not x_text or noun_phrase(x_text).whole:
             return Frame(T.GLOBAL_STYLE, subject="image", result=m.group("y"), style=1, rule="apply-effect")
-        return classify_change("change", x_text, m.group("y"), rule="apply-effect")
+        frame = classify_change("change", x_text, m.group("y"), rule="apply-effect")
+        if frame.itype == T.REPLACE:
+            frame.itype = T.LOCAL_STYLE  # "add some sparkle to the train": an effect on it, never a new object
+        return frame
 
     def _add(self, c: str) -> Frame | None:
         m = _RE_ADD.match(c)
@@ -576,7 +638,8 @@ class _Reader:
                 return frame
         behind = re.match(r"^(?P<own>(?:(?:with|at|in|of|under|full of)\s+\S.*?\s+)?)behind\s", np_.rest)
         if verb.split()[0] in ("show", "put", "place", "set", "have", "paint", "draw") and behind and \
-                result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") and not _has_style(np_.phrase, strict=True):
+                (result_kind(_clean_result(np_.phrase)[0]) in ("scene", "env") or np_.head in lx.PLACE_NOUNS) and \
+                not _has_style(np_.phrase, strict=True):
             # "show a lavender field (with bees) behind the kettle": a new setting for the object, not an added
             # thing; the scene's own qualifier ("a desert with dunes", "a beach at sunset") stays in the result
             scene = rest[: len(rest) - len(np_.rest)].strip()
@@ -596,6 +659,19 @@ class _Reader:
             return Frame(T.LOCAL_STYLE, target=rest, result=np_.phrase if subject != "background" else rest,
                          subject=subject, rule="add-scenery")
         return Frame(T.ADD, target=rest, result=rest, rule="add", confidence=0.95)
+
+    def _into_picture(self, c: str) -> Frame | None:
+        """ "sneak a fox into the picture on the left": whatever the verb, a new object brought into the picture
+        is added (a remove verb takes things out of it, never into it)."""
+        m = _RE_INTO_PICTURE.match(c)
+        if not m or re.match(rf"^(?:{_REMOVE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
+            return None
+        y = noun_phrase(m.group("y"))
+        if not y.phrase or not _indefinite(y) or result_kind(m.group("y"), "replace") not in ("object", "env"):
+            return None
+        where = m.group("rest").strip()
+        result = f"{m.group('y')} {where}".strip()
+        return Frame(T.ADD, target=result, result=result, rule="into-the-picture")
 
     def _see(self, c: str) -> Frame | None:
         m = _RE_SEE.match(c)
@@ -637,6 +713,10 @@ class _Reader:
             frame = self._first(rest, (self._compound_replace, self._instead, self._subject_first, self._verb_first))
             if frame is not None:
                 return frame
+        m = re.match(r"^(?:the\s+)?(?:same|this|my|that)\s+(?:(?:picture|image|photo|shot|scene|one)\s+)?(?:but\s+)?"
+                     r"(?:minus|without|sans|except for|less)\s+(?P<x>.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase:
+            return Frame(T.REMOVE, target=m.group("x"), rule="same-minus-x")  # "the same picture minus the van"
         m = _RE_NEVER_THERE.match(c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") != "there":
             return Frame(T.REMOVE, target=m.group("x"), rule="wish-not-there")
@@ -695,11 +775,44 @@ class _Reader:
                 return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
             y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
                             r"(?:in(?:to)?\s+|to\s+|as\s+)?", "", y_text)
+            if verb == "be" and _expression_verb(y_text):
+                # "the old man should be frowning": a new expression or pose of the same object
+                return Frame(T.LOCAL_STYLE, target=m.group("x"), result=y_text, rule="x-should-be-expression")
+            y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
             kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
             return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
         m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and " -> " in c:
             return classify_change("change", m.group("x"), m.group("y"), rule="arrow", confidence=0.8)
+        m = re.match(r"^(?P<x>.+?)\s+(?:needs|could use|deserves|should get|should have|gets)\s+(?P<y>(?:a|an|some)\s.+)$",
+                     c)
+        if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).whole and \
+                m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
+            # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
+            return classify_change("change", m.group("x"), m.group("y"), rule="x-needs-a-look")
+        m = _RE_SUBJECT_BECOMES.match(c)
+        if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).rest:
+            return classify_change("change", m.group("x"), m.group("y"), rule="x-becomes-y")
+        return self._described(c)
+
+    def _described(self, c: str) -> Frame | None:
+        """A noun phrase with no verb that describes the result: "the cat with a cape" (a new thing for an
+        object already there: added), "the mug in red" (a new look: a local change). A with-phrase that only
+        identifies the object ("the mug with the chipped handle") is definite and names no edit: not read."""
+        x = noun_phrase(c)
+        if not x.phrase or not x.definite or x.attribute or x.whole:
+            return None
+        m = re.match(r"^with\s+(?P<y>.+)$", x.qualifier + (" " + x.rest if x.rest else "") if x.qualifier else x.rest)
+        if m:
+            y = noun_phrase(m.group("y"))
+            if y.phrase and _indefinite(y) and not y.definite and result_kind(m.group("y"), "replace") == "object":
+                head_end = c.find(" with ")
+                return Frame(T.ADD, target=m.group("y"), result=m.group("y"), location=c[:head_end],
+                             rule="x-with-new-y", confidence=0.8)
+        m = re.match(r"^(?:in|as)\s+(?P<y>.+)$", x.rest)
+        if m and not x.qualifier and result_kind(m.group("y")) in ("attribute", "style"):
+            return classify_change("change", c[: len(c) - len(x.rest)].strip(), m.group("y"), rule="x-in-y",
+                                   confidence=0.8)
         return None
 
     # -- "I want ..." / "I'd like ..."
@@ -728,7 +841,16 @@ class _Reader:
             return classify_change("replace", m_rep.group("x"), m_rep.group("y"), rule="want-replaced")
         m_to = re.match(r"^(?P<x>.+?)\s+to\s+(?:be|become|look|look like|turn|turn into|appear|resemble|have|"
                         r"wear|hold|get)\s+(?P<y>.+)$", rest)
+        m_do = re.match(r"^(?P<x>.+?)\s+to\s+(?P<v>[a-z]+)$", rest)
+        if m_do and m_do.group("v") in lx.EXPRESSION_VERBS and noun_phrase(m_do.group("x")).phrase:
+            # "I want the girl to laugh": her expression changes, as "make the girl laugh"
+            return Frame(T.LOCAL_STYLE, target=m_do.group("x"), result=m_do.group("v"), rule="want-x-to-smile")
         if m_to:
+            owner = noun_phrase(m_to.group("x"))
+            look = re.match(r"^(?:look|looks)\s+(?:like\s+)?(?P<y>.+)$", rest[len(m_to.group("x")) + 4:])
+            if look and (owner.whole or owner.pronoun in ("it", "this", "that", "everything")):
+                # "I want this to look like a rainy evening": the whole picture's look
+                return classify_change("look", "the image", look.group("y"), rule="want-it-to-look")
             return self._subject_first(f"{m_to.group('x')} should {rest[len(m_to.group('x')) + 4:]}")
         m_in = re.match(r"^(?P<x>.+?)\s+(?:in|as|with)\s+(?P<y>.+)$", rest)
         np_ = noun_phrase(rest)

@@ -311,6 +311,9 @@ LOCAL = {
     "lc-sky-turn": "!turn the sky {SKY}", "lc-hair": "!dye {WHO_poss} hair {C}", "lc-shirt": "!make {WHO_poss} shirt {C}",
     "lc-sparkle": "!add some sparkle to {X}", "lc-more-colour": "!make {X} more {C}",
     "lc-feel": "{X} should feel more {T}", "lc-material-swap": "!swap {X_poss} material for {M}",
+    # a new expression or pose of a person or animal already there, in three structures (not only "make X smile")
+    "lc-expr-have": "!have {WHO} {EXPR}", "lc-expr-should": "{WHO} should be {EXPR_ING}",
+    "lc-expr-want": "I want {WHO} to {EXPR}",
 }
 GLOBAL = {
     "gl-aesthetic": "!go for a {S} aesthetic", "gl-to-be-rendered": "the photo is to be rendered as a {S}",
@@ -430,7 +433,17 @@ def _common_slots(rng: random.Random) -> dict:
         "ADJ": adj, "ADJ2": adj2, "TIME": rng.choice(_TIMES), "L": rng.choice(_LOCATIONS), "SC": rng.choice(_SCENES),
         "WHO": who, "WHO_poss": who + "'s", "W": rng.choice(_WEARABLES), "H": rng.choice(_HOLDABLES),
         "SKY": rng.choice(["stormy", "pink", "orange", "dark purple", "cloudy", "starry", "overcast", "bright blue"]),
+        **_expression(rng),
     }
+
+
+_EXPRESSIONS = [("smile", "smiling"), ("frown", "frowning"), ("laugh", "laughing"), ("grin", "grinning"),
+                ("wink", "winking"), ("yawn", "yawning"), ("pout", "pouting"), ("wave", "waving")]
+
+
+def _expression(rng: random.Random) -> dict:
+    verb, ing = rng.choice(_EXPRESSIONS)
+    return {"EXPR": verb, "EXPR_ING": ing}
 
 
 def _edit_for(itype: int, template_key: str, rng: random.Random) -> _Edit:

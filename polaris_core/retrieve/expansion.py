@@ -151,18 +151,29 @@ class PromptExpander:
         total = sum(weight for weight, _, _ in known)
         if not known or total <= 0 or k <= 0:
             return []
-        shift: dict[int, float] = {}
-        for weight, ids, probs in known:
-            share = weight / total
-            for tid, p in zip(ids.tolist(), (probs - self.background[ids]).tolist()):
-                shift[tid] = shift.get(tid, 0.0) + share * p
-        scored = []
-        for tid, delta in shift.items():
-            if delta <= 0:
-                continue
-            bg = float(self.background[tid])
-            p = bg + delta
-            scored.append((p * math.log(p / bg), self.terms[tid]))
+        # Each term's shift: the features' shares summed in the order a loop over them adds them (np.add.at
+        # adds in order), so the sums are bit for bit those of that loop. A per-term Python loop here was
+        # two thirds of an index build's time (~1,000 candidate terms per sparse entry).
+        ids = np.concatenate([term_ids for _, term_ids, _ in known])
+        gains = np.concatenate([(weight / total) * (probs - self.background[term_ids])
+                                for weight, term_ids, probs in known])
+        tids, at = np.unique(ids, return_inverse=True)
+        shift = np.zeros(len(tids))
+        np.add.at(shift, at, gains)
+        positive = shift > 0
+        tids, shift = tids[positive], shift[positive]
+        if not len(tids):
+            return []
+        bg = self.background[tids]
+        p = bg + shift
+        rough = p * np.log(p / bg)  # np.log may differ from math.log in the last bit: used only to pick
+        if len(rough) > k:
+            cut = float(np.partition(rough, len(rough) - k)[len(rough) - k])
+            near = np.flatnonzero(rough >= cut - 1e-9 * abs(cut))  # far wider than any last-bit difference
+        else:
+            near = np.arange(len(rough))
+        scored = [(pi * math.log(pi / bi), self.terms[tid]) for pi, bi, tid in
+                  zip(p[near].tolist(), bg[near].tolist(), tids[near].tolist())]
         scored.sort(key=lambda item: (-item[0], item[1]))
         return [(term, round(score, 6)) for score, term in scored[:k]]
 

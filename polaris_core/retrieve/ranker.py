@@ -21,6 +21,7 @@ list exactly these features, or LightGBM is not installed, search keeps the fuse
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -33,13 +34,17 @@ import numpy as np
 
 from polaris_core.embed.chunks import entry_chunks
 from polaris_core.embed.lexical import tokenize
+from polaris_core.index import span_positions
 from polaris_core.retrieve.fusion import PoolResult, standardise
+from polaris_core.zoo.entry import ZooEntry
 
 log = logging.getLogger("polaris")
 
 MODEL_PATH = Path(__file__).with_name("data") / "ranker.lgb.txt"
 RANKED_CHANNELS = ("lexical", "names", "dense", "author", "popularity", "affinity", "image")
 ROLE_CODES = {"style": 0, "object": 1, "character": 2, "other": 3}
+# Per-entry numbers read from the entry alone, in `_EntryFacts.numbers` column order.
+_NUMBERS = ("n_prompts", "n_related", "n_triggers", "n_tags", "description_length", "role", "log_downloads")
 RERANK_DEPTH = 100      # fused candidates the ranker reorders (the target is past 100 for <2% of dev queries)
 # `<lora:NAME:w>` tags in a model's example prompts: the LoRAs its users combine it with.
 _NETWORK_NAME = re.compile(r"<\s*(?:lora|lyco|locon|lycoris|hypernet)\s*:([^<>:]*)", re.IGNORECASE)
@@ -55,34 +60,146 @@ FEATURES = (
 )
 
 
+class _Ragged:
+    """Growable ragged lists of ints (one list per item), filled item by item: `starts`/`lengths` per item
+    index into one flat buffer, so the lists of many items are gathered with a few array operations."""
+
+    def __init__(self, n_items: int) -> None:
+        self.starts = np.zeros(n_items, dtype=np.int64)
+        self.lengths = np.zeros(n_items, dtype=np.int64)
+        self.flat = np.zeros(1024, dtype=np.int64)
+        self.size = 0
+
+    def grow_items(self, n_items: int, exact: bool = False) -> None:
+        if n_items > len(self.starts):
+            extra = (n_items if exact else max(n_items, 2 * len(self.starts))) - len(self.starts)
+            self.starts = np.concatenate([self.starts, np.zeros(extra, np.int64)])
+            self.lengths = np.concatenate([self.lengths, np.zeros(extra, np.int64)])
+
+    def set(self, items: list[int], lists: list[list[int]]) -> None:
+        values = [v for values in lists for v in values]
+        if self.size + len(values) > len(self.flat):
+            self.flat = np.concatenate([self.flat, np.zeros(max(len(self.flat), len(values)), np.int64)])
+        self.flat[self.size:self.size + len(values)] = values
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        self.starts[items] = self.size + np.cumsum(lengths) - lengths
+        self.lengths[items] = lengths
+        self.size += len(values)
+
+    def gather(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the concatenated lists of `items`, the position in `items` each value came from)."""
+        lengths = self.lengths[items]
+        return self.flat[span_positions(self.starts[items], lengths)], np.repeat(np.arange(len(items)), lengths)
+
+
 class _EntryFacts:
-    """Per-entry token sets and counts of one index, computed on first use (the index's entries never
-    change in place: an update makes new entry lists). Reading an entry decodes it, so each is read once."""
+    """Per-entry facts of one index as arrays, each row filled on its first use. An index's rows never change
+    in place (a removal or a changed entry makes a new entry list); entries added are appended, and the arrays
+    grow to them. Reading an entry decodes it, so each is read once.
+    Word sets are held as word numbers (`words`), so a query's overlaps with a whole pool are a few array
+    operations instead of a Python loop over candidates."""
 
-    def __init__(self, entries: list) -> None:
+    def __init__(self, entries) -> None:
         self.entries = entries
-        self.cache: dict[int, tuple] = {}
+        n = len(entries)
+        self.known = np.zeros(n, dtype=bool)
+        self.numbers = np.zeros((n, len(_NUMBERS)), dtype=np.float32)
+        self.family = np.zeros(n, dtype=np.int64)      # number of the entry's base family in `families`
+        self.families: dict = {}
+        self.words: dict[str, int] = {}
+        self.titles, self.tags, self.triggers = _Ragged(n), _Ragged(n), _Ragged(n)
+        self.trigger_words = _Ragged(0)                  # trigger number → its word numbers
+        self.n_trigger_sets = 0
+        self.combined: dict[int, list] = {}              # entry row → [(chunk position, network-name words)]
+        self._tokens: dict[str, list[str]] = {}         # tags, trigger words and names repeat: tokenize each once
 
-    def get(self, row: int) -> tuple:
-        facts = self.cache.get(row)
-        if facts is None:
-            entry = self.entries[row]
-            triggers = [frozenset(tokenize(t)) for t in entry.trigger_words if t.strip()]
-            tags = frozenset(w for t in entry.tags for w in tokenize(t))
-            title = frozenset(tokenize(entry.name))
+    def _numbered(self, words) -> list[int]:
+        return [self.words.setdefault(w, len(self.words)) for w in words]
+
+    def _tokenize(self, text: str) -> list[str]:
+        words = self._tokens.get(text)
+        if words is None:
+            words = self._tokens[text] = tokenize(text)
+        return words
+
+    def _grow(self, n: int) -> None:
+        extra = n - len(self.known)
+        self.known = np.concatenate([self.known, np.zeros(extra, dtype=bool)])
+        self.numbers = np.concatenate([self.numbers, np.zeros((extra, len(_NUMBERS)), dtype=np.float32)])
+        self.family = np.concatenate([self.family, np.zeros(extra, dtype=np.int64)])
+        for ragged in (self.titles, self.tags, self.triggers):
+            ragged.grow_items(n, exact=True)
+
+    def fill(self, rows: np.ndarray) -> None:
+        """Compute the facts of the rows not seen before."""
+        if len(self.entries) > len(self.known):
+            self._grow(len(self.entries))
+        new = np.unique(rows[~self.known[rows]]).tolist()
+        if not new:
+            return
+        titles, tags, trigger_sets, trigger_counts = [], [], [], []
+        for row in new:
+            # The stored JSON's fields (ZooEntry's, with its defaults): building the ZooEntry too cost 10%.
+            entry = json.loads(self.entries.text(row))
+            prompts, related = entry.get("example_prompts", []), entry.get("related_prompts", [])
+            triggers = [frozenset(self._tokenize(t)) for t in entry.get("trigger_words", []) if t.strip()]
+            triggers = [t for t in triggers if t]
+            entry_tags = entry.get("tags", [])
+            tag_words: set[str] = set()
+            for tag in entry_tags:
+                tag_words.update(self._tokenize(tag))
             # Network names per prompt chunk, by the chunk's position in the entry's chunk list (so a
             # training query can leave its own prompt out). entry_chunks costs ~0.3 ms an entry and few
             # entries' prompts name a network (75 of 18,349 in the catalog), so only those build chunks.
             combined = []
-            if any("<" in p for p in entry.example_prompts + entry.related_prompts):
-                for position, chunk in enumerate(entry_chunks(entry)):
+            if any("<" in p for p in prompts + related):
+                for position, chunk in enumerate(entry_chunks(ZooEntry.from_dict(entry))):
                     words = frozenset(w for name in _NETWORK_NAME.findall(chunk.lexical_text) for w in tokenize(name))
                     if words and chunk.kind in ("prompt", "related"):
                         combined.append((position, words))
-            counts = (len(entry.example_prompts), len(entry.related_prompts), len(entry.tags),
-                      len(entry.description or ""), entry.role, entry.base_family, max(entry.downloads or 0, 0))
-            facts = self.cache[row] = ([t for t in triggers if t], tags, title, combined, counts)
-        return facts
+            if combined:
+                self.combined[row] = combined
+            titles.append(self._numbered(frozenset(self._tokenize(entry["name"]))))
+            tags.append(self._numbered(tag_words))
+            trigger_sets.extend(self._numbered(t) for t in triggers)
+            trigger_counts.append(len(triggers))
+            self.numbers[row] = (math.log1p(len(prompts)), math.log1p(len(related)), len(triggers), len(entry_tags),
+                                 math.log1p(len(entry.get("description") or "")), ROLE_CODES.get(entry.get("role", "other"), 3),
+                                 math.log1p(max(entry.get("downloads") or 0, 0)))
+            self.family[row] = self.families.setdefault(entry.get("base_family", "unknown"), len(self.families))
+        self.titles.set(new, titles)
+        self.tags.set(new, tags)
+        first = self.n_trigger_sets
+        self.n_trigger_sets += len(trigger_sets)
+        self.trigger_words.grow_items(self.n_trigger_sets)
+        self.trigger_words.set(list(range(first, self.n_trigger_sets)), trigger_sets)
+        counts = np.array(trigger_counts, dtype=np.int64)
+        self.triggers.set(new, [list(range(a, a + c)) for a, c in zip((first + np.cumsum(counts) - counts).tolist(),
+                                                                        trigger_counts)])
+        self.known[new] = True
+
+    def overlaps(self, rows: np.ndarray, query_words: set[str]) -> dict[str, np.ndarray]:
+        """Query-word overlaps of the (filled) rows: with their trigger words (best share and how many
+        trigger words are fully in the query), tags and title words (NaN where an entry has none)."""
+        n = len(rows)
+        hit = np.zeros(len(self.words) + 1, dtype=bool)
+        hit[[self.words[w] for w in query_words if w in self.words]] = True
+
+        def share(ragged: _Ragged) -> np.ndarray:
+            values, owner = ragged.gather(rows)
+            lengths = ragged.lengths[rows]
+            counts = np.bincount(owner, weights=hit[values], minlength=n)
+            return np.divide(counts, lengths, out=np.full(n, np.nan), where=lengths > 0).astype(np.float32)
+
+        sets, owner = self.triggers.gather(rows)
+        words, word_owner = self.trigger_words.gather(sets)
+        lengths = self.trigger_words.lengths[sets]
+        counts = np.bincount(word_owner, weights=hit[words], minlength=len(sets))
+        best = np.zeros(n, dtype=np.float64)
+        np.maximum.at(best, owner, counts / np.maximum(lengths, 1))
+        full = np.bincount(owner, weights=counts == lengths, minlength=n)
+        return {"trigger_overlap": best.astype(np.float32), "trigger_full": full.astype(np.float32),
+                "tag_overlap": share(self.tags), "title_overlap": share(self.titles)}
 
 
 _FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -98,7 +215,8 @@ def _facts(index) -> _EntryFacts:
 def _rank(values: np.ndarray) -> np.ndarray:
     """log1p of the 0-based descending rank: how many pool rows score higher (ties share a rank,
     missing values rank last)."""
-    filled = np.where(np.isfinite(values), values, -np.inf).astype(np.float64)
+    finite = np.isfinite(values)
+    filled = values.astype(np.float64) if finite.all() else np.where(finite, values, -np.inf).astype(np.float64)
     ascending = np.sort(filled)
     higher = len(filled) - np.searchsorted(ascending, filled, side="right")
     return np.log1p(higher).astype(np.float32)
@@ -106,10 +224,12 @@ def _rank(values: np.ndarray) -> np.ndarray:
 
 def _z(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
+    if finite.all():
+        return standardise(values).astype(np.float32, copy=False)
     if not finite.any():
         return np.full(len(values), np.nan, dtype=np.float32)
     filled = np.where(finite, values, values[finite].min())
-    return standardise(filled).astype(np.float32)
+    return standardise(filled).astype(np.float32, copy=False)
 
 
 def reranked_rows(found: PoolResult) -> np.ndarray:
@@ -140,8 +260,9 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
         if values is None:
             columns[f"{channel}_raw"] = columns[f"{channel}_z"] = columns[f"{channel}_rank"] = nan
             continue
-        values = values.astype(np.float32)
-        columns[f"{channel}_raw"] = np.where(np.isfinite(values), values, np.nan).astype(np.float32)[rows]
+        values = values.astype(np.float32, copy=False)
+        picked = values[rows]
+        columns[f"{channel}_raw"] = np.where(np.isfinite(picked), picked, np.float32(np.nan))
         columns[f"{channel}_z"] = _z(values)[rows]
         columns[f"{channel}_rank"] = _rank(values)[rows]
     lexical = pool.scores.get("lexical")
@@ -151,11 +272,10 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     best, mean = nan.copy(), nan.copy()
     if found.vector is not None and n:
         exact = index.dense_scores(found.vector, entry_rows, 0.0, found.exclude_chunks)
-        where = {int(r): i for i, r in enumerate(exact.rows.tolist())}
-        for i, row in enumerate(entry_rows.tolist()):
-            j = where.get(int(row))
-            if j is not None:
-                best[i], mean[i] = exact.scores[j], exact.means[j]
+        if len(exact.rows):
+            at = np.minimum(np.searchsorted(exact.rows, entry_rows), len(exact.rows) - 1)
+            scored = exact.rows[at] == entry_rows
+            best[scored], mean[scored] = exact.scores[at[scored]], exact.means[at[scored]]
     columns["dense_exact_best"], columns["dense_exact_mean"] = best, mean
     columns["dense_gap"] = (best - np.nanmax(best)).astype(np.float32) if np.isfinite(best).any() else nan
     query_words = set(tokenize(found.text))
@@ -163,39 +283,28 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     # Read from the index's term counts, without the excluded chunks (a catalog prompt used as a
     # training query must not count its own words for its model).
     own_prompts = index.term_presence(entry_rows, words, found.exclude_chunks)["prompt"]
-    style = own_prompts.mean(axis=1).astype(np.float32) if words else np.zeros(n, np.float32)
+    columns["style_coverage"] = own_prompts.mean(axis=1).astype(np.float32) if words else np.zeros(n, np.float32)
     facts = _facts(index)
-    excluded = index.chunk_positions(found.exclude_chunks) if found.exclude_chunks is not None \
-        and len(found.exclude_chunks) else {}
-    combined, trig, trig_full, tag, title = (np.zeros(n, np.float32) for _ in range(5))
-    n_prompts, n_related, n_triggers, n_tags, desc, role, family, downloads = (
-        np.zeros(n, np.float32) for _ in range(8))
-    wanted_families = set(found.families or ())
-    for i, row in enumerate(entry_rows.tolist()):
-        triggers, tags, title_words, combined_words, counts = facts.get(row)
-        prompts_count, related_count, tags_count, description_chars, entry_role, entry_family, entry_downloads = counts
-        if query_words and combined_words:
-            left_out = excluded.get(row, ())
-            names = frozenset().union(*(words for position, words in combined_words if position not in left_out))
-            combined[i] = len(query_words & names) / len(query_words)
-        if triggers:
-            hit = [len(t & query_words) / len(t) for t in triggers]
-            trig[i] = max(hit)
-            trig_full[i] = sum(h == 1.0 for h in hit)
-        tag[i] = len(tags & query_words) / len(tags) if tags else np.nan
-        title[i] = len(title_words & query_words) / len(title_words) if title_words else np.nan
-        n_prompts[i] = math.log1p(prompts_count)
-        n_related[i] = math.log1p(related_count)
-        n_triggers[i] = len(triggers)
-        n_tags[i] = tags_count
-        desc[i] = math.log1p(description_chars)
-        role[i] = ROLE_CODES.get(entry_role, 3)
-        family[i] = (entry_family in wanted_families) if wanted_families else np.nan
-        downloads[i] = math.log1p(entry_downloads)
-    columns.update(style_coverage=style, combined_overlap=combined, trigger_overlap=trig, trigger_full=trig_full,
-                   tag_overlap=tag, title_overlap=title, query_words=np.full(n, math.log1p(len(query_words)), np.float32),
-                   n_prompts=n_prompts, n_related=n_related, n_triggers=n_triggers, n_tags=n_tags,
-                   description_length=desc, role=role, family_match=family, log_downloads=downloads)
+    facts.fill(entry_rows)
+    combined = np.zeros(n, np.float32)
+    if query_words and facts.combined:
+        excluded = index.chunk_positions(found.exclude_chunks) if found.exclude_chunks is not None \
+            and len(found.exclude_chunks) else {}
+        for i, row in enumerate(entry_rows.tolist()):
+            combined_words = facts.combined.get(row)
+            if combined_words:
+                left_out = excluded.get(row, ())
+                names = frozenset().union(*(w for position, w in combined_words if position not in left_out))
+                combined[i] = len(query_words & names) / len(query_words)
+    columns["combined_overlap"] = combined
+    columns.update(facts.overlaps(entry_rows, query_words))
+    columns["query_words"] = np.full(n, math.log1p(len(query_words)), np.float32)
+    numbers = facts.numbers[entry_rows]
+    for j, name in enumerate(_NUMBERS):
+        columns[name] = numbers[:, j]
+    wanted_families = [facts.families[f] for f in set(found.families or ()) if f in facts.families]
+    columns["family_match"] = np.isin(facts.family[entry_rows], wanted_families).astype(np.float32) \
+        if found.families else nan
     authors = found.selection.group_author[pool.members]
     known = authors >= 0
     _, inverse, counts = np.unique(authors, return_inverse=True, return_counts=True)
@@ -204,8 +313,10 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     columns["is_top_author"] = (known & (authors == top_author)).astype(np.float32)[rows]
     author = pool.scores.get("author")
     columns["author_lift"] = (author[rows] - fused).astype(np.float32) if author is not None else nan
-    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32) if n else \
-        np.zeros((0, len(FEATURES)), np.float32)
+    out = np.empty((n, len(FEATURES)), dtype=np.float32)
+    for j, name in enumerate(FEATURES):
+        out[:, j] = columns[name]
+    return out
 
 
 class Ranker:

@@ -127,22 +127,27 @@ def catalog_queries(index, n_loras: int = CATALOG_LORAS, n_checkpoints: int = CA
         models = sorted(m for k, m in by_model if k == kind)
         rng.shuffle(models)
         for model in models[:wanted]:
-            entries = by_model[(kind, model)]
-            entry = entries[rng.randrange(len(entries))]
-            prompt = entry.example_prompts[rng.randrange(len(entry.example_prompts))]
-            text = _SPACES.sub(" ", _NETWORK_TAG.sub(" ", prompt)).strip(" ,")
-            if not text:
-                continue
-            split = 3 if kind == "lora" else 5
-            out.append(Query(text, kind, model, split, exclude_text=prompt))
-            if kind == "lora":
-                stripped = text
-                for trigger in entry.trigger_words:
-                    if trigger.strip():
-                        stripped = re.sub(re.escape(trigger.strip()), " ", stripped, flags=re.IGNORECASE)
-                stripped = _SPACES.sub(" ", stripped).strip(" ,")
-                if stripped and stripped != text:
-                    out.append(Query(stripped, kind, model, 4, exclude_text=prompt))
+            out += catalog_model_queries(kind, model, by_model[(kind, model)], rng)
+    return out
+
+
+def catalog_model_queries(kind: str, model: int, entries: list, rng: random.Random) -> list[Query]:
+    """The queries of one sampled model: one of its example prompts (drawn with `rng`) as written and,
+    for a LoRA whose trigger word it holds, without the trigger word."""
+    entry = entries[rng.randrange(len(entries))]
+    prompt = entry.example_prompts[rng.randrange(len(entry.example_prompts))]
+    text = _SPACES.sub(" ", _NETWORK_TAG.sub(" ", prompt)).strip(" ,")
+    if not text:
+        return []
+    out = [Query(text, kind, model, 3 if kind == "lora" else 5, exclude_text=prompt)]
+    if kind == "lora":
+        stripped = text
+        for trigger in entry.trigger_words:
+            if trigger.strip():
+                stripped = re.sub(re.escape(trigger.strip()), " ", stripped, flags=re.IGNORECASE)
+        stripped = _SPACES.sub(" ", stripped).strip(" ,")
+        if stripped and stripped != text:
+            out.append(Query(stripped, kind, model, 4, exclude_text=prompt))
     return out
 
 

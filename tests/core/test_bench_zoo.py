@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from polaris_core.bench.zoo import _Pools, _SyntheticEncoder, synthetic_entries
+from polaris_core.bench.zoo import _Pools, _SyntheticEncoder, entry_slices, synthetic_entries
 from tests.core.retrieval_fixtures import catalog_subset
 
 
@@ -22,6 +22,19 @@ def test_synthetic_entries_follow_the_catalog_and_reuse_its_words(shared_data, f
     assert all(set(e.tags) <= real_tags for e in made)
     assert {e.base_family for e in made} <= {e.base_family for e in catalog}
     assert sum(bool(e.example_prompts) for e in made) > 0 and all(e.name.strip() for e in made)
+
+
+def test_entry_slices_make_the_same_zoo_as_one_call(shared_data, fixture_cache):
+    """The benchmark makes its entries slice by slice while building (not all held at once): the same
+    entries in the same order, and the same random state after them (the 1,000 added entries)."""
+    pools = _Pools(catalog_subset(shared_data, fixture_cache))
+    whole_rng, sliced_rng = np.random.default_rng(5), np.random.default_rng(5)
+    whole = synthetic_entries(pools, 1234, whole_rng)
+    head = synthetic_entries(pools, 30, sliced_rng)
+    slices = list(entry_slices(pools, head, 1234, sliced_rng, 500))
+    assert [len(s) for s in slices] == [500, 500, 234]
+    assert [e for s in slices for e in s] == whole
+    assert synthetic_entries(pools, 5, sliced_rng, first_id=1234) == synthetic_entries(pools, 5, whole_rng, first_id=1234)
 
 
 class _Real:

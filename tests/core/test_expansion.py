@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import pickle
 
 import numpy as np
@@ -106,6 +107,33 @@ def test_the_shipped_model_loads_without_unpickling(monkeypatch):
     model = X.PromptExpander.load(X.DEFAULT_MODEL_FILE)
     assert len(model.features) > 1000 and len(model.terms) > 1000
     assert X.DEFAULT_MODEL_FILE.stat().st_size < 8 * 1024 * 1024
+
+
+def _loop_predict(model, entry, k):
+    """`PromptExpander.predict` as a loop over terms (what the vectorised version must equal, bit for bit)."""
+    known = [model.features[s] for s in X.metadata_features(entry) if s in model.features]
+    total = sum(weight for weight, _, _ in known)
+    if not known or total <= 0 or k <= 0:
+        return []
+    shift: dict[int, float] = {}
+    for weight, ids, probs in known:
+        for tid, p in zip(ids.tolist(), (probs - model.background[ids]).tolist()):
+            shift[tid] = shift.get(tid, 0.0) + weight / total * p
+    scored = [((model.background[tid] + d) * math.log((model.background[tid] + d) / model.background[tid]),
+               model.terms[tid]) for tid, d in shift.items() if d > 0]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [(term, round(float(score), 6)) for score, term in scored[:k]]
+
+
+def test_the_shipped_model_predicts_what_a_loop_over_terms_predicts(subset):
+    model = X.PromptExpander.load(X.DEFAULT_MODEL_FILE)
+    checked = 0
+    for entry in subset[:300]:
+        for k in (model.params.terms, 3, 1):
+            expected = _loop_predict(model, entry, k)
+            assert model.predict(entry, k) == expected
+            checked += bool(expected)
+    assert checked > 300
 
 
 def test_a_damaged_or_foreign_model_file_is_refused(tmp_path):

@@ -2,6 +2,8 @@
 field. Scores must stay those of float32 weighted copies (computed here densely, as a reference)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from scipy import sparse
 
@@ -189,3 +191,71 @@ def test_bm25f_holds_columns_only_for_its_own_terms_and_scores_the_others_as_abs
     unheld = np.array([n_terms - 1])
     assert not model.search(unheld, np.ones(1, np.float32)).scores.any()
     assert model.fields(unheld).nnz == 0
+
+
+def test_term_counts_are_held_once_after_the_first_search(fixture_cache, tmp_path):
+    """Once every kind's BM25F model is built, the entry-major term counts are released (the models' per-kind
+    copies hold the same counts): saving writes the same bytes, the ranker's term presence reads the same
+    terms, and an update or removal afterwards gives the matrices an index that never released them has."""
+    from polaris_core.demo import demo_catalog_path
+    from polaris_core.embed.lexical import tokenize
+    from polaris_core.index import ZooIndex
+    from polaris_core.zoo.civitai import load_catalog
+    from tests.core.retrieval_fixtures import embedding_cache
+
+    entries = load_catalog([demo_catalog_path()])
+    cache = embedding_cache(fixture_cache)
+    index = ZooIndex.build(entries[:-3], tmp_path / "held", cache=cache, expansion=None)
+    names = ("title", "description", "chunk_counts")
+    held = {name: getattr(index.arrays, name).copy() for name in names}
+    rows = np.arange(len(index))
+    words = sorted({w for e in entries[:20] for p in e.example_prompts[:2] for w in tokenize(p)})[:40]
+    assert len(words) > 10
+    excluded = index.chunk_rows_for(rows[:5])[::3]
+    presence = index.term_presence(rows, words, excluded)
+    assert any(v.any() for v in presence.values())
+
+    index.lexical("lora")
+    assert all(getattr(index.arrays, name) is None for name in names)  # one copy: the models'
+    for name in names:
+        again = index.count_matrix(name)
+        assert again.shape == held[name].shape and again.nnz == held[name].nnz
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(again, part), getattr(held[name], part)), (name, part)
+    after = index.term_presence(rows, words, excluded)
+    assert all(np.array_equal(after[k], presence[k]) for k in presence)
+    index.save(tmp_path / "released")
+    files = [json.loads((tmp_path / f / "vectorstore.json").read_text())["extra"]["zoo_index"]["files"]
+             for f in ("held", "released")]
+    assert {k: v["sha256"] for k, v in files[0].items()} == {k: v["sha256"] for k, v in files[1].items()}
+
+    plain = ZooIndex.load(tmp_path / "held")
+    for changed in (index, plain):
+        changed.update(entries[-3:], cache=cache)
+        changed.remove([entries[0].id, entries[5].id])
+    index.lexical("checkpoint")
+    for name in names:
+        a, b = index.count_matrix(name), plain.count_matrix(name)
+        assert a.shape == b.shape and all(np.array_equal(getattr(a, p), getattr(b, p))
+                                          for p in ("indptr", "indices", "data"))
+
+
+def test_document_frequency_by_column_blocks_counts_each_group_once():
+    """BM25F's document frequency is counted from the CSC copies a block of columns at a time: for every block
+    size (one column per block, a few, all at once) it equals a dense count of the groups holding each term in
+    any field."""
+    from polaris_core.embed.lexical import _group_frequency
+
+    terms, title, description, chunks, chunk_entry, groups, _ = _corpus(5)
+    dense = [title.toarray() > 0, description.toarray() > 0, np.zeros(title.shape, bool)]
+    np.logical_or.at(dense[2], chunk_entry, chunks.toarray() > 0)
+    in_entry = dense[0] | dense[1] | dense[2]
+    expected = np.array([len(set(groups[in_entry[:, t]].tolist())) for t in range(title.shape[1])])
+    fields = [m.tocsc() for m in (title, description, chunks)]
+    for block in (1, 7, 50, 1 << 22):
+        got = _group_frequency(fields, [groups, groups, groups[chunk_entry]], int(groups.max()) + 1, block=block)
+        assert np.array_equal(got, expected), block
+    model = FieldedBM25(title, description, chunks, chunk_entry, groups)
+    n_groups = int(groups.max()) + 1
+    idf = np.log1p((n_groups - expected.astype(np.float32) + 0.5) / (expected.astype(np.float32) + 0.5))
+    assert np.array_equal(model.term_idf(np.arange(title.shape[1])), idf.astype(np.float32))

@@ -414,6 +414,149 @@ def test_objects_already_there_stay_local(instruction, itype, subject):
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
 
 
+# ----------------------------------------------------------------------------- session 12: structures the rules missed
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("the rusty bike out, a red scooter in", "rusty bike", "red scooter"),
+    ("out with the plastic chairs, in with a wooden bench", "plastic chairs", "wooden bench"),
+    ("out goes the fern, in comes a cactus", "fern", "cactus"),
+    ("not the teapot but a jug", "teapot", "jug"),
+    ("Not this stool, but a beanbag please", "stool", "beanbag"),
+    ("give me a birdhouse in the spot the lantern occupies", "lantern", "birdhouse"),
+    ("put a fern in the place where the radio is", "radio", "fern"),
+    ("the lamp post becomes a palm tree", "lamp post", "palm tree"),
+    ("the sofa turns into a hammock", "sofa", "hammock"),
+])
+def test_one_object_out_another_in(instruction, subject, prompt):
+    """An object that goes out while another comes in, is denied in favour of another, or has another put in its
+    spot is replaced (before: a removal, an addition or an unread local change)."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, subject, prompt), \
+        intent.notes
+
+
+def test_zooming_out_and_in_is_no_replacement():
+    assert _rules("zoom out, then zoom in").instruction_type != T.REPLACE
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("fill in the gap where the bucket was with whatever is behind it", "bucket"),
+    ("fill the area where the road sign is with the background, it spoils the view", "road sign"),
+    ("the same shot minus the parked van", "parked van"),
+    ("I can't stand the plastic flamingo, get it out", "plastic flamingo"),
+    ("make sure no cables are left on the desk", "cables"),
+])
+def test_removals_said_by_what_fills_the_place(instruction, subject):
+    """Filling a place with what is behind it, the picture "minus" a thing, a thing disliked and then taken out
+    by a pronoun, and "make sure no X are left" all remove it."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("sneak a hedgehog into the picture by the steps", "hedgehog"),
+    ("slip a paper boat into the scene on the pond", "paper boat"),
+    ("work a tiny snail into the photo near the leaves", "tiny snail"),
+    ("the knight with a shield", "shield"),
+    ("The old farmer with a straw hat!", "straw hat"),
+    ("dress the scarecrow in a top hat", "top hat"),
+])
+def test_new_objects_brought_in_or_described(instruction, subject):
+    """Any verb that brings a new object into the picture adds it; a verbless "the X with a Y" describes X with a
+    new Y; "dress X in a Y" adds the Y."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+def test_a_with_phrase_that_identifies_adds_nothing():
+    """A definite with-phrase picks the object out: "the mug with the chipped handle" adds no handle."""
+    assert _rules("the mug with the chipped handle").instruction_type != T.ADD
+    assert _rules("remove the kettle with a dented lid").subject == "kettle with a dented lid"
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("erase the brown bird singing on the branch", "brown bird singing on the branch"),
+    ("remove the striped kite flying over the hill", "striped kite flying over the hill"),
+    ("erase the small horse grazing by the gate", "small horse grazing by the gate"),
+    ("remove the person ice skating", "person"),  # an activity compound still drops its first half
+])
+def test_a_participle_after_adjective_and_noun_keeps_the_noun(instruction, subject):
+    """ "kite", "horse" can start an activity ("kite flying"), but after an adjective they are the head; the
+    participle and its place identify the object, so they stay in the subject (the mask's noun phrase)."""
+    assert _rules(instruction).subject == subject
+
+
+@pytest.mark.parametrize("instruction, prompt", [
+    ("move the bench to a train station", "train station"),
+    ("set the teapot against a bamboo grove", "bamboo grove"),
+    ("transport the armchair into a quiet museum", "quiet museum"),
+    ("put the bicycle on the surface of the moon", "surface of the moon"),
+    ("make the background outer space", "outer space"),
+])
+def test_a_place_the_lexicon_did_not_know_is_a_setting(instruction, prompt):
+    """A station, grove, museum or the moon's surface is somewhere to stand: the object gets a new background
+    (before: an added station, or "background outer" as the subject)."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, "background"), intent.notes
+    assert prompt in intent.generation_prompt
+
+
+def test_a_place_named_as_the_object_stays_an_object():
+    """Only as a destination is a station or a chapel a setting: replaced or removed, it is a thing in the picture."""
+    assert (_rules("replace the old chapel with a lighthouse").instruction_type,
+            _rules("replace the old chapel with a lighthouse").subject) == (T.REPLACE, "old chapel")
+    assert _rules("swap the train station for a windmill").instruction_type == T.REPLACE
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("paint the gate teal, keeping its shape", "gate"),
+    ("make the lamp golden but leave everything else as it is", "lamp"),
+    ("turn the sky violet, nothing else should change", "sky"),
+    ("Quick edit: dye the scarf crimson", "scarf"),
+    ("the bicycle in turquoise", "bicycle"),  # guard: right on the old code too
+    ("End result: the kettle in matte black", "kettle"),
+    ("give the chair a weathered look", "chair"),
+    ("the bike needs a glossy paint job", "bike"),  # guard: right on the old code too
+    ("dress the girl in green", "girl"),  # guard: right on the old code too
+    ("add some sparkle to the vase", "vase"),
+    ("the tram would look better in cream", "tram"),
+])
+def test_local_changes_past_closing_clauses_and_verbless(instruction, subject):
+    """A closing clause that says what stays ("keeping its shape") and a "quick edit:" heading are not the
+    edit; "the X in C" and "X needs a C paint job" are new looks; "a weathered look" is a look even though
+    "look" is also a verb; an effect added to an object is no new object."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, prompt", [
+    ("reimagine the kettle as a lemon", T.REPLACE, "lemon"),
+    ("I wish the ball were an orange", T.REPLACE, "orange"),
+    ("a plum in place of the candle", T.REPLACE, "plum"),
+    ("turn the wall a pale blue", T.LOCAL_STYLE, None),  # guard: right on the old code too
+    ("make the car orange", T.LOCAL_STYLE, None),  # guard: right on the old code too
+])
+def test_one_colour_word_with_an_article_is_an_object(instruction, itype, prompt):
+    """ "a lemon", "an orange", "a plum": a single colour word after an article names the fruit; "a pale blue"
+    (a shade) and a bare "orange" stay colours."""
+    intent = _rules(instruction)
+    assert intent.instruction_type == itype, intent.notes
+    if prompt is not None:
+        assert intent.generation_prompt == prompt
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("I want this to look like a faded summer postcard", T.GLOBAL_STYLE, "image"),
+    ("plus a paper lantern by the door", T.ADD, "paper lantern"),
+    ("add a heap of pebbles by the path", T.ADD, "pebbles"),
+    ("remove the pile of laundry from the chair", T.REMOVE, "laundry"),
+])
+def test_whole_picture_wishes_leading_plus_and_heaps(instruction, itype, subject):
+    """ "I want this to look like Y" restyles the whole picture (before: "i want this" was the object); a leading
+    "plus" is framing like "also"; a stack, pile or heap is named by what it holds, as the project set labels it."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
 @pytest.mark.parametrize("instruction, subject", [
     ("give the hiker a pair of gloves", "pair of gloves"),
     ("put a pair of sunglasses on the dog", "pair of sunglasses"),
@@ -423,3 +566,22 @@ def test_a_pair_of_things_is_kept_whole_like_a_cup_of_coffee(instruction, subjec
     """The project keeps "X of Y" portions whole ("a bouquet of roses"); a pair is one of them."""
     for intent in (_rules(instruction), parse(instruction)):
         assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("the old sailor should be frowning", "old sailor"),
+    ("the puppy should be yawning", "puppy"),
+    ("I want the baker to wink", "baker"),  # guard: right on the old code too
+    ("toss the cracked jug", "cracked jug"),
+])
+def test_expressions_and_plain_removal_verbs(instruction, subject):
+    """ "should be frowning" is a new expression of the same object (before: a replacement by "frowning"); "I
+    want X to wink" likewise; "toss" takes an object out like "ditch"."""
+    intent = _rules(instruction)
+    expected = T.REMOVE if instruction.startswith("toss") else T.LOCAL_STYLE
+    assert (intent.instruction_type, intent.subject) == (expected, subject), intent.notes
+
+
+def test_removal_then_a_request_for_a_new_object_is_a_replacement():
+    intent = _rules("toss the dusty radio and give me a gramophone")
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.REPLACE, "dusty radio", "gramophone")

@@ -208,3 +208,77 @@ def test_search_uses_the_shipped_map_and_off_keeps_the_raw_vector(index, monkeyp
     other = QueryMap(weights, "another-encoder")
     monkeypatch.setattr(query_map_module, "shipped_query_map", lambda: other)
     np.testing.assert_allclose(search_pool(index, text, kind="lora").vector, raw, rtol=1e-6)
+
+
+def _entry_columns_one_by_one(found, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-candidate columns computed the plain way, one decoded entry at a time (what the
+    array-based `_EntryFacts` must reproduce exactly)."""
+    import math
+
+    from polaris_core.embed.lexical import tokenize
+
+    query = set(tokenize(found.text))
+    wanted = set(found.families or ())
+    out: dict[str, list[float]] = {}
+    for row in found.pool.best_entry[rows].tolist():
+        entry = found.index.entries[row]
+        triggers = [s for s in (frozenset(tokenize(t)) for t in entry.trigger_words if t.strip()) if s]
+        tags = frozenset(w for t in entry.tags for w in tokenize(t))
+        title = frozenset(tokenize(entry.name))
+        hits = [len(t & query) / len(t) for t in triggers]
+        values = {
+            "trigger_overlap": max(hits, default=0.0), "trigger_full": sum(h == 1.0 for h in hits),
+            "tag_overlap": len(tags & query) / len(tags) if tags else math.nan,
+            "title_overlap": len(title & query) / len(title) if title else math.nan,
+            "n_prompts": math.log1p(len(entry.example_prompts)), "n_related": math.log1p(len(entry.related_prompts)),
+            "n_triggers": len(triggers), "n_tags": len(entry.tags),
+            "description_length": math.log1p(len(entry.description or "")),
+            "role": ranker_module.ROLE_CODES.get(entry.role, 3),
+            "family_match": (entry.base_family in wanted) if wanted else math.nan,
+            "log_downloads": math.log1p(max(entry.downloads or 0, 0)),
+        }
+        for name, value in values.items():
+            out.setdefault(name, []).append(value)
+    return {name: np.array(values, dtype=np.float32) for name, values in out.items()}
+
+
+def test_entry_facts_match_a_one_by_one_computation_whatever_was_seen_first(index, monkeypatch):
+    """The per-entry facts are arrays over numbered words, filled as candidates first appear: the
+    columns must equal the plain per-candidate computation bit for bit, and not depend on which
+    entries (and so which word numbers) an earlier query brought in."""
+    loras = [e for e in index.entries if e.kind == "lora" and e.example_prompts][:3]
+    checkpoints = [e for e in index.entries if e.kind == "checkpoint" and e.example_prompts][:2]
+    asked = [(e, None) for e in loras + checkpoints] + [(e, e.base_family) for e in loras[:2]]
+    pools = [search_pool(index, e.example_prompts[0], kind=e.kind, base_family=family) for e, family in asked]
+    assert all(p is not None and len(p.fused) for p in pools) and any(p.families for p in pools)
+    first = [features(p) for p in pools]
+    monkeypatch.setattr(ranker_module, "_FACTS", type(ranker_module._FACTS)())  # forget every fact
+    again = [features(p) for p in reversed(pools)][::-1]
+    for found, a, b in zip(pools, first, again):
+        assert a.dtype == np.float32 and np.array_equal(a, b, equal_nan=True)
+        rows = ranker_module.reranked_rows(found)
+        for name, expected in _entry_columns_one_by_one(found, rows).items():
+            assert np.array_equal(a[:, FEATURES.index(name)], expected, equal_nan=True), name
+
+
+def test_entry_facts_follow_entries_appended_to_the_index(fixture_cache, tmp_path):
+    """An update appends entries to the same entry list: their facts are computed like the others'."""
+    from polaris_core.zoo.entry import ZooEntry
+
+    entries = [ZooEntry(id=f"ink{i}", kind="lora", name=f"Ink Wash {i}", civitai_model_id=10 + i, role="style",
+                        trigger_words=["inkwash"], tags=["ink", "style"],
+                        example_prompts=[f"ink wash painting of a mountain temple, mist, variant {i}"])
+               for i in range(3)]
+    index = ZooIndex.build(entries, tmp_path / "index", cache=embedding_cache(fixture_cache))
+    text = "inkwash, ink wash painting of a heron by a river"
+    features(search_pool(index, text, kind="lora"))
+    added = ZooEntry(id="heron", kind="lora", name="River Heron", civitai_model_id=99, role="object",
+                     trigger_words=["inkwash heron", ""], tags=["bird", "Heron"], downloads=1234,
+                     description="herons", example_prompts=["a heron by a river, ink wash painting"])
+    index.update([added])
+    found = search_pool(index, text, kind="lora")
+    rows = ranker_module.reranked_rows(found)
+    assert index.entry_row("heron") in found.pool.best_entry[rows].tolist()
+    matrix = features(found, rows)
+    for name, expected in _entry_columns_one_by_one(found, rows).items():
+        assert np.array_equal(matrix[:, FEATURES.index(name)], expected, equal_nan=True), name
