@@ -85,6 +85,9 @@ def _split_two_objects(text: str) -> tuple[str, str] | None:
 
 
 _SETTING_NOUNS = frozenset("background backdrop setting scenery surroundings".split())
+# verbs that say "from the picture" without taking the thing out of it ("copy the cat from the photo")
+_NOT_TAKING_OUT = frozenset("add insert put place bring move copy clone keep leave use pick choose show see "
+                            "crop zoom isolate extract".split())
 
 
 def _split_make(rest: str) -> tuple[str, str] | None:
@@ -102,11 +105,12 @@ def _split_make(rest: str) -> tuple[str, str] | None:
     if start > 0 and start + 1 < len(tokens) and tokens[start] in _SETTING_NOUNS:
         return " ".join(tokens[:start + 1]), " ".join(tokens[start + 1:])  # "the background outer space"
     qualified = noun_phrase(rest)
-    if qualified.qualifier and qualified.rest and rest.endswith(qualified.rest) and \
-            all(is_attribute_word(w) for w in qualified.rest.replace("-", " ").split()):
-        # "the third mailbox from the right red", "the train at the front pastel pink": the result follows the
-        # qualifier that identifies the object
-        return rest[: len(rest) - len(qualified.rest)].strip(), qualified.rest
+    result = re.sub(r"^(?:in|to|into)\s+", "", qualified.rest)
+    if qualified.qualifier and result and rest.endswith(qualified.rest) and \
+            all(is_attribute_word(w) or all(is_attribute_word(p) for p in w.split("-")) for w in result.split()):
+        # "the third mailbox from the right red", "the train at the front jet-black", "the van parked by the gate
+        # in coral": the result follows the qualifier that identifies the object
+        return rest[: len(rest) - len(qualified.rest)].strip(), result
     for k in range(start + 1, len(tokens)):
         t = tokens[k]
         prev = tokens[k - 1]
@@ -289,7 +293,8 @@ class _Reader:
     def _verb_first(self, c: str) -> Frame | None:
         return self._first(c, (self._remove, self._replace, self._give, self._dress, self._photo_adjust, self._switch,
                                 self._write, self._fill, self._make, self._style_in, self._transform, self._color,
-                                self._adjust, self._ify, self._apply, self._add, self._into_picture, self._see))
+                                self._adjust, self._ify, self._apply, self._add, self._into_picture,
+                                self._out_of_picture, self._see))
 
     def _photo_adjust(self, c: str) -> Frame | None:
         """ "increase the contrast", "zoom in on the cat": whole-picture adjustments."""
@@ -415,7 +420,10 @@ class _Reader:
             return None
         looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
         if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or looks or _has_style(thing, strict=False):
-            return classify_change("change", receiver, thing, rule="give-look")
+            frame = classify_change("change", receiver, thing, rule="give-look")
+            if looks and frame.itype == T.REPLACE:
+                frame.itype = T.LOCAL_STYLE  # "a matte stone look": a look, never a new stone
+            return frame
         return Frame(T.ADD, target=thing, result=thing, rule="give")
 
     def _dress(self, c: str) -> Frame | None:
@@ -660,6 +668,20 @@ class _Reader:
                          subject=subject, rule="add-scenery")
         return Frame(T.ADD, target=rest, result=rest, rule="add", confidence=0.95)
 
+    def _out_of_picture(self, c: str) -> Frame | None:
+        """ "strip the bin from the scene", "yank the pram out of the picture": whatever the verb, an object taken
+        from the picture itself is removed (the mirror of `_into_picture`)."""
+        # normalising drops "from the scene" from the clause read here; the raw clause still has it
+        m = re.match(r"^(?P<verb>[a-z]+)\s+(?P<x>.+?)\s+(?:from|out of|off)\s+(?:the|this|my|our|your)\s+"
+                     r"(?:picture|scene|image|photo|photograph|shot|frame|pic)$", self.raw_clause)
+        if not m or not c.startswith(m.group("verb") + " ") or m.group("verb") in _NOT_TAKING_OUT or \
+                re.match(rf"^(?:{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
+            return None
+        x = noun_phrase(m.group("x"))
+        if not x.phrase or x.indefinite or x.whole:
+            return None
+        return Frame(T.REMOVE, target=m.group("x"), rule="out-of-the-picture")
+
     def _into_picture(self, c: str) -> Frame | None:
         """ "sneak a fox into the picture on the left": whatever the verb, a new object brought into the picture
         is added (a remove verb takes things out of it, never into it)."""
@@ -790,6 +812,12 @@ class _Reader:
                 m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
             # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
             return classify_change("change", m.group("x"), m.group("y"), rule="x-needs-a-look")
+        if m and (m.group("x") in ("it", "this", "this one") or noun_phrase(m.group("x")).whole) and \
+                result_kind(m.group("y"), "replace") == "object" and noun_phrase(m.group("y")).phrase and \
+                noun_phrase(m.group("y")).head not in lx.EFFECT_NOUNS and not _has_style(m.group("y"), strict=False) \
+                and m.group("y").split()[-1] not in lx.ATTRIBUTE_NOUNS | {"job", "makeover", "filter", "effect"}:
+            # "it needs a balloon in the corner", "the scene could use a sunflower": the picture lacks a new thing
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="picture-needs-y")
         m = _RE_SUBJECT_BECOMES.match(c)
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).rest:
             return classify_change("change", m.group("x"), m.group("y"), rule="x-becomes-y")
