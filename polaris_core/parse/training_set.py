@@ -388,6 +388,7 @@ def _object(rng: random.Random) -> tuple[str, str, str]:
     elif roll < 0.6:  # stacked modifiers, a shape word among them ("the glass round vase")
         first, second = rng.sample(_ADJECTIVES, 2)
         adjectives = [first, rng.choice(_SHAPES), second][: rng.choice((2, 3))]
+        adjectives = list(dict.fromkeys(adjectives))  # "tall" is a shape and an adjective: never "tall tall"
     subject = " ".join(adjectives + [noun])
     determiner = rng.choice(_DETERMINERS)
     if rng.random() < 0.06:
