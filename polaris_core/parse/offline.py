@@ -276,6 +276,9 @@ def _resolve_placeholder(frame: Frame, reading: Reading, prepared: PreparedInstr
     if frame.itype in _WHOLE_TYPES or frame.subject not in ("", "object") or \
             _frame_subject(frame) not in _PLACEHOLDERS:
         return frame
+    named = noun_phrase(subject_source(frame.target)) if frame.target else None
+    if named is not None and named.phrase and not named.pronoun:
+        return frame  # "stand in for the person": the word is the object the user named, no pronoun to resolve
     phrases = [(text, np_) for text, np_ in object_phrases(normalise(prepared.text)) if _is_object(np_)]
     if frame.itype == T.ADD:
         phrases = [p for p in phrases if p[1].indefinite] or phrases

@@ -86,8 +86,9 @@ def _split_two_objects(text: str) -> tuple[str, str] | None:
 
 _SETTING_NOUNS = frozenset("background backdrop setting scenery surroundings".split())
 # verbs that say "from the picture" without taking the thing out of it ("copy the cat from the photo")
+# ("I want the bartender gone from the scene": a wish whose verb is no taking out; its own reader reads it)
 _NOT_TAKING_OUT = frozenset("add insert put place bring move copy clone keep leave use pick choose show see "
-                            "crop zoom isolate extract".split())
+                            "crop zoom isolate extract want need like love wish prefer have make let".split())
 
 
 def _split_make(rest: str) -> tuple[str, str] | None:
@@ -678,7 +679,7 @@ class _Reader:
                 re.match(rf"^(?:{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
             return None
         x = noun_phrase(m.group("x"))
-        if not x.phrase or x.indefinite or x.whole:
+        if not x.phrase or not x.definite or x.whole or x.rest:
             return None
         return Frame(T.REMOVE, target=m.group("x"), rule="out-of-the-picture")
 
@@ -801,7 +802,9 @@ class _Reader:
                 # "the old man should be frowning": a new expression or pose of the same object
                 return Frame(T.LOCAL_STYLE, target=m.group("x"), result=y_text, rule="x-should-be-expression")
             y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
-            kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
+            if verb == "feel" and y_text.split()[0] in lx.PREPOSITIONS:
+                return None  # "the cat should feel at home": no look named
+            kind = "look" if verb.startswith(("look", "feel")) or verb in ("appear", "seem", "resemble") else "change"
             return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
         m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and " -> " in c:

@@ -688,3 +688,39 @@ def test_any_verb_that_takes_an_object_out_of_the_picture_removes_it(instruction
 
 def test_a_verb_that_keeps_or_copies_from_the_picture_removes_nothing():  # guard: right on the old code too
     assert _rules("copy the cat from the photo").instruction_type != T.REMOVE
+
+
+def test_a_wish_for_an_object_gone_from_the_picture_names_the_object():
+    """ "want" is no verb that takes the object out: the wish reader reads it (the object alone)."""
+    assert _rules("I want the waiter gone from the picture").subject == "waiter"
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("just let a windmill stand in for the person, same size and position", "person"),
+    ("have a scarecrow take the place of the person", "person"),
+])
+def test_a_person_the_instruction_names_is_no_pronoun_to_resolve(instruction, subject):
+    """ "the person" written out is the object; only a pronoun ("lose him") is resolved to an earlier phrase
+    (before: "person" was taken for a placeholder and replaced by "let" or "place")."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.REPLACE, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("the rusty metal gate should feel more weathered", T.LOCAL_STYLE, "rusty metal gate"),
+    ("the velvet armchair should not appear in the final picture", T.REMOVE, "velvet armchair"),
+    ("this ceramic gnome must not show up", T.REMOVE, "ceramic gnome"),
+    ("the cracked stone bench needs erasing", T.REMOVE, "cracked stone bench"),
+    ("the leather satchel is much too shiny", T.LOCAL_STYLE, "leather satchel"),
+])
+def test_a_subject_then_its_verb_keeps_its_colour_and_material_words(instruction, itype, subject):
+    """ "X should feel more Y", "X should not appear", "X needs erasing" are read as such; where no frame reads
+    a subject-then-verb clause, the colour or material words before the verb still identify the object (before:
+    the fallback cut "rusty metal" off as the change and named the "gate")."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_pronoun_is_still_resolved_and_feeling_at_home_is_no_look():  # guard: right on the old code too
+    assert _rules("the tourist in the red cap, lose him").subject == "tourist"
+    assert _rules("the cat should feel at home").generation_prompt != "home"
