@@ -2,7 +2,7 @@
 
 Every parser backend's output, and any intent a user hands in, goes through
 `validate_intent`, which repairs what is safely repairable (types written as
-words, "yes"/"no" flags, determiners and possessives in the subject, a string
+words, "yes"/"no" flags, leading determiners in the subject, a string
 where a list belongs) and rejects the rest with an `IntentError` naming the field.
 
 Query modality rule (which channel each retrieval step searches with):
@@ -96,7 +96,8 @@ INTENT_JSON_SCHEMA: dict[str, Any] = {
         "subject": {
             "type": "string",
             "maxLength": MAX_SUBJECT_CHARS,
-            "description": "the target object, lower-case, without articles or possessives; "
+            "description": "the target object as the instruction names it (an owner stays: \"girl's scarf\"), lower-case, "
+            "without articles; "
             "'image' for types 3 and 4",
         },
         "generation_prompt": {
@@ -142,17 +143,15 @@ _FLAG_WORDS = {"0": 0, "1": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
 _LEADING_DETERMINER = re.compile(
     r"^(?:(?:the|a|an|this|that|these|those|my|your|his|her|its|our|their|some|any|all|every|each|both)\s+)+"
 )
-_POSSESSOR = re.compile(r"^.*\b[\w-]+(?:'s|s')\s+(?=\S)")
 _SPACES = re.compile(r"\s+")
 _SAFE_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def normalize_subject(text: str) -> str:
-    """Lower-case, single-spaced, no leading determiners, no possessor ("the man's shirt" -> "shirt")."""
+    """Lower-case, single-spaced, no leading determiners ("The man's  shirt" -> "man's shirt": the owner says
+    which shirt, so it stays)."""
     s = _SPACES.sub(" ", _SAFE_TEXT.sub(" ", text)).strip().strip(" .,;:!?\"'`").lower()
     s = s.replace("\u2019", "'")
-    s = _LEADING_DETERMINER.sub("", s)
-    s = _POSSESSOR.sub("", s)
     s = _LEADING_DETERMINER.sub("", s).strip()
     return "" if _LEADING_DETERMINER.fullmatch(s + " ") else s
 

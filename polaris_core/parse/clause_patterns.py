@@ -141,7 +141,10 @@ _RE_APPLY = re.compile(
 _RE_ADD = re.compile(rf"^(?P<verb>{_ADD_VERB})\b\s*(?P<rest>.+)$")
 _RE_SUBJECT_REMOVE = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:(?:be|get|just)\s+)?(?:{_DISAPPEAR}|be\s+(?:removed|gone|deleted|"
-    r"erased|eliminated|taken out|cut out|wiped out))\b(?P<rest>.*)$"
+    r"erased|eliminated|taken out|cut out|wiped out)|"
+    # "the bin needs erasing": a removal said with the gerund
+    r"(?:needs?|wants?)\s+(?:erasing|removing|deleting|eliminating|taking out|cutting out|wiping out|"
+    r"airbrushing out|editing out))\b(?P<rest>.*)$"
 )
 # "a kettle should be added on the sill", "a puppy is to be placed left of the chair": a new object, passive
 _RE_SUBJECT_ADDED = re.compile(
@@ -155,7 +158,7 @@ _RE_SUBJECT_REPLACED = re.compile(
 )
 _RE_SUBJECT_BECOME = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)(?P<verb>be|become|turn into|end up(?: as| being| looking)?|come out|turn out|"
-    r"turn|look like|look|appear|seem|resemble|"
+    r"turn|look like|look|appear|seem|resemble|feel like|feel|"
     r"get|have|wear|hold|carry)\s+(?P<y>.+)$"
 )
 _RE_NOT_CONTAIN = re.compile(
@@ -167,7 +170,7 @@ _RE_NOT_CONTAIN = re.compile(
 _RE_BETTER_WITHOUT = re.compile(
     r"^(?P<x>.+?)\s+(?:(?:would|will|could|might|should|does|do)\s+)?(?:look|looks|be|is|are|seem|seems|feel|"
     r"feels)\s+(?:so\s+|much\s+|a lot\s+|far\s+|way\s+)?(?:better|nicer|cleaner|best|good|great|fine|perfect)\s+"
-    r"without\s+(?P<y>.+)$"
+    r"(?:without|with no(?:\s+more)?)\s+(?P<y>.+?)(?:\s+in\s+(?:it|there|the (?:picture|photo|image|shot|frame)))?$"
 )
 # "pretend the kettle was never there": a wish that it never existed
 _RE_NEVER_THERE = re.compile(
@@ -184,7 +187,7 @@ _RE_SHOULD_BE_FREE_OF = re.compile(
 _RE_FREE_OF = re.compile(rf"^(?P<x>.+?)\s+{_FREE_OF}\s+(?P<y>.+)$")
 _RE_NOT_THERE = re.compile(
     r"^(?P<x>.+?)\s+(?:should|must|needs? to|has to|shall|may|can)(?:\s+not|n't|\s+no\s+longer)\s+(?:be\s+)?"
-    r"(?:there|here|visible|present|seen|shown|in\b.*|exist)$"
+    r"(?:there|here|visible|present|seen|shown|in\b.*|exist|(?:appear|show up)(?:\s+(?:in|on|at)\b.*)?)$"
 )
 _RE_WHAT_IF = re.compile(
     r"^(?:what if|imagine(?: if)?|suppose|pretend|(?:i|we)(?: really| just)? wish(?: that)?|if only|"

@@ -68,6 +68,12 @@ def _fallback(clause: str) -> Frame:
     if end and all(w in lx.COLOURS or w in lx.MATERIALS or is_attribute_word(w) for w in end.group("y").split()):
         return Frame(T.LOCAL_STYLE, target=end.group("x"), result=end.group("y"), rule="cue-colour",
                      confidence=LOW_CONFIDENCE)
+    if np_.phrase and np_.definite and re.match(r"^(?:should|must|shall|will|would|could|can|ought|needs?|has|have|"
+                                                r"is|are|was|were|looks?|feels?|seems?)\b", np_.rest):
+        # "the wicker ladder should feel more frosted": a subject then its verb; the colour or material words
+        # before the verb identify the object (the cue-colour guess below would cut them off as the change)
+        return Frame(T.LOCAL_STYLE, target=clause[: len(clause) - len(np_.rest)].strip(), result=clause,
+                     rule="cue-subject-verb", confidence=LOW_CONFIDENCE)
     for k, word in enumerate(clause.split()):
         if word in lx.COLOURS or word in lx.MATERIALS:
             return Frame(T.LOCAL_STYLE, target=" ".join(clause.split()[k + 1:]) or clause, result=word,
@@ -170,7 +176,7 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
     if frame.itype in (T.LOCAL_STYLE, T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         return 1
     if frame.itype == T.REPLACE:
-        old_word = subject.split()[-1] if subject else ""
+        old_word = noun_phrase(subject).head if subject else ""  # "vase" of "vase on the shelf", "girl's vase"
         new_np = noun_phrase(_clean_result(result)[0]) if result else None
         new_word = new_np.head if new_np else ""
         known = [w for w in (old_word, new_word) if w in lx.SHAPE_OF or w in lx.CATEGORY_OF]

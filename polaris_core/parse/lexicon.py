@@ -143,7 +143,7 @@ GERUND_COMPOUND_NOUNS = _words(
     "whale bungee figure bull deep-sea trail street speed pole line"
 )
 COLLECTIVES = _words(
-    "group groups set sets couple pair pairs family families herd herds flock flocks crowd crowds school "
+    "group groups set sets couple family families herd herds flock flocks crowd crowds school "
     "trace traces sign signs hint remnants remains evidence "
     "pack packs swarm swarms number lot lots bunch bunches handful row rows line lines cluster clusters "
     "collection few dozen dozens variety range series army troop troop fleet gang band bevy colony "
@@ -152,7 +152,7 @@ COLLECTIVES = _words(
     "stack stacks pile piles heap heaps"
 )
 PORTIONS = _words(
-    "cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
+    "pair pairs cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
     "boxes bag bags basket baskets bouquet bouquets vase vases loaf loaves bar bars "
     "can cans pot pots mug mugs tray trays bucket buckets sheet sheets roll rolls ball balls "
     "scoop scoops spoonful statue statues picture pictures painting paintings photo photos poster posters "

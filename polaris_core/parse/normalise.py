@@ -96,7 +96,15 @@ _INVARIANT = re.compile(
     r"(?:with\s+)?nothing\s+else\s+(?:should|must|may|will|is\s+to|needs\s+to|has\s+to)\s+(?:change|move|"
     r"be\s+(?:changed|touched|altered))|"
     r"(?:and\s+)?(?:don't|do\s+not)\s+(?:change|touch|alter)\s+(?:anything|the\s+rest|everything)\s+else|"
-    r"same\s+size\s+and\s+position)$"
+    r"same\s+size\s+and\s+position|"
+    # a closing clause that says how or why, naming no edit: "without leaving a trace", "to make it stand out",
+    # "so it blends in", "so the view is clean" ("paint the sign red to make it stand out" is no "paint ... out")
+    r"without\s+leaving\s+(?:a|any)\s+(?:trace|traces|mark|marks)|leaving\s+no\s+(?:trace|traces|mark|marks)|"
+    r"to\s+make\s+(?:it|them|this|the\s+(?:picture|scene|image|photo|shot|view))\s+(?:stand\s+out|pop|more\s+[a-z]+|"
+    r"less\s+[a-z]+)|"
+    r"so\s+(?:that\s+)?(?:it|they)\s+(?:fits?\s+(?:in|the\s+scene)|blends?\s+in)(?:\s+with\s+the\s+(?:rest|scene))?|"
+    r"so\s+(?:that\s+)?the\s+(?:view|picture|scene|shot|image|photo)\s+(?:is|looks|stays)\s+(?:clean|cleaner|clear|"
+    r"clearer|tidy|tidier|uncluttered))$"
 )
 _IN_IMAGE = re.compile(
     r"\s+(?:in|of|from|within|inside|on|across|throughout|to) (?:the|this|my|our|your|that) "
@@ -157,10 +165,12 @@ def normalise(text: str) -> str:
 
 def _join_colours(tokens: list[str]) -> list[str]:
     """ "the train jet black" -> "the train jet-black": a two-word colour after a noun is one colour, not the
-    noun's last word ("make the sky blue" stays: "sky" follows a determiner, so it is the object)."""
+    noun's last word ("make the sky blue" stays: "sky" follows a determiner, so it is the object). Punctuation
+    after the colour ("jet black!", "sky blue, keeping its shape") stays after the joined colour."""
     out: list[str] = []
     for word in tokens:
-        if out and len(out) > 1 and f"{out[-1]}-{word}" in lx.COLOURS and out[-2].isalpha() \
+        bare = word.rstrip(",.!?;:")
+        if out and len(out) > 1 and f"{out[-1]}-{bare}" in lx.COLOURS and out[-2].isalpha() \
                 and out[-2] not in lx.DETERMINERS:
             out[-1] = f"{out[-1]}-{word}"
         else:

@@ -48,12 +48,15 @@ class NounPhrase:
     owner_whole: bool = False   # "the style of the image": attribute of the whole image
     leading: str = ""           # the determiner it started with
     qualifier: str = ""         # what identifies an existing object after its head ("on the left", "with the red roof")
+    possessor: str = ""         # the owner named before it ("girl's" of "the girl's scarf"), part of the phrase
 
     @property
     def whole(self) -> bool:
         core = [w for w in self.words if w not in _WHOLE_MODIFIERS]
         if self.pronoun in ("it", "this", "that", "everything"):
             return True
+        if self.qualifier or self.possessor:
+            return False  # "the picture above the bed", "the child's drawing": an object in the picture
         if not core:
             return not self.attribute
         if core[-1] not in lx.WHOLE_IMAGE_NOUNS or core[-1] in ("all", "thing") and len(core) > 1:
@@ -62,12 +65,13 @@ class NounPhrase:
                    or w in lx.ATTRIBUTE_WORDS for w in core[:-1])
 
 
-def noun_phrase(text: str) -> NounPhrase:
-    """The leading noun phrase of `text`, reduced to the subject convention."""
+def noun_phrase(text: str, places: bool = True) -> NounPhrase:
+    """The leading noun phrase of `text`, reduced to the subject convention. `places=False` leaves a place after
+    the noun in `rest` ("put the vase on the table": where it goes, not which vase)."""
     text = text.strip(" ,.;:")
     m = _ATTR_OF.match(text)
     if m:  # "the colour of the car": the car, flagged as an attribute
-        inner = noun_phrase(m.group("owner"))
+        inner = noun_phrase(m.group("owner"), places)
         inner.attribute = True
         if inner.whole:
             inner.owner_whole = True
@@ -81,7 +85,7 @@ def noun_phrase(text: str) -> NounPhrase:
     words, i = _read_words(tokens, i)
     np_ = _finish_np(np_, words)
     if np_.definite and np_.words and not np_.attribute:
-        qualifier, i = _read_qualifier(tokens, i, np_.words)
+        qualifier, i = _read_qualifier(tokens, i, np_.words, places)
         np_.qualifier = qualifier
     np_.rest = " ".join(tokens[i:])
     return np_
@@ -238,8 +242,8 @@ def _read_position(tokens: list[str], i: int) -> int:
 
 def _only_attributes(tokens: list[str]) -> bool:
     """ "pastel pink", "dark-green": nothing but colour, material or texture words (a result, never a noun)."""
-    return bool(tokens) and all(w in lx.ATTRIBUTE_WORDS or all(part in lx.ATTRIBUTE_WORDS for part in w.split("-"))
-                                for w in tokens)
+    return bool(tokens) and all(w in lx.ATTRIBUTE_WORDS or w in lx.COLOURS or
+                                all(part in lx.ATTRIBUTE_WORDS for part in w.split("-")) for w in tokens)
 
 
 def _phrase_end(tokens: list[str], k: int) -> int:
@@ -248,9 +252,10 @@ def _phrase_end(tokens: list[str], k: int) -> int:
     return next((m for m in range(k + 1, end) if tokens[m] in lx.DETERMINERS), end)
 
 
-def _read_qualifier(tokens: list[str], i: int, words: list[str]) -> tuple[str, int]:
+def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = True) -> tuple[str, int]:
     """What identifies an existing object after its head: a position ("on the left", "in the top corner"),
-    an ordinal's reference ("second lamp from the left") or a "with" phrase ("with the cartoon print")."""
+    an ordinal's reference ("second lamp from the left"), a "with" phrase ("with the cartoon print") or, with
+    `places`, where it is ("on the bookshelf", "sitting on the fence")."""
     n = len(tokens)
     if i >= n:
         return "", i
@@ -260,12 +265,61 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str]) -> tuple[str, i
     end = _read_position(tokens, i)
     if end > i:
         return " ".join(tokens[i:end]), end
+    end = _read_locative(tokens, i) if places and words[-1] not in lx.ENV_NOUNS else i
+    if end > i:
+        return " ".join(tokens[i:end]), end
     if t == "with" and i + 1 < n and tokens[i + 1] in ("the", "a", "an", "its", "his", "her", "their"):
         inner, end = _read_words(tokens, i + 2)
         if inner and (_names_a_part(inner[-1]) or
                       not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner)):
             return " ".join(tokens[i:end]), end
     return "", i
+
+
+# Prepositions that say where an object already is ("the vase on the shelf"); "from", "off", "out of" say where
+# it is taken from and "to", "into", "onto" where it goes, so they never identify it.
+_LOCATIVES = frozenset("on in at inside above below under underneath beneath behind near by beside against over "
+                       "along across among atop".split())
+_LOCATIVE_PAIRS = {("next", "to"), ("in", "front"), ("on", "top"), ("close", "to")}
+_LOCATIVE_DETERMINERS = frozenset("the this that these those his her its their my your our".split())
+
+
+def _read_locative(tokens: list[str], i: int) -> int:
+    """End index of a phrase that says where an existing object is, so which one it is: "on the bookshelf",
+    "above the bed", "sitting on the fence", "parked by the curb"; else `i`. The place is a definite object
+    ("in watercolour", "in a deep purple", "in the style of X" are results, not places)."""
+    n = len(tokens)
+    j = i
+    if j < n and tokens[j] not in lx.NOUN_ING and (
+            (tokens[j].endswith("ing") and len(tokens[j]) > 4) or tokens[j] in lx.PAST_PARTICIPLES):
+        j += 1  # a participle before the place: "the cat sitting on the fence"
+    if j + 1 >= n:
+        return i
+    if (tokens[j], tokens[j + 1]) in _LOCATIVE_PAIRS:
+        j += 2
+        if j < n and tokens[j] == "of":
+            j += 1
+    elif tokens[j] in _LOCATIVES:
+        j += 1
+    else:
+        return i
+    if j >= n or tokens[j] not in _LOCATIVE_DETERMINERS:
+        return i
+    k = _skip_determiners(tokens, j)
+    end = _phrase_end(tokens, k)
+    end = next((m for m in range(k, end) if tokens[m] in (",", ";", ":")), end)
+    while end - 1 > k:  # "the cushions on the sofa red", "... by the fireplace jet-black": the result follows
+        if _only_attributes(tokens[end - 1:end]):
+            end -= 1
+        else:
+            break
+    if end <= k:
+        return i
+    head = tokens[end - 1]
+    if head in lx.WHOLE_IMAGE_NOUNS or head in lx.ATTRIBUTE_NOUNS or head in lx.ATTRIBUTE_WORDS or \
+            head in lx.STYLE_WORDS or head in POSITION_WORDS:
+        return i  # "in the picture", "in the same colour", "in the style of ...": no place
+    return end
 
 
 def _names_a_part(head: str) -> bool:
@@ -332,7 +386,7 @@ def _modifier_gerund(t: str, nxt: str, words: list[str]) -> bool:
 
 def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:
     original_words = list(words)
-    # possessor: keep what is owned ("the man's clothes" -> "clothes")
+    # possessor: the owner of what is named ("the man's clothes"); kept unless it names the picture
     possessor: list[str] = []
     for k in range(len(words) - 2, -1, -1):
         if words[k].endswith("'s") or words[k].endswith("s'"):
@@ -353,6 +407,10 @@ def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:
     if np_.attribute and not words and possessor:
         last = possessor[-1]
         words = possessor[:-1] + [last[:-2] if last.endswith("'s") else last[:-1]]
+    elif words and possessor and _names_an_owner(possessor):
+        # "the girl's scarf": the owner says which scarf, so the mask needs it
+        np_.possessor = " ".join(w for w in possessor if w not in lx.DETERMINERS)
+        words = possessor + words
     elif np_.attribute and not words and np_.attribute_word not in _WHOLE_PICTURE_ATTRIBUTES:
         words = original_words  # "the floral surface": a region, not an attribute of the picture
         np_.attribute = False
@@ -365,6 +423,18 @@ def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:
     if np_.attribute and (np_.whole or (not words and not possessor)):
         np_.owner_whole = True  # "the colours", "the lighting": of the whole picture
     return np_
+
+
+_CONTRACTIONS = frozenset("it's that's there's here's what's who's he's she's let's one's".split())
+
+
+def _names_an_owner(possessor: list[str]) -> bool:
+    """ "the old man's", "the kids'": an object or person owns the noun; not the picture ("the photo's
+    colours") nor a contraction ("it's")."""
+    last = possessor[-1]
+    owner = last[:-2] if last.endswith("'s") else last[:-1]
+    return last not in _CONTRACTIONS and owner not in lx.WHOLE_IMAGE_NOUNS and owner not in lx.PRONOUNS and \
+        owner not in ("everyone", "everybody", "someone", "somebody")
 
 
 def _subject_of(np_: NounPhrase) -> str:

@@ -123,8 +123,9 @@ def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> b
     qualified = any(w in lx.PREPOSITIONS for w in words[:-1])  # "mug with the cartoon print" ends on a noun
     if (is_attribute_word(last) and not qualified) or last in lx.DETERMINERS or last in lx.PREPOSITIONS:
         return False
-    if text[end:end + 2].replace("\u2019", "'") in ("'s", "s'"):
-        return False
+    around = text[max(end - 1, 0):end + 2].replace("\u2019", "'")
+    if around[1:3] in ("'s", "s'") or around[:2] == "'s" or subject.endswith(("'", "\u2019")):
+        return False  # a possessor, with or without its apostrophe: "old man" or "old man'" of "old man's shirt"
     rules_subject = _frame_subject(frame)
     if last in _AUXILIARIES or (last in _VERBS | _PARTICLES | _PARTICIPLES and last not in rules_subject.split()):
         return False  # the span ran over the clause's verb: "mirror needs", "man out", "wheelbarrow clad"
@@ -275,6 +276,9 @@ def _resolve_placeholder(frame: Frame, reading: Reading, prepared: PreparedInstr
     if frame.itype in _WHOLE_TYPES or frame.subject not in ("", "object") or \
             _frame_subject(frame) not in _PLACEHOLDERS:
         return frame
+    named = noun_phrase(subject_source(frame.target)) if frame.target else None
+    if named is not None and named.phrase and not named.pronoun:
+        return frame  # "stand in for the person": the word is the object the user named, no pronoun to resolve
     phrases = [(text, np_) for text, np_ in object_phrases(normalise(prepared.text)) if _is_object(np_)]
     if frame.itype == T.ADD:
         phrases = [p for p in phrases if p[1].indefinite] or phrases

@@ -85,6 +85,10 @@ def _split_two_objects(text: str) -> tuple[str, str] | None:
 
 
 _SETTING_NOUNS = frozenset("background backdrop setting scenery surroundings".split())
+# verbs that say "from the picture" without taking the thing out of it ("copy the cat from the photo")
+# ("I want the bartender gone from the scene": a wish whose verb is no taking out; its own reader reads it)
+_NOT_TAKING_OUT = frozenset("add insert put place bring move copy clone keep leave use pick choose show see "
+                            "crop zoom isolate extract want need like love wish prefer have make let".split())
 
 
 def _split_make(rest: str) -> tuple[str, str] | None:
@@ -102,11 +106,12 @@ def _split_make(rest: str) -> tuple[str, str] | None:
     if start > 0 and start + 1 < len(tokens) and tokens[start] in _SETTING_NOUNS:
         return " ".join(tokens[:start + 1]), " ".join(tokens[start + 1:])  # "the background outer space"
     qualified = noun_phrase(rest)
-    if qualified.qualifier and qualified.rest and rest.endswith(qualified.rest) and \
-            all(is_attribute_word(w) for w in qualified.rest.replace("-", " ").split()):
-        # "the third mailbox from the right red", "the train at the front pastel pink": the result follows the
-        # qualifier that identifies the object
-        return rest[: len(rest) - len(qualified.rest)].strip(), qualified.rest
+    result = re.sub(r"^(?:in|to|into)\s+", "", qualified.rest)
+    if qualified.qualifier and result and rest.endswith(qualified.rest) and \
+            all(is_attribute_word(w) or all(is_attribute_word(p) for p in w.split("-")) for w in result.split()):
+        # "the third mailbox from the right red", "the train at the front jet-black", "the van parked by the gate
+        # in coral": the result follows the qualifier that identifies the object
+        return rest[: len(rest) - len(qualified.rest)].strip(), result
     for k in range(start + 1, len(tokens)):
         t = tokens[k]
         prev = tokens[k - 1]
@@ -124,6 +129,14 @@ def _split_make(rest: str) -> tuple[str, str] | None:
             not any(t in lx.PREPOSITIONS or t in lx.NP_STOPWORDS for t in tokens[start:]):
         return " ".join(tokens[:-1]), tokens[-1]  # "the flowers sunflowers"
     return None
+
+
+# "standing in the field", "perched on the fence", "in the corner": where a thing is, maybe with its pose
+_RE_BE_SOMEWHERE = re.compile(
+    r"^(?:[a-z]+ing\s+|(?:perched|parked|placed|seated|lying|hanging|floating|sitting|standing)\s+)?"
+    r"(?:in|on|onto|at|by|near|beside|behind|under|underneath|beneath|below|above|over|against|next to|in front of|"
+    r"among|inside|atop|along|across)\s+"
+    r"(?:the|a|an|this|that|some|its|his|her|their)\s")
 
 
 _RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backdrop|setting|scenery|surroundings)"
@@ -281,7 +294,8 @@ class _Reader:
     def _verb_first(self, c: str) -> Frame | None:
         return self._first(c, (self._remove, self._replace, self._give, self._dress, self._photo_adjust, self._switch,
                                 self._write, self._fill, self._make, self._style_in, self._transform, self._color,
-                                self._adjust, self._ify, self._apply, self._add, self._into_picture, self._see))
+                                self._adjust, self._ify, self._apply, self._add, self._into_picture,
+                                self._out_of_picture, self._see))
 
     def _photo_adjust(self, c: str) -> Frame | None:
         """ "increase the contrast", "zoom in on the cat": whole-picture adjustments."""
@@ -352,7 +366,7 @@ class _Reader:
                 return None  # "drop a few pumpkins on the porch" adds
             if verb.startswith("get") and " out" in x_text and verb != "get out":
                 x_text = x_text.split(" out", 1)[0]
-            loc = np_.rest
+            loc = np_.rest or re.sub(r"^\S+(?:ing|ed)\s+(?=\S)", "", np_.qualifier)  # "sitting on the X" -> "on the X"
         np_ = noun_phrase(x_text)
         if not np_.phrase and not np_.pronoun:
             return None
@@ -407,7 +421,10 @@ class _Reader:
             return None
         looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
         if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or looks or _has_style(thing, strict=False):
-            return classify_change("change", receiver, thing, rule="give-look")
+            frame = classify_change("change", receiver, thing, rule="give-look")
+            if looks and frame.itype == T.REPLACE:
+                frame.itype = T.LOCAL_STYLE  # "a matte stone look": a look, never a new stone
+            return frame
         return Frame(T.ADD, target=thing, result=thing, rule="give")
 
     def _dress(self, c: str) -> Frame | None:
@@ -442,6 +459,9 @@ class _Reader:
             return self._subject_first(rest)
         if verb in ("make", "let", "have", "get"):
             words = rest.split()
+            acting = self._new_thing_acting(words)
+            if acting is not None:
+                return acting
             for k in range(1, len(words) - 1):
                 if words[k] in lx.ACTION_VERBS:
                     thing = " ".join(words[k + 1:])
@@ -492,6 +512,25 @@ class _Reader:
         if kind == "color" and frame.itype == T.REPLACE:
             frame.itype = T.LOCAL_STYLE
         return frame
+
+    @staticmethod
+    def _new_thing_acting(words: list[str]) -> Frame | None:
+        """ "make a frog jump onto the rock", "have some birds fly over the lake": a thing not yet in the picture
+        (indefinite) made to do something there is added."""
+        if not words or words[0] not in ("a", "an", "some"):
+            return None
+        for k in range(2, len(words)):
+            verb, after = words[k], words[k + 1] if k + 1 < len(words) else ""
+            if verb in lx.PREPOSITIONS or verb in lx.DETERMINERS or is_attribute_word(verb):
+                return None  # "make a cat on the sofa purple", "make a cat red": no verb after the thing
+            listed = verb in lx.BARE_VERBS or verb in lx.EXPRESSION_VERBS or verb in lx.ACTION_VERBS
+            placed = after in lx.PREPOSITIONS or after in ("next", "onto")  # "rest next to the stairs"
+            if listed or placed:
+                thing = " ".join(words[:k])
+                if noun_phrase(thing).phrase and (placed or not after or after in lx.DETERMINERS):
+                    return Frame(T.ADD, target=thing, result=" ".join(words), rule="make-new-thing-act")
+                return None
+        return None
 
     def _style_in(self, c: str) -> Frame | None:
         m = _RE_STYLE_IN.match(c)
@@ -594,7 +633,7 @@ class _Reader:
         verb, rest = m.group("verb"), m.group("rest")
         rest = skip_leading_place(rest)
         rest = re.sub(r"^(?:in|on|back)\s+(?=(?:a|an|some|the)\b)", "", rest)
-        np_ = noun_phrase(rest)
+        np_ = noun_phrase(rest, places=False)  # "put the vase on the table": where it goes
         if not np_.phrase:
             return None
         placement = verb.split()[0] in lx.PLACEMENT_VERBS
@@ -629,6 +668,20 @@ class _Reader:
             return Frame(T.LOCAL_STYLE, target=rest, result=np_.phrase if subject != "background" else rest,
                          subject=subject, rule="add-scenery")
         return Frame(T.ADD, target=rest, result=rest, rule="add", confidence=0.95)
+
+    def _out_of_picture(self, c: str) -> Frame | None:
+        """ "strip the bin from the scene", "yank the pram out of the picture": whatever the verb, an object taken
+        from the picture itself is removed (the mirror of `_into_picture`)."""
+        # normalising drops "from the scene" from the clause read here; the raw clause still has it
+        m = re.match(r"^(?P<verb>[a-z]+)\s+(?P<x>.+?)\s+(?:from|out of|off)\s+(?:the|this|my|our|your)\s+"
+                     r"(?:picture|scene|image|photo|photograph|shot|frame|pic)$", self.raw_clause)
+        if not m or not c.startswith(m.group("verb") + " ") or m.group("verb") in _NOT_TAKING_OUT or \
+                re.match(rf"^(?:{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
+            return None
+        x = noun_phrase(m.group("x"))
+        if not x.phrase or not x.definite or x.whole or x.rest:
+            return None
+        return Frame(T.REMOVE, target=m.group("x"), rule="out-of-the-picture")
 
     def _into_picture(self, c: str) -> Frame | None:
         """ "sneak a fox into the picture on the left": whatever the verb, a new object brought into the picture
@@ -737,6 +790,10 @@ class _Reader:
             if verb in ("have", "wear", "hold", "carry", "get"):
                 return Frame(T.ADD, target=y_text, result=y_text, rule="x-should-have")
             action = re.match(r"^(?P<v>[a-z]+)\s+(?P<y>.+)$", y_text)
+            x_np = noun_phrase(m.group("x"))
+            if verb == "be" and x_np.leading in ("a", "an", "some") and _RE_BE_SOMEWHERE.match(y_text):
+                # "a deer should be standing in the field": a new thing described where it is
+                return Frame(T.ADD, target=m.group("x"), result=f"{m.group('x')} {y_text}", rule="new-x-should-be-at")
             if verb == "be" and action and action.group("v") in lx.ACTION_VERBS:
                 return Frame(T.ADD, target=action.group("y"), result=action.group("y"), rule="x-should-be-doing")
             y_text = re.sub(r"^(?:painted|colou?red|dyed|turned|changed|rendered|done|tinted|recolou?red)\s+"
@@ -745,7 +802,9 @@ class _Reader:
                 # "the old man should be frowning": a new expression or pose of the same object
                 return Frame(T.LOCAL_STYLE, target=m.group("x"), result=y_text, rule="x-should-be-expression")
             y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
-            kind = "look" if verb.startswith("look") or verb in ("appear", "seem", "resemble") else "change"
+            if verb == "feel" and y_text.split()[0] in lx.PREPOSITIONS:
+                return None  # "the cat should feel at home": no look named
+            kind = "look" if verb.startswith(("look", "feel")) or verb in ("appear", "seem", "resemble") else "change"
             return classify_change(kind, m.group("x"), y_text, rule="x-should-be")
         m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and " -> " in c:
@@ -756,6 +815,12 @@ class _Reader:
                 m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
             # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
             return classify_change("change", m.group("x"), m.group("y"), rule="x-needs-a-look")
+        if m and (m.group("x") in ("it", "this", "this one") or noun_phrase(m.group("x")).whole) and \
+                result_kind(m.group("y"), "replace") == "object" and noun_phrase(m.group("y")).phrase and \
+                noun_phrase(m.group("y")).head not in lx.EFFECT_NOUNS and not _has_style(m.group("y"), strict=False) \
+                and m.group("y").split()[-1] not in lx.ATTRIBUTE_NOUNS | {"job", "makeover", "filter", "effect"}:
+            # "it needs a balloon in the corner", "the scene could use a sunflower": the picture lacks a new thing
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="picture-needs-y")
         m = _RE_SUBJECT_BECOMES.match(c)
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).rest:
             return classify_change("change", m.group("x"), m.group("y"), rule="x-becomes-y")

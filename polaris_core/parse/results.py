@@ -114,8 +114,9 @@ def _is_attribute(text: str, np_: NounPhrase, article_means_object: bool) -> boo
             any(is_attribute_word(t) or t in lx.ATTRIBUTE_NOUNS for t in tokens):
         if article_means_object and np_.leading in ("a", "an"):
             return False
-        if np_.leading in ("a", "an") and len(tokens) == 2 and tokens[1] in lx.COLOURS and \
-                tokens[1] not in lx.TEXTURES and tokens[1] not in lx.MATERIALS:
+        core = tokens[:-1] if tokens[-1] == "instead" else tokens  # "a lime instead": still one word
+        if np_.leading in ("a", "an") and len(core) == 2 and core[1] in lx.COLOURS and \
+                core[1] not in lx.TEXTURES and core[1] not in lx.MATERIALS:
             return False  # "an orange", "a rose", "a salmon": one colour word with an article is the fruit, flower, fish
         return not (np_.leading in ("a", "an") and np_.head in lx.COUNTABLE_MATERIALS)
     head = np_.head or tokens[-1]

@@ -23,13 +23,16 @@ How the rules read an instruction
 Subject convention (what `subject` holds)
 - The noun phrase naming the thing the edit applies to, lower-case, as the user wrote it, with its
   adjectives and compound nouns ("red trolley", "coffee cup", "small wooden cabin") but without
-  determiners, quantities ("a group of sheep" -> "sheep", "two ducks" -> "ducks"), possessors
-  ("the man's clothes" -> "clothes"), and anything after the head noun (prepositional, participle and
-  relative clauses: "the dog wearing goggles in the car" -> "dog"). Portions stay ("cup of coffee").
+  determiners and quantities ("a group of sheep" -> "sheep", "two ducks" -> "ducks"), and anything after the
+  head noun (prepositional, participle and relative clauses: "the dog wearing goggles" -> "dog") unless it
+  identifies the object (below). An owner stays ("the man's clothes" -> "man's clothes"); portions stay
+  ("cup of coffee", "pair of boots").
 - An object already in the picture keeps the qualifier that identifies it: a position ("man on the left",
   "umbrella in the top right corner"), an ordinal's reference ("second lamp from the left"), a with-phrase
-  ("mug with the cartoon print") and a parenthesis right after it ("trolley (marked 77)"). A new object
-  (add) never does: "add a cat with a bell on the left" -> "cat".
+  ("mug with the cartoon print"), a parenthesis right after it ("trolley (marked 77)") and where it is, with or
+  without a participle ("vase on the bookshelf", "cat sitting on the fence"); not where it is taken from or put
+  ("remove the clock from the wall" -> "clock"). A new object (add) never does: "add a cat with a bell on the
+  left" -> "cat".
 - Modifiers stay with their noun however many ("glass round vase": "round" before a noun is an adjective);
   an attribute change's prompt drops the words the change replaces ("paint the white fence red": subject
   "white fence", prompt "red fence").

@@ -165,10 +165,9 @@ def _article(phrase: str) -> str:
 
 def _bare(phrase: str) -> str:
     """ "a red umbrella" -> "red umbrella", "sunglasses" -> "sunglasses"."""
-    for lead in ("a pair of ", "an ", "a ", "some "):
+    for lead in ("an ", "a ", "some "):
         if phrase.startswith(lead):
-            rest = phrase[len(lead):]
-            return rest if lead != "a pair of " else rest
+            return phrase[len(lead):]  # "a pair of boots" -> "pair of boots": a portion keeps its contents
     return phrase
 
 
@@ -389,6 +388,7 @@ def _object(rng: random.Random) -> tuple[str, str, str]:
     elif roll < 0.6:  # stacked modifiers, a shape word among them ("the glass round vase")
         first, second = rng.sample(_ADJECTIVES, 2)
         adjectives = [first, rng.choice(_SHAPES), second][: rng.choice((2, 3))]
+        adjectives = list(dict.fromkeys(adjectives))  # "tall" is a shape and an adjective: never "tall tall"
     subject = " ".join(adjectives + [noun])
     determiner = rng.choice(_DETERMINERS)
     if rng.random() < 0.06:
@@ -489,10 +489,10 @@ def _subject_for(itype: int, key: str, template: str, slots: dict, default: str)
             return "background"
         if "{SKY}" in template:
             return "sky"
-        if key == "lc-hair":
-            return "hair"
+        if key == "lc-hair":  # the owner says whose hair: it stays in the subject
+            return slots["WHO"].split(" ", 1)[1] + "'s hair"
         if key == "lc-shirt":
-            return "shirt"
+            return slots["WHO"].split(" ", 1)[1] + "'s shirt"
         if "{WHO}" in template:
             return slots["WHO"].split(" ", 1)[1]
     return default
@@ -516,7 +516,106 @@ def _frame(text: str, imperative: bool, itype: int, rng: random.Random) -> str:
     return text
 
 
-TEMPLATES = {**REMOVE, **REPLACE, **ADD, **LOCAL, **GLOBAL, **REFERENCE}
+# ----------------------------------------------------------------------------- objects named by owner or place
+# {XN}: an existing object named with what picks it out: its owner ("the girl's scarf"), where it is ("the vase on
+# the bookshelf") or a participle and where ("the cat sitting on the fence"); the subject keeps all of it. A place
+# it is taken from ("from the wall", "off the boy") or put ("add a lamp on the desk") is never part of it.
+NAMED_REMOVE = {
+    "rm-n-remove": "!remove {XN}", "rm-n-erase": "!erase {XN}", "rm-n-passive": "{XN} should be removed",
+    "rm-n-rid": "!get rid of {XN}", "rm-n-delete-from": "!delete {XN} from the picture",
+    "rm-n-wish": "I wish {XN} wasn't there", "rm-n-take-out": "!take out {XN}",
+}
+NAMED_REPLACE = {
+    "rp-n-replace": "!replace {XN} with {Y}", "rp-n-swap": "!swap {XN} for {Y}", "rp-n-turn": "!turn {XN} into {Y}",
+    "rp-n-passive": "{XN} should be replaced by {Y}", "rp-n-instead": "I want {Y} instead of {XN}",
+}
+NAMED_LOCAL = {
+    "lc-n-make": "!make {XN} {C}", "lc-n-paint": "!paint {XN} {C}", "lc-n-colour-of": "!change the colour of {XN} to {C}",
+    "lc-n-look": "!make {XN} look {T}", "lc-n-should": "{XN} should be {M}", "lc-n-recolour": "!recolour {XN} in {C}",
+}
+# new objects: the place is where they go, a verb or a place makes them appear, "with no X" removes X
+NEW_PLACED = {
+    "ad-n-on-the": "!add {Y} {PLACE}", "ad-n-put": "!put {Y} {PLACE}", "ad-n-act": "!make {Y} {ACT} {PLACE}",
+    "ad-n-should-be-at": "{Y} should be {POSE} {PLACE}", "ad-n-let-act": "!let {Y} {ACT} {PLACE}",
+}
+NO_X_REMOVE = {
+    "rm-n-nicer-with-no": "the photo would look nicer with no {Xs} in it",
+    "rm-n-better-with-no": "the picture would be better with no {Xs}",
+    "rm-n-from-source": "!remove {X} from the {HOLDER}", "rm-n-off": "!take {X} off the {HOLDER}",
+}
+_OWNERS = ["girl", "boy", "old man", "woman", "man", "child", "dog", "cat", "chef", "runner", "baby", "farmer",
+           "little girl", "old woman", "cyclist", "teacher", "horse", "doll"]
+_OWNED = ["scarf", "cane", "collar", "hat", "backpack", "jacket", "umbrella", "bicycle", "leash", "glasses", "shoes",
+          "kite", "toy car", "coffee cup", "sweater", "gloves", "boots", "balloon", "saddle", "watch", "handbag"]
+_PLACES = ["the bookshelf", "the bed", "the sofa", "the desk", "the fence", "the windowsill", "the table", "the wall",
+           "the counter", "the fireplace", "the door", "the car", "the whiteboard", "the shelf", "the roof", "the bench",
+           "the piano", "the stairs", "the porch", "the trees", "the curb", "the rock", "the rug", "the pier"]
+_PLACE_PREPOSITIONS = ["on", "above", "under", "by", "next to", "behind", "in front of", "near", "against", "beside",
+                       "below", "over"]
+_PARTICIPLES = ["sitting", "standing", "lying", "parked", "hanging", "leaning", "resting", "perched", "flying",
+                "sleeping", "floating", "stacked"]
+_ACTS = ["jump", "sit", "sleep", "stand", "land", "dance", "perch", "rest"]
+_ACT_PREPOSITIONS = ["onto", "on", "by", "near", "next to", "under", "in front of", "beside"]
+_POSES = ["standing", "sitting", "lying", "sleeping", "perched", "resting", "waiting", "grazing", "playing", "floating"]
+
+
+def _named(rng: random.Random, subject: str) -> tuple[str, str]:
+    """(written, subject) for an existing object named by its owner, its place, or a participle and its place."""
+    roll = rng.random()
+    if roll < 0.34:
+        owned = rng.choice(_OWNED)
+        owner = rng.choice(_OWNERS)
+        adjective = rng.choice(["", "", "", rng.choice(_ADJECTIVES) + " "])
+        return f"the {owner}'s {adjective}{owned}", f"{owner}'s {adjective}{owned}"
+    place = f"{rng.choice(_PLACE_PREPOSITIONS)} {rng.choice(_PLACES)}"
+    if roll < 0.67:
+        return f"the {subject} {place}", f"{subject} {place}"
+    participle = rng.choice(_PARTICIPLES)
+    return f"the {subject} {participle} {place}", f"{subject} {participle} {place}"
+
+
+def _named_rows(seed: int, seen: set[str]) -> list[dict]:
+    """Families whose existing object is named by owner or place, new objects put or made to appear somewhere, and
+    removals said as "with no X" or "from Y" (their own random stream: the rows before them do not change)."""
+    rng = random.Random(seed + 1)
+    rows: list[dict] = []
+    sets = ((5, NAMED_REMOVE, 60), (0, NAMED_REPLACE, 60), (2, NAMED_LOCAL, 70), (1, NEW_PLACED, 50),
+            (5, NO_X_REMOVE, 40))
+    for s, (itype, templates, families) in enumerate(sets):
+        keys = sorted(templates)
+        for f in range(families):
+            family = f"{itype}-n{s}-{f:04d}"
+            edit = _edit_for(itype, "", rng)
+            slots = edit.slots
+            slots["XN"], named_subject = _named(rng, slots["X_bare"])
+            slots["PLACE"] = f"{rng.choice(_PLACE_PREPOSITIONS)} {rng.choice(_PLACES)}"
+            slots["ACT"], slots["POSE"] = rng.choice(_ACTS), rng.choice(_POSES)
+            slots["HOLDER"] = rng.choice(_PLACES).split(" ", 1)[1]
+            act_place = f"{rng.choice(_ACT_PREPOSITIONS)} {rng.choice(_PLACES)}"
+            for key in rng.sample(keys, min(PARAPHRASES_PER_FAMILY, len(keys))):
+                template = templates[key]
+                if key in ("ad-n-act", "ad-n-let-act"):
+                    template = template.replace("{PLACE}", act_place)
+                text = _frame(_render(template, slots), template.startswith("!"), itype, rng)
+                if text.lower() in seen:
+                    continue
+                seen.add(text.lower())
+                if "{XN}" in template:
+                    subject = named_subject
+                elif itype == 1:
+                    subject = _subject_of_new(slots["Y"])
+                elif "{Xs}" in template:
+                    subject = slots["Xs"]
+                else:
+                    subject = edit.subject
+                rows.append({"instruction": text, "instruction_type": itype, "subject": subject,
+                             "new_object": _subject_of_new(slots["Y"]) if itype == 0 else "",
+                             "family": family, "template": key})
+    return rows
+
+
+TEMPLATES = {**REMOVE, **REPLACE, **ADD, **LOCAL, **GLOBAL, **REFERENCE, **NAMED_REMOVE, **NAMED_REPLACE,
+             **NAMED_LOCAL, **NEW_PLACED, **NO_X_REMOVE}
 _SETS = ((5, REMOVE, 240), (0, REPLACE, 260), (1, ADD, 240), (2, LOCAL, 320), (3, GLOBAL, 180), (4, REFERENCE, 60))
 PARAPHRASES_PER_FAMILY = 5
 
@@ -541,7 +640,7 @@ def build_rows(seed: int = SEED) -> list[dict]:
                              "subject": _subject_for(itype, key, template, edit.slots, edit.subject),
                              "new_object": _subject_of_new(edit.slots["Y"]) if itype == 0 else "",
                              "family": family, "template": key})
-    return rows
+    return rows + _named_rows(seed, seen)
 
 
 def load_rows(path: Path = DATA_FILE) -> list[dict]:

@@ -56,7 +56,7 @@ def test_batch_writes_one_intent_per_line_in_order(tmp_path):
     assert [r["line"] for r in out] == [1, 3, 4, 5, 6, 7, 8, 9, 10]
     good = [r for r in out if "error" not in r]
     assert all(isinstance(r["instruction_type"], int) and 0 <= r["instruction_type"] <= 5 and r["subject"] for r in good)
-    assert (out[0]["id"], out[0]["instruction_type"], out[0]["subject"]) == ("a", 2, "clothes")
+    assert (out[0]["id"], out[0]["instruction_type"], out[0]["subject"]) == ("a", 2, "man's clothes")
     assert "empty" in out[1]["error"]
     assert "not JSON" in out[2]["error"] and "instruction_type" not in out[2]
     assert "no string field" in out[3]["error"]

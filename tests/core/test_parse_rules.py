@@ -58,13 +58,13 @@ def test_dev_split_type_accuracy(shared_data):
 
 @pytest.mark.parametrize("instruction, itype, subject", [
     ("Let's substitute the motorcycle with a lively dog", T.REPLACE, "motorcycle"),
-    ("Dye the man's clothes red", T.LOCAL_STYLE, "clothes"),
+    ("Dye the man's clothes red", T.LOCAL_STYLE, "man's clothes"),
     ("Substitute a lighthouse for the old windmill.", T.REPLACE, "old windmill"),
     ("Could you please get rid of the trash can?", T.REMOVE, "trash can"),
     ("I want a cat sleeping on the couch.", T.ADD, "cat"),
     ("Van Gogh-ify this photo.", T.GLOBAL_STYLE, "image"),
     ("Put the cat on a sandy beach.", T.LOCAL_STYLE, "background"),
-    ("Change the animal's fur color to a darker shade.", T.LOCAL_STYLE, "fur"),
+    ("Change the animal's fur color to a darker shade.", T.LOCAL_STYLE, "animal's fur"),
     ("Add a group of sheep grazing in the field.", T.ADD, "sheep"),
     ("Remove the person (a man in a black coat) from the image.", T.REMOVE, "person (a man in a black coat)"),
     ("There is a dog on the left. Remove it.", T.REMOVE, "dog"),
