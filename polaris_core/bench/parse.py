@@ -32,6 +32,8 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_paraphrases.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_paraphrases_other_source.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_conversational_tuned.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s12.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s13.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -39,6 +41,13 @@ TUNED_ON = {
     "parse_paraphrases.jsonl": "the rules were tuned on it",
     "parse_paraphrases_other_source.jsonl": "the rules were tuned on it",
     "parse_conversational_tuned.jsonl": "offline.py and compose.py were tuned on it",
+    "parse_blind_s12.jsonl": "written blind in session 12; its misses then named the owner / place / participle "
+                             "classes the next round fixed",
+}
+# Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
+HELD_OUT = {
+    "parse_blind_s13.jsonl": "written in session 13 before that session's parser fixes and scored once after them; "
+                             "its author knew the classes of the round before",
 }
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
@@ -167,8 +176,9 @@ def run_benchmark(name: str, rows: Iterable[dict], parser: Any, keep_mistakes: i
 
 
 def format_result(result: ParseBenchResult) -> str:
-    why = TUNED_ON.get(result.name)
-    lines = [f"== {result.name}: {result.rows} instructions" + (f" (TUNED ON: {why})" if why else "")]
+    why, how = TUNED_ON.get(result.name), HELD_OUT.get(result.name)
+    lines = [f"== {result.name}: {result.rows} instructions" + (f" (TUNED ON: {why})" if why else "")
+             + (f" (HELD OUT: {how})" if how else "")]
     lines.append(f"type accuracy      {result.accuracy:.4f}  ({result.correct}/{result.rows})"
                  + (f", {result.errors} errors" if result.errors else ""))
     for t, (c, n) in result.class_accuracy().items():

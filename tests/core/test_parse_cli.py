@@ -139,3 +139,11 @@ def test_bench_command_prints_figures(tmp_path, capsys):
     assert main(["bench", "parse", "--file", str(data), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures[0]["rows"] == 1 and figures[0]["confusion"][5][5] == 1
+
+
+def test_every_default_bench_file_says_whether_it_was_tuned_on():
+    # A figure must say what it measures: each set the benchmark reads by default is marked tuned on or held out.
+    from polaris_core.bench.parse import DEFAULT_FILES, HELD_OUT, TUNED_ON
+
+    for path in DEFAULT_FILES:
+        assert (path.name in TUNED_ON) != (path.name in HELD_OUT), path.name
