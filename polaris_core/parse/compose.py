@@ -131,6 +131,24 @@ def _without_replaced_attributes(subject: str, result_words: list[str]) -> str:
     return f"{text} with {qualifier}" if qualifier else text
 
 
+_POSSESSIVE = re.compile(r"\w(?:'s|’s|s'|s’)$")
+
+
+def _split_owner(subject: str) -> tuple[str, str]:
+    """("woman's ", "hair") for "woman's hair": a new attribute goes after the owner ("woman's curly hair",
+    never "curly woman's hair"). Only an owner before the first preposition counts ("cup on the boy's desk")."""
+    words = subject.split()
+    owner_end = 0
+    for i, word in enumerate(words[:-1]):
+        if word in lx.PREPOSITIONS:
+            break
+        if _POSSESSIVE.search(word):
+            owner_end = i + 1
+    if not owner_end:
+        return "", subject
+    return " ".join(words[:owner_end]) + " ", " ".join(words[owner_end:])
+
+
 def _prompt_for(frame: Frame, subject: str) -> str:
     if frame.itype == T.STYLE_REFERENCE:
         return "in the style of the reference image"
@@ -163,7 +181,8 @@ def _prompt_for(frame: Frame, subject: str) -> str:
         return f"{subject} in {result} style"
     words = result.split()
     if len(words) <= 3 and all(is_attribute_word(w) or w in lx.DESCRIPTIVE for w in words):
-        return f"{result} {_without_replaced_attributes(subject, words)}"
+        owner, thing = _split_owner(_without_replaced_attributes(subject, words))
+        return f"{owner}{result} {thing}"
     if result.startswith(("in ", "with ")):
         return f"{subject} {result}"
     if noun_phrase(result).head in ("shade", "tone", "hue", "color", "colour", "colors", "colours"):

@@ -724,3 +724,17 @@ def test_a_subject_then_its_verb_keeps_its_colour_and_material_words(instruction
 def test_a_pronoun_is_still_resolved_and_feeling_at_home_is_no_look():  # guard: right on the old code too
     assert _rules("the tourist in the red cap, lose him").subject == "tourist"
     assert _rules("the cat should feel at home").generation_prompt != "home"
+
+
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("make the woman's hair curly", "woman's hair", "woman's curly hair"),
+    ("change the girl's dress from blue to purple", "girl's dress", "girl's purple dress"),
+    ("paint the old man's white fence red", "old man's white fence", "old man's red fence"),
+    ("make the cup on the boy's desk blue", "cup on the boy's desk", "blue cup on the boy's desk"),
+    ("paint the white fence red", "white fence", "red fence"),  # guard: no owner, as before
+])
+def test_a_new_attribute_goes_after_the_owner_in_the_prompt(instruction, subject, prompt):
+    """Since the subject keeps its owner, an attribute put before it read "curly woman's hair", "purple girl's
+    dress": the generation prompt describes the owner's thing, so the attribute follows the owner."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.LOCAL_STYLE, subject, prompt)
