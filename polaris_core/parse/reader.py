@@ -21,7 +21,7 @@ from polaris_core.parse.clause_patterns import (
     _RE_SPLIT_REMOVE, _RE_STYLE_CUE, _RE_STYLE_IN, _RE_SUBJECT_ADDED, _RE_SUBJECT_BECOME, _RE_SUBJECT_REMOVE, _RE_SUBJECT_REPLACED,
     _RE_BETTER_WITHOUT, _RE_FREE_OF, _RE_NEVER_THERE, _RE_SHOULD_BE_FREE_OF, _RE_SWITCH_FOR, _RE_TAKE_PLACE, _RE_THERE, _RE_THIS_STYLE, _RE_TRANSFORM, _RE_TRANSFORM_FROM, _RE_WHAT_IF, _RE_WHERE, _RE_WRITE,
     _RE_OUTCOME, _RE_OUTCOME_STATE, _RE_WOULD_BE_NICE,
-    _RE_FILLED_PLACE, _RE_INTO_PICTURE, _RE_IN_SPOT_OF, _RE_NOT_BUT, _RE_OUT_IN, _RE_SUBJECT_BECOMES,
+    _RE_FILLED_PLACE, _RE_INTO_PICTURE, _RE_INTO_PLACE, _RE_IN_SPOT_OF, _RE_NOT_BUT, _RE_OUT_IN, _RE_SUBJECT_BECOMES,
     _SWAP_CONNECTORS, _TRANSFORM_VERB,
 )
 
@@ -295,7 +295,7 @@ class _Reader:
         return self._first(c, (self._remove, self._replace, self._give, self._dress, self._photo_adjust, self._switch,
                                 self._write, self._fill, self._make, self._style_in, self._transform, self._color,
                                 self._adjust, self._ify, self._apply, self._add, self._into_picture,
-                                self._out_of_picture, self._see))
+                                self._out_of_picture, self._see, self._into_place))
 
     def _photo_adjust(self, c: str) -> Frame | None:
         """ "increase the contrast", "zoom in on the cat": whole-picture adjustments."""
@@ -695,6 +695,19 @@ class _Reader:
         where = m.group("rest").strip()
         result = f"{m.group('y')} {where}".strip()
         return Frame(T.ADD, target=result, result=result, rule="into-the-picture")
+
+    def _into_place(self, c: str) -> Frame | None:
+        """ "slip a little mouse under the table": whatever the verb (when no other verb rule read it), a new object
+        brought to a place by something already in the picture is added (a remove, transform or colour verb is no
+        such verb)."""
+        m = _RE_INTO_PLACE.match(c)
+        if not m or re.match(rf"^(?:{_REMOVE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
+            return None
+        y = noun_phrase(m.group("y"))
+        if not y.phrase or not _indefinite(y) or result_kind(m.group("y"), "replace") not in ("object", "env"):
+            return None
+        result = f"{m.group('y')} {m.group('where')}".strip()
+        return Frame(T.ADD, target=result, result=result, rule="into-a-place")
 
     def _see(self, c: str) -> Frame | None:
         m = _RE_SEE.match(c)

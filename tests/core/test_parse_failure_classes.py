@@ -738,3 +738,20 @@ def test_a_new_attribute_goes_after_the_owner_in_the_prompt(instruction, subject
     dress": the generation prompt describes the owner's thing, so the attribute follows the owner."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.LOCAL_STYLE, subject, prompt)
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("slip a little mouse under the table", "little mouse"),
+    ("tuck a sleeping kitten behind the sofa", "sleeping kitten"),
+    ("wedge a paper umbrella into the cocktail glass", "paper umbrella"),
+])
+def test_any_verb_bringing_a_new_thing_to_a_place_in_the_picture_adds_it(instruction, subject):
+    """No add verb, no "into the picture": an indefinite new object brought under, behind, into ... something
+    already there is added (before: no edit read, and the type head guessed a removal)."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+def test_a_remove_verb_with_a_new_looking_object_still_removes():
+    # guard: a remove verb never adds, whatever its object's article
+    assert _rules("remove a bird from the sky").instruction_type == T.REMOVE
