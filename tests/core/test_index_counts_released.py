@@ -128,6 +128,31 @@ def test_a_model_with_rows_added_is_the_model_of_all_the_rows():
             assert model.title.counts.dtype == np.uint8 and bigger.title.counts.dtype == np.uint16
 
 
+def test_rows_appended_to_csc_counts_equal_all_the_rows_converted():
+    """`rows_appended` (block copies between insertion points, or one mask) gives the arrays of converting
+    the old and new rows at once and keeping the held columns: new columns between, before and after the old
+    ones, an added count too large for uint8, no old rows, no new rows."""
+    from polaris_core.embed.lexical import _ScaledColumns, rows_appended
+    from polaris_core.index import _rows_as_columns
+
+    _, title, _, chunks, _, _, _ = _corpus(11)
+    wide = as_counts(chunks + sparse.csr_matrix(([300], ([100], [0])), shape=chunks.shape, dtype=np.uint16))
+    for matrix in (title, chunks, wide):
+        n = matrix.shape[0]
+        for split in (0, 1, n // 3, n - 1, n):
+            old, new = matrix[:split], matrix[split:]
+            for n_terms in (matrix.shape[1], matrix.shape[1] + 5):
+                full = sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(n, n_terms))
+                held = np.flatnonzero(np.diff(full.tocsc().indptr) > 0).astype(np.int32)
+                old_held = np.flatnonzero(np.diff(old.tocsc().indptr) > 0).astype(np.int32)
+                expected = _ScaledColumns(_rows_as_columns(full, np.arange(n)), np.ones(0), held).counts
+                before = _ScaledColumns(_rows_as_columns(old, np.arange(split)), np.ones(0), old_held).counts
+                for cost in (0, 10 ** 9):
+                    got = rows_appended(before, old_held, new, held, n_terms, segment_cost=cost)
+                    assert _same_matrix(got, expected), (split, n_terms, cost)
+                    assert got.has_sorted_indices
+
+
 def test_removing_rows_of_csc_counts_narrows_their_dtype_as_slicing_does():
     from polaris_core.embed.lexical import rows_removed
 
