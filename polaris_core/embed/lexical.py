@@ -242,20 +242,23 @@ def rows_removed(counts: sparse.csc_matrix, gone: np.ndarray, block: int = 1 << 
 
 
 def rows_appended(counts: sparse.csc_matrix, columns: np.ndarray, added: sparse.spmatrix,
-                  new_columns: np.ndarray, n_terms: int, segment_cost: int = 1000) -> sparse.csc_matrix:
+                  new_columns: np.ndarray, n_terms: int, segment_cost: int = 1000,
+                  old_at: Optional[np.ndarray] = None) -> sparse.csc_matrix:
     """CSC counts (rows × len(`columns`) + 1: column j holds term `columns[j]`, the last one is empty) followed by
     the rows of `added` (row-major over the vocabulary), over the sorted columns `new_columns` (a superset of
     `columns`) plus an empty last one: the same arrays as converting all the rows' counts at once
     (`_rows_as_columns` over `n_terms` terms, then only the held columns). The old non-zeros are copied once,
     in order; each added one goes at the end of its column (its row comes last). `segment_cost`: non-zeros
-    one block copy costs as much as (a Python step), to choose between block copies and one mask."""
+    one block copy costs as much as (a Python step), to choose between block copies and one mask. `old_at`:
+    the position of each of `columns` in `new_columns`, when the caller has it."""
     added = added.tocoo()
     order = np.lexsort((added.row, added.col))  # by column, then row
     added_rows = added.row[order].astype(np.int64) + counts.shape[0]
     added_terms, added_values = added.col[order], added.data[order]
     n_rows = counts.shape[0] + added.shape[0]
     del added, order
-    old_at = np.searchsorted(new_columns, columns)  # the new column of each old one
+    if old_at is None:
+        old_at = np.searchsorted(new_columns, columns)  # the new column of each old one
     per_column = np.zeros(len(new_columns) + 1, dtype=np.int64)
     per_column[old_at] = np.diff(counts.indptr[:-1])
     added_at = np.searchsorted(new_columns, added_terms)
@@ -527,6 +530,11 @@ class FieldedBM25:
         unseen = at == len(old_columns)
         unseen[~unseen] = old_columns[at[~unseen]] != new_terms[~unseen]
         held = np.insert(old_columns, at[unseen], new_terms[unseen].astype(old_columns.dtype))
+        # The new column of each old one (shifted by the new terms inserted before it), and the old columns that
+        # gain counts (only their non-zeros can already hold a joined group's new term).
+        old_at = np.arange(len(old_columns)) + np.cumsum(np.bincount(at[unseen], minlength=len(old_columns) + 1))[:-1]
+        receives = np.zeros(len(old_columns) + 1, dtype=bool)
+        receives[at[~unseen]] = True
         # Document frequency: a term gains one for each group whose new rows hold it and whose old rows do not.
         n_all = int(groups.max()) + 1 if len(groups) else 0
         joined = np.zeros(n_all, dtype=bool)  # groups gaining rows that had rows before (new versions)
@@ -545,11 +553,12 @@ class FieldedBM25:
                 m = scaled.counts
                 at = np.flatnonzero(joined[row_groups][m.indices])
                 columns = np.searchsorted(m.indptr, at, side="right") - 1
-                old_keys.append(row_groups[m.indices[at]] * n_terms + old_columns[columns])
-                del at, columns
-            added_keys = np.setdiff1d(added_keys, np.concatenate(old_keys), assume_unique=False)
+                keep = receives[columns]
+                old_keys.append(row_groups[m.indices[at[keep]]] * n_terms + old_columns[columns[keep]])
+                del at, columns, keep
+            added_keys = added_keys[~np.isin(added_keys, np.concatenate(old_keys))]
         frequency = np.zeros(len(held) + 1, dtype=np.int64)
-        frequency[np.searchsorted(held, old_columns)] = self.group_frequency[:-1]
+        frequency[old_at] = self.group_frequency[:-1]
         frequency[:-1] += np.bincount(np.searchsorted(held, added_keys % n_terms), minlength=len(held))
         n_groups = self.n_groups + int((~had[np.unique(new_groups)]).sum())
         out = object.__new__(FieldedBM25)
@@ -565,7 +574,7 @@ class FieldedBM25:
         out.held_terms = held
         scaled = []
         for own, more in zip((self.title, self.description, self.chunks), added):
-            scaled.append(_ScaledColumns(rows_appended(own.counts, old_columns, more, held, n_terms),
+            scaled.append(_ScaledColumns(rows_appended(own.counts, old_columns, more, held, n_terms, old_at=old_at),
                                          np.ones(0, np.float32)))
         # Row lengths: whole counts summed in float64 are exact, as `_row_lengths` sums them.
         lengths = [np.concatenate([own, np.bincount(rows, weights=m.data.astype(np.float64),

@@ -91,6 +91,7 @@ def test_a_model_with_rows_added_is_the_model_of_all_the_rows():
     n_terms = title.shape[1]
     rng = np.random.default_rng(4)
     splits = [np.arange(40) < 30,                                  # the last five groups new
+              np.arange(40) >= 30,                                 # new terms before and between the old ones
               np.arange(40) % 2 == 0,                              # every second version joins its group
               rng.random(40) < 0.6, np.zeros(40, bool), np.ones(40, bool)]
     for old in splits:
