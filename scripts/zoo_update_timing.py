@@ -4,8 +4,8 @@ vectors from random base vectors, as scripts/zoo_build_stages.py; their making i
 
 1. after a first search (the term counts released): remove 1,000 random entries, then the next search's
    lexical models (built again by code that drops them on a change);
-2. add 1,000 new synthetic entries (prompt expansion included), then remove those 1,000 (counts held, as in
-   `polaris bench zoo`).
+2. add 1,000 new synthetic entries (prompt expansion included), the next search's lexical models (built
+   again by code that makes the counts again to add), then remove those 1,000.
 
 Nothing is saved: the folder is only read. Prints one JSON line with the load average at the start and end,
 and after each step the process's RSS and peak RSS so far (`ru_maxrss` KiB / 10⁶, as `polaris bench zoo`).
@@ -47,6 +47,21 @@ def _timed(out: dict, name: str, step, subtract=lambda: 0.0) -> None:
     out[name + "_peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)
 
 
+class _Clock:
+    """CPU seconds spent in one method of the index (wrapped on the instance)."""
+
+    def __init__(self, index: ZooIndex, name: str) -> None:
+        self.cpu, method = 0.0, getattr(index, name)
+
+        def timed(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.cpu += time.process_time() - started
+        setattr(index, name, timed)
+
+
 def main() -> None:
     folder = Path(sys.argv[1])
     out = {"load_average_start": os.getloadavg()[0]}
@@ -63,8 +78,12 @@ def main() -> None:
     gone = random.Random(1).sample(list(index.entries.ids), 1000)
     _timed(out, "remove_1000_released", lambda: index.remove(gone))
     _timed(out, "next_search_models", lambda: [index.lexical(k) for k in kinds])
+    lexical = _Clock(index, "_models_with" if hasattr(index, "_models_with") else "_restore_counts")
     _timed(out, "add_1000", lambda: index.update(extra), lambda: encoder.seconds)
-    _timed(out, "remove_1000_held", lambda: index.remove([e.id for e in extra]))
+    out["add_1000_lexical_cpu_s"] = round(lexical.cpu, 3)  # of which: the models gain rows / the counts made again
+    out["counts_released_after_add"] = index.arrays.title is None
+    _timed(out, "search_models_after_add", lambda: [index.lexical(k) for k in kinds])
+    _timed(out, "remove_those_1000", lambda: index.remove([e.id for e in extra]))
     out["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(out))
 

@@ -23,6 +23,7 @@ sharing twenty common tags.
 """
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -240,6 +241,64 @@ def rows_removed(counts: sparse.csc_matrix, gone: np.ndarray, block: int = 1 << 
     return as_counts(out)
 
 
+def rows_appended(counts: sparse.csc_matrix, columns: np.ndarray, added: sparse.spmatrix,
+                  new_columns: np.ndarray, n_terms: int, segment_cost: int = 1000,
+                  old_at: Optional[np.ndarray] = None) -> sparse.csc_matrix:
+    """CSC counts (rows × len(`columns`) + 1: column j holds term `columns[j]`, the last one is empty) followed by
+    the rows of `added` (row-major over the vocabulary), over the sorted columns `new_columns` (a superset of
+    `columns`) plus an empty last one: the same arrays as converting all the rows' counts at once
+    (`_rows_as_columns` over `n_terms` terms, then only the held columns). The old non-zeros are copied once,
+    in order; each added one goes at the end of its column (its row comes last). `segment_cost`: non-zeros
+    one block copy costs as much as (a Python step), to choose between block copies and one mask. `old_at`:
+    the position of each of `columns` in `new_columns`, when the caller has it."""
+    added = added.tocoo()
+    order = np.lexsort((added.row, added.col))  # by column, then row
+    added_rows = added.row[order].astype(np.int64) + counts.shape[0]
+    added_terms, added_values = added.col[order], added.data[order]
+    n_rows = counts.shape[0] + added.shape[0]
+    del added, order
+    if old_at is None:
+        old_at = np.searchsorted(new_columns, columns)  # the new column of each old one
+    per_column = np.zeros(len(new_columns) + 1, dtype=np.int64)
+    per_column[old_at] = np.diff(counts.indptr[:-1])
+    added_at = np.searchsorted(new_columns, added_terms)
+    per_column += np.bincount(added_at, minlength=len(per_column))
+    nnz = counts.nnz + len(added_values)
+    index_dtype = np.int32 if max(nnz, n_rows, n_terms) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(len(per_column) + 1, dtype=np.int64)
+    np.cumsum(per_column, out=indptr[1:])
+    # Where each added non-zero goes: after the old non-zeros of every old column up to its own (those before
+    # `counts.indptr[j]`) and after the added ones before it.
+    before = counts.indptr[np.searchsorted(old_at, added_at, side="right")].astype(np.int64)
+    added_pos = before + np.arange(len(added_values))
+    largest = int(added_values.max()) if len(added_values) else 0
+    data_dtype = np.result_type(counts.dtype, count_dtype(largest))
+    data = np.empty(nnz, dtype=data_dtype)
+    indices = np.empty(nnz, dtype=index_dtype)
+    # The old non-zeros between two insertion points move as one block, by the number added before them.
+    points, first = np.unique(before, return_index=True)
+    if len(points) * segment_cost < counts.nnz:
+        starts = np.concatenate([[0], points]).tolist()
+        ends = np.concatenate([points, [counts.nnz]]).tolist()
+        shifts = np.concatenate([[0], first[1:], [len(added_values)]]).tolist()
+        for start, end, shift in zip(starts, ends, shifts):
+            if end > start:
+                data[start + shift:end + shift] = counts.data[start:end]
+                indices[start + shift:end + shift] = counts.indices[start:end]
+    else:  # many points for few non-zeros: one mask
+        old = np.ones(nnz, dtype=bool)
+        old[added_pos] = False
+        data[old] = counts.data
+        indices[old] = counts.indices
+        del old
+    data[added_pos] = added_values
+    indices[added_pos] = added_rows
+    out = sparse.csc_matrix((data, indices, indptr.astype(index_dtype)), shape=(n_rows, len(new_columns) + 1),
+                            copy=False)
+    out.has_sorted_indices = True
+    return out
+
+
 class _ScaledColumns:
     """A (rows × terms) matrix of BM25F-weighted term frequencies, held as its raw counts (CSC, COUNT_DTYPES)
     and one float32 factor per row: the weighted values are made only for the columns a query reads.
@@ -438,6 +497,99 @@ class FieldedBM25:
         scaled = [_ScaledColumns(m, np.ones(0, np.float32), columns) for m in fields]
         lengths = [self.lengths[0][~gone_entries], self.lengths[1][~gone_entries], self.lengths[2][~gone_chunks]]
         out._finish(*scaled, frequency, n_groups, self.n_terms, lengths)
+        return out
+
+    def with_rows(self, title: sparse.spmatrix, description: sparse.spmatrix, chunks: sparse.spmatrix,
+                  chunk_entry: np.ndarray, entry_group: np.ndarray, chunk_weight: Optional[np.ndarray] = None,
+                  n_terms: Optional[int] = None) -> "FieldedBM25":
+        """This model with new entry rows after its own: their `title` and `description` counts, their `chunks`
+        (`chunk_entry`: the new entry row, from 0, of each) and chunk weights, all row-major over a vocabulary
+        of `n_terms` terms (this model's or a grown one). `entry_group`: the group of each entry row, this
+        model's then the new ones (numbered consistently; a new version of a model joins its group). The same
+        arrays as a model built from all the rows' counts; the document frequency is counted again only for
+        the groups that gain rows, and only the average length changes for the old rows' factors."""
+        n_terms = self.n_terms if n_terms is None else int(n_terms)
+        if n_terms < self.n_terms:
+            raise ValueError("the vocabulary cannot shrink")
+        added = [as_counts(sparse.csr_matrix(m)) for m in (title, description, chunks)]
+        if any(m.shape[1] > n_terms for m in added):
+            raise ValueError("the new rows hold terms beyond the vocabulary")
+        added = [sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], n_terms)) for m in added]
+        n_new = added[0].shape[0]
+        chunk_entry = np.asarray(chunk_entry, dtype=np.int64)
+        groups = np.asarray(entry_group, dtype=np.int64)
+        if added[1].shape[0] != n_new or added[2].shape[0] != len(chunk_entry) or \
+                len(groups) != self.n_entries + n_new:
+            raise ValueError("the new rows' fields, chunks and groups do not match")
+        old_groups, new_groups = groups[:self.n_entries], groups[self.n_entries:]
+        chunk_groups = new_groups[chunk_entry]
+        old_columns = self.held_terms
+        new_terms = np.unique(np.concatenate([m.indices for m in added]))
+        # The held terms and the new ones, merged (both sorted; np.union1d sorted all of them again: 1 s at 100K).
+        at = np.searchsorted(old_columns, new_terms)
+        unseen = at == len(old_columns)
+        unseen[~unseen] = old_columns[at[~unseen]] != new_terms[~unseen]
+        held = np.insert(old_columns, at[unseen], new_terms[unseen].astype(old_columns.dtype))
+        # The new column of each old one (shifted by the new terms inserted before it), and the old columns that
+        # gain counts (only their non-zeros can already hold a joined group's new term).
+        old_at = np.arange(len(old_columns)) + np.cumsum(np.bincount(at[unseen], minlength=len(old_columns) + 1))[:-1]
+        receives = np.zeros(len(old_columns) + 1, dtype=bool)
+        receives[at[~unseen]] = True
+        # Document frequency: a term gains one for each group whose new rows hold it and whose old rows do not.
+        n_all = int(groups.max()) + 1 if len(groups) else 0
+        joined = np.zeros(n_all, dtype=bool)  # groups gaining rows that had rows before (new versions)
+        joined[new_groups] = True
+        had = np.zeros(n_all, dtype=bool)
+        had[old_groups] = True
+        joined &= had
+        added_rows = [np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) for m in added]
+        added_keys = np.unique(np.concatenate([
+            row_groups[rows] * n_terms + m.indices
+            for m, rows, row_groups in zip(added, added_rows, (new_groups, new_groups, chunk_groups))]))
+        if joined.any():
+            old_keys = []
+            for scaled, row_groups in ((self.title, old_groups), (self.description, old_groups),
+                                       (self.chunks, old_groups[self.chunk_entry])):
+                m = scaled.counts
+                at = np.flatnonzero(joined[row_groups][m.indices])
+                columns = np.searchsorted(m.indptr, at, side="right") - 1
+                keep = receives[columns]
+                old_keys.append(row_groups[m.indices[at[keep]]] * n_terms + old_columns[columns[keep]])
+                del at, columns, keep
+            added_keys = added_keys[~np.isin(added_keys, np.concatenate(old_keys))]
+        frequency = np.zeros(len(held) + 1, dtype=np.int64)
+        frequency[old_at] = self.group_frequency[:-1]
+        frequency[:-1] += np.bincount(np.searchsorted(held, added_keys % n_terms), minlength=len(held))
+        n_groups = self.n_groups + int((~had[np.unique(new_groups)]).sum())
+        out = object.__new__(FieldedBM25)
+        out.params = self.params
+        out.n_entries = self.n_entries + n_new
+        out.chunk_entry = np.concatenate([self.chunk_entry, chunk_entry + self.n_entries])
+        if self.chunk_weight is None and chunk_weight is None:
+            out.chunk_weight = None
+        else:
+            weights = [np.ones(n, np.float32) if w is None else np.asarray(w, dtype=np.float32)
+                       for w, n in ((self.chunk_weight, self.chunks.shape[0]), (chunk_weight, len(chunk_entry)))]
+            out.chunk_weight = np.concatenate(weights)
+        out.held_terms = held
+        scaled = []
+        for own, more in zip((self.title, self.description, self.chunks), added):
+            scaled.append(_ScaledColumns(rows_appended(own.counts, old_columns, more, held, n_terms, old_at=old_at),
+                                         np.ones(0, np.float32)))
+        # Row lengths: whole counts summed in float64 are exact, as `_row_lengths` sums them.
+        lengths = [np.concatenate([own, np.bincount(rows, weights=m.data.astype(np.float64),
+                                                    minlength=m.shape[0]).astype(np.float32)])
+                   for own, m, rows in zip(self.lengths, added, added_rows)]
+        out._finish(*scaled, frequency, n_groups, n_terms, lengths)
+        return out
+
+    def widened(self, n_terms: int) -> "FieldedBM25":
+        """This model over a vocabulary grown to `n_terms` terms (none of them in its rows): what a model
+        built from the same rows' counts after the vocabulary grew holds. The arrays are shared."""
+        if n_terms < self.n_terms:
+            raise ValueError("the vocabulary cannot shrink")
+        out = copy.copy(self)
+        out.n_terms = int(n_terms)
         return out
 
     def columns_of(self, term_ids: np.ndarray) -> np.ndarray:
