@@ -269,18 +269,18 @@ _RE_FILLED_PLACE = re.compile(
 _RE_SUBJECT_BECOMES = re.compile(
     r"^(?P<x>.+?)\s+(?:becomes|turns into|changes into|transforms into|morphs into|is turned into|is now)\s+(?P<y>.+)$"
 )
+# a verb, then a new (indefinite) object: what `_RE_INTO_PLACE` and `_RE_INTO_PICTURE` open with
+_BRING_NEW = r"^(?P<verb>[a-z]+)\s+(?P<y>(?:a|an|some|two|three|four|a few|a couple of|several|another)\s.+?)\s+"
 # "slip a little mouse under the table", "tuck a kitten behind the sofa": any verb that brings a new (indefinite)
 # object to a place by a definite thing already there adds it
 _RE_INTO_PLACE = re.compile(
-    r"^(?P<verb>[a-z]+)\s+(?P<y>(?:a|an|some|two|three|four|a few|a couple of|several|another)\s.+?)\s+"
-    r"(?P<where>(?:under|underneath|beneath|below|on|onto|on top of|over|above|beside|next to|behind|in front of|"
+    _BRING_NEW + r"(?P<where>(?:under|underneath|beneath|below|on|onto|on top of|over|above|beside|next to|behind|in front of|"
     r"near|by|into|inside|in|between|among|against|across|along|around|at)\s+"
     r"(?:the|this|that|my|our|your|his|her|its|their)\s.+)$"
 )
 # "sneak a fox into the picture", "slip two ducks into the scene on the left": any verb that moves a new object
 # into the picture adds it
 _RE_INTO_PICTURE = re.compile(
-    r"^(?P<verb>[a-z]+)\s+(?P<y>(?:a|an|some|two|three|four|a few|a couple of|several|another)\s.+?)\s+"
-    r"(?:into|in|onto|to)\s+(?:the|this|my|our|your)\s+(?:picture|scene|image|photo|photograph|shot|frame|pic)\b"
+    _BRING_NEW + r"(?:into|in|onto|to)\s+(?:the|this|my|our|your)\s+(?:picture|scene|image|photo|photograph|shot|frame|pic)\b"
     r"\s*(?P<rest>.*)$"
 )

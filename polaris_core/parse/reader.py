@@ -162,6 +162,18 @@ def _first_frame(clause: str, steps: tuple[Callable[[str], Frame | None], ...]) 
     return None
 
 
+def _brought_in(m: re.Match | None, where_group: str, rule: str) -> Frame | None:
+    """An addition from a match of a verb, a new object (`y`) and where it goes (`where_group`); None when the
+    verb removes, transforms or colours, or the object is not a new thing."""
+    if not m or re.match(rf"^(?:{_REMOVE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
+        return None
+    y = noun_phrase(m.group("y"))
+    if not y.phrase or not _indefinite(y) or result_kind(m.group("y"), "replace") not in ("object", "env"):
+        return None
+    result = f"{m.group('y')} {m.group(where_group).strip()}".strip()
+    return Frame(T.ADD, target=result, result=result, rule=rule)
+
+
 class _Reader:
     """Match frames against one normalised clause."""
 
@@ -686,28 +698,12 @@ class _Reader:
     def _into_picture(self, c: str) -> Frame | None:
         """ "sneak a fox into the picture on the left": whatever the verb, a new object brought into the picture
         is added (a remove verb takes things out of it, never into it)."""
-        m = _RE_INTO_PICTURE.match(c)
-        if not m or re.match(rf"^(?:{_REMOVE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
-            return None
-        y = noun_phrase(m.group("y"))
-        if not y.phrase or not _indefinite(y) or result_kind(m.group("y"), "replace") not in ("object", "env"):
-            return None
-        where = m.group("rest").strip()
-        result = f"{m.group('y')} {where}".strip()
-        return Frame(T.ADD, target=result, result=result, rule="into-the-picture")
+        return _brought_in(_RE_INTO_PICTURE.match(c), "rest", "into-the-picture")
 
     def _into_place(self, c: str) -> Frame | None:
         """ "slip a little mouse under the table": whatever the verb (when no other verb rule read it), a new object
-        brought to a place by something already in the picture is added (a remove, transform or colour verb is no
-        such verb)."""
-        m = _RE_INTO_PLACE.match(c)
-        if not m or re.match(rf"^(?:{_REMOVE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB})$", m.group("verb")):
-            return None
-        y = noun_phrase(m.group("y"))
-        if not y.phrase or not _indefinite(y) or result_kind(m.group("y"), "replace") not in ("object", "env"):
-            return None
-        result = f"{m.group('y')} {m.group('where')}".strip()
-        return Frame(T.ADD, target=result, result=result, rule="into-a-place")
+        brought to a place by something already in the picture is added."""
+        return _brought_in(_RE_INTO_PLACE.match(c), "where", "into-a-place")
 
     def _see(self, c: str) -> Frame | None:
         m = _RE_SEE.match(c)
