@@ -196,7 +196,6 @@ def test_removing_entries_after_the_first_search_keeps_the_counts_released(fixtu
     from polaris_core.demo import demo_catalog_path
     from polaris_core.embed.lexical import tokenize
     from polaris_core.index import ZooIndex
-    from polaris_core.retrieve import search
     from polaris_core.zoo.civitai import load_catalog
     from tests.core.retrieval_fixtures import embedding_cache
 
@@ -219,22 +218,7 @@ def test_removing_entries_after_the_first_search_keeps_the_counts_released(fixtu
         assert held.arrays.title is not None
         assert released.remove(ids) == held.remove(ids) == len(ids)
         assert all(getattr(released.arrays, n) is None for n in NAMES)  # still one copy: the models'
-        for kind in ("checkpoint", "lora", "embedding"):
-            got, expected = released.lexical(kind), held.lexical(kind)
-            _assert_same_model(got[0], expected[0])
-            assert np.array_equal(got[1], expected[1]) and np.array_equal(got[2], expected[2])
-            for q in queries:
-                a, b = released.lexical_search(kind, q, rare_title=True), held.lexical_search(kind, q, rare_title=True)
-                assert np.array_equal(a[0], b[0]) and np.array_equal(a[1].scores, b[1].scores)
-                assert np.array_equal(a[1].best_chunk, b[1].best_chunk)
-                assert np.array_equal(a[1].rare_title, b[1].rare_title)
-        for q in queries:
-            a, b = search(released, q, kind="lora", k=10), search(held, q, kind="lora", k=10)
-            assert a and [(c.entry.id, c.score) for c in a] == [(c.entry.id, c.score) for c in b]
-        rows = np.arange(len(released))
-        presence = released.term_presence(rows, words)
-        assert any(v.any() for v in presence.values())
-        assert all(np.array_equal(presence[k], held.term_presence(rows, words)[k]) for k in presence)
+        _assert_same_index(released, held, queries, words)
         released.save(tmp_path / f"released-{n}")
         held.save(tmp_path / f"held-{n}")
         assert _files(tmp_path / f"released-{n}") == _files(tmp_path / f"held-{n}")
