@@ -43,12 +43,12 @@ TUNED_ON = {
     "parse_conversational_tuned.jsonl": "offline.py and compose.py were tuned on it",
     "parse_blind_s12.jsonl": "written blind in session 12; its misses then named the owner / place / participle "
                              "classes the next round fixed",
+    "parse_blind_s13.jsonl": "written in session 13 and scored once held out (type 0.965, subject 0.895); its misses "
+                             "then named the classes session 14 fixed (relative clauses, participles and places "
+                             "after nouns, \"take X's place\", parts given a new look)",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
-HELD_OUT = {
-    "parse_blind_s13.jsonl": "written in session 13 before that session's parser fixes and scored once after them; "
-                             "its author knew the classes of the round before",
-}
+HELD_OUT: dict[str, str] = {}
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
 

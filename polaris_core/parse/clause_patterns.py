@@ -47,11 +47,15 @@ _RE_REMOVE_AND_CHOOSE = re.compile(
     rf"^(?:{_REMOVE_VERB})\s+(?P<x>.+?)\s*(?:,|\band\b|\bthen\b|\s)+\s*(?:then\s+)?(?:go with|go for|opt for|use|"
     r"(?:give|get|bring|show|find) (?:me|us)|get|pick|choose|take|swap in|bring in)\s+(?P<y>(?:a|an|some|one)\s.+)$"
 )
+_TAKE_PLACE_VERB = r"(?:take|takes|taking|took|occupy|occupies|fill|fills|assume|assumes)"
 _RE_TAKE_PLACE = re.compile(
-    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:(?:take|takes|taking|occupy|occupies|fill|fills)\s+"
+    r"^(?:(?:let|have|make|get)\s+)?(?P<y>.+?)\s+(?:" + _TAKE_PLACE_VERB + r"\s+"
     r"(?:the\s+)?(?:place|spot|position)\s+of|(?:take|takes|taking)\s+over\s+from)\s+"
     r"(?P<x>.+)$|^(?:let|have|make|get)\s+(?P<y2>(?:a|an|some)\s.+?)\s+(?:replace|substitute for|stand in for)\s+"
-    r"(?P<x2>.+)$"
+    r"(?P<x2>.+)$|"
+    # the owner's form: "have a giraffe take the zebra's place", "a giraffe should take the zebra's spot"
+    r"^(?:(?:let|have|make|get)\s+)?(?P<y3>.+?)\s+(?:(?:should|must|will|would|could|can|to)\s+)?"
+    + _TAKE_PLACE_VERB + r"\s+(?P<x3>.+?)(?:'s|s')\s+(?:place|spot|position)\b.*$"
 )
 # "the kettle is gone and a teapot is there now": one object out, another in its place
 # the second clause names what is there now, however it is ordered: "a teapot is there (now)", "there is a
@@ -78,7 +82,9 @@ _RE_WHERE = re.compile(  # "a kite sits where the lamp was": the pose verb is no
 )
 _LEAD_ADD = re.compile(
     rf"^(?:(?:{_ADD_VERB}|use|have|there should be|there's|there is|there must be|let there be|"
-    r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop)\s+)+"
+    r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop|"
+    # a preference names the new object too: "i'd rather have a parrot where the pigeon is"
+    r"(?:i|we)(?:'d| would)?\s+(?:rather|prefer(?:\s+to)?|sooner))\s+)+"
 )
 _RE_REPLACE = re.compile(rf"^(?P<verb>{_REPLACE_VERB})\b\s*(?P<in>in\s+)?(?P<rest>.*)$")
 # "switch the book (out) for a robot": "switch" replaces only with a for/with/in-favour-of object ("switch X to Y"

@@ -428,3 +428,11 @@ for _shape, _members in {
 }.items():
     for _word in _members.split():
         SHAPE_OF.setdefault(_word, _shape)
+
+# people, animals and figures that wear or hold things ("give the snowman a red scarf" adds a scarf), beyond the
+# person and animal outline groups above
+FIGURES = _words(
+    "snowman snowmen scarecrow scarecrows doll dolls puppet figurine runner runners cyclist cyclists jogger skier "
+    "skater swimmer tourist tourists baby babies toddler bride groom player players musician singer rider "
+    "passenger customer waiter waitress police policeman firefighter mermaid fairy elf angel zombie ghost alien"
+)

@@ -177,6 +177,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
         elif _adjective_preposition(t, nxt):
             words.append(t)
             i += 1
+        elif words and _relative_clause_end(tokens, i) > i:
+            break  # "the sneakers the runner is wearing": a relative clause without "that" starts here
         elif _ends_phrase(t, words):
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
@@ -195,6 +197,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
 
 
 # Words that are prepositions but also adjectives before a noun ("a round mirror", "the glass round vase").
+_SETTING_WORDS = frozenset("background backgrounds backdrop backdrops setting settings scenery surroundings "
+                           "surrounding environment environments".split())
 _ADJECTIVE_PREPOSITIONS = frozenset("round inside outside opposite upper".split())
 # Words that only strengthen a preposition after them ("right next to", "just behind"): never part of a phrase.
 _PREPOSITION_INTENSIFIERS = frozenset("right just directly immediately straight slightly far".split())
@@ -265,12 +269,20 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
     end = _read_position(tokens, i)
     if end > i:
         return " ".join(tokens[i:end]), end
-    end = _read_locative(tokens, i) if places and words[-1] not in lx.ENV_NOUNS else i
+    end = _relative_clause_end(tokens, i)
+    if end > i:
+        return " ".join(tokens[i:end]), end
+    # a place identifies an object ("the sky behind the castle", "the leaves on the tree"), never the one setting
+    end = _read_locative(tokens, i) if places and words[-1] not in _SETTING_WORDS else i
     if end > i:
         return " ".join(tokens[i:end]), end
     if t == "with" and i + 1 < n and tokens[i + 1] in ("the", "a", "an", "its", "his", "her", "their"):
         inner, end = _read_words(tokens, i + 2)
-        if inner and (_names_a_part(inner[-1]) or
+        # "with the floral print": a definite with-phrase names what the object already has, so it identifies
+        # the object even when it names only an attribute ("paint the mug with a floral print" gives it one)
+        has_it = tokens[i + 1] != "a" and tokens[i + 1] != "an" and "same" not in inner and \
+            inner[-1:] != [] and inner[-1] not in _WHOLE_PICTURE_ATTRIBUTES
+        if inner and (_names_a_part(inner[-1]) or has_it or
                       not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner)):
             return " ".join(tokens[i:end]), end
     return "", i
@@ -282,6 +294,7 @@ _LOCATIVES = frozenset("on in at inside above below under underneath beneath beh
                        "along across among atop".split())
 _LOCATIVE_PAIRS = {("next", "to"), ("in", "front"), ("on", "top"), ("close", "to")}
 _LOCATIVE_DETERMINERS = frozenset("the this that these those his her its their my your our".split())
+_ACTED_ON_DETERMINERS = frozenset("the this that these those a an".split())
 
 
 def _read_locative(tokens: list[str], i: int) -> int:
@@ -290,12 +303,18 @@ def _read_locative(tokens: list[str], i: int) -> int:
     ("in watercolour", "in a deep purple", "in the style of X" are results, not places)."""
     n = len(tokens)
     j = i
+    acting = False
     if j < n and tokens[j] not in lx.NOUN_ING and (
             (tokens[j].endswith("ing") and len(tokens[j]) > 4) or tokens[j] in lx.PAST_PARTICIPLES):
-        j += 1  # a participle before the place: "the cat sitting on the fence"
+        # a participle before the place ("the cat sitting on the fence") or its object ("the horse pulling the
+        # cart"); not one that says how the edit is done ("keeping its shape", "leaving the rest")
+        acting = tokens[j].endswith("ing") and tokens[j] not in lx.NP_STOPWORDS
+        j += 1
     if j + 1 >= n:
         return i
-    if (tokens[j], tokens[j + 1]) in _LOCATIVE_PAIRS:
+    if acting and tokens[j] in _ACTED_ON_DETERMINERS:
+        pass  # "pulling the cart", "wearing a red hat": what it acts on identifies it like a place
+    elif (tokens[j], tokens[j + 1]) in _LOCATIVE_PAIRS:
         j += 2
         if j < n and tokens[j] == "of":
             j += 1
@@ -303,7 +322,7 @@ def _read_locative(tokens: list[str], i: int) -> int:
         j += 1
     else:
         return i
-    if j >= n or tokens[j] not in _LOCATIVE_DETERMINERS:
+    if j >= n or tokens[j] not in _LOCATIVE_DETERMINERS | _ACTED_ON_DETERMINERS:
         return i
     k = _skip_determiners(tokens, j)
     end = _phrase_end(tokens, k)
@@ -311,6 +330,8 @@ def _read_locative(tokens: list[str], i: int) -> int:
     while end - 1 > k:  # "the cushions on the sofa red", "... by the fireplace jet-black": the result follows
         if _only_attributes(tokens[end - 1:end]):
             end -= 1
+        elif tokens[end - 1] in lx.ATTRIBUTE_NOUNS and _names_a_thing(tokens[end - 2]):
+            end -= 1  # "the lamp on the nightstand glow warmer": the place ends before the verb of the change
         else:
             break
     if end <= k:
@@ -320,6 +341,62 @@ def _read_locative(tokens: list[str], i: int) -> int:
             head in lx.STYLE_WORDS or head in POSITION_WORDS:
         return i  # "in the picture", "in the same colour", "in the style of ...": no place
     return end
+
+
+_SUBJECT_PRONOUNS = frozenset("i you he she we they".split())
+_RELATIVE_DETERMINERS = frozenset("the this that these those my your his their our".split())
+_AUXILIARY_BE = frozenset("is are was were".split())
+_AUXILIARY_HAVE = frozenset("has have had".split())
+# past forms of the verbs that say whose or which a thing is ("the hat she wore", "the kite he flew")
+_PAST_VERBS = frozenset("wore held carried rode drove owned used built made bought brought painted drew flew threw "
+                        "kicked pushed pulled read ate picked chose left put placed hung set".split())
+
+
+def _relative_clause_end(tokens: list[str], i: int) -> int:
+    """End index of a relative clause without "that" at `i`, which identifies the noun before it ("the
+    sneakers [the runner is wearing]", "the hat [she wore]", "the kite [the boy holds]"), else `i`: its own
+    subject (a definite phrase or a pronoun), then a verb (be + participle, have + participle, or a finite verb)."""
+    n = len(tokens)
+    if i >= n:
+        return i
+    if tokens[i] in _SUBJECT_PRONOUNS:
+        j, plural = i + 1, tokens[i] not in ("he", "she")
+    elif tokens[i] in _RELATIVE_DETERMINERS:
+        k = _skip_determiners(tokens, i)
+        inner, j = _read_words(tokens, k)
+        if not inner or any(w in lx.DETERMINERS for w in inner):
+            return i
+        plural = inner[-1].endswith("s") and not inner[-1].endswith("ss")
+    else:
+        return i
+    if j + 1 < n and tokens[j] in _AUXILIARY_BE | _AUXILIARY_HAVE and _participle(tokens[j + 1]):
+        return j + 2
+    if j + 1 < n and tokens[j] in _AUXILIARY_HAVE and tokens[j + 1] == "on":
+        return j + 2  # "the scarf the girl has on"
+    if j < n and (_finite_verb(tokens[j]) or (plural and tokens[j] in lx.ACTION_VERBS and
+                                              not tokens[j].endswith("s"))):
+        return j + 1  # "the bike they ride"
+    return i
+
+
+def _participle(word: str) -> bool:
+    return (word.endswith("ing") and len(word) > 4 and word not in lx.NOUN_ING) or word in lx.PAST_PARTICIPLES \
+        or word in _PAST_VERBS
+
+
+def _finite_verb(word: str) -> bool:
+    """ "wears", "holds", "carries", "wore": an action verb in the present third person or the past."""
+    if word in _PAST_VERBS:
+        return True
+    if not word.endswith("s") or word in lx.NP_STOPWORDS:
+        return False
+    return word in lx.ACTION_VERBS or word in lx.BARE_VERBS
+
+
+def _names_a_thing(word: str) -> bool:
+    """A word that can end a noun phrase: none of the adjective, attribute or style words."""
+    return not (word in lx.ATTRIBUTE_WORDS or word in lx.DESCRIPTIVE or word in _WHOLE_MODIFIERS or
+                word in lx.ATTRIBUTE_NOUNS or word in lx.STYLE_WORDS or word in lx.DETERMINERS)
 
 
 def _names_a_part(head: str) -> bool:

@@ -7,7 +7,9 @@ from typing import Callable
 from polaris_core.intent import InstructionType
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.normalise import _strip_framing
-from polaris_core.parse.noun_phrases import NounPhrase, noun_phrase, skip_leading_place
+from polaris_core.parse.noun_phrases import (
+    _WHOLE_MODIFIERS, ORDINALS, NounPhrase, noun_phrase, skip_leading_place,
+)
 from polaris_core.parse.results import (
     Frame, _IFY_NOT_STYLE, _STYLE_ALT, _clean_result, _has_style, classify_change, is_attribute_word, result_kind,
 )
@@ -174,6 +176,29 @@ def _brought_in(m: re.Match | None, where_group: str, rule: str) -> Frame | None
     return Frame(T.ADD, target=result, result=result, rule=rule)
 
 
+_ANIMATE_SHAPES = frozenset(("person", "small quadruped", "large quadruped", "bird"))
+
+
+def _new_look_of_part(owner: str, thing: str) -> bool:
+    """ "give the building a glass facade", "make the tree have autumn leaves": a thing that wears or holds
+    nothing (no person, animal or figure) given a part described only by colour, material, texture or season
+    gets a new look of that part; a person or animal given "a red scarf" gets a new object to wear."""
+    owner_np, thing_np = noun_phrase(owner), noun_phrase(thing)
+    if not owner_np.phrase or owner_np.pronoun or owner_np.whole or len(thing_np.words) < 2 or thing_np.rest or \
+            thing_np.head in lx.ATTRIBUTE_NOUNS or thing_np.head in lx.EFFECT_NOUNS:
+        return False  # "give the image a warm glow": a look or effect, read by the other frames
+    if lx.SHAPE_OF.get(owner_np.head) in _ANIMATE_SHAPES or owner_np.head in lx.FIGURES:
+        return False
+    return all(is_attribute_word(w) or w in lx.SEASON_TIME_WEATHER for w in thing_np.words[:-1])
+
+
+def _modifies_next(word: str, right_after_article: bool) -> bool:
+    """An adjective-like word ("full", "big", "old"): the word after it is the noun it modifies. A colour or
+    material word right after the article may be the thing itself ("a plum land on the desk")."""
+    return (word in lx.ATTRIBUTE_WORDS and not right_after_article) or word in lx.DESCRIPTIVE or \
+        word in _WHOLE_MODIFIERS or word in lx.SEASON_TIME_WEATHER or word in ORDINALS
+
+
 class _Reader:
     """Match frames against one normalised clause."""
 
@@ -258,7 +283,8 @@ class _Reader:
             return classify_change("replace", m.group("x"), y_text, rule="x-gone-y-there")
         m = _RE_TAKE_PLACE.match(c)
         if m:
-            x_text, y_text = m.group("x") or m.group("x2"), m.group("y") or m.group("y2")
+            x_text = m.group("x") or m.group("x2") or m.group("x3")
+            y_text = m.group("y") or m.group("y2") or m.group("y3")
             if noun_phrase(x_text).phrase and noun_phrase(y_text).phrase:
                 return classify_change("replace", x_text, y_text, rule="y-takes-the-place-of-x")
         m = _RE_OUT_IN.match(c) or _RE_NOT_BUT.match(c)
@@ -432,6 +458,10 @@ class _Reader:
                 thing_np.indefinite or c.startswith(("give", "hand", "lend", "grant", "offer"))):
             return None
         looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
+        if _new_look_of_part(receiver, thing):
+            frame = classify_change("change", receiver, thing, rule="give-part-a-look")
+            frame.itype = T.LOCAL_STYLE
+            return frame
         if thing_np.head in lx.EFFECT_NOUNS or thing_np.attribute or looks or _has_style(thing, strict=False):
             frame = classify_change("change", receiver, thing, rule="give-look")
             if looks and frame.itype == T.REPLACE:
@@ -474,10 +504,18 @@ class _Reader:
             acting = self._new_thing_acting(words)
             if acting is not None:
                 return acting
-            for k in range(1, len(words) - 1):
+            named = noun_phrase(rest)  # "make the kite the boy holds yellow": a relative clause's verb is no action
+            first_verb = len(words) - len(named.rest.split()) if named.qualifier else 1
+            for k in range(max(first_verb, 1), len(words) - 1):
                 if words[k] in lx.ACTION_VERBS:
                     thing = " ".join(words[k + 1:])
-                    if noun_phrase(" ".join(words[:k])).phrase and noun_phrase(thing).phrase:
+                    owner = " ".join(words[:k])
+                    if words[k] in ("have", "has") and _new_look_of_part(owner, thing):
+                        # "make the tree on the left have autumn leaves": the tree's own parts change
+                        frame = classify_change("change", owner, thing, rule="make-x-have-part")
+                        frame.itype = T.LOCAL_STYLE
+                        return frame
+                    if noun_phrase(owner).phrase and noun_phrase(thing).phrase:
                         return Frame(T.ADD, target=thing, result=thing, rule="make-do")
                     break
             pose = re.match(r"^(?P<x>.+?)\s+(?:sit|sits|stand|stands|lie|lies|rest|rests|float|floats|be|stay|"
@@ -536,6 +574,8 @@ class _Reader:
             if verb in lx.PREPOSITIONS or verb in lx.DETERMINERS or is_attribute_word(verb):
                 return None  # "make a cat on the sofa purple", "make a cat red": no verb after the thing
             listed = verb in lx.BARE_VERBS or verb in lx.EXPRESSION_VERBS or verb in lx.ACTION_VERBS
+            if not listed and _modifies_next(words[k - 1], right_after_article=k == 2):
+                continue  # "a full moon in the sky": after an adjective comes the thing's noun, not its verb
             placed = after in lx.PREPOSITIONS or after in ("next", "onto")  # "rest next to the stairs"
             if listed or placed:
                 thing = " ".join(words[:k])
