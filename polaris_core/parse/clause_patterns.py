@@ -82,7 +82,8 @@ _RE_WHERE = re.compile(  # "a kite sits where the lamp was": the pose verb is no
 )
 _LEAD_ADD = re.compile(
     rf"^(?:(?:{_ADD_VERB}|use|have|there should be|there's|there is|there must be|let there be|"
-    r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop|"
+    r"we need|i want|i'd like|i need|i would like|i'd love|i would love|give me|show me|see|pop|get|find|bring|"
+    r"how about|what about|"
     # a preference names the new object too: "i'd rather have a parrot where the pigeon is"
     r"(?:i|we)(?:'d| would)?\s+(?:rather|prefer(?:\s+to)?|sooner))\s+)+"
 )
@@ -264,7 +265,10 @@ _RE_NOT_BUT = re.compile(r"^not\s+(?P<x>.+?)\s*,?\s+(?:but|rather|instead)\s+(?:
 # "give me a fox in the spot the bus occupies", "put a fox in the place where the bus is": Y into X's place
 _RE_IN_SPOT_OF = re.compile(
     r"^(?P<pre>.+?)\s+(?:in|into|at|on)\s+the\s+(?:spot|place|position|space|location)\s+(?:where\s+|that\s+|which\s+)?"
-    r"(?P<x>.+?)\s+(?:occupies|occupied|is|was|are|were|stands|stood|sits|sat|used to be|is in|was in)\b.*$"
+    r"(?P<x>.+?)\s+(?:occupies|occupied|is|was|are|were|stands|stood|sits|sat|used to be|is in|was in)\b.*$|"
+    # the owner's form: "put a fox in the bus's spot", "a giraffe in the zebra's place"
+    r"^(?P<pre2>.+?)\s+(?:in|into|at|on)\s+(?P<x2>(?:the|this|that)\s.+?)(?:'s|s')\s+"
+    r"(?:spot|place|position|space|location)\b.*$"
 )
 # "fill (in) the spot where the chair is with whatever is behind it": what occupied the filled place goes
 _RE_FILLED_PLACE = re.compile(

@@ -297,11 +297,12 @@ class _Reader:
                                        rule="x-out-y-in" if m.re is _RE_OUT_IN else "not-x-but-y")
         m = _RE_IN_SPOT_OF.match(c)
         if m:
-            y_text = _LEAD_ADD.sub("", _strip_framing(m.group("pre"))).strip()
+            x_text = m.group("x") or m.group("x2")
+            y_text = _LEAD_ADD.sub("", _strip_framing(m.group("pre") or m.group("pre2"))).strip()
             y_text = re.sub(r"^(?:give|show|get|bring|find)\s+(?:me|us)\s+", "", y_text)
-            x, y = noun_phrase(m.group("x")), noun_phrase(y_text)
+            x, y = noun_phrase(x_text), noun_phrase(y_text)
             if x.phrase and not x.indefinite and y.phrase and y.indefinite and not y.rest:
-                return classify_change("replace", m.group("x"), y_text, rule="y-in-the-spot-of-x")
+                return classify_change("replace", x_text, y_text, rule="y-in-the-spot-of-x")
         return None
 
     # -- "Y instead of X", "instead of X, Y", "Y where X is"

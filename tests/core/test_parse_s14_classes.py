@@ -76,9 +76,12 @@ def test_the_one_background_keeps_no_place():  # guard
     ("let a swan take the duck's place", "duck"),
     ("a lighthouse should occupy the windmill's spot", "windmill"),
     ("have the rocking chair take the stool's position", "stool"),
+    ("place a heron in the egret's spot", "egret"),
+    ("a tram in the bus's place", "bus"),
 ])
 def test_taking_the_owners_place_replaces_the_owner(instruction, subject):
-    """ "take the duck's place" is "take the place of the duck"; before, it read as an addition."""
+    """ "take the duck's place" is "take the place of the duck", "in the egret's spot" is "in the spot where the
+    egret is"; before, they read as additions."""
     assert _read(instruction) == (T.REPLACE, subject)
 
 
@@ -86,9 +89,12 @@ def test_taking_the_owners_place_replaces_the_owner(instruction, subject):
     ("I'd rather have a fox where the cat is sitting", "cat"),
     ("we would prefer a lantern where the candle was", "candle"),
     ("i'd sooner see a canoe where the rowboat is", "rowboat"),
+    ("could we get a tortoise where the hare is", "hare"),
+    ("how about a kayak where the pedalo is moored", "pedalo"),
 ])
 def test_a_preference_for_a_new_object_where_an_old_one_is_replaces_it(instruction, subject):
-    """A preference ("I'd rather have", "we would prefer") names the new object like "I want"."""
+    """A preference ("I'd rather have", "we would prefer"), a request ("could we get") or a suggestion ("how
+    about") names the new object like "I want"."""
     assert _read(instruction) == (T.REPLACE, subject)
 
 
