@@ -290,7 +290,7 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
 
 # Prepositions that say where an object already is ("the vase on the shelf"); "from", "off", "out of" say where
 # it is taken from and "to", "into", "onto" where it goes, so they never identify it.
-_LOCATIVES = frozenset("on in at inside above below under underneath beneath behind near by beside against over "
+_LOCATIVES = frozenset("on in at inside above below under underneath beneath behind near by beside against over around "
                        "along across among atop".split())
 _LOCATIVE_PAIRS = {("next", "to"), ("in", "front"), ("on", "top"), ("close", "to")}
 _LOCATIVE_DETERMINERS = frozenset("the this that these those his her its their my your our".split())
@@ -359,6 +359,10 @@ def _relative_clause_end(tokens: list[str], i: int) -> int:
     n = len(tokens)
     if i >= n:
         return i
+    if tokens[i] in _RELATIVE_PRONOUNS and i + 1 < n and tokens[i + 1] not in lx.DETERMINERS:
+        return _subject_relative_end(tokens, i + 1, i)
+    if tokens[i] in ("that's", "who's") and i + 1 < n:
+        return _subject_relative_end(tokens, i + 1, i, be=True)
     if tokens[i] in _SUBJECT_PRONOUNS:
         j, plural = i + 1, tokens[i] not in ("he", "she")
     elif tokens[i] in _RELATIVE_DETERMINERS:
@@ -377,6 +381,30 @@ def _relative_clause_end(tokens: list[str], i: int) -> int:
                                               not tokens[j].endswith("s"))):
         return j + 1  # "the bike they ride"
     return i
+
+
+_RELATIVE_PRONOUNS = frozenset("who that which".split())
+
+
+def _subject_relative_end(tokens: list[str], j: int, i: int, be: bool = False) -> int:
+    """End index of "who is holding the flag", "that is parked by the gate", "which sits on the saucer", "that is
+    on the table" (from after the pronoun at `j`; `be`: the pronoun carried "is", "that's"): a verb, then what it
+    acts on or where; else `i`."""
+    n = len(tokens)
+    if j < n and tokens[j] in _AUXILIARY_BE and not be:
+        j, be = j + 1, True
+    if be and j < n and tokens[j] in _LOCATIVES | {"next", "in", "close", "on"}:
+        end = _read_locative(tokens, j)  # "that is on the table"
+        return end if end > j else i
+    if j >= n or not (_participle(tokens[j]) or _finite_verb(tokens[j])):
+        return i
+    end = _read_locative(tokens, j) if _participle(tokens[j]) and tokens[j].endswith("ing") or \
+        tokens[j] in lx.PAST_PARTICIPLES else j
+    if end == j:
+        end = _read_locative(tokens, j + 1)  # "which sits on the saucer", "that is parked by the gate"
+    if end == j + 1 and j + 1 < n and tokens[j + 1] in _ACTED_ON_DETERMINERS:
+        end = _phrase_end(tokens, _skip_determiners(tokens, j + 1))  # "who holds the flag"
+    return max(end, j + 1)
 
 
 def _participle(word: str) -> bool:

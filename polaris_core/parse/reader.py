@@ -124,6 +124,9 @@ def _split_make(rest: str) -> tuple[str, str] | None:
         prev_attr = prev in lx.ATTRIBUTE_WORDS or prev in lx.DESCRIPTIVE or prev in lx.DETERMINERS or \
             prev.endswith("'s") or prev.endswith("s'")
         if attr_like and not prev_attr:
+            if k - 1 > start and prev in lx.EXPRESSION_VERBS and prev not in lx.ATTRIBUTE_NOUNS:
+                # "have the lighthouse beam shine red": the verb is neither the object's name nor the result
+                return " ".join(tokens[:k - 1]), " ".join(tokens[k:])
             return " ".join(tokens[:k]), " ".join(tokens[k:])
         if attr_like and k == len(tokens) - 1 and k > start:
             return " ".join(tokens[:k]), " ".join(tokens[k:])
@@ -526,9 +529,11 @@ class _Reader:
                 frame = _placement(pose.group("x"), pose.group("loc"))
                 if frame is not None:
                     return frame
-            before = noun_phrase(" ".join(words[:-1]))
-            if len(words) >= 2 and words[-1] in lx.EXPRESSION_VERBS and before.phrase and not before.rest:
-                return Frame(T.LOCAL_STYLE, target=" ".join(words[:-1]), result=words[-1], rule="make-smile")
+            expression = words[:-1] if len(words) > 2 and words[-1].endswith("ly") else words  # "smile broadly"
+            before = noun_phrase(" ".join(expression[:-1]))
+            if len(expression) >= 2 and expression[-1] in lx.EXPRESSION_VERBS and before.phrase and not before.rest:
+                return Frame(T.LOCAL_STYLE, target=" ".join(expression[:-1]), result=" ".join(words[len(expression) - 1:]),
+                             rule="make-smile")
         done = re.match(r"^(?P<x>.+?)\s+(?:redone|done|made|turned|converted|transformed|rendered|painted|redrawn|"
                         r"drawn|restyled|changed|recolou?red|colou?red|dyed|reimagined|recreated)\s+"
                         r"(?:(?:as|into|in|to|like)\s+)?(?P<y>.+)$", rest)

@@ -145,3 +145,30 @@ def test_a_definite_with_phrase_of_attribute_words_identifies(instruction, itype
 
 def test_an_indefinite_with_phrase_after_a_colour_verb_is_the_result():  # guard
     assert _read("paint the mug with a floral pattern") == (T.LOCAL_STYLE, "mug")
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("erase the boy who is holding the kite", T.REMOVE, "boy who is holding the kite"),
+    ("delete the van that is parked by the hedge", T.REMOVE, "van that is parked by the hedge"),
+    ("replace the jug which stands on the windowsill with a vase", T.REPLACE, "jug which stands on the windowsill"),
+    ("remove the bucket that is next to the well", T.REMOVE, "bucket that is next to the well"),
+    ("remove the chair that is under the window", T.REMOVE, "chair that is under the window"),
+    ("make the hedge around the pond darker", T.LOCAL_STYLE, "hedge around the pond"),
+])
+def test_a_relative_clause_with_who_that_or_which_identifies_the_object(instruction, itype, subject):
+    """ "the boy who is holding the kite" is named like "the boy holding the kite"; before, the subject stopped
+    at the noun ("boy")."""
+    assert _read(instruction) == (itype, subject)
+
+
+@pytest.mark.parametrize("instruction, subject, prompt", [
+    ("have the tiara sparkle silver", "tiara", "silver tiara"),
+    ("make the chandelier shine gold", "chandelier", "gold chandelier"),
+    ("make the grandfather grin widely", "grandfather", "grin widely"),
+])
+def test_an_expression_verb_before_the_result_is_not_the_objects_name(instruction, subject, prompt):
+    """ "have the tiara sparkle silver": the verb is no part of the object's name ("tiara sparkle") nor of the
+    colour; an adverb after an expression ("grin widely") keeps it an expression change (before: a
+    replacement)."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.LOCAL_STYLE, subject, prompt)
