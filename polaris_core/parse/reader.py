@@ -304,7 +304,8 @@ class _Reader:
             y_text = _LEAD_ADD.sub("", _strip_framing(m.group("pre") or m.group("pre2"))).strip()
             y_text = re.sub(r"^(?:give|show|get|bring|find)\s+(?:me|us)\s+", "", y_text)
             x, y = noun_phrase(x_text), noun_phrase(y_text)
-            if x.phrase and not x.indefinite and y.phrase and y.indefinite and not y.rest:
+            described = re.match(r"^(?:in|with|wearing|holding)\s", y.rest)  # "a knight in armor"
+            if x.phrase and not x.indefinite and y.phrase and y.indefinite and (not y.rest or described):
                 return classify_change("replace", x_text, y_text, rule="y-in-the-spot-of-x")
         return None
 
@@ -394,6 +395,13 @@ class _Reader:
         return Frame(T.ADD, target=y_text, result=y_text, rule="fill-with")
 
     def _remove(self, c: str) -> Frame | None:
+        m = re.match(r"^rid\s+(?P<loc>(?:the|this|that|my|our|your)\s.+?)\s+of\s+(?P<x>.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase:  # "rid the street of the tractor": the tractor goes
+            return Frame(T.REMOVE, target=m.group("x"), location=m.group("loc"), location_from=True, rule="rid-y-of-x")
+        m = re.match(r"^hide\s+(?P<x>.+?)\s+(?:(?:completely|entirely|fully|totally)\b|so\s+(?:that\s+)?only\s+"
+                     r"the\s+(?:background|scene|rest)\b)", c)
+        if m and noun_phrase(m.group("x")).phrase:  # "hide the crate completely": hidden from the whole picture
+            return Frame(T.REMOVE, target=m.group("x"), rule="hide-completely")
         m = _RE_SPLIT_REMOVE.match(c)
         if m and noun_phrase(m.group("x")).phrase and not re.match(rf"^(?:{_REMOVE_VERB})\b", c):
             x_text, loc = m.group("x"), m.group("loc")
@@ -842,6 +850,13 @@ class _Reader:
         m = _RE_SUBJECT_BECOME.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             verb, y_text = m.group("verb"), m.group("y")
+            if verb in ("have", "get") and (_new_look_of_part(m.group("x"), y_text) or (
+                    noun_phrase(y_text).head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS and
+                    not noun_phrase(m.group("x")).whole)):
+                # "the wagon should have a crimson tint", "the barn should have a tin roof": a new look for it
+                frame = classify_change("change", m.group("x"), y_text, rule="x-should-have-a-look")
+                frame.itype = T.LOCAL_STYLE
+                return frame
             if verb in ("have", "wear", "hold", "carry", "get"):
                 return Frame(T.ADD, target=y_text, result=y_text, rule="x-should-have")
             action = re.match(r"^(?P<v>[a-z]+)\s+(?P<y>.+)$", y_text)
@@ -869,7 +884,10 @@ class _Reader:
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).whole and \
                 m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
             # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
-            return classify_change("change", m.group("x"), m.group("y"), rule="x-needs-a-look")
+            frame = classify_change("change", m.group("x"), m.group("y"), rule="x-needs-a-look")
+            if frame.itype == T.REPLACE:
+                frame.itype = T.LOCAL_STYLE  # "a jet black paint job": a look, never a new object
+            return frame
         if m and (m.group("x") in ("it", "this", "this one") or noun_phrase(m.group("x")).whole) and \
                 result_kind(m.group("y"), "replace") == "object" and noun_phrase(m.group("y")).phrase and \
                 noun_phrase(m.group("y")).head not in lx.EFFECT_NOUNS and not _has_style(m.group("y"), strict=False) \
@@ -895,6 +913,14 @@ class _Reader:
                 head_end = c.find(" with ")
                 return Frame(T.ADD, target=m.group("y"), result=m.group("y"), location=c[:head_end],
                              rule="x-with-new-y", confidence=0.8)
+        m = re.match(r"^,?\s*but\s+(?P<y>.+)$", x.rest)
+        if m and (result_kind(m.group("y")) == "attribute" or all(
+                w in lx.COLOURS or is_attribute_word(w) for w in _clean_result(m.group("y"))[0].split())):
+            # "the brass fence, but red": the object as named, then its new look
+            frame = classify_change("change", c[: len(c) - len(x.rest)].strip(" ,"), m.group("y"), rule="x-but-y",
+                                    confidence=0.8)
+            if frame.itype == T.LOCAL_STYLE:
+                return frame
         m = re.match(r"^(?:in|as)\s+(?P<y>.+)$", x.rest)
         if m and not x.qualifier and result_kind(m.group("y")) in ("attribute", "style"):
             return classify_change("change", c[: len(c) - len(x.rest)].strip(), m.group("y"), rule="x-in-y",

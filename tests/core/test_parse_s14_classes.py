@@ -172,3 +172,59 @@ def test_an_expression_verb_before_the_result_is_not_the_objects_name(instructio
     replacement)."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject, intent.generation_prompt) == (T.LOCAL_STYLE, subject, prompt)
+
+
+# ----------------------------------------------------------------------------- read from the rules' misses on the
+# project set (the CV's rows the rules alone read wrong), session 14
+@pytest.mark.parametrize("instruction, subject", [
+    ("the copper kettle, but teal", "copper kettle"),
+    ("My wicker chair, but navy blue please", "wicker chair"),
+    ("the velvet curtain, but emerald", "velvet curtain"),
+])
+def test_an_object_then_but_and_a_colour_keeps_its_whole_name(instruction, subject):
+    """ "the copper kettle, but teal": the subject is the phrase as written; before, the first colour or material
+    word was read as the change and cut from the subject ("kettle"), or a two-word colour read as a style."""
+    assert _read(instruction) == (T.LOCAL_STYLE, subject)
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("the kettle should have an amber tint", "kettle"),
+    ("the old tractor should get a glossy finish", "old tractor"),
+    ("the shed should have a slate roof", "shed"),
+])
+def test_an_object_that_should_have_a_tint_or_a_part_in_a_new_material_changes_its_look(instruction, subject):
+    """ "the kettle should have an amber tint": a tint, finish or look is no new object (before: an addition)."""
+    assert _read(instruction) == (T.LOCAL_STYLE, subject)
+
+
+def test_a_person_who_should_have_a_thing_gets_it():  # guard
+    assert _read("the boy should have a red cap") == (T.ADD, "red cap")
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("the mailbox needs a jet black paint job", "mailbox"),
+    ("this gate needs a sky blue makeover", "gate"),
+])
+def test_a_paint_job_in_a_two_word_colour_is_a_local_change(instruction, subject):
+    """A look noun ("paint job", "makeover") is never a replacement, whatever colour words come before it."""
+    assert _read(instruction) == (T.LOCAL_STYLE, subject)
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("rid the porch of the muddy boots", "muddy boots"),
+    ("could you rid the beach of that red buoy", "red buoy"),
+    ("hide the ladder completely", "ladder"),
+    ("hide the old sign so only the background shows", "old sign"),
+])
+def test_ridding_a_place_of_a_thing_or_hiding_it_completely_removes_it(instruction, subject):
+    assert _read(instruction) == (T.REMOVE, subject)
+
+
+def test_hiding_a_thing_behind_another_removes_nothing():  # guard
+    assert _read("hide the cat behind the curtain")[0] != T.REMOVE
+
+
+def test_a_new_object_described_by_what_it_wears_goes_in_the_spot_of_the_old():
+    """ "a diver in a wetsuit in the spot the swimmer occupies": the new object's own phrase ("in a wetsuit")
+    does not stop the reading (before: an addition of "spot the swimmer occupies")."""
+    assert _read("give me a diver in a wetsuit in the spot the swimmer occupies") == (T.REPLACE, "swimmer")
