@@ -233,7 +233,7 @@ def _read_position(tokens: list[str], i: int) -> int:
         j += 1
     if not seen_position or (j < n and tokens[j] not in lx.PREPOSITIONS and tokens[j] not in (",", ";", ":", "of")
                              and tokens[j] not in lx.NP_STOPWORDS and tokens[j] not in lx.CLAUSE_VERBS
-                             and not _only_attributes(tokens[j:])):
+                             and tokens[j] not in lx.EXPRESSION_VERBS and not _only_attributes(tokens[j:])):
         return i  # "on the left bank": a noun phrase, not a position ("on the left red" ends in a result)
     if j + 1 < n and tokens[j] == "of":
         k = _skip_determiners(tokens, j + 1)
@@ -312,6 +312,10 @@ def _read_locative(tokens: list[str], i: int) -> int:
         j += 1
     if j + 1 >= n:
         return i
+    if j > i:
+        end = _read_position(tokens, j)
+        if end > j:
+            return end  # "the taxi waiting at the corner", "the man standing on the far left"
     if acting and tokens[j] in _ACTED_ON_DETERMINERS:
         pass  # "pulling the cart", "wearing a red hat": what it acts on identifies it like a place
     elif (tokens[j], tokens[j + 1]) in _LOCATIVE_PAIRS:
@@ -374,13 +378,23 @@ def _relative_clause_end(tokens: list[str], i: int) -> int:
     else:
         return i
     if j + 1 < n and tokens[j] in _AUXILIARY_BE | _AUXILIARY_HAVE and _participle(tokens[j + 1]):
-        return j + 2
+        return _stranded_preposition(tokens, j + 2)
     if j + 1 < n and tokens[j] in _AUXILIARY_HAVE and tokens[j + 1] == "on":
         return j + 2  # "the scarf the girl has on"
     if j < n and (_finite_verb(tokens[j]) or (plural and tokens[j] in lx.ACTION_VERBS and
                                               not tokens[j].endswith("s"))):
-        return j + 1  # "the bike they ride"
+        return _stranded_preposition(tokens, j + 1)  # "the bike they ride"
     return i
+
+
+def _stranded_preposition(tokens: list[str], end: int) -> int:
+    """ "the teapot the girl is pouring from", "the chair the cat sleeps on": a preposition with no object of its
+    own ends the relative clause and belongs to it."""
+    if end < len(tokens) and tokens[end] in lx.PREPOSITIONS and (
+            end + 1 == len(tokens) or tokens[end + 1] in lx.PREPOSITIONS or tokens[end + 1] in (",", ";", ":")
+            or _only_attributes(tokens[end + 1:])):
+        return end + 1
+    return end
 
 
 _RELATIVE_PRONOUNS = frozenset("who that which".split())

@@ -72,6 +72,9 @@ def _free_of(holder: str, things: str) -> Frame | None:
 
 def _split_two_objects(text: str) -> tuple[str, str] | None:
     """ "the man a pair of sunglasses" -> ("the man", "a pair of sunglasses") for give/make."""
+    named = noun_phrase(text)
+    if named.qualifier and re.match(r"^(?:a|an|some|two|three|several|another|more)\s", named.rest):
+        return text[: len(text) - len(named.rest)].strip(), named.rest  # "the woman on the bench a red umbrella"
     tokens = text.split()
     for k in range(1, len(tokens)):
         if tokens[k] in ("a", "an", "some", "the", "more", "another", "two", "three", "several", "his", "her",

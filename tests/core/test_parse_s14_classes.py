@@ -228,3 +228,29 @@ def test_a_new_object_described_by_what_it_wears_goes_in_the_spot_of_the_old():
     """ "a diver in a wetsuit in the spot the swimmer occupies": the new object's own phrase ("in a wetsuit")
     does not stop the reading (before: an addition of "spot the swimmer occupies")."""
     assert _read("give me a diver in a wetsuit in the spot the swimmer occupies") == (T.REPLACE, "swimmer")
+
+
+# ----------------------------------------------------------------------------- fresh probes of the same classes
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("make the third lantern from the right glow orange", T.LOCAL_STYLE, "third lantern from the right"),
+    ("recolour the van idling at the corner teal", T.LOCAL_STYLE, "van idling at the corner"),
+    ("erase the boy standing on the far right", T.REMOVE, "boy standing on the far right"),
+    ("turn the bowl the chef is stirring from into a pot", T.REPLACE, "bowl the chef is stirring from"),
+    ("make the rug the dog sleeps on crimson", T.LOCAL_STYLE, "rug the dog sleeps on"),
+])
+def test_a_position_after_a_participle_or_a_verb_and_a_stranded_preposition_stay_with_the_object(
+        instruction, itype, subject):
+    """ "the van idling at the corner" (a participle then a position), "the third lantern from the right glow"
+    (a position then the change's verb), "the rug the dog sleeps on" (a relative clause ending on its
+    preposition): the whole qualifier identifies the object."""
+    assert _read(instruction) == (itype, subject)
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("give the girl on the swing a yellow kite", "yellow kite"),
+    ("hand the man by the door an umbrella", "umbrella"),
+])
+def test_a_receiver_named_by_its_place_is_not_split_inside_the_place(instruction, subject):
+    """ "give the girl on the swing a yellow kite": the receiver is "the girl on the swing"; before, the split
+    fell at the place's article ("swing a yellow kite")."""
+    assert _read(instruction) == (T.ADD, subject)
