@@ -112,8 +112,8 @@ _RE_STYLE_IN = re.compile(
     r"restyle|re-style|stylize|stylise|redo|remake|rework|reinterpret|depict|show|illustrate|present|"
     r"interpret|convert|transform|turn|make|do|shoot|put)\s+(?P<x>.*?)\s*\bin\s+(?P<y>.+)$"
 )
-_RE_MAKE = re.compile(r"^(?P<verb>make|let|have|get|keep|leave|render|set|turn|paint|color|colour|dye|"
-                      r"tint|recolor|recolour|spray|spray-paint|stain|bleach)\s+(?P<rest>.+)$")
+_RE_MAKE = re.compile(r"^(?P<verb>make|let|have|get|keep|leave|render|set|turn|paint|repaint|re-paint|color|colour|"
+                      r"dye|tint|recolor|recolour|spray|spray-paint|stain|bleach)\s+(?P<rest>.+)$")
 _RE_LOOK = re.compile(
     r"^(?P<x>.*?)\s+(?:look|looks|appear|appears|seem|seems|resemble|resembles|become|becomes|be|turn into|"
     r"feel|feels)\s+(?P<y>.+)$"

@@ -50,7 +50,10 @@ _SPACES = re.compile(r"\s+")
 # 'the text "STOP"' -> 'the text': the quoted words are content, not the object
 _QUOTED_TEXT = re.compile(r"\b(text|word|words|caption|title|label|slogan|letters|lettering|writing)\s+(?:\"[^\"]{1,80}\"|'[^']{1,80}')")
 _TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f'&/+-]*|[,;:]")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
+# a dash between spaces before an imperative ("there's a bag by the door — get rid of it") parts two clauses like a
+# full stop; a heading's dash ("new setting - a night market") does not
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*|\s+(?:\u2014|\u2013|--?)\s+(?=(?:please\s+|just\s+)?(?:make|turn|"
+                             r"change|remove|replace|paint|put|add|give|let|get|take|delete|erase|lose|ditch|drop|swap)\b)")
 _ARROW = re.compile(r"\s*(?:->|=>|→|⇒|➡|⟶|-->)\s*")
 _TYPOS = {"teh": "the", "hte": "the", "th": "the", "adn": "and", "remvoe": "remove", "reomve": "remove",
           "remoev": "remove", "replcae": "replace", "repalce": "replace", "chnage": "change", "cahnge": "change",

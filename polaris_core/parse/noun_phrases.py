@@ -272,6 +272,9 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
     end = _relative_clause_end(tokens, i)
     if end > i:
         return " ".join(tokens[i:end]), end
+    end = _read_owner_of(tokens, i, words)
+    if end > i:
+        return " ".join(tokens[i:end]), end
     # a place identifies an object ("the sky behind the castle", "the leaves on the tree"), never the one setting
     end = _read_locative(tokens, i) if places and words[-1] not in _SETTING_WORDS else i
     if end > i:
@@ -433,6 +436,23 @@ def _finite_verb(word: str) -> bool:
     if not word.endswith("s") or word in lx.NP_STOPWORDS:
         return False
     return word in lx.ACTION_VERBS or word in lx.BARE_VERBS
+
+
+def _read_owner_of(tokens: list[str], i: int, words: list[str]) -> int:
+    """End index of "of the cabin" after a part ("the roof of the cabin"): the owner says which roof, as in "the
+    cabin's roof"; else `i`. Not after a position, an attribute or the picture ("the middle of", "the colour of")."""
+    n = len(tokens)
+    if i + 2 >= n or tokens[i] != "of" or tokens[i + 1] not in _LOCATIVE_DETERMINERS or not _names_a_thing(words[-1]) \
+            or words[-1] in POSITION_WORDS or words[-1] in lx.WHOLE_IMAGE_NOUNS or words[-1] in _SETTING_WORDS \
+            or words[-1] in lx.PORTIONS or words[-1] in lx.COLLECTIVES:
+        return i
+    k = _skip_determiners(tokens, i + 1)
+    end = _phrase_end(tokens, k)
+    while end - 1 > k and _only_attributes(tokens[end - 1:end]):
+        end -= 1  # "the roof of the cabin red": the result follows
+    if end <= k or not _names_a_thing(tokens[end - 1]) or tokens[end - 1] in lx.WHOLE_IMAGE_NOUNS:
+        return i
+    return end
 
 
 def _names_a_thing(word: str) -> bool:

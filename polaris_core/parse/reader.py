@@ -822,6 +822,12 @@ class _Reader:
             if m.group("verb") in ("had", "wore", "held", "would have"):
                 return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="wish-had")
             return classify_change("change", m.group("x"), m.group("y"), rule="what-if")
+        m = re.match(r"^(?:imagine|picture|envision|envisage|visuali[sz]e)\s+(?P<x>(?:the|this|that|my|our|your|his|her|"
+                     r"their)\s.+?)\s+as\s+(?P<y>.+)$", c)
+        if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).whole:
+            # "imagine the barn as a castle": a wish for the object to be something else (the whole picture
+            # imagined as a mood is left to the other readers and the head)
+            return classify_change("change", m.group("x"), m.group("y"), rule="imagine-x-as-y")
         m = _RE_WOULD_BE_NICE.match(c)
         if m and _indefinite(noun_phrase(m.group("x"))) and noun_phrase(m.group("x")).leading:
             return Frame(T.ADD, target=m.group("x"), result=m.group("x"), rule="would-be-nice")

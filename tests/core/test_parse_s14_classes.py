@@ -254,3 +254,31 @@ def test_a_receiver_named_by_its_place_is_not_split_inside_the_place(instruction
     """ "give the girl on the swing a yellow kite": the receiver is "the girl on the swing"; before, the split
     fell at the place's article ("swing a yellow kite")."""
     assert _read(instruction) == (T.ADD, subject)
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("paint the spout of the teapot gold", T.LOCAL_STYLE, "spout of the teapot"),
+    ("remove the lid of the bin", T.REMOVE, "lid of the bin"),
+    ("the chimney of the cottage should be stone", T.LOCAL_STYLE, "chimney of the cottage"),
+])
+def test_a_part_of_a_named_owner_keeps_its_owner(instruction, itype, subject):
+    """ "the spout of the teapot" names its owner like "the teapot's spout" (kept by the convention)."""
+    assert _read(instruction) == (itype, subject)
+
+
+def test_the_colour_of_a_thing_is_no_part_with_an_owner():  # guard
+    assert _read("change the colour of the kettle to teal") == (T.LOCAL_STYLE, "kettle")
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("repaint the garage door a deep green", T.LOCAL_STYLE, "garage door"),
+    ("re-paint the railings black", T.LOCAL_STYLE, "railings"),
+    ("imagine the lighthouse as a rocket", T.REPLACE, "lighthouse"),
+    ("picture the teapot as a watering can", T.REPLACE, "teapot"),
+    ("there's a crisp packet on the grass \u2014 get rid of it", T.REMOVE, "crisp packet"),
+])
+def test_repaint_imagine_as_and_a_dash_between_clauses(instruction, itype, subject):
+    """ "repaint X C" reads like "paint X C"; "imagine X as Y" like "what if X were Y"; a dash parts the clause
+    that names the object from the one that edits it (before: the whole text, an addition of "Y", or the
+    addition of the crisp packet)."""
+    assert _read(instruction) == (itype, subject)
