@@ -345,7 +345,8 @@ _OUT_OF_SCOPE = (
                 r"^(?:show|view|see|shoot|photograph)\s+(?:it|this|the\s+\w+)\s+from\s+(?:above|below|behind|the (?:side|back|front|top))|^(?:widen|extend|expand)\s+(?:the\s+)?"
                 r"(?:shot|frame|view|picture|image|canvas|borders?)\b"), "a camera or framing change"),
     (re.compile(r"^(?:turn|switch|flip)\s+(?:(?:on|off)\s+)?(?:the\s+|all\s+the\s+)?(?:\w+\s+)?"
-                r"(?:lights?|lamps?|lamp|lighting|tv|television|screen|headlights|candles?)\b(?:\s+(?:on|off))?$|"
+                r"(?:lights?|lamps?|lamp|lighting|tv|television|screen|headlights|candles?)\b(?:\s+(?:on|off))?"
+                r"(?:\s+(?:in|at|inside|of|on)\s+(?:the|this|that|my|our|your)\s.+)?$|"
                 r"^(?:dim|kill|cut)\s+the\s+lights\b"), "switching a light or device on or off"),
     (re.compile(r"\b(?:higher|more|increase the|boost the|better)\s+resolution\b|\b(?:4k|8k|hd|high-res|hi-res)\b"),
      "a resolution change"),

@@ -136,6 +136,7 @@ def _pronoun_phrase(tokens: list[str], i: int, np_: NounPhrase) -> NounPhrase | 
     return None
 
 
+_POSE_PARTICLES = frozenset("up out over down around together".split())
 _NOT_ADVERB_LY = frozenset("family lily fly belly jelly holly bully rally ally dolly trolly italy".split())
 
 
@@ -190,6 +191,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
             i += 1
         elif words and t.endswith("ly") and t not in _NOT_ADVERB_LY:
             break
+        elif words and t.endswith("ed") and nxt in _POSE_PARTICLES:
+            break  # "a cat curled up on the rug", "a dog stretched out": a participle with its particle
         else:
             words.append(t)
             i += 1

@@ -361,7 +361,8 @@ class _Reader:
 
     def _switch(self, c: str) -> Frame | None:
         """ "turn the lights on": a lighting change of that object."""
-        m = re.match(r"^(?:turn|switch|flip)\s+(?:(?P<p1>on|off)\s+(?P<x1>.+)|(?P<x2>.+?)\s+(?P<p2>on|off))$", c)
+        m = re.match(r"^(?:turn|switch|flip)\s+(?:(?P<p1>on|off)\s+(?P<x1>.+)|(?P<x2>.+?)\s+(?P<p2>on|off)"
+                     r"(?:\s+(?:in|at|inside|of)\s+(?:the|this|that|my|our|your)\s.+)?)$", c)  # "... on in the house"
         if not m:
             return None
         target = m.group("x1") or m.group("x2")
@@ -859,9 +860,10 @@ class _Reader:
         m = _RE_SUBJECT_BECOME.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             verb, y_text = m.group("verb"), m.group("y")
+            y_head = noun_phrase(y_text).head
             if verb in ("have", "get") and (_new_look_of_part(m.group("x"), y_text) or (
-                    noun_phrase(y_text).head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS and
-                    not noun_phrase(m.group("x")).whole)):
+                    (y_head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS or y_head in lx.TEXTURES) and
+                    not noun_phrase(m.group("x")).whole)):  # "a crimson tint", "stripes", "polka dots"
                 # "the wagon should have a crimson tint", "the barn should have a tin roof": a new look for it
                 frame = classify_change("change", m.group("x"), y_text, rule="x-should-have-a-look")
                 frame.itype = T.LOCAL_STYLE
@@ -870,6 +872,11 @@ class _Reader:
                 return Frame(T.ADD, target=y_text, result=y_text, rule="x-should-have")
             action = re.match(r"^(?P<v>[a-z]+)\s+(?P<y>.+)$", y_text)
             x_np = noun_phrase(m.group("x"))
+            if verb in ("appear", "turn", "come") and x_np.leading in ("a", "an", "some") and \
+                    re.match(r"^(?:up\s+)?(?:in|on|at|over|above|under|below|beside|behind|near|next to|across|"
+                             r"along|around|among|between|by)\s", y_text):
+                # "a rainbow should appear over the hills": a new thing shows up somewhere
+                return Frame(T.ADD, target=m.group("x"), result=f"{m.group('x')} {y_text}", rule="new-x-should-appear")
             if verb == "be" and x_np.leading in ("a", "an", "some") and _RE_BE_SOMEWHERE.match(y_text):
                 # "a deer should be standing in the field": a new thing described where it is
                 return Frame(T.ADD, target=m.group("x"), result=f"{m.group('x')} {y_text}", rule="new-x-should-be-at")

@@ -282,3 +282,20 @@ def test_repaint_imagine_as_and_a_dash_between_clauses(instruction, itype, subje
     that names the object from the one that edits it (before: the whole text, an addition of "Y", or the
     addition of the crisp packet)."""
     assert _read(instruction) == (itype, subject)
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("a comet should appear above the mountains", T.ADD, "comet"),
+    ("add a dog stretched out on the porch", T.ADD, "dog"),
+    ("put a fox curled up under the tree", T.ADD, "fox"),
+    ("the girl's skirt should have stripes", T.LOCAL_STYLE, "girl's skirt"),
+])
+def test_a_new_thing_that_appears_or_lies_curled_up_and_a_pattern_it_should_have(instruction, itype, subject):
+    """ "a comet should appear above the mountains" adds it (before: a replacement); "curled up" after a new thing
+    is its pose, not its name; a pattern the thing should have is a new look, not an added object."""
+    assert _read(instruction) == (itype, subject)
+
+
+def test_a_light_switched_on_in_a_place_is_out_of_scope():
+    intent = get_parser("rules").parse("switch the lamps off in the hallway")
+    assert intent.confidence <= 0.3 and intent.ambiguous
