@@ -34,6 +34,7 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_conversational_tuned.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s12.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s13.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s14.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -48,7 +49,11 @@ TUNED_ON = {
                              "after nouns, \"take X's place\", parts given a new look)",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
-HELD_OUT: dict[str, str] = {}
+HELD_OUT: dict[str, str] = {
+    "parse_blind_s14.jsonl": "150 rows written in session 14 by an engineer who never read or ran the parser, kept "
+                             "from the engineer fixing it; scored once before and once after that round (type / "
+                             "subject 0.940 / 0.933 before, 0.940 / 0.927 after)",
+}
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
 
