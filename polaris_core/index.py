@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 import time
 import unicodedata
@@ -54,7 +55,7 @@ ZOO_DIR = "zoo"
 EXTRA_KEY = "zoo_index"
 _SPARSE_PARTS = ("data", "indices", "indptr")
 _KIND_CODES = {kind: i for i, kind in enumerate(CHUNK_KINDS)}
-_OWN_ZOO_FILE = content_addressed_pattern(r"[a-z_]+(?:-(?:data|indices|indptr))?", r"\.jsonl|\.json|\.npy")
+_OWN_ZOO_FILE = content_addressed_pattern(r"[a-z_]+(?:-(?:data|indices|indptr))?", r"\.jsonl|\.json|\.npy|\.bin")
 # New indexes count description word pairs. Without them a 100K zoo holds 31% fewer term counts (the description
 # was 54% of them, 58% of it pairs), but fused dev R@10/MRR@10 without trigger words drop .665/.535 → .656/.526
 # (LoRA −.002/−.002, checkpoint ±0): kept until that trade is decided. An index keeps its own setting.
@@ -983,7 +984,18 @@ class ZooIndex:
                     np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
             return writer
 
+        def write_deflated(path: Path) -> None:
+            with open(path, "wb") as fh:
+                for text in self.entries.deflated_texts():
+                    fh.write(text)
+
         files["entries"] = write_content_addressed(zoo, "entries", ".jsonl", write_entries)
+        # The same entries as load keeps them (deflated texts and filter columns): loading reads these instead
+        # of parsing and compressing every line; the JSON lines stay for older versions and for people.
+        offsets, columns = self.entries.packed()
+        files["entries_deflated"] = write_content_addressed(zoo, "entries_deflated", ".bin", write_deflated)
+        files["entries_offsets"] = write_content_addressed(zoo, "entries_offsets", ".npy", write_array(offsets))
+        files["entries_columns"] = write_content_addressed(zoo, "entries_columns", ".json", write_json(columns))
         files["vocabulary"] = write_content_addressed(zoo, "vocabulary", ".json", write_json(self.terms.vocabulary))
         arrays = self.arrays
         n_terms = len(self.terms.vocabulary)
@@ -1070,14 +1082,19 @@ class ZooIndex:
         def array(name: str) -> np.ndarray:
             try:
                 return np.load(path_of(name), allow_pickle=False)
-            except (OSError, ValueError, MemoryError) as exc:
+            except (OSError, ValueError, EOFError, MemoryError) as exc:
                 raise IndexFolderError(f"{zoo}: {name} is not a valid array ({exc}); rebuild the index.") from exc
 
         n_terms, n_entries, n_chunks = int(shapes["terms"]), int(shapes["entries"]), int(shapes["chunks"])
         try:
-            with open(path_of("entries"), encoding="utf-8") as fh:
-                self.entries = EntryList()
-                self.entries.extend_lines(fh)
+            if "entries_deflated" in files:  # saved with its packed form: no JSON parse, no compression
+                path_of("entries")  # not read, but a checked load checks every file
+                self.entries = _packed_entries(path_of("entries_deflated"), array("entries_offsets"),
+                                               json.loads(path_of("entries_columns").read_text(encoding="utf-8")))
+            else:  # saved before the packed form existed
+                with open(path_of("entries"), encoding="utf-8") as fh:
+                    self.entries = EntryList()
+                    self.entries.extend_lines(fh)
             vocabulary = json.loads(path_of("vocabulary").read_text(encoding="utf-8"))
         except (ValueError, TypeError, AttributeError) as exc:
             raise IndexFolderError(f"{zoo}: the entries or vocabulary file is damaged ({exc}); "
@@ -1371,6 +1388,16 @@ def _read_store_manifest(folder: str | os.PathLike) -> dict:
 def is_index_folder(folder: str | os.PathLike) -> bool:
     """True when `folder` holds a saved index (its commit point exists); says nothing about its health."""
     return (Path(folder) / STORE_MANIFEST).is_file()
+
+
+def _packed_entries(path: Path, offsets: np.ndarray, columns) -> EntryList:
+    """An index's entries from their packed files (`EntryList.packed`), the texts read through a map
+    so the whole file is never one more copy in memory. Raises ValueError when they disagree."""
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return EntryList.from_packed(b"", offsets, columns)
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as texts:
+            return EntryList.from_packed(texts, offsets, columns)
 
 
 def _zoo_files(folder: Path) -> set[str]:

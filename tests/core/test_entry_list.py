@@ -62,3 +62,24 @@ def test_stored_entries_take_under_half_the_memory_of_entry_objects(subset):
     as_text, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(objects) == len(stored) and as_text < 0.5 * as_objects
+
+
+def test_packed_form_round_trips_and_refuses_parts_that_disagree(subset):
+    import numpy as np
+
+    stored = EntryList.of(subset[:30])
+    offsets, columns = stored.packed()
+    texts = b"".join(stored.deflated_texts())
+    again = EntryList.from_packed(memoryview(texts), offsets, json.loads(json.dumps(columns)))
+    assert [e.to_dict() for e in again] == [e.to_dict() for e in subset[:30]]
+    assert {name: getattr(again, name) for name in EntryList.COLUMNS} == columns
+    assert len(EntryList.from_packed(b"", np.zeros(1, np.int64), {name: [] for name in EntryList.COLUMNS})) == 0
+    for broken_offsets, broken_columns in (
+            (offsets[:-1], columns),                                          # one row short of the texts
+            (offsets[::-1].copy(), columns),                                  # not increasing
+            (offsets, dict(columns, ids=columns["ids"][:-1])),                # a column one short
+            (offsets, dict(columns, downloads=[-1] * len(stored))),          # not counts
+            (offsets, dict(columns, is_local=[0] * len(stored))),            # not booleans
+            (offsets, {k: v for k, v in columns.items() if k != "roles"})):  # a column missing
+        with pytest.raises(ValueError):
+            EntryList.from_packed(texts, broken_offsets, broken_columns)

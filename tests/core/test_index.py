@@ -230,3 +230,61 @@ def test_title_bonus_lifts_only_title_chunks(built):
         title_cosine = cosines[is_title].max()
         assert after == pytest.approx(max(before, title_cosine + 0.1), abs=1e-5)
         assert (index.arrays.chunk_kind[chunk] == title_code) == (title_cosine + 0.1 >= before - 1e-6)
+
+
+def _entry_columns(entries) -> dict:
+    return {name: list(getattr(entries, name)) for name in entries.COLUMNS}
+
+
+def test_entries_load_from_their_packed_files_as_from_the_json_lines(built, tmp_path):
+    index, _ = built
+    folder = tmp_path / "packed"
+    index.save(folder)
+    files = json.loads((folder / STORE_MANIFEST).read_text())["extra"]["zoo_index"]["files"]
+    assert {"entries", "entries_deflated", "entries_offsets", "entries_columns"} <= set(files)
+    packed = ZooIndex.load(folder)
+    # An index saved before the packed files existed names only the JSON lines: it loads them.
+    _edit_manifest(folder, lambda m: [m["files"].pop(name) for name in ("entries_deflated", "entries_offsets",
+                                                                        "entries_columns")])
+    from_lines = ZooIndex.load(folder)
+    assert [e.to_dict() for e in packed.entries] == [e.to_dict() for e in from_lines.entries] \
+        == [e.to_dict() for e in index.entries]
+    assert _entry_columns(packed.entries) == _entry_columns(from_lines.entries) == _entry_columns(index.entries)
+    assert [packed.entries.text(r) for r in range(len(packed))] == [index.entries.text(r) for r in range(len(index))]
+    query = "a knight in shining armor, castle at dusk"
+    assert [(r.entry.id, r.score) for r in search(packed, query, kind="lora", k=10)] == \
+        [(r.entry.id, r.score) for r in search(from_lines, query, kind="lora", k=10)]
+    # Saved again, the older folder gets its packed files back; the files it no longer names are removed.
+    from_lines.save(folder)
+    assert len(ZooIndex.load(folder)) == len(index)
+    named = {info["name"] for info in json.loads((folder / STORE_MANIFEST).read_text())["extra"]["zoo_index"]
+             ["files"].values()}
+    assert {p.name for p in (folder / "zoo").iterdir() if p.suffix in (".bin", ".npy", ".json", ".jsonl")} == named
+
+
+def test_packed_entry_files_that_disagree_are_refused(demo_built, tmp_path):
+    index, _ = demo_built
+    folder = tmp_path / "packed-damaged"
+    index.save(folder)
+    deflated = next((folder / "zoo").glob("entries_deflated-*.bin"))
+    data = bytearray(deflated.read_bytes())
+    data[3] ^= 0xFF
+    deflated.write_bytes(bytes(data))
+    with pytest.raises(IndexFolderError, match="checksum"):
+        ZooIndex.load(folder)
+
+    index.save(folder)  # whole again; now offsets that do not cut the texts, with checksums that match
+    zoo = folder / "zoo"
+    offsets_name = json.loads((folder / STORE_MANIFEST).read_text())["extra"]["zoo_index"]["files"]["entries_offsets"]
+    offsets = np.load(zoo / offsets_name["name"], allow_pickle=False)
+    bad = offsets.copy()
+    bad[-1] += 7
+    from polaris_core import atomic
+    def write(path) -> None:
+        with open(path, "wb") as fh:
+            np.save(fh, bad, allow_pickle=False)
+
+    info = atomic.write_content_addressed(zoo, "entries_offsets", ".npy", write)
+    _edit_manifest(folder, lambda m: m["files"].update(entries_offsets=info))
+    with pytest.raises(IndexFolderError, match="entries or vocabulary file is damaged.*rebuild"):
+        ZooIndex.load(folder)

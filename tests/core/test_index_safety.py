@@ -146,7 +146,7 @@ def test_every_damaged_file_is_a_clear_error_under_search_and_info(demo_built, t
     index, _ = demo_built
     folder = _copy_index(index, tmp_path / "flip")
     files = _index_files(folder)
-    assert {p.suffix for p in files} == {".npy", ".hnsw", ".json", ".jsonl"}
+    assert {p.suffix for p in files} == {".npy", ".hnsw", ".json", ".jsonl", ".bin"}
     assert main(["search", "--index", str(folder), "--kind", "lora", "a watercolor painting"]) == 0
     assert main(["index", "info", str(folder)]) == 0  # both verified once: later loads use the memo
     for path in files:
