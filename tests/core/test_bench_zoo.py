@@ -49,3 +49,19 @@ def test_synthetic_vectors_are_unit_length_and_the_same_for_the_same_text():
     assert np.allclose(first[0], base[0]) and np.allclose(np.linalg.norm(first, axis=1), 1, atol=1e-5)
     assert encoder.synthetic == 4
     assert np.allclose(first[2], again[0]) and np.allclose(first[1], again[1])
+
+
+def test_the_load_only_process_reports_its_own_peak_not_its_parents():
+    """A process started after a big build must not report the build's peak as its own (Linux's `ru_maxrss`
+    keeps the parent's peak through fork and exec: the 1M load-only process reported the 14.6 GB build)."""
+    import subprocess
+    import sys
+
+    from polaris_core.bench.zoo import own_peak_rss_gb
+
+    held = np.ones(400_000_000 // 8)  # ~0.4 GB touched in this process: its peak is at least that
+    assert own_peak_rss_gb() >= 0.39
+    child = subprocess.run([sys.executable, "-c", "from polaris_core.bench.zoo import own_peak_rss_gb as p; "
+                            "print(p())"], capture_output=True, text=True, check=True)
+    del held
+    assert float(child.stdout) < 0.3  # the interpreter and numpy: ~0.05 GB
