@@ -8,8 +8,9 @@ written outside --work and nothing is shipped.
     python scripts/ranker_experiments.py --index .cache/bench-retrieval/index-expcv \
         --data ../shared/data --work /tmp/ranker-experiments [--experiment NAME ...]
 
-Experiments: shipped, catalog-all, pool-200, lightgbm, objectives, idf-names, misses (default: all; misses
-reads fold 0's out-of-fold misses of the shipped features). Feature tables are
+Experiments: shipped, catalog-all, pool-200, lightgbm, objectives, idf-names, misses, fusion-blend (default: all;
+misses reads fold 0's out-of-fold misses of the shipped features; fusion-blend mixes the out-of-fold ranker scores
+with the hand-set fusion, both standardised per query). Feature tables are
 cached under --work per variant (the first run of each takes 10-25 min on 2 cores).
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ from polaris_core.retrieve.options import SearchOptions
 
 search_module = importlib.import_module("polaris_core.retrieve.search")
 log = logging.getLogger("polaris")
-EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "idf-names", "misses")
+EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "idf-names", "misses", "fusion-blend")
+BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 IDF_NAMES = ("trigger_idf", "title_idf_share", "title_idf_matched", "names_idf_cover")
 
 
@@ -165,6 +167,35 @@ def cross_validate(table: train.FeatureTable, feature_names, depth: int = 0, wei
     return " | ".join("%.3f/%.3f/%.3f" % train.metrics(ranks[table.split == s]) for s in range(3))
 
 
+def fusion_blend(table: train.FeatureTable) -> list[str]:
+    """Out-of-fold ranker scores plus w × the hand-set fused score, each standardised within its query:
+    whether the fallback's order still adds anything to the ranker's."""
+    row_fold = train.fold_of(table.target)[table.query]
+    oof = np.zeros(len(table.y))
+    for f in range(train.FOLDS):
+        rows = train._useful(table, row_fold != f)
+        model = train.fit_lightgbm(table.X[rows], table.y[rows], table.query[rows])
+        oof[row_fold == f] = model.predict(table.X[row_fold == f], num_threads=2)
+    _, starts, sizes = train._query_slices(table.query)
+
+    def per_query_z(values: np.ndarray) -> np.ndarray:
+        out = np.empty(len(values))
+        for start, size in zip(starts.tolist(), sizes.tolist()):
+            part = values[start:start + size].astype(np.float64)
+            spread = part.std()
+            out[start:start + size] = (part - part.mean()) / (spread if spread > 1e-9 else 1.0)
+        return out
+
+    ranker_z, fused_z = per_query_z(oof), per_query_z(table.fused)
+
+    def line(label: str, scores: np.ndarray) -> str:
+        ranks = train.ranks_of(table, scores)
+        return f"{label}: " + " | ".join("%.3f/%.3f/%.3f" % train.metrics(ranks[table.split == s]) for s in range(3))
+
+    return [line("fusion-blend, ranker alone", oof)] + [line(f"fusion-blend, ranker + {w} x fused", ranker_z + w * fused_z)
+                                                         for w in BLEND_WEIGHTS]
+
+
 def misses(index, data: Path, table: train.FeatureTable, maps, fold: int = 0) -> list[str]:
     """Per dev split, fold `fold`'s queries whose target the out-of-fold ranker does not put first:
     how many have it outside the re-ranked candidates, and how many have a model by the target's
@@ -216,6 +247,10 @@ def main(argv=None) -> int:
     for name in args.experiment or EXPERIMENTS:
         if name == "misses":
             for line in misses(index, data, variant_table(index, data, work, maps, "shipped"), maps):
+                print(line, flush=True)
+            continue
+        if name == "fusion-blend":
+            for line in fusion_blend(variant_table(index, data, work, maps, "shipped")):
                 print(line, flush=True)
             continue
         if name == "lightgbm":
