@@ -245,6 +245,11 @@ def _main_clause(text: str) -> tuple[str, str]:
         m = _RE_MAY_IT_GO.match(s)
         if m and k:
             stripped[k] = "remove " + _OBJECT_PRONOUN[m.group("who")]
+    for k, s in enumerate(stripped[1:], start=1):
+        if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s)", s):
+            # "the painting looks dull, could it be coral?": the question about "it" is the edit, the clause
+            # before it only names the thing (its words, "painting", are no edit cue)
+            return s, " ".join(clauses[:k])
     for k, s in enumerate(stripped):
         if _RE_EDIT_CUE.search(s) or _RE_REFERENCE.search(s):
             return s, " ".join(clauses[:k])
