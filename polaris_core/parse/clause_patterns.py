@@ -212,8 +212,11 @@ _RE_OUTCOME = re.compile(
 _RE_OUTCOME_STATE = re.compile(r"^(?P<x>.+?)\s+(?:is|are|has become|have become)\s+(?:now\s+)?(?P<y>.+)$")
 # "a lamp by the door would be nice": a wished-for new object
 _RE_WOULD_BE_NICE = re.compile(
-    r"^(?P<x>.+?)\s+(?:would|will|could|might)\s+(?:be|look)\s+(?:really\s+|so\s+)?(?:nice|great|good|cool|"
-    r"lovely|perfect|fun|awesome|welcome|a nice touch|a good idea)\b.*$"
+    r"^(?P<x>.+?)\s+(?:would|will|could|might)\s+(?:be|look)\s+(?:really\s+|so\s+|very\s+|pretty\s+|super\s+|"
+    r"quite\s+|just\s+|absolutely\s+)?(?:nice|great|good|cool|lovely|perfect|fun|awesome|welcome|a nice touch|"
+    r"a good idea|"
+    # any word of praise that ends the clause: "a robin on the gate would be sweet", "... would be adorable"
+    r"(?:an?\s+(?:[a-z]+\s+)?(?:touch|idea|addition|detail|bonus))|[a-z]+(?=\s*$))\b.*$"
 )
 _RE_DESIRE = re.compile(
     r"^(?:i|we)(?:'d| would| really| just| also| do)*\s+(?:want|need|wish for|like|love|prefer|require|"
@@ -236,7 +239,14 @@ _RE_REFERENCE = re.compile(
     r"accompanying|style|target|exemplar)\s+(?:image|picture|photo|photograph|painting|artwork|pic|illustration|"
     r"drawing|example|art)\b|"
     r"\b(?:image|picture|photo|painting|artwork|example|one)\s+(?:that\s+)?(?:i|we)(?:'ve| have)?\s+"
-    r"(?:provided|gave|given|sent|uploaded|attached|shared|showed|supplied|included|linked)\b"
+    r"(?:provided|gave|given|sent|uploaded|attached|shared|showed|supplied|included|linked)\b|"
+    # any picture the user says they supplied, by whatever name: "the attached sketch", "the uploaded
+    # watercolor", "the drawing i just shared", "the print we sent over"
+    r"\b(?:the|my|this|that|our)\s+(?:attached|uploaded|provided|supplied|shared|accompanying|enclosed|linked|"
+    r"included)\s+(?:[a-z-]+\s+)?[a-z-]+\b|"
+    r"\b(?:the|my|this|that|our)\s+(?:[a-z-]+\s+)?[a-z-]+\s+(?:that\s+)?(?:i|we)(?:'ve| have|'d| had)?\s+"
+    r"(?:just\s+|also\s+|already\s+|recently\s+)?(?:provided|gave\s+you|sent|uploaded|attached|shared|showed\s+you|"
+    r"supplied|included|linked|dropped|posted|pasted)\b"
 )
 _RE_THIS_STYLE = re.compile(
     r"\b(?:this|that|these|the given|the image's|the picture's|the photo's|this image's|this picture's|"
@@ -252,7 +262,7 @@ _RE_STYLE_CUE = re.compile(
 )
 _RE_EDIT_CUE = re.compile(
     rf"\b(?:{_REMOVE_VERB}|{_REPLACE_VERB}|{_TRANSFORM_VERB}|{_COLOR_VERB}|{_ADJUST_VERB}|add|insert|put|"
-    r"place|make|give|instead|style|without|should|want|like|need|let)\b"
+    r"(?<!out of )place|make|give|instead|style|without|should|want|like|need|let)\b"
 )
 # "the lamp out, a candle in", "out with the lamp, in with a candle", "out goes the lamp, in comes a candle": one
 # object leaves and another enters the same clause

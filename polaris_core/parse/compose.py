@@ -209,8 +209,18 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
 _RE_CONTEXT_NP = re.compile(
     r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+|(?:i|we)\s+(?:really\s+)?(?:can't stand|"
     r"cannot stand|can not stand|hate|dislike|don't like|do not like|am not a fan of|'m not a fan of)\s+)?(?P<np>(?:a|an|the|this|that|some|two|"
-    r"three)\s+.+?)(?:\s+(?:is|are|was|were|on|in|at|near|by|next|which|that)\b.*)?$"
+    r"three)\s+.+?)(?:\s+(?:is|are|was|were|on|in|at|near|by|next|which|that|"
+    # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
+    r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks?|stands? out|"
+    r"looks?|seems?|feels?|doesn't|does not|don't|do not|really|just|totally|kind of|kinda|has|have)\b.*)?$"
 )
+# "..., can it go?": a question whether the thing named before may leave is a removal of it
+_RE_MAY_IT_GO = re.compile(
+    r"^(?:can|could|should|will|would|may|might|shall)\s+(?P<who>it|they|that|this|he|she)\s+(?:please\s+|just\s+|"
+    r"maybe\s+|perhaps\s+)?(?:go|leave|disappear|vanish|get lost|be\s+(?:removed|deleted|erased|gone|taken out|"
+    r"cut|cropped out|edited out))\b"
+)
+_OBJECT_PRONOUN = {"it": "it", "that": "it", "this": "it", "they": "them", "he": "him", "she": "her"}
 
 
 def _main_clause(text: str) -> tuple[str, str]:
@@ -226,10 +236,20 @@ def _main_clause(text: str) -> tuple[str, str]:
         sentence = _strip_framing(sentence) or sentence  # "hey, get the kite out": "hey" is no clause of its own
         parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let|get|take|"
-                                           r"delete|erase|lose|ditch|drop)\b)",
+                                           r"delete|erase|lose|ditch|drop|(?:can|could|would|will|should|may)\s+"
+                                           r"(?:it|they|we|you|u)\b)\b)",
                                            sentence) if p.strip()]
         clauses.extend(parts)
     stripped = [_strip_framing(s) for s in clauses]
+    for k, s in enumerate(stripped):
+        m = _RE_MAY_IT_GO.match(s)
+        if m and k:
+            stripped[k] = "remove " + _OBJECT_PRONOUN[m.group("who")]
+    for k, s in enumerate(stripped[1:], start=1):
+        if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s)", s):
+            # "the painting looks dull, could it be coral?": the question about "it" is the edit, the clause
+            # before it only names the thing (its words, "painting", are no edit cue)
+            return s, " ".join(clauses[:k])
     for k, s in enumerate(stripped):
         if _RE_EDIT_CUE.search(s) or _RE_REFERENCE.search(s):
             return s, " ".join(clauses[:k])

@@ -101,7 +101,7 @@ PAST_PARTICIPLES = _words(
     "perched attached mounted covered filled surrounded tied hung displayed pictured depicted featured "
     "set kept left found seated lying dressed decorated painted colored coloured drawn built placed "
     "stationed sitting standing marked labeled labelled written printed floating shaped carved wrapped "
-    "stacked piled arranged scattered lined framed sized clad"
+    "stacked piled arranged scattered lined framed sized clad draped tucked propped nestled curled strung slung"
 )
 # bare verbs that end a noun phrase ("have a bird sit on the fence")
 BARE_VERBS = _words(

@@ -87,7 +87,11 @@ _FRAMING = re.compile(
 )
 _TRAILING = re.compile(
     r"[\s,]+(?:please|thanks|thank you|for me|if possible|if you can|if you could|pls|plz|thx|"
-    r"now|quickly|asap|too|as well|again|here|in this one)$"
+    r"now|quickly|asap|too|as well|again|here|in this one|"
+    # a chatty tail: "..., no rush", "... if that's not too much trouble", "..., that would be great"
+    r"no rush|no pressure|if that's (?:ok|okay|alright|fine|possible)|if that's not too much (?:trouble|to ask)|"
+    r"if it's not too much (?:trouble|to ask)|(?:that|it)(?:'d| would) be (?:great|amazing|awesome|perfect|lovely)|"
+    r"thanks so much|thank you so much|thanks a lot|cheers|haha|lol|ty)$"
 )
 # A closing clause that says what must NOT change ("..., keeping its shape", "but leave everything else as it is",
 # "nothing else should change"): it names no edit, and its nouns ("shape", "rest") are never the subject.
@@ -181,11 +185,87 @@ def _join_colours(tokens: list[str]) -> list[str]:
     return out
 
 
+# A conversational frame around the edit: a wish, a hedged question or an aside before it. Two kinds:
+# - the frame takes a clause whose verb is a wish's ("I'd love for the gate to be red", "it'd be nice if the gate
+#   looked old", "any chance the lamp could be a candle"): the frame goes and the verb becomes "should", so the
+#   clause reads as the plain "the gate should be red" (the object stays the clause's subject, never the frame);
+# - the frame takes an imperative ("is it possible to make the gate red", "would it be too much to remove X"):
+#   it goes, as "could you" does.
+_WISH_OPENER = re.compile(
+    r"^(?:(?:honestly|frankly|truthfully|tbh|to be honest|seriously|personally|ngl|imo)\b[\s,]*)*"
+    r"(?:(?:i|we)(?:'d| would)(?: really| so| just| actually)? (?:love|like|prefer|adore|enjoy)(?: it)? (?:for|if)|"
+    r"(?:i|we)(?: really| just| kinda| kind of| sort of)? (?:wish|hope)(?: that)?|"
+    r"(?:i'm|i am|we're|we are|i was|we were)? ?(?:kind of |kinda |sort of |really |just )?(?:hoping|wishing)"
+    r"(?: that)?|"
+    r"(?:it|that)(?:'d| would| will|'ll| might)? (?:be|look) (?:so |really |very |super |pretty |quite )?"
+    r"(?:nice|great|good|cool|awesome|better|lovely|fun|ideal|neat|sweet|amazing|perfect|wonderful|brilliant)"
+    r"(?: if| for)|"
+    r"(?:any|is there (?:any|a)|what are the) chances?(?: that)?|"
+    r"(?:is|would) it (?:be )?(?:possible|ok|okay|alright|doable|feasible) (?:for|if|that)|"
+    r"(?:would|will|could) it be (?:too much|a problem|possible|ok|okay) to ask (?:for|that)|"
+    r"(?:do|don't) you think(?: that)?|(?:i|we) (?:think|feel|guess|suppose|reckon)(?: that)?|"
+    r"how about if|what about if|maybe|perhaps)\s+(?P<rest>.+)$"
+)
+_WISH_VERB = re.compile(
+    r"\s(?:to|could|would|might|can|will|may|'d|should|must|ought to|needs to|has to)\s+(?:maybe\s+|perhaps\s+|possibly\s+|just\s+|somehow\s+)?"
+    r"(?=(?:be|become|look|turn|get|have|wear|hold|carry|appear|go|disappear|vanish|sit|stand|feel|glow|end up)\b)"
+    r"|\s(?P<past>had been|were|was|looked|became|had|wore|held|got|went|disappeared|vanished|turned|felt|appeared)\b"
+    r"(?!n't| not| never| no\b)"
+)
+_PAST_TO_BASE = {"had been": "be", "were": "be", "was": "be", "looked": "look", "became": "become", "had": "have", "wore": "wear",
+                 "held": "hold", "got": "get", "went": "go", "disappeared": "disappear", "vanished": "vanish",
+                 "turned": "turn", "felt": "feel", "appeared": "appear"}
+_HEDGED_IMPERATIVE = re.compile(
+    r"^(?:(?:honestly|frankly|tbh|to be honest|seriously)\b[\s,]*)*"
+    r"(?:(?:is|would) it (?:be )?(?:possible|ok|okay|alright|doable|feasible) to|"
+    r"(?:would|will|could) it be (?:too much|a problem|possible|ok|okay) to(?! ask (?:for|that))(?: ask(?: you)? to)?|"
+    r"(?:any|is there (?:any|a)) chance (?:you|u|we) (?:could|can|might|would)(?: maybe| perhaps| possibly| just)?|"
+    r"(?:i|we)(?:'d| would)(?: really| so| just)? (?:love|like|appreciate)(?: it)? if (?:you|u) (?:could|can|would)"
+    r"(?: maybe| please| just)?|"
+    r"(?:it|that)(?:'d| would) be (?:so |really |very )?(?:nice|great|good|cool|awesome|lovely|amazing|perfect) if "
+    r"(?:you|u) (?:could|can|would)(?: maybe| please| just)?|"
+    r"(?:i was|i'm|we were|we're) hoping (?:that )?(?:we|you|u) (?:could|can|might|would)(?: maybe| just)?|"
+    r"(?:honestly|frankly|tbh|to be honest|seriously|random thought|quick one|hmm))[\s,:]+"
+)
+_OBJECT_LEADS = re.compile(r"^(?:(?:the|a|an|this|that|these|those|my|our|your|his|her|their|some|one|two|three) |"
+                           r"there\b)")
+# an opener that only says it is an opinion: it goes even when no wish's verb follows
+_ASIDE = re.compile(r"^(?:(?:honestly|frankly|truthfully|tbh|to be honest|seriously|personally|ngl|imo)\b[\s,]*)*"
+                    r"(?:(?:i|we) (?:think|feel|guess|suppose|reckon)|(?:do|don't) you think|maybe|perhaps)\b")
+_HEDGE_WORDS = re.compile(r"\s+(?:maybe|perhaps|possibly|somehow)(?=\s)")
+
+
+def _unwrap_wish(clause: str) -> str:
+    """ "i'd love for the gate to be red" -> "the gate should be red"; "is it possible to make X red" -> "make X
+    red". A clause whose frame takes no object and verb ("i wish it were winter") is left to the readers."""
+    clause = _HEDGED_IMPERATIVE.sub("", clause)
+    m = _WISH_OPENER.match(clause)
+    if not m:
+        return clause
+    rest = m.group("rest")
+    if clause[:m.start("rest")].endswith(" that ") and not _OBJECT_LEADS.match(rest):
+        rest = "that " + rest  # "hoping that bucket could ...": "that" was the object's determiner
+    if not _OBJECT_LEADS.match(rest):
+        if _ASIDE.match(clause):
+            return rest  # "i think the yard needs a swing": the aside goes, whatever follows
+        return clause  # "i'd love it if you could ...", "it'd be nice if it were winter": no object leads
+    verb = _WISH_VERB.search(rest)
+    if not verb or verb.start() == 0:
+        return rest if _ASIDE.match(clause) else clause
+    if verb.group("past"):
+        replacement = " should " + _PAST_TO_BASE[verb.group("past")]
+    else:
+        replacement = " should "
+    rest = rest[:verb.start()] + replacement + rest[verb.end():]
+    return _HEDGE_WORDS.sub("", re.sub(r"\s+", " ", rest)).strip()
+
+
 def _strip_framing(clause: str) -> str:
     previous = None
     clause = clause.strip(" ,.:;!?-")
     while previous != clause:
         previous = clause
+        clause = _HEDGE_WORDS.sub("", _unwrap_wish(clause)).strip(" ,.:;!?-")
         clause = _FRAMING.sub("", clause).strip(" ,.:;!?-")
         clause = _TRAILING.sub("", clause).strip(" ,.:;!?-")
         clause = _INVARIANT.sub("", clause).strip(" ,.:;!?-")

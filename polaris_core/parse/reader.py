@@ -141,12 +141,27 @@ def _split_make(rest: str) -> tuple[str, str] | None:
 
 # "standing in the field", "perched on the fence", "in the corner": where a thing is, maybe with its pose
 _RE_BE_SOMEWHERE = re.compile(
-    r"^(?:[a-z]+ing\s+|(?:perched|parked|placed|seated|lying|hanging|floating|sitting|standing)\s+)?"
+    r"^(?:[a-z]+ing\s+(?:up\s+|out\s+|down\s+)?|(?:perched|parked|placed|seated|lying|hanging|floating|sitting|"
+    r"standing)\s+|"
+    # any other participle of putting, not of changing: "hung on the porch", "draped over the rail", "curled up on"
+    r"(?!(?:painted|colou?red|dyed|turned|changed|rendered|tinted|recolou?red|replaced|swapped|removed|moved|"
+    r"covered|coated|wrapped|made|done)\b)(?:[a-z]+ed|hung|set|laid|put|stuck|strung|hidden|spread|built|drawn|"
+    r"sat|stood|tucked|slung)\s+(?:up\s+|out\s+|down\s+)?)?"
     r"(?:in|on|onto|at|by|near|beside|behind|under|underneath|beneath|below|above|over|against|next to|in front of|"
-    r"among|inside|atop|along|across)\s+"
+    r"among|inside|atop|along|across|on top of|in the middle of)\s+"
     r"(?:the|a|an|this|that|some|its|his|her|their)\s")
 
 
+_RE_BETTER_THAN = re.compile(
+    r"^(?P<y>.+?)\s+(?:would|will|could|might)\s+(?:be|look|work|fit)\s+(?:way\s+|much\s+|so\s+|a lot\s+|far\s+)?"
+    r"(?:better|cooler|nicer|prettier|cuter|funnier|more fun|more fitting|more interesting)\s+(?:there\s+)?than\s+"
+    r"(?P<x>.+)$"
+)
+# "what this porch needs is a swing", "all the shelf is missing is a plant", "the one thing the yard lacks is a tree"
+_RE_WHAT_X_NEEDS = re.compile(
+    r"^(?:what|all|the\s+(?:one\s+|only\s+)?thing)\s+(?P<x>.+?)\s+(?:really\s+|still\s+|truly\s+|definitely\s+)?"
+    r"(?:needs|is missing|lacks|could use|wants|is crying out for|is begging for)\s+is\s+(?:just\s+)?(?P<y>.+)$"
+)
 _RE_NEW_SCENE = re.compile(r"^(?:an?\s+|the\s+)?new\s+(?P<scene>background|backdrop|setting|scenery|surroundings)"
                            r"(?:\s*[:,-]\s*|\s+(?:of|with|showing)\s+)(?P<result>\S.*)$")
 
@@ -250,8 +265,21 @@ class _Reader:
         frame = self._reference(self.raw_clause)
         if frame is not None:
             return frame
-        return self._first(c, (self._new_scene, self._compound_replace, self._instead, self._verb_first, self._desire,
-                                self._subject_first, self._style_only))
+        return self._first(c, (self._new_scene, self._what_needs, self._compound_replace, self._instead,
+                                self._verb_first, self._desire, self._subject_first, self._style_only))
+
+    # -- "what this beach needs is a lifeguard tower": the clause is "the beach needs a lifeguard tower"
+    def _what_needs(self, c: str) -> Frame | None:
+        m = _RE_WHAT_X_NEEDS.match(c)
+        if not m or not noun_phrase(m.group("y")).phrase:
+            return None
+        x, y = m.group("x"), m.group("y")
+        frame = self._subject_first(f"{x} needs {y}")
+        if frame is not None and frame.rule in ("x-needs-a-look", "picture-needs-y"):
+            return frame
+        if _indefinite(noun_phrase(y)) and result_kind(y, "replace") == "object":
+            return Frame(T.ADD, target=y, result=y, location=x, rule="what-x-needs-is-y")
+        return None
 
     # -- "new background: a snowy forest" (a heading, no verb)
     def _new_scene(self, c: str) -> Frame | None:
@@ -673,6 +701,8 @@ class _Reader:
         style = (m.group("style") or m.group("style2") or "").strip(" -'")
         if not style or style.split()[-1] in _IFY_NOT_STYLE or style in _IFY_NOT_STYLE:
             return None
+        if re.match(r"^(?:a|an|the|some|this|that|my|our|your)\s", style):
+            return None  # "a fluffy cat on the rug ...": a noun phrase whose adjective ends in -fy, no verb
         if not (_has_style(style, strict=False) or "-" in c.split()[0] or _STYLE_ALT.search(style)
                 or len(style.split()) > 1):
             return None
@@ -772,6 +802,12 @@ class _Reader:
     # -- subject first ("the ladder should be removed")
     def _subject_first(self, c: str) -> Frame | None:
         c = re.sub(r"^(?:can|could|would|will|may|might|shall|should)\s+there\s+be\s+", "there should be ", c)
+        # "it should look like a winter tale" (what "could it look like ..." becomes): the whole picture's look
+        c = re.sub(r"^(?:(?:could|can|would|might|should|will)\s+(?:it|this|everything|the whole thing)|(?:it|this|"
+                   r"everything|the whole thing)\s+(?:should|could|can|would|might))\s+(?:look|feel)\s+like\s+",
+                   "make it look like ", c)
+        if c.startswith("make it look like "):
+            return self._verb_first(c)
         m = _RE_NOT_CONTAIN.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             return Frame(T.REMOVE, target=m.group("x"), rule="should-not-contain")
@@ -829,6 +865,11 @@ class _Reader:
             # "imagine the barn as a castle": a wish for the object to be something else (the whole picture
             # imagined as a mood is left to the other readers and the head)
             return classify_change("change", m.group("x"), m.group("y"), rule="imagine-x-as-y")
+        m = _RE_BETTER_THAN.match(c)
+        if m and _indefinite(noun_phrase(m.group("y"))) and noun_phrase(m.group("x")).phrase and \
+                noun_phrase(m.group("x")).definite:
+            # "a fox would be cooler than the dog": the new thing is wanted where the old one is
+            return classify_change("replace", m.group("x"), m.group("y"), rule="y-better-than-x")
         m = _RE_WOULD_BE_NICE.match(c)
         if m and _indefinite(noun_phrase(m.group("x"))) and noun_phrase(m.group("x")).leading:
             return Frame(T.ADD, target=m.group("x"), result=m.group("x"), rule="would-be-nice")
@@ -895,8 +936,8 @@ class _Reader:
         m = re.match(r"^(?P<x>.+?)\s+(?:->|to|into|becomes?|becoming|turns? into|=)\s+(?P<y>.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and " -> " in c:
             return classify_change("change", m.group("x"), m.group("y"), rule="arrow", confidence=0.8)
-        m = re.match(r"^(?P<x>.+?)\s+(?:needs|could use|deserves|should get|should have|gets)\s+(?P<y>(?:a|an|some)\s.+)$",
-                     c)
+        m = re.match(r"^(?P<x>.+?)\s+(?:(?:really|still|definitely|just|kind of|kinda|totally)\s+)?(?:needs|could use|"
+                     r"deserves|should get|should have|gets)\s+(?P<y>(?:a|an|some)\s.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).whole and \
                 m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
             # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
@@ -910,6 +951,13 @@ class _Reader:
                 and m.group("y").split()[-1] not in lx.ATTRIBUTE_NOUNS | {"job", "makeover", "filter", "effect"}:
             # "it needs a balloon in the corner", "the scene could use a sunflower": the picture lacks a new thing
             return Frame(T.ADD, target=m.group("y"), result=m.group("y"), rule="picture-needs-y")
+        if m and noun_phrase(m.group("x")).phrase and noun_phrase(m.group("x")).definite and \
+                _indefinite(noun_phrase(m.group("y"))) and result_kind(m.group("y"), "replace") == "object" and \
+                noun_phrase(m.group("y")).head not in lx.EFFECT_NOUNS and not _has_style(m.group("y"), strict=False) \
+                and m.group("y").split()[-1] not in lx.ATTRIBUTE_NOUNS | {"job", "makeover", "filter", "effect"}:
+            # "the yard really needs a swing": a place or thing lacks a new thing, which goes there
+            return Frame(T.ADD, target=m.group("y"), result=m.group("y"), location=m.group("x"), rule="x-needs-y",
+                         confidence=0.8)
         m = _RE_SUBJECT_BECOMES.match(c)
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).rest:
             return classify_change("change", m.group("x"), m.group("y"), rule="x-becomes-y")

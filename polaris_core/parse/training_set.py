@@ -614,8 +614,107 @@ def _named_rows(seed: int, seen: set[str]) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------- conversational frames
+# The same six edits said the way people talk: wishes whose object and verb sit inside the frame ("I'd love for X to
+# be ...", "it'd be nice if X looked ..."), hedged questions ("any chance X could ...", "is it possible to ..."),
+# complaints that name the object before asking ("honestly X ruins it, can it go?"), outcomes that name a new thing
+# first ("what this porch needs is a swing", "a wreath should be hung on the door", "a robin perched on the gate
+# would be sweet"), and a supplied style picture named only in words ("the painting I just shared", "the attached
+# sketch"). {RN}: what the user calls the picture they supplied; {PUT}: how a new thing is put somewhere.
+CHAT_REMOVE = {
+    "rm-c-ruins": "honestly {X} ruins it, can it go?", "rm-c-out-of-place": "{X} looks out of place, could it go?",
+    "rm-c-eyesore": "{X} is such an eyesore, can we lose it?", "rm-c-chance-go": "any chance {X} could go?",
+    "rm-c-love-gone": "I'd love for {X} to be gone", "rm-c-nice-if": "it'd be nice if {X} disappeared",
+    "rm-c-possible": "is it possible to remove {X}?", "rm-c-too-much": "would it be too much to erase {X}?",
+    "rm-c-bugs": "{X} really bugs me, can you get rid of it?", "rm-c-belong": "{X} doesn't belong here. Can it go?",
+    "rm-c-think": "I think {X} has to go", "rm-c-hoping": "I was hoping we could take out {X}",
+    "rm-c-distracting": "{X} is kind of distracting, could it be removed?",
+}
+CHAT_REPLACE = {
+    "rp-c-love-for": "I'd love for {X} to be {Y}", "rp-c-nice-if": "it'd be nice if {X} were {Y}",
+    "rp-c-chance": "any chance {X} could be {Y}?", "rp-c-possible-for": "is it possible for {X} to become {Y}?",
+    "rp-c-too-much": "would it be too much to ask for {X} to be {Y}?",
+    "rp-c-hoping": "kind of hoping {X} could turn into {Y}", "rp-c-think": "do you think {X} could be swapped for {Y}?",
+    "rp-c-out-of-place": "{X} looks out of place, could we swap it for {Y}?",
+    "rp-c-possible-swap": "is it possible to swap {X} for {Y}?", "rp-c-wish-had": "I wish {X} had been {Y}",
+    "rp-c-cooler": "honestly {Y} would be cooler than {X}",
+}
+CHAT_ADD = {
+    "ad-c-what-needs": "what this {SC} needs is {Y}", "ad-c-all-missing": "all the {SC} is missing is {Y}",
+    "ad-c-should-be-put": "{Y} should be {PUT} {L}", "ad-c-perched-sweet": "{Y} perched {L} would be sweet",
+    "ad-c-curled": "{Y} curled up {L} would be adorable", "ad-c-love-there": "I'd love for there to be {Y} {L}",
+    "ad-c-nice-there": "it'd be nice if there were {Y} {L}", "ad-c-chance-there": "any chance there could be {Y} {L}?",
+    "ad-c-possible-add": "is it possible to add {Y} {L}?", "ad-c-hoping": "I was hoping we could add {Y} {L}",
+    "ad-c-think-needs": "I think the {SC} really needs {Y}", "ad-c-put-would-be": "{Y} {PUT} {L} would look great",
+    "ad-c-missing-thing": "the one thing the {SC} lacks is {Y}",
+}
+CHAT_LOCAL = {
+    "lc-c-love-for": "I'd love for {X} to be {C}", "lc-c-nice-looked": "it'd be nice if {X} looked {T}",
+    "lc-c-chance": "any chance {X} could be {C}?", "lc-c-possible-for": "is it possible for {X} to look {T}?",
+    "lc-c-too-much": "would it be too much to make {X} {C}?", "lc-c-dull": "honestly {X} looks dull, could it be {C}?",
+    "lc-c-think-better": "I think {X} would look better in {C}", "lc-c-hoping": "kind of hoping {X} could be {M}",
+    "lc-c-wish-was": "I wish {X} was a bit more {C}", "lc-c-possible-paint": "is it possible to paint {X} {C}?",
+    "lc-c-think-could": "do you think {X} could look {T}?",
+}
+CHAT_GLOBAL = {
+    "gl-c-love-if": "I'd love it if the whole thing looked like {MOOD}", "gl-c-nice-if": "it'd be nice if the picture felt more {ADJ}",
+    "gl-c-chance": "any chance this could look like a {S}?", "gl-c-possible": "is it possible to make it look like a {S}?",
+    "gl-c-flat": "honestly the photo feels flat, could it look like {MOOD}?",
+    "gl-c-too-much": "would it be too much to turn the whole picture into a {S}?",
+    "gl-c-hoping": "kind of hoping the image could feel {ADJ}",
+}
+CHAT_REFERENCE = {
+    "rf-c-shared": "!make it look like the {RN} I just shared", "rf-c-attached-as": "!use the attached {RN} as the style",
+    "rf-c-source": "!take the uploaded {RN} as the style source", "rf-c-after": "!style it after the {RN} I sent",
+    "rf-c-match-look": "!match the look of the {RN} I uploaded", "rf-c-love-like": "I'd love for it to look like the {RN} I attached",
+    "rf-c-chance": "any chance you could copy the style of the attached {RN}?",
+    "rf-c-colours-of": "!give it the colours of the {RN} I shared", "rf-c-vibe": "the {RN} I uploaded is the vibe I'm after, can you match it?",
+    "rf-c-possible": "is it possible to paint this like the {RN} I posted?", "rf-c-brushwork": "!borrow the brushwork of the uploaded {RN}",
+    "rf-c-feel": "!give this the feel of the {RN} I dropped in",
+}
+_REFERENCE_NAMES = ["painting", "sketch", "watercolor", "photo", "drawing", "print", "collage", "poster", "illustration",
+                    "linocut", "snapshot", "artwork", "picture", "pastel", "etching", "screenshot", "render", "mural"]
+_PUTS = ["hung", "placed", "set", "draped", "propped", "tucked", "mounted", "perched", "nestled", "resting"]
+_CHAT_FRONT = ["", "", "", "honestly, ", "ok so ", "hmm, ", "so ", "quick one: ", "random thought, "]
+_CHAT_BACK = ["", "", "", "?", ".", " if that's not too much trouble", ", that would be great", ", no rush", " haha",
+              " if that's ok", ", thanks so much"]
+
+
+def _chat_rows(seed: int, seen: set[str]) -> list[dict]:
+    """Families said in conversational frames (their own random stream: the rows before them do not change)."""
+    rng = random.Random(seed + 2)
+    rows: list[dict] = []
+    sets = ((5, CHAT_REMOVE, 40), (0, CHAT_REPLACE, 40), (1, CHAT_ADD, 44), (2, CHAT_LOCAL, 40), (3, CHAT_GLOBAL, 20),
+            (4, CHAT_REFERENCE, 30))
+    for s, (itype, templates, families) in enumerate(sets):
+        keys = sorted(templates)
+        for f in range(families):
+            family = f"{itype}-c{s}-{f:04d}"
+            edit = _edit_for(itype, "", rng)
+            slots = edit.slots
+            slots["RN"], slots["PUT"] = rng.choice(_REFERENCE_NAMES), rng.choice(_PUTS)
+            for key in rng.sample(keys, min(PARAPHRASES_PER_FAMILY, len(keys))):
+                template = templates[key]
+                text = _render(template, slots)
+                if rng.random() < 0.35 and not text.lower().startswith(("honestly", "i ", "i'", "it'")):
+                    text = rng.choice(_CHAT_FRONT) + text
+                if rng.random() < 0.35 and text[-1] not in "?.":
+                    text += rng.choice(_CHAT_BACK)
+                if rng.random() < 0.7:
+                    text = text[0].upper() + text[1:]
+                if text.lower() in seen:
+                    continue
+                seen.add(text.lower())
+                rows.append({"instruction": text, "instruction_type": itype,
+                             "subject": _subject_for(itype, key, template, slots, edit.subject),
+                             "new_object": _subject_of_new(slots["Y"]) if itype == 0 else "",
+                             "family": family, "template": key})
+    return rows
+
+
 TEMPLATES = {**REMOVE, **REPLACE, **ADD, **LOCAL, **GLOBAL, **REFERENCE, **NAMED_REMOVE, **NAMED_REPLACE,
-             **NAMED_LOCAL, **NEW_PLACED, **NO_X_REMOVE}
+             **NAMED_LOCAL, **NEW_PLACED, **NO_X_REMOVE, **CHAT_REMOVE, **CHAT_REPLACE, **CHAT_ADD, **CHAT_LOCAL,
+             **CHAT_GLOBAL, **CHAT_REFERENCE}
 _SETS = ((5, REMOVE, 240), (0, REPLACE, 260), (1, ADD, 240), (2, LOCAL, 320), (3, GLOBAL, 180), (4, REFERENCE, 60))
 PARAPHRASES_PER_FAMILY = 5
 
@@ -640,7 +739,7 @@ def build_rows(seed: int = SEED) -> list[dict]:
                              "subject": _subject_for(itype, key, template, edit.slots, edit.subject),
                              "new_object": _subject_of_new(edit.slots["Y"]) if itype == 0 else "",
                              "family": family, "template": key})
-    return rows + _named_rows(seed, seen)
+    return rows + _named_rows(seed, seen) + _chat_rows(seed, seen)
 
 
 def load_rows(path: Path = DATA_FILE) -> list[dict]:
