@@ -35,6 +35,7 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_blind_s12.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s13.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s14.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s15.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -47,12 +48,16 @@ TUNED_ON = {
     "parse_blind_s13.jsonl": "written in session 13 and scored once held out (type 0.965, subject 0.895); its misses "
                              "then named the classes session 14 fixed (relative clauses, participles and places "
                              "after nouns, \"take X's place\", parts given a new look)",
+    "parse_blind_s14.jsonl": "written blind in session 14 and scored once held out (type 0.940, subject 0.927); its "
+                             "misses then named the classes the sixth round fixed (conversational frames, a reference "
+                             "image named in words, outcome-phrased additions), and that round saw its totals",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
 HELD_OUT: dict[str, str] = {
-    "parse_blind_s14.jsonl": "150 rows written in session 14 by an engineer who never read or ran the parser, kept "
-                             "from the engineer fixing it; scored once before and once after that round (type / "
-                             "subject 0.940 / 0.933 before, 0.940 / 0.927 after)",
+    "parse_blind_s15.jsonl": "150 rows written in session 14 by a second engineer who never read or ran the parser "
+                             "(having glimpsed part of the s13 miss list while looking up the label convention), kept "
+                             "from the engineer fixing it; scored once before and once after the sixth round (type / "
+                             "subject 0.920 / 0.827 before, 0.940 / 0.860 after)",
 }
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
