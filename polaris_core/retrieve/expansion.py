@@ -223,11 +223,16 @@ class PromptExpander:
             if path.stat().st_size > MAX_MODEL_FILE_BYTES:
                 raise ConfigError(f"{path} is too large to be a prompt-expansion model.")
             with gzip.open(path, "rb") as fh:
-                data = json.loads(fh.read(MAX_MODEL_FILE_BYTES * 8).decode("utf-8"))
+                raw = fh.read(MAX_MODEL_FILE_BYTES * 8)
+            data = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError, EOFError) as exc:
             raise ConfigError(f"Cannot read the prompt-expansion model {path} ({exc}); reinstall Polaris or "
                               "retrain it with `python scripts/train_expansion.py`.") from exc
-        return cls.from_dict(data, str(path))
+        model = cls.from_dict(data, str(path))
+        # The file holds `to_json()` as `save` wrote it, so its bytes give the same id without writing the JSON
+        # again (1.5 s, paid by the first build or update of every process).
+        model._id = hashlib.sha256(raw).hexdigest()[:16]
+        return model
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "model") -> "PromptExpander":

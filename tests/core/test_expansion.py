@@ -50,6 +50,14 @@ def test_fit_is_deterministic_and_the_file_round_trips(tmp_path):
     loaded = X.PromptExpander.load(a)
     probe = _entry(1, 1, "watercolor", [])
     assert loaded.expansion(probe) == first.expansion(probe) != ""
+    assert loaded.model_id == first.model_id  # read from the file's bytes: the same id as writing the JSON again
+
+
+def test_the_shipped_model_id_from_its_file_is_the_id_of_its_json():
+    import hashlib
+
+    shipped = X.PromptExpander.load(X.DEFAULT_MODEL_FILE)
+    assert shipped.model_id == hashlib.sha256(shipped.to_json().encode("utf-8")).hexdigest()[:16]
 
 
 def test_expansion_predicts_the_prompt_words_that_go_with_the_metadata():
