@@ -164,7 +164,7 @@ class EntryList(Sequence):
         """A new list of these rows, in this order."""
         out = EntryList()
         rows = list(rows)
-        for name in ("_texts", "ids", "kinds", "families", "roles", "authors", "is_local", "downloads", "group_keys"):
+        for name in ("_texts",) + self.COLUMNS:
             column = getattr(self, name)
             setattr(out, name, [column[i] for i in rows])
         return out

@@ -166,14 +166,17 @@ def test_encoder_and_version_mismatch_are_clear(demo_built, tmp_path):
         ZooIndex.load(folder)
 
 
+def _flip_byte(path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_damaged_files_are_detected(demo_built, tmp_path):
     index, _ = demo_built
     folder = tmp_path / "damaged"
     index.save(folder)
-    entries_file = next((folder / "zoo").glob("entries-*.jsonl"))
-    data = bytearray(entries_file.read_bytes())
-    data[10] ^= 0xFF
-    entries_file.write_bytes(bytes(data))
+    _flip_byte(next((folder / "zoo").glob("entries-*.jsonl")), 10)
     with pytest.raises(IndexFolderError, match="checksum"):
         ZooIndex.load(folder)
     with pytest.raises(IndexFolderError, match="no vectorstore.json"):
@@ -266,10 +269,7 @@ def test_packed_entry_files_that_disagree_are_refused(demo_built, tmp_path):
     index, _ = demo_built
     folder = tmp_path / "packed-damaged"
     index.save(folder)
-    deflated = next((folder / "zoo").glob("entries_deflated-*.bin"))
-    data = bytearray(deflated.read_bytes())
-    data[3] ^= 0xFF
-    deflated.write_bytes(bytes(data))
+    _flip_byte(next((folder / "zoo").glob("entries_deflated-*.bin")), 3)
     with pytest.raises(IndexFolderError, match="checksum"):
         ZooIndex.load(folder)
 
