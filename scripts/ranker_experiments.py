@@ -144,13 +144,25 @@ def variant_table(index, data: Path, work: Path, maps, name: str) -> train.Featu
 
 def cross_validate(table: train.FeatureTable, feature_names, depth: int = 0, weight_dev: float = 1.0,
                    seeds=(train.SEED,), **params) -> str:
-    import lightgbm
-
     if depth:
         _, starts, sizes = train._query_slices(table.query)
         keep = (np.arange(len(table.query)) - np.repeat(starts, sizes)) < depth
         table = train.FeatureTable(table.X[keep], table.y[keep], table.query[keep], table.fused[keep],
                                    table.split, table.target, table.band)
+    return split_figures(table, out_of_fold(table, feature_names, weight_dev, seeds, **params))
+
+
+def split_figures(table: train.FeatureTable, scores: np.ndarray) -> str:
+    """R@1/R@10/MRR@10 per dev split (LoRA | no trigger | checkpoint) of the order `scores` gives."""
+    ranks = train.ranks_of(table, scores)
+    return " | ".join("%.3f/%.3f/%.3f" % train.metrics(ranks[table.split == s]) for s in range(3))
+
+
+def out_of_fold(table: train.FeatureTable, feature_names, weight_dev: float = 1.0, seeds=(train.SEED,),
+                **params) -> np.ndarray:
+    """Each row's LightGBM score from the model fitted without its target's fold (the ranker's folds)."""
+    import lightgbm
+
     fold = train.fold_of(table.target)[table.query]
     oof = np.zeros(len(table.y))
     for f in range(train.FOLDS):
@@ -163,19 +175,13 @@ def cross_validate(table: train.FeatureTable, feature_names, depth: int = 0, wei
                                     weight=weight, feature_name=list(feature_names), params={"verbosity": -1})
             model = lightgbm.train(dict(train.LGB_PARAMS, seed=seed, **params), data, num_boost_round=train.ROUNDS)
             oof[test] += model.predict(table.X[test], num_threads=2) / len(seeds)
-    ranks = train.ranks_of(table, oof)
-    return " | ".join("%.3f/%.3f/%.3f" % train.metrics(ranks[table.split == s]) for s in range(3))
+    return oof
 
 
 def fusion_blend(table: train.FeatureTable) -> list[str]:
     """Out-of-fold ranker scores plus w × the hand-set fused score, each standardised within its query:
     whether the fallback's order still adds anything to the ranker's."""
-    row_fold = train.fold_of(table.target)[table.query]
-    oof = np.zeros(len(table.y))
-    for f in range(train.FOLDS):
-        rows = train._useful(table, row_fold != f)
-        model = train.fit_lightgbm(table.X[rows], table.y[rows], table.query[rows])
-        oof[row_fold == f] = model.predict(table.X[row_fold == f], num_threads=2)
+    oof = out_of_fold(table, train.FEATURES)
     _, starts, sizes = train._query_slices(table.query)
 
     def per_query_z(values: np.ndarray) -> np.ndarray:
@@ -188,12 +194,8 @@ def fusion_blend(table: train.FeatureTable) -> list[str]:
 
     ranker_z, fused_z = per_query_z(oof), per_query_z(table.fused)
 
-    def line(label: str, scores: np.ndarray) -> str:
-        ranks = train.ranks_of(table, scores)
-        return f"{label}: " + " | ".join("%.3f/%.3f/%.3f" % train.metrics(ranks[table.split == s]) for s in range(3))
-
-    return [line("fusion-blend, ranker alone", oof)] + [line(f"fusion-blend, ranker + {w} x fused", ranker_z + w * fused_z)
-                                                         for w in BLEND_WEIGHTS]
+    return [f"fusion-blend, ranker alone: {split_figures(table, oof)}"] + [
+        f"fusion-blend, ranker + {w} x fused: {split_figures(table, ranker_z + w * fused_z)}" for w in BLEND_WEIGHTS]
 
 
 def misses(index, data: Path, table: train.FeatureTable, maps, fold: int = 0) -> list[str]:
