@@ -180,7 +180,10 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
             i += 1
         elif words and _relative_clause_end(tokens, i) > i:
             break  # "the sneakers the runner is wearing": a relative clause without "that" starts here
-        elif _ends_phrase(t, words):
+        elif _compound_head(t, nxt, words) or _participle_adjective(t, nxt, words):
+            words.append(t)  # "the umbrella stand", "the drum set"; "the third parked car"
+            i += 1
+        elif _ends_phrase(t, words) or _trailing_participle(t, nxt, words):
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
             if not _modifier_gerund(t, nxt, words):
@@ -299,6 +302,9 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
 _LOCATIVES = frozenset("on in at inside above below under underneath beneath behind near by beside against over around "
                        "along across among atop".split())
 _LOCATIVE_PAIRS = {("next", "to"), ("in", "front"), ("on", "top"), ("close", "to")}
+# participles of a move or change: "to" after them says where it goes or what it becomes, not where it is
+_MOVED_PARTICIPLES = frozenset("moved shifted brought sent added changed turned converted transformed dragged "
+                               "relocated taken carried pushed pulled thrown set placed put".split())
 _LOCATIVE_DETERMINERS = frozenset("the this that these those his her its their my your our".split())
 _ACTED_ON_DETERMINERS = frozenset("the this that these those a an".split())
 
@@ -311,7 +317,8 @@ def _read_locative(tokens: list[str], i: int) -> int:
     j = i
     acting = False
     if j < n and tokens[j] not in lx.NOUN_ING and (
-            (tokens[j].endswith("ing") and len(tokens[j]) > 4) or tokens[j] in lx.PAST_PARTICIPLES):
+            (tokens[j].endswith("ing") and len(tokens[j]) > 4) or tokens[j] in lx.PAST_PARTICIPLES
+            or _ed_participle(tokens[j])):
         # a participle before the place ("the cat sitting on the fence") or its object ("the horse pulling the
         # cart"); not one that says how the edit is done ("keeping its shape", "leaving the rest")
         acting = tokens[j].endswith("ing") and tokens[j] not in lx.NP_STOPWORDS
@@ -330,6 +337,8 @@ def _read_locative(tokens: list[str], i: int) -> int:
             j += 1
     elif tokens[j] in _LOCATIVES:
         j += 1
+    elif j > i and tokens[j] == "to" and tokens[j - 1] not in _MOVED_PARTICIPLES:
+        j += 1  # "chained to the lamppost", "taped to the fridge": what it is fixed to says where it is
     else:
         return i
     if j >= n or tokens[j] not in _LOCATIVE_DETERMINERS | _ACTED_ON_DETERMINERS:
@@ -523,7 +532,75 @@ def _modifier_gerund(t: str, nxt: str, words: list[str]) -> bool:
     if not nxt or nxt in lx.DETERMINERS or nxt in lx.PREPOSITIONS or nxt in (",", ";", "and") \
             or nxt.endswith("ing") or nxt.endswith("ly") or nxt in lx.NP_STOPWORDS:
         return False
-    return t in lx.MODIFIER_ING or all(w in lx.ATTRIBUTE_WORDS or w in lx.DESCRIPTIVE for w in words)
+    return t in lx.MODIFIER_ING or all(w in lx.ATTRIBUTE_WORDS or w in lx.DESCRIPTIVE for w in _after_possessor(words))
+
+
+def _after_possessor(words: list[str]) -> list[str]:
+    """The words after the last possessor ("grandmother's knitting basket": none): an owner starts a new phrase,
+    so a word after it reads as at a phrase's start."""
+    k = max((m for m, w in enumerate(words) if w.endswith(("'s", "s'"))), default=-1)
+    return words[k + 1:]
+
+
+# Nouns that are also bare verbs: after a thing they head a compound ("umbrella stand", "ski run", "pool float",
+# "energy drinks", "drum set"); after a person or animal they are its verb ("make the dog stand").
+_COMPOUND_HEADS = frozenset("stand stands run ride rides walk float floats fly perch drink drinks wear hold set".split())
+# what follows a verb, never a compound's head: "stand up", "walk away", "hold still"
+_VERB_PARTICLES = frozenset("up down out over away around back still tall upright straight together off".split())
+_ANIMATE_CATEGORIES = frozenset("animal person".split())
+_ANIMATE_SHAPES = frozenset("person bird small quadruped large quadruped".split())
+# compounds whose last word names an animal but which are things ("hot dog stand")
+_THING_COMPOUNDS = frozenset({("hot", "dog"), ("hot", "dogs"), ("corn", "dog"), ("corn", "dogs")})
+
+
+def _animate(word: str) -> bool:
+    """A person or an animal (what stands, runs or flies itself)."""
+    stem = word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+    return any(lx.CATEGORY_OF.get(w) in _ANIMATE_CATEGORIES or lx.SHAPE_OF.get(w) in _ANIMATE_SHAPES or
+               w in lx.FIGURES for w in (word, stem))
+
+
+def _compound_head(t: str, nxt: str, words: list[str]) -> bool:
+    """ "the umbrella stand", "a lemonade stand should ...", "the drum set": a noun-verb after a thing (not an
+    adjective, an owner or a person or animal) is the compound's head, unless a verb's particle follows."""
+    if t not in _COMPOUND_HEADS or not words or nxt in _VERB_PARTICLES:
+        return False
+    last = words[-1]
+    if _is_modifier(last) or last.endswith(("'s", "s'")) or last in lx.DETERMINERS or last in ("and", "or", "of"):
+        return False
+    if t == "set" and (nxt in lx.PREPOSITIONS or nxt in lx.DETERMINERS):
+        return False  # "the table set for dinner", "the vase set on the shelf": a participle (read as a place)
+    return tuple(words[-2:]) in _THING_COMPOUNDS or not _animate(last)
+
+
+def _participle_adjective(t: str, nxt: str, words: list[str]) -> bool:
+    """ "the third parked car", "the old abandoned truck": a participle after nothing but modifiers and before a
+    noun describes that noun (after a noun, "the car parked by the gate", it starts a qualifier)."""
+    if not words or not (t in lx.PAST_PARTICIPLES or _ed_participle(t)) or not _names_a_noun_start(nxt):
+        return False
+    return all(_is_modifier(w) for w in _after_possessor(words))
+
+
+def _names_a_noun_start(word: str) -> bool:
+    return bool(word) and word.isalpha() and word not in lx.PREPOSITIONS and word not in lx.NP_STOPWORDS and \
+        word not in lx.DETERMINERS and word not in lx.CLAUSE_VERBS and word not in lx.PRONOUNS and \
+        word not in _VERB_PARTICLES and not word.endswith("ly")
+
+
+# -ed nouns a participle test must not take for verbs
+_ED_NOUNS = frozenset("bed beds shed sled sleds red bobsled tweed steed".split())
+
+
+def _ed_participle(word: str) -> bool:
+    """ "chained", "taped", "nailed": a regular past participle the lexicon does not list."""
+    return len(word) > 4 and word.endswith("ed") and not word.endswith(("eed", "bed", "shed", "sled")) and \
+        word not in _ED_NOUNS and word.isalpha()
+
+
+def _trailing_participle(t: str, nxt: str, words: list[str]) -> bool:
+    """ "the rusty bicycle chained to the lamppost": an unlisted -ed participle after a noun, before a preposition,
+    ends the phrase (where it is follows)."""
+    return bool(words) and _ed_participle(t) and not _is_modifier(words[-1]) and nxt in lx.PREPOSITIONS
 
 
 def _finish_np(np_: NounPhrase, words: list[str]) -> NounPhrase:
