@@ -208,8 +208,9 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
 
 _RE_CONTEXT_NP = re.compile(
     r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+|(?:i|we)\s+(?:really\s+)?(?:can't stand|"
-    r"cannot stand|can not stand|hate|dislike|don't like|do not like|am not a fan of|'m not a fan of)\s+)?(?P<np>(?:a|an|the|this|that|some|two|"
-    r"three)\s+.+?)(?:\s+(?:is|are|was|were|on|in|at|near|by|next|which|that|"
+    r"cannot stand|can not stand|hate|dislike|don't like|do not like|am not a fan of|'m not a fan of)\s+|"
+    r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on)\s+)?"
+    r"(?P<np>(?:a|an|the|this|that|these|those|some|two|three)\s+.+?)(?:\s+(?:is|are|was|were|which|that|"
     # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
     r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks?|stands? out|"
     r"looks?|seems?|feels?|doesn't|does not|don't|do not|really|just|totally|kind of|kinda|has|have)\b.*)?$"
@@ -246,7 +247,9 @@ def _main_clause(text: str) -> tuple[str, str]:
         if m and k:
             stripped[k] = "remove " + _OBJECT_PRONOUN[m.group("who")]
     for k, s in enumerate(stripped[1:], start=1):
-        if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s)", s):
+        if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s|"
+                    r"(?:get rid of|remove|delete|erase|lose|ditch) (?:it|them|him|her)$|"
+                    r"(?:take|get|cut) (?:it|them|him|her) (?:out|away)$)", s):
             # "the painting looks dull, could it be coral?": the question about "it" is the edit, the clause
             # before it only names the thing (its words, "painting", are no edit cue)
             return s, " ".join(clauses[:k])
@@ -290,7 +293,8 @@ def _resolve_pronoun(clause: str, context: str) -> str:
     np_ = noun_phrase(m.group("np"))
     if not np_.phrase or np_.whole:
         return clause
-    return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", "the " + np_.phrase, clause, count=1)
+    # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
+    return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", "the " + _subject_of(np_), clause, count=1)
 
 
 @dataclass

@@ -225,6 +225,11 @@ _HEDGED_IMPERATIVE = re.compile(
     r"(?:it|that)(?:'d| would) be (?:so |really |very )?(?:nice|great|good|cool|awesome|lovely|amazing|perfect) if "
     r"(?:you|u) (?:could|can|would)(?: maybe| please| just)?|"
     r"(?:i was|i'm|we were|we're) hoping (?:that )?(?:we|you|u) (?:could|can|might|would)(?: maybe| just)?|"
+    # "is there a way to make the boy happier?", "how could we get rid of X": a question about the means
+    r"(?:is there|would there be|there's|do you know|do you have|got)\s+(?:a|an|any|some)\s+(?:easy\s+|simple\s+|quick\s+)?"
+    r"way\s+(?:to|(?:you|u|we|i)\s+(?:could|can|might|would)(?: maybe| just)?)|"
+    r"how (?:can|could|would|do|might) (?:i|we|you|u)(?: maybe| just)?(?= (?:make|get|turn|remove|add|change|give|"
+    r"replace|swap|put|paint|erase|delete|take|have|let)\b)|"
     r"(?:honestly|frankly|tbh|to be honest|seriously|random thought|quick one|hmm))[\s,:]+"
 )
 _OBJECT_LEADS = re.compile(r"^(?:(?:the|a|an|this|that|these|those|my|our|your|his|her|their|some|one|two|three) |"

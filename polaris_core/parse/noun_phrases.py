@@ -183,7 +183,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
         elif _compound_head(t, nxt, words) or _participle_adjective(t, nxt, words):
             words.append(t)  # "the umbrella stand", "the drum set"; "the third parked car"
             i += 1
-        elif _ends_phrase(t, words) or _trailing_participle(t, nxt, words):
+        elif _ends_phrase(t, words) or _trailing_participle(t, nxt, words) or (
+                words and t in _OPINION_VERBS and nxt != "of"):  # "the vase of daisies feels dated"
             break
         elif words and t.endswith("ing") and len(t) > 4 and t not in lx.NOUN_ING:
             if not _modifier_gerund(t, nxt, words):
@@ -202,6 +203,8 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
     return words, i
 
 
+# verbs of an opinion about a thing ("the walls feel cold"); "the feel of the fabric" is a noun
+_OPINION_VERBS = frozenset("feel feels felt".split())
 # Words that are prepositions but also adjectives before a noun ("a round mirror", "the glass round vase").
 _SETTING_WORDS = frozenset("background backgrounds backdrop backdrops setting settings scenery surroundings "
                            "surrounding environment environments".split())

@@ -826,7 +826,7 @@ class _Reader:
             if frame is not None:
                 return frame
         m = re.match(r"^(?:can|could|would|will|may|might|shall|should)\s+(?P<x>.+?)\s+(?P<rest>(?:be|become|look|"
-                     r"get|turn|appear|have|wear|hold)\b.+)$", c)
+                     r"get|turn|appear|have|wear|hold|disappear|vanish|go|leave|fade)\b.*)$", c)
         if m and noun_phrase(m.group("x")).phrase and m.group("x") not in ("you", "we", "i", "u"):
             c = f"{m.group('x')} should {m.group('rest')}"
         m = _RE_OUTCOME.match(c)
