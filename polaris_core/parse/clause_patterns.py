@@ -219,8 +219,9 @@ _RE_WOULD_BE_NICE = re.compile(
     r"(?:an?\s+(?:[a-z]+\s+)?(?:touch|idea|addition|detail|bonus))|[a-z]+(?=\s*$))\b.*$"
 )
 _RE_DESIRE = re.compile(
-    r"^(?:i|we)(?:'d| would| really| just| also| do)*\s+(?:want|need|wish for|like|love|prefer|require|"
-    r"desire|fancy|expect)s?\s+(?P<rest>.+)$"
+    r"^(?:i|we)(?:'d| would| really| just| also| do| much| honestly| actually| definitely| personally| truly| kind of| kinda)*"
+    r"\s+(?:want|need|wish for|like|love|prefer|require|desire|fancy|expect|rather have|rather see|sooner have)s?"
+    r"\s+(?P<rest>.+)$"
 )
 _RE_NEG_DESIRE = re.compile(
     r"^(?:i|we)\s+(?:don't|do not|dont|no longer|never|really don't|really do not)\s+(?:want|need|like|"

@@ -249,7 +249,8 @@ def _main_clause(text: str) -> tuple[str, str]:
     for k, s in enumerate(stripped[1:], start=1):
         if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s|"
                     r"(?:get rid of|remove|delete|erase|lose|ditch) (?:it|them|him|her)$|"
-                    r"(?:take|get|cut) (?:it|them|him|her) (?:out|away)$)", s):
+                    r"(?:take|get|cut) (?:it|them|him|her) (?:out|away)$|"
+                    r".*\b(?:in|into) (?:its|their) (?:place|spot|stead)$)", s):
             # "the painting looks dull, could it be coral?": the question about "it" is the edit, the clause
             # before it only names the thing (its words, "painting", are no edit cue)
             return s, " ".join(clauses[:k])
@@ -285,7 +286,7 @@ def _edit_by_means(clause: str) -> str:
 
 def _resolve_pronoun(clause: str, context: str) -> str:
     """ "There is a dog on the left. Remove it." -> "remove the dog"."""
-    if not context or not re.search(r"\b(?:it|them|him|her)\b", clause):
+    if not context or not re.search(r"\b(?:it|them|him|her|its|their)\b", clause):
         return clause
     m = _RE_CONTEXT_NP.match(_strip_framing(context.split(". ")[-1]))
     if not m:
@@ -294,7 +295,15 @@ def _resolve_pronoun(clause: str, context: str) -> str:
     if not np_.phrase or np_.whole:
         return clause
     # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
-    return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", "the " + _subject_of(np_), clause, count=1)
+    named = "the " + _subject_of(np_)
+    # "not a fan of the lamp, can we have a candle in its place?": a new thing in its place replaces it
+    swapped = re.sub(r"\b(?:in|into|to take)\s+(?:its|their|his|her)\s+(?:place|spot|stead)\b", "in place of " + named,
+                     clause, count=1)
+    if swapped != clause:
+        return swapped
+    if not re.search(r"\b(?:it|them|him|her)\b", clause):
+        return clause
+    return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", named, clause, count=1)
 
 
 @dataclass

@@ -357,10 +357,13 @@ class _Reader:
             return None  # "make the roses blue instead of red": an appearance change
         x = noun_phrase(x_text)
         x_kind = result_kind(x_text)
-        if not x.phrase or x_kind in ("attribute", "season") or (x_kind == "style" and not x.definite):
-            return None  # "blue instead of red"; but "the painting" is a thing in the picture, not a style
         y = noun_phrase(y_core)
         if not y.phrase or result_kind(y_core) in ("attribute", "style"):
+            return None
+        # "blue instead of red"; but "the painting" is a thing in the picture, not a style, and "the rose", "the
+        # traffic light" are things when a new thing takes their place
+        if not x.phrase or (x_kind in ("attribute", "season", "style") and not (x.definite and not x.pronoun)) or \
+                (x_kind == "season" and x.words and x.words[-1] in lx.SEASON_TIME_WEATHER):
             return None
         return classify_change("replace", x_text, y_core, rule="instead-of")
 
@@ -937,7 +940,10 @@ class _Reader:
         if m and noun_phrase(m.group("x")).phrase and " -> " in c:
             return classify_change("change", m.group("x"), m.group("y"), rule="arrow", confidence=0.8)
         m = re.match(r"^(?P<x>.+?)\s+(?:(?:really|still|definitely|just|kind of|kinda|totally)\s+)?(?:needs|could use|"
-                     r"deserves|should get|should have|gets)\s+(?P<y>(?:a|an|some)\s.+)$", c)
+                     r"deserves|should get|should have|gets|could do with|would benefit from|"
+                     # "this counter is crying out for a fruit basket": a lack said as a longing
+                     r"(?:is|are)\s+(?:crying|screaming|calling|begging|asking|dying|aching|longing|yearning)\s+(?:out\s+)?for|"
+                     r"cries out for|screams for|begs for|longs for|yearns for)\s+(?P<y>(?:a|an|some)\s.+)$", c)
         if m and noun_phrase(m.group("x")).phrase and not noun_phrase(m.group("x")).whole and \
                 m.group("y").split()[-1] in lx.ATTRIBUTE_NOUNS | {"job", "makeover"}:
             # "the rug needs a teal paint job": a new look for it ("the scene could use a tree" adds: no look noun)
@@ -1004,7 +1010,8 @@ class _Reader:
             rest = m_see.group("rest")
             if _indefinite(noun_phrase(rest)):
                 return Frame(T.ADD, target=rest, result=rest, rule="want-to-see")
-        frame = self._first(rest, (self._subject_first, self._verb_first))
+        # "I'd really prefer a sunflower instead of the rose": a wish for a new thing in the old one's place
+        frame = self._first(rest, (self._instead, self._subject_first, self._verb_first))
         if frame is not None:
             return frame
         m_state = re.match(rf"^(?P<x>.+?)\s+(?:{_DISAPPEAR}|out(?: of (?:here|there|the way|it))?|deleted|erased|"
