@@ -82,7 +82,8 @@ _FRAMING = re.compile(
     r"i think (?:you should|we should|it would be nice to)|"
     r"i(?:'d| would) appreciate it if you could|if you could|if possible,?|for me,?|"
     r"edit (?:this|the) (?:image|photo|picture) (?:to|so that|so)|in this (?:image|photo|picture),?|"
-    r"(?:(?:quick|small|simple|minor|little|one|tiny|easy)\s+)?(?:edit|task|instruction|request|change|fix)\s*:)"
+    r"(?:(?:quick|small|simple|minor|little|one|tiny|easy)\s+)?(?:style\s+|look\s+)?(?:edit|task|instruction|request|"
+    r"change|fix|update|swap)\s*:)"
     r"[\s,:]+"
 )
 _TRAILING = re.compile(
@@ -167,7 +168,17 @@ def normalise(text: str) -> str:
     t = _DROP_CHARS.sub(" ", t)
     t = _SPACES.sub(" ", t).strip()
     tokens = _dedupe([_TYPOS.get(w, w) for w in t.split(" ")])
-    return " ".join(_join_colours(tokens))
+    return _WHOLE_ASIDE.sub(r"\g<whole> ", " ".join(_join_colours(tokens)))
+
+
+# An aside after the whole picture that only says how whole it is ("the whole scene, from the mountains to the tiny
+# hikers, ...", "the whole image, not just the sky, ...", "everything, people included, ..."): its nouns are no object.
+_WHOLE_ASIDE = re.compile(
+    r"\b(?P<whole>(?:the\s+|this\s+)?(?:whole|entire|complete|full)\s+(?:scene|image|picture|photo|photograph|shot|"
+    r"frame|thing|view)|everything|it all|all of it)\s*,\s*(?:from\s+[^,]+?\s+to\s+[^,]+?|(?:and\s+)?not\s+(?:just|only|"
+    r"merely)\s+[^,]+?|including\s+[^,]+?|(?:right\s+|all\s+the\s+way\s+)?down\s+to\s+[^,]+?|even\s+[^,]+?|"
+    r"[^,]+?\s+included|[^,]+?\s+and\s+all)\s*,\s*"
+)
 
 
 def _join_colours(tokens: list[str]) -> list[str]:
