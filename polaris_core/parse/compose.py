@@ -224,6 +224,40 @@ _RE_MAY_IT_GO = re.compile(
 _OBJECT_PRONOUN = {"it": "it", "that": "it", "this": "it", "they": "them", "he": "him", "she": "her"}
 
 
+# A complaint about a thing already there ("the vase of daisies feels dated", "the desk looks bare") ...
+_RE_COMPLAINT = re.compile(
+    r"^(?P<x>(?:the|this|that|these|those|my|our)\s.+?)\s+(?:feels?|looks?|seems?|is|are)\s+(?:(?:a bit|a little|kind of|"
+    r"kinda|sort of|so|too|way too|really|very|pretty|rather|quite|super|honestly|just)\s+)*(?P<adj>[a-z-]+)"
+    r"(?:,?\s+(?:honestly|really|tbh|imo|though|to me|if you ask me))?$"
+)
+# ... then a new thing offered in its stead ("a bonsai tree would look way better there", "maybe a warm terracotta
+# colour instead?", "a potted orchid would help")
+_RE_SUGGESTION = re.compile(
+    r"^(?P<y>(?:a|an|some)\s.+?)(?:\s+(?:would|could|might|will)\s+(?:(?:look|be|work|fit|go|suit it)\s+)?(?:way\s+|much\s+|"
+    r"so\s+|a lot\s+|far\s+)?(?:better|nicer|great|good|perfect|help|do the trick|fix (?:it|that))"
+    r"(?:\s+(?:there|here|instead|in its place))?|\s+instead)$"
+)
+# what a complaint says a place lacks: the thing offered is added to it, not put in its place
+_LACKING = frozenset("bare empty plain lonely sparse barren naked unfinished incomplete lifeless".split())
+
+
+def _complaint_then_suggestion(complaint: str, suggestion: str) -> str:
+    """ "the vase feels dated; a bonsai would look better there" -> "a bonsai instead of the vase"; "the walls feel
+    cold, maybe a terracotta colour instead" -> "make the walls a terracotta colour"; "the desk looks bare; a potted
+    orchid would help" -> "add a potted orchid to the desk"; else ""."""
+    m, s = _RE_COMPLAINT.match(complaint), _RE_SUGGESTION.match(suggestion)
+    if m and re.match(rf"^(?:{lx.ADD_VERBS})\s+(?:a|an|some|one|two|three|a couple of|a few)\s", suggestion):
+        return suggestion  # "the sky feels empty, maybe throw in a couple of kites": the offer is the edit
+    if not m or not s or not noun_phrase(m.group("x")).phrase or not noun_phrase(s.group("y")).phrase:
+        return ""
+    x, y = m.group("x"), s.group("y")
+    if m.group("adj") in _LACKING:
+        return f"add {y} to {x}"
+    if result_kind(y) in ("attribute", "style", "season"):
+        return f"make {x} {y}"
+    return f"{y} instead of {x}"
+
+
 def _main_clause(text: str) -> tuple[str, str]:
     """(the clause that edits, the text before it) — e.g. "there is a dog on the left. remove it"."""
     sentences = [s.strip(" .!?;") for s in _SENTENCE_SPLIT.split(text) if s.strip(" .!?;")]
@@ -234,14 +268,22 @@ def _main_clause(text: str) -> tuple[str, str]:
         if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
             clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
             continue
+        # "the walls feel cold, maybe a terracotta colour instead?": a hedged offer is a clause of its own (marked
+        # before the framing strip drops its "maybe")
+        sentence = re.sub(r",\s+(?=(?:maybe|perhaps)\s)", " ;; ", sentence)
         sentence = _strip_framing(sentence) or sentence  # "hey, get the kite out": "hey" is no clause of its own
-        parts = [p.strip() for p in re.split(r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
+        parts = [p.strip(" ;") for p in re.split(r"\s+;;\s+|"
+                                           r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let|get|take|"
                                            r"delete|erase|lose|ditch|drop|(?:can|could|would|will|should|may)\s+"
                                            r"(?:it|they|we|you|u)\b)\b)",
-                                           sentence) if p.strip()]
+                                           sentence) if p.strip(" ;")]
         clauses.extend(parts)
     stripped = [_strip_framing(s) for s in clauses]
+    for k in range(1, len(stripped)):
+        suggested = _complaint_then_suggestion(stripped[k - 1], stripped[k])
+        if suggested:
+            return suggested, " ".join(clauses[:k - 1])
     for k, s in enumerate(stripped):
         m = _RE_MAY_IT_GO.match(s)
         if m and k:
