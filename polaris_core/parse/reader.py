@@ -8,7 +8,7 @@ from polaris_core.intent import InstructionType
 from polaris_core.parse import lexicon as lx
 from polaris_core.parse.normalise import _strip_framing
 from polaris_core.parse.noun_phrases import (
-    _WHOLE_MODIFIERS, ORDINALS, NounPhrase, noun_phrase, skip_leading_place,
+    _WHOLE_MODIFIERS, ORDINALS, _compound_head, NounPhrase, noun_phrase, skip_leading_place,
 )
 from polaris_core.parse.results import (
     Frame, _IFY_NOT_STYLE, _STYLE_ALT, _clean_result, _has_style, classify_change, is_attribute_word, result_kind,
@@ -127,7 +127,8 @@ def _split_make(rest: str) -> tuple[str, str] | None:
         prev_attr = prev in lx.ATTRIBUTE_WORDS or prev in lx.DESCRIPTIVE or prev in lx.DETERMINERS or \
             prev.endswith("'s") or prev.endswith("s'")
         if attr_like and not prev_attr:
-            if k - 1 > start and prev in lx.EXPRESSION_VERBS and prev not in lx.ATTRIBUTE_NOUNS:
+            if k - 1 > start and prev in lx.EXPRESSION_VERBS and prev not in lx.ATTRIBUTE_NOUNS and \
+                    not _compound_head(prev, t, tokens[start:k - 1]):  # "paint the cake stand silver": a noun
                 # "have the lighthouse beam shine red": the verb is neither the object's name nor the result
                 return " ".join(tokens[:k - 1]), " ".join(tokens[k:])
             return " ".join(tokens[:k]), " ".join(tokens[k:])

@@ -774,6 +774,9 @@ def test_a_remove_verb_with_a_new_looking_object_still_removes():
     ("Remove the poster taped to the fridge.", T.REMOVE, "poster taped to the fridge"),
     ("Erase the rusty scooter chained to the fence.", T.REMOVE, "rusty scooter chained to the fence"),
     ("Remove the bicycle tied to the railing.", T.REMOVE, "bicycle tied to the railing"),
+    ("Remove the tea set from the tray.", T.REMOVE, "tea set"),
+    ("Take out the soft drinks.", T.REMOVE, "soft drinks"),
+    ("Paint the music stand gold.", T.LOCAL_STYLE, "music stand"),
 ])
 def test_compound_nouns_and_their_qualifiers_are_kept_whole(instruction, itype, subject):
     """A noun that is also a verb ("stand", "set", "float", "drinks") after a thing heads the compound; a participle
