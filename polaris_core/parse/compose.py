@@ -227,7 +227,7 @@ _OBJECT_PRONOUN = {"it": "it", "that": "it", "this": "it", "they": "them", "he":
 # A complaint about a thing already there ("the vase of daisies feels dated", "the desk looks bare") ...
 _RE_COMPLAINT = re.compile(
     r"^(?P<x>(?:the|this|that|these|those|my|our)\s.+?)\s+(?:feels?|looks?|seems?|is|are)\s+(?:(?:a bit|a little|kind of|"
-    r"kinda|sort of|so|too|way too|really|very|pretty|rather|quite|super|honestly|just)\s+)*(?P<adj>[a-z-]+)"
+    r"kinda|sort of|so|too|way too|really|very|pretty|rather|quite|super|honestly|just)\s+)*(?P<adj>[a-z-]+(?:\s+[a-z-]+){0,2})"
     r"(?:,?\s+(?:honestly|really|tbh|imo|though|to me|if you ask me))?$"
 )
 # ... then a new thing offered in its stead ("a bonsai tree would look way better there", "maybe a warm terracotta
@@ -235,7 +235,8 @@ _RE_COMPLAINT = re.compile(
 _RE_SUGGESTION = re.compile(
     r"^(?P<y>(?:a|an|some)\s.+?)(?:\s+(?:would|could|might|will)\s+(?:(?:look|be|work|fit|go|suit it)\s+)?(?:way\s+|much\s+|"
     r"so\s+|a lot\s+|far\s+)?(?:better|nicer|great|good|perfect|help|do the trick|fix (?:it|that))"
-    r"(?:\s+(?:there|here|instead|in its place))?|\s+instead)$"
+    r"(?:\s+(?:there|here|instead|in its place))?|\s+instead)$|"
+    r"^(?P<bare>(?:a|an|some|a few|a couple of)\s.+)$"  # "maybe some fresh flowers on the table?"
 )
 # what a complaint says a place lacks: the thing offered is added to it, not put in its place
 _LACKING = frozenset("bare empty plain lonely sparse barren naked unfinished incomplete lifeless".split())
@@ -248,13 +249,15 @@ def _complaint_then_suggestion(complaint: str, suggestion: str) -> str:
     m, s = _RE_COMPLAINT.match(complaint), _RE_SUGGESTION.match(suggestion)
     if m and re.match(rf"^(?:{lx.ADD_VERBS})\s+(?:a|an|some|one|two|three|a couple of|a few)\s", suggestion):
         return suggestion  # "the sky feels empty, maybe throw in a couple of kites": the offer is the edit
-    if not m or not s or not noun_phrase(m.group("x")).phrase or not noun_phrase(s.group("y")).phrase:
+    if not m or not s or not noun_phrase(m.group("x")).phrase or not noun_phrase(s.group("y") or s.group("bare")).phrase:
         return ""
-    x, y = m.group("x"), s.group("y")
-    if m.group("adj") in _LACKING:
+    x, y = m.group("x"), s.group("y") or s.group("bare")
+    if any(w in _LACKING for w in m.group("adj").split()):
         return f"add {y} to {x}"
     if result_kind(y) in ("attribute", "style", "season"):
         return f"make {x} {y}"
+    if s.group("bare"):
+        return f"add {y}"  # an offer with no "instead": a new thing for the place complained about
     return f"{y} instead of {x}"
 
 
@@ -283,7 +286,7 @@ def _main_clause(text: str) -> tuple[str, str]:
     for k in range(1, len(stripped)):
         suggested = _complaint_then_suggestion(stripped[k - 1], stripped[k])
         if suggested:
-            return suggested, " ".join(clauses[:k - 1])
+            return suggested, " ".join(clauses[:k])  # the complaint names what "its place" refers to
     for k, s in enumerate(stripped):
         m = _RE_MAY_IT_GO.match(s)
         if m and k:

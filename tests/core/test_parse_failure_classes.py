@@ -803,6 +803,8 @@ def test_a_person_still_stands_and_a_move_is_no_place(instruction, subject):  # 
     ("The curtains feel gloomy, maybe a soft lemon yellow instead?", T.LOCAL_STYLE, "curtains"),
     ("The shelf looks empty, honestly; a few books would help.", T.ADD, "books"),
     ("um, the lawn feels empty, maybe throw in a birdbath?", T.ADD, "birdbath"),
+    ("The kitchen feels dull, maybe some fresh flowers on the table?", T.ADD, "fresh flowers"),
+    ("The statue is hideous, could we put a fountain in its place?", T.REPLACE, "statue"),
     ("hmm, could the garbage bin vanish?", T.REMOVE, "garbage bin"),
     ("could the walking stick disappear?", T.REMOVE, "walking stick"),
     ("Is there a way to make the woman look more relaxed?", T.LOCAL_STYLE, "woman"),
