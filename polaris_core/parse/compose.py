@@ -212,7 +212,7 @@ _RE_CONTEXT_NP = re.compile(
     r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on)\s+)?"
     r"(?P<np>(?:a|an|the|this|that|these|those|some|two|three)\s+.+?)(?:\s+(?:is|are|was|were|which|that|"
     # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
-    r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks?|stands? out|"
+    r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks? out|stands? out|"
     r"looks?|seems?|feels?|doesn't|does not|don't|do not|really|just|totally|kind of|kinda|has|have)\b.*)?$"
 )
 # "..., can it go?": a question whether the thing named before may leave is a removal of it
@@ -255,7 +255,7 @@ def _complaint_then_suggestion(complaint: str, suggestion: str) -> str:
     if any(w in _LACKING for w in m.group("adj").split()):
         return f"add {y} to {x}"
     if result_kind(y) in ("attribute", "style", "season"):
-        return f"make {x} {y}"
+        return f"{x} should be {y}"  # "the note pinned to the door should be a warm gold": its qualifier stays
     if s.group("bare"):
         return f"add {y}"  # an offer with no "instead": a new thing for the place complained about
     return f"{y} instead of {x}"

@@ -90,7 +90,7 @@ _TRAILING = re.compile(
     r"[\s,]+(?:please|thanks|thank you|for me|if possible|if you can|if you could|pls|plz|thx|"
     r"now|quickly|asap|too|as well|again|here|in this one|"
     # a chatty tail: "..., no rush", "... if that's not too much trouble", "..., that would be great"
-    r"no rush|no pressure|if that's (?:ok|okay|alright|fine|possible)|if that's not too much (?:trouble|to ask)|"
+    r"no rush|no pressure|if that's (?:ok|okay|alright|fine|possible|doable|feasible)|if (?:it's|it is) doable|if that's not too much (?:trouble|to ask)|"
     r"if it's not too much (?:trouble|to ask)|(?:that|it)(?:'d| would) be (?:great|amazing|awesome|perfect|lovely)|"
     r"thanks so much|thank you so much|thanks a lot|cheers|haha|lol|ty)$"
 )

@@ -550,7 +550,10 @@ def _after_possessor(words: list[str]) -> list[str]:
 _COMPOUND_HEADS = frozenset("stand stands run ride rides walk float floats fly perch drink drinks wear hold set".split())
 # what follows a verb, never a compound's head: "stand up", "walk away", "hold still"
 _VERB_PARTICLES = frozenset("up down out over away around back still tall upright straight together off".split())
-_SET_FOR = frozenset("for to into onto up aside apart".split())
+_SET_FOR = frozenset("for up aside apart out down off".split())
+# things that come as a set ("a tea set on the tray"): "set" after them is the noun even before a place
+_SET_OF = frozenset("tea chess drum train swing tool tv dinner dining paint lego play box golf bedroom patio "
+                    "garden cutlery crockery coffee jewelry jewellery".split())
 _ANIMATE_CATEGORIES = frozenset("animal person".split())
 _ANIMATE_SHAPES = frozenset("person bird small quadruped large quadruped".split())
 # compounds whose last word names an animal but which are things ("hot dog stand")
@@ -572,8 +575,8 @@ def _compound_head(t: str, nxt: str, words: list[str]) -> bool:
     last = words[-1]
     if last.endswith(("'s", "s'")) or last in lx.DETERMINERS or last in ("and", "or", "of"):
         return False
-    if t == "set" and (nxt in _LOCATIVES or nxt in _SET_FOR or nxt in lx.DETERMINERS):
-        return False  # "the table set for dinner", "the vase set on the shelf": a participle (read as a place)
+    if t == "set" and (nxt in _SET_FOR or nxt in lx.DETERMINERS or nxt in _LOCATIVES and last not in _SET_OF):
+        return False  # "the table set for dinner", "a vase set on the shelf": a participle; "a tea set in the corner"
     if all(_is_modifier(w) for w in words):
         return True  # "the soft drinks", "the tall stand": with no noun before it, nothing can do the verb
     return tuple(words[-2:]) in _THING_COMPOUNDS or not _animate(last)

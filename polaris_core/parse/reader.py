@@ -558,6 +558,9 @@ class _Reader:
                 if words[k] in lx.ACTION_VERBS:
                     thing = " ".join(words[k + 1:])
                     owner = " ".join(words[:k])
+                    if all(is_attribute_word(w) or all(is_attribute_word(p) for p in w.split("-"))
+                           for w in words[k + 1:]):
+                        break  # "make the ski lift coral": a colour is no thing to lift, so "lift" is a noun
                     if words[k] in ("have", "has") and _new_look_of_part(owner, thing):
                         # "make the tree on the left have autumn leaves": the tree's own parts change
                         frame = classify_change("change", owner, thing, rule="make-x-have-part")

@@ -151,8 +151,9 @@ def result_kind(text: str, verb_kind: str = "change", made_of: bool = False) -> 
         return "season"
     if made_of or _is_attribute(text, np_, article_means_object=strict):
         return "attribute"
-    if np_.head == "scene" and len(np_.words) > 1 and any(w in lx.SEASON_TIME_WEATHER for w in np_.words[:-1]) and all(
-            w in lx.SEASON_TIME_WEATHER or w in lx.DESCRIPTIVE or w in lx.ATTRIBUTE_WORDS for w in np_.words[:-1]):
+    weather = [w in lx.SEASON_TIME_WEATHER or w[:-1] in lx.SEASON_TIME_WEATHER for w in np_.words[:-1]]  # "snowy"
+    if np_.head == "scene" and any(weather) and all(
+            is_weather or w in lx.DESCRIPTIVE or w in lx.ATTRIBUTE_WORDS for w, is_weather in zip(np_.words, weather)):
         return "season"  # "a night-time scene", "a snowy winter scene": the time or weather, not a new place
     if np_.head in lx.SCENE_HEADS:
         return "scene"

@@ -712,9 +712,119 @@ def _chat_rows(seed: int, seen: set[str]) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------- the seventh round (session 16)
+# Compound nouns and qualified compounds as the edited object ("the umbrella stand", "the third parked car from the
+# left", "the grandmother's knitting basket", "the bicycle chained to the railing"), complaints followed by an offer
+# ("X feels dated; a Y would look better there"), preferences ("I'd really prefer a Y instead of X", "a Y in its
+# place"), longings ("the porch is crying out for a Y"), hedged questions ("could X disappear?", "is there a way to
+# ...") and the whole picture with an aside ("the whole scene, from X to Y, ..."). {X}: the object as written.
+R7_REMOVE = {
+    "rm-7-plain": "!remove {X}", "rm-7-erase": "!erase {X}", "rm-7-should": "{X} should be removed",
+    "rm-7-could-vanish": "hmm, could {X} disappear?", "rm-7-vanish": "could {X} vanish?",
+    "rm-7-no-need": "no need for {X}, can it go?", "rm-7-not-fan": "not a fan of {X}, please get rid of it",
+    "rm-7-way": "is there a way to remove {X}?", "rm-7-eyesore": "{X} is an eyesore, please take it out",
+}
+R7_REPLACE = {
+    "rp-7-plain": "!replace {X} with {Y}", "rp-7-swap": "!swap {X} for {Y}",
+    "rp-7-prefer": "I'd really prefer {Y} instead of {X}", "rp-7-rather": "I'd much rather have {Y} instead of {X}",
+    "rp-7-its-place": "not a fan of {X}, can we have {Y} in its place?",
+    "rp-7-dont-like": "I don't like {X}, could we put {Y} in its place?",
+    "rp-7-dated": "{X} feels dated; {Y} would look way better there",
+    "rp-7-maybe-instead": "{X} looks a bit tacky, maybe {Y} instead?",
+}
+R7_ADD = {
+    "ad-7-crying": "this {SC} is crying out for {Y}", "ad-7-begging": "the {SC} is begging for {Y}",
+    "ad-7-bare": "the {SC} looks bare; {Y} would help", "ad-7-empty-throw": "the {SC} feels empty, maybe throw in {Y}?",
+    "ad-7-do-with": "the {SC} could do with {Y}", "ad-7-placed": "{Y} should be placed {L}",
+    "ad-7-add": "!add {Y} {L}",
+}
+R7_LOCAL = {
+    "lc-7-way": "is there a way to make {X} {C}?", "lc-7-paint": "!paint {X} {C}", "lc-7-make": "!make {X} {C}",
+    "lc-7-cold": "{X} feels cold, maybe a warm {C} instead?", "lc-7-look": "is there any way to make {X} look {T}?",
+}
+R7_GLOBAL = {
+    "gl-7-from-to": "!turn the whole scene, from the {SC} to the tiny people, into a {S}",
+    "gl-7-not-just": "!give the whole image, not just the sky, a {S} look",
+    "gl-7-heading": "style change: the photo should look like a {S}",
+    "gl-7-including": "!render the entire picture, including the people, as a {S}",
+    "gl-7-time-scene": "make it look like a {TS} scene, if that's doable",
+}
+# nouns that are also verbs, compounds and their plain neighbours ("stand", "set", "float", "drinks" heading a
+# compound)
+_R7_COMPOUNDS = [
+    "umbrella stand", "music stand", "cake stand", "hat stand", "fruit stand", "hot dog stand", "newspaper stand",
+    "plant stand", "drum set", "tea set", "chess set", "train set", "pool float", "ski lift", "bike rack", "coat rack",
+    "shoe rack", "lamp post", "stop sign", "traffic light", "parking meter", "candle holder", "phone booth",
+    "garden hose", "water tower", "walking stick", "selfie stick", "fishing rod", "sewing kit", "bird bath",
+    "night stand", "swing set", "taxi stand", "coffee table",
+]
+_R7_PARTICIPLES = ["parked", "broken", "abandoned", "folded", "stacked", "overturned", "painted"]
+_R7_OWNERS = ["grandmother", "boy", "chef", "old man", "girl", "fisherman", "teacher", "farmer"]
+_R7_OWNED = ["knitting basket", "fishing rod", "reading glasses", "sewing kit", "skipping rope", "cutting board",
+             "walking stick", "drawing pad"]
+_R7_FIXED = ["chained", "tied", "taped", "nailed", "pinned", "fastened", "clipped", "bolted"]
+_R7_HOLDERS = ["the lamppost", "the railing", "the fence", "the fridge", "the door", "the gate", "the wall", "the tree"]
+_R7_SCENES = ["night-time", "winter", "rainy night", "snowy", "foggy morning", "autumn"]
+_R7_NEW_COMPOUNDS = ["a lemonade stand", "a hot dog stand", "an umbrella stand", "a bike rack", "a hat stand",
+                     "a music stand", "a tea set", "a coat rack", "a candle holder", "a bird bath"]
+
+
+def _r7_object(rng: random.Random) -> tuple[str, str]:
+    """(written, subject) for an existing object named as a compound, a compound after an ordinal and participle,
+    an owner's -ing compound, or a thing fixed to a holder."""
+    roll = rng.random()
+    compound = rng.choice(_R7_COMPOUNDS)
+    if roll < 0.5:
+        adjective = rng.choice(["", "", rng.choice(_ADJECTIVES) + " "])
+        return f"{rng.choice(_DETERMINERS)} {adjective}{compound}", f"{adjective}{compound}"
+    if roll < 0.65:
+        ordinal, participle, side = rng.choice(_ORDINALS), rng.choice(_R7_PARTICIPLES), rng.choice(_SIDES)
+        noun = rng.choice(["car", "bicycle", "chair", "van", "cart", "boat", compound])
+        return f"the {ordinal} {participle} {noun} from the {side}", f"{ordinal} {participle} {noun} from the {side}"
+    if roll < 0.8:
+        owner, owned = rng.choice(_R7_OWNERS), rng.choice(_R7_OWNED)
+        return f"the {owner}'s {owned}", f"{owner}'s {owned}"
+    noun = rng.choice(["bicycle", "scooter", "sign", "poster", "note", "lock", "rope", compound])
+    adjective = rng.choice(["", "rusty ", "old ", "small "])
+    place = f"{rng.choice(_R7_FIXED)} to {rng.choice(_R7_HOLDERS)}"
+    return f"the {adjective}{noun} {place}", f"{adjective}{noun} {place}"
+
+
+def _round7_rows(seed: int, seen: set[str]) -> list[dict]:
+    """The seventh round's families (their own random stream: the rows before them do not change)."""
+    rng = random.Random(seed + 3)
+    rows: list[dict] = []
+    sets = ((5, R7_REMOVE, 40), (0, R7_REPLACE, 40), (1, R7_ADD, 30), (2, R7_LOCAL, 30), (3, R7_GLOBAL, 16))
+    for s, (itype, templates, families) in enumerate(sets):
+        keys = sorted(templates)
+        for f in range(families):
+            family = f"{itype}-r{s}-{f:04d}"
+            edit = _edit_for(itype, "", rng)
+            slots = edit.slots
+            slots["X"], subject = _r7_object(rng)
+            slots["TS"] = rng.choice(_R7_SCENES)
+            if itype == 1 and rng.random() < 0.5:
+                slots["Y"] = rng.choice(_R7_NEW_COMPOUNDS)
+            for key in rng.sample(keys, min(PARAPHRASES_PER_FAMILY, len(keys))):
+                template = templates[key]
+                text = _render(template, slots)
+                if template.startswith("!") and rng.random() < 0.3:
+                    text = rng.choice(_FRAMES_FRONT) + text
+                if rng.random() < 0.7:
+                    text = text[0].upper() + text[1:]
+                if text.lower() in seen:
+                    continue
+                seen.add(text.lower())
+                label = "image" if itype == 3 else _subject_of_new(slots["Y"]) if itype == 1 else subject
+                rows.append({"instruction": text, "instruction_type": itype, "subject": label,
+                             "new_object": _subject_of_new(slots["Y"]) if itype == 0 else "",
+                             "family": family, "template": key})
+    return rows
+
+
 TEMPLATES = {**REMOVE, **REPLACE, **ADD, **LOCAL, **GLOBAL, **REFERENCE, **NAMED_REMOVE, **NAMED_REPLACE,
              **NAMED_LOCAL, **NEW_PLACED, **NO_X_REMOVE, **CHAT_REMOVE, **CHAT_REPLACE, **CHAT_ADD, **CHAT_LOCAL,
-             **CHAT_GLOBAL, **CHAT_REFERENCE}
+             **CHAT_GLOBAL, **CHAT_REFERENCE, **R7_REMOVE, **R7_REPLACE, **R7_ADD, **R7_LOCAL, **R7_GLOBAL}
 _SETS = ((5, REMOVE, 240), (0, REPLACE, 260), (1, ADD, 240), (2, LOCAL, 320), (3, GLOBAL, 180), (4, REFERENCE, 60))
 PARAPHRASES_PER_FAMILY = 5
 
@@ -739,7 +849,7 @@ def build_rows(seed: int = SEED) -> list[dict]:
                              "subject": _subject_for(itype, key, template, edit.slots, edit.subject),
                              "new_object": _subject_of_new(edit.slots["Y"]) if itype == 0 else "",
                              "family": family, "template": key})
-    return rows + _named_rows(seed, seen) + _chat_rows(seed, seen)
+    return rows + _named_rows(seed, seen) + _chat_rows(seed, seen) + _round7_rows(seed, seen)
 
 
 def load_rows(path: Path = DATA_FILE) -> list[dict]:

@@ -777,6 +777,9 @@ def test_a_remove_verb_with_a_new_looking_object_still_removes():
     ("Remove the tea set from the tray.", T.REMOVE, "tea set"),
     ("Take out the soft drinks.", T.REMOVE, "soft drinks"),
     ("Paint the music stand gold.", T.LOCAL_STYLE, "music stand"),
+    ("Make the ski lift coral.", T.LOCAL_STYLE, "ski lift"),
+    ("Add a tea set in the corner.", T.ADD, "tea set"),
+    ("The selfie stick is an eyesore, please take it out.", T.REMOVE, "selfie stick"),
 ])
 def test_compound_nouns_and_their_qualifiers_are_kept_whole(instruction, itype, subject):
     """A noun that is also a verb ("stand", "set", "float", "drinks") after a thing heads the compound; a participle
@@ -841,6 +844,7 @@ def test_preferences_replace_and_longings_add(instruction, itype, subject):
     "Give the whole picture, not only the water, an infrared-film look.",
     "Style update: the picture should look like a claymation still.",
     "Make it look like a rainy night scene, if that's doable.",
+    "Make it look like a snowy scene, if that's doable.",
 ])
 def test_the_whole_picture_with_an_aside_is_a_global_style(instruction):
     """An aside after the whole picture ("from X to Y", "not only X") names no object, a "style update:" heading
