@@ -127,8 +127,14 @@ def span_is_plausible(subject: str, end: int, frame: Frame, text: str = "") -> b
     if around[1:3] in ("'s", "s'") or around[:2] == "'s" or subject.endswith(("'", "\u2019")):
         return False  # a possessor, with or without its apostrophe: "old man" or "old man'" of "old man's shirt"
     rules_subject = _frame_subject(frame)
-    if last in _AUXILIARIES or (last in _VERBS | _PARTICLES | _PARTICIPLES and last not in rules_subject.split()):
+    rules_words = rules_subject.split()
+    if last in _AUXILIARIES or (last in _VERBS | _PARTICLES | _PARTICIPLES and last not in rules_words):
         return False  # the span ran over the clause's verb: "mirror needs", "man out", "wheelbarrow clad"
+    if words[0] in _VERBS and words[0] not in rules_words:
+        return False  # the span began at the clause's verb: "make the dog"
+    if any(w in _AUXILIARIES for w in words[1:]) and rules_words and words[0] != rules_words[0]:
+        return False  # a relative clause without the noun it qualifies: "old man is wearing" of "the sweater the
+        # old man is wearing"
     following = _NEXT_WORD.match(text[end:].lower())
     if following and f"{last}-{following.group(1)}" in lx.COLOURS:
         return False  # the span ran into a two-word colour: "train jet" of "the train jet black"
