@@ -261,6 +261,10 @@ def _complaint_then_suggestion(complaint: str, suggestion: str) -> str:
     return f"{y} instead of {x}"
 
 
+_IMPERATIVE = re.compile(r"^(?:please\s+)?(?:make|turn|change|remove|replace|swap|paint|put|add|give|let|get|take|delete|"
+                         r"erase|lose|ditch|drop|place|insert|move|transform|convert)\b")
+
+
 def _main_clause(text: str) -> tuple[str, str]:
     """(the clause that edits, the text before it) — e.g. "there is a dog on the left. remove it"."""
     sentences = [s.strip(" .!?;") for s in _SENTENCE_SPLIT.split(text) if s.strip(" .!?;")]
@@ -294,8 +298,9 @@ def _main_clause(text: str) -> tuple[str, str]:
     for k, s in enumerate(stripped[1:], start=1):
         if re.match(r"^(?:remove (?:it|them|him|her)$|(?:can|could|would|will|should|may|might)\s+(?:it|they)\s|"
                     r"(?:get rid of|remove|delete|erase|lose|ditch) (?:it|them|him|her)$|"
-                    r"(?:take|get|cut) (?:it|them|him|her) (?:out|away)$|"
-                    r".*\b(?:in|into) (?:its|their) (?:place|spot|stead)$)", s):
+                    r"(?:take|get|cut) (?:it|them|him|her) (?:out|away)$)", s) or (
+                re.search(r"\b(?:in|into) (?:its|their) (?:place|spot|stead)$", s) and not _IMPERATIVE.match(stripped[k - 1])):
+            # "not a fan of the lamp, can we have a candle in its place?" (not after "replace the sign with a flag")
             # "the painting looks dull, could it be coral?": the question about "it" is the edit, the clause
             # before it only names the thing (its words, "painting", are no edit cue)
             return s, " ".join(clauses[:k])

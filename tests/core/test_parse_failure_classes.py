@@ -799,6 +799,11 @@ def test_a_person_still_stands_and_a_move_is_no_place(instruction, subject):  # 
     assert _rules(instruction).subject == subject
 
 
+def test_in_its_place_after_an_imperative_is_no_replacement_of_its_own():  # guard: right on the old code too
+    intent = _rules("Replace the sign with a flag, and put a bench in its place.")
+    assert (intent.instruction_type, intent.subject) == (T.REPLACE, "sign")
+
+
 @pytest.mark.parametrize("instruction, itype, subject", [
     ("The lamp on the desk feels outdated; a brass lantern would look much better there.", T.REPLACE,
      "lamp on the desk"),
