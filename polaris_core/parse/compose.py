@@ -209,7 +209,7 @@ def _contour(frame: Frame, subject: str, result: str) -> int:
 _RE_CONTEXT_NP = re.compile(
     r"^(?:there(?:'s| is| are)\s+|i see\s+|we have\s+|you see\s+|see\s+|(?:i|we)\s+(?:really\s+)?(?:can't stand|"
     r"cannot stand|can not stand|hate|dislike|don't like|do not like|am not a fan of|'m not a fan of)\s+|"
-    r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on)\s+)?"
+    r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on|loving|crazy about|into|big on)\s+)?"
     r"(?P<np>(?:a|an|the|this|that|these|those|some|two|three)\s+.+?)(?:\s+(?:is|are|was|were|which|that|"
     # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
     r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks? out|stands? out|"

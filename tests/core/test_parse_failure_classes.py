@@ -833,6 +833,7 @@ def test_opinions_and_question_frames_are_not_in_the_subject(instruction, itype,
     ("I'd much rather have a cat instead of the dog on the sofa.", T.REPLACE, "dog on the sofa"),
     ("Not keen on the armchair, could we put a rocking chair in its place?", T.REPLACE, "armchair"),
     ("I don't like the fountain, can we have a statue in its place?", T.REPLACE, "fountain"),
+    ("Honestly not loving the curtains, could we have blinds in their place?", T.REPLACE, "curtains"),
     ("This empty shelf is screaming for some potted ferns.", T.ADD, "potted ferns"),
     ("The porch could do with a rocking chair.", T.ADD, "rocking chair"),
 ])
