@@ -331,6 +331,10 @@ def _resolve_pronoun(clause: str, context: str) -> str:
 _TOPIC_MARKER = re.compile(r"^(?:as\s+for|as\s+to|regarding|concerning|about|re|speaking\s+of|when\s+it\s+comes\s+to|"
                            r"with\s+(?:regard|regards|respect)\s+to|in\s+terms\s+of|now\s+for|and\s+for|as\s+regards)"
                            r"\s+(?=\S)")
+_AS_FAR_AS = re.compile(r"^as\s+far\s+as\s+(?P<np>.+?)\s+(?:goes|go|is\s+concerned|are\s+concerned)(?=\s*[,;:])")
+# someone's opinion before the object it is about ("my mom thinks the sofa is ugly, can you swap it ...")
+_OPINION_LEAD = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:thinks|feels|says|said|reckons|believes|"
+                           r"finds|felt|thought)\s+(?:that\s+|like\s+)?")
 # a complaint before the object it complains about ("not loving the floor", "i really don't like the lamp")
 _COMPLAINT_LEAD = re.compile(
     r"^(?:(?:i'm|i\s+am|we're|we\s+are|honestly|really|just|still|so|ugh|meh)[\s,]+)*(?:not\s+(?:really\s+|totally\s+|"
@@ -347,7 +351,7 @@ def _context_subject(context: str) -> str:
     topic ("as for the teddy bear on the bed" -> "teddy bear on the bed") or the thing complained about ("the crane
     in the skyline is an eyesore" -> "crane in the skyline"), with the qualifier that identifies it."""
     text = _INTERJECTION.sub("", _strip_framing(context)).strip(" ,")
-    text = _COMPLAINT_LEAD.sub("", _TOPIC_MARKER.sub("", text))
+    text = _COMPLAINT_LEAD.sub("", _TOPIC_MARKER.sub("", _OPINION_LEAD.sub("", text)))
     m = _RE_CONTEXT_NP.match(text)
     if not m:
         return ""
@@ -364,7 +368,7 @@ def _split_topic(sentence: str) -> tuple[str, str] | None:
     """ "as for the vase on the shelf, paint it red", "the hydrant by the curb, swap it for a mailbox": (the topic,
     the edit) when a sentence opens with an object already in the picture, then a comma and a clause whose pronoun
     points back at it; else None."""
-    body = _TOPIC_MARKER.sub("", sentence)
+    body = _TOPIC_MARKER.sub("", _AS_FAR_AS.sub(r"\g<np>", sentence))
     np_ = noun_phrase(body)
     m = re.match(r"^[,;:]\s*(?P<edit>.+)$", np_.rest)
     if not m or not np_.phrase or not np_.definite or np_.whole or np_.pronoun or \
@@ -373,7 +377,7 @@ def _split_topic(sentence: str) -> tuple[str, str] | None:
     edit = m.group("edit")
     if not re.search(r"\b(?:it|them|him|her)\b(?!'s)", edit) or re.match(r"^(?:and|or|but|the|a|an|then)\b", edit):
         return None
-    return sentence[: len(sentence) - len(np_.rest)].strip(" ,;:"), edit
+    return body[: len(body) - len(np_.rest)].strip(" ,;:"), edit
 
 
 # "X is fine, but ...", "leave the rug alone, but ...": the clause before "but" keeps something, naming no edit
@@ -400,8 +404,10 @@ def _after_contrast(sentence: str) -> str:
     """ "the rug can stay as it is, but the recliner should go" -> "the recliner should go": what is kept names no
     edit and its object is no subject; the edit is the clause after "but"."""
     for m in _CONTRAST.finditer(sentence):
-        if _is_kept(sentence[: m.start()].strip(" ,;")):
-            return m.group("edit")
+        kept = sentence[: m.start()].strip(" ,;")
+        if _is_kept(kept):
+            named = _context_subject(kept)  # "the cat is fine, but make it bigger": "it" is the kept thing
+            return re.sub(r"\b(?:it|them)\b(?!'s)", "the " + named, m.group("edit"), count=1) if named else m.group("edit")
     return sentence
 
 
@@ -425,6 +431,9 @@ _ANAPHORIC_REQUEST = re.compile(
 # "what i want is for the photo to be a sketch", "would love this photo as a sketch": restated plainly
 _PSEUDO_CLEFT = re.compile(r"^what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|like|need|love|wish\s+for|am\s+after|"
                            r"'m\s+after|have\s+in\s+mind|am\s+looking\s+for|'m\s+looking\s+for)\s+is\s+(?:for\s+)?")
+# "my boss wants the logo gone": someone else's wish is the user's request
+_THEIR_WISH = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|would\s+like|"
+                         r"'d\s+like|would\s+love|'d\s+love)\s+(?=(?:the|this|that|these|those|his|her|their|my|our)\s)")
 _LOVE_AS = re.compile(
     r"^(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|[a-z]+\s+would)"
     r"\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)\s+"
@@ -436,7 +445,7 @@ _LOVE_AS = re.compile(
 def _restate(clause: str) -> str:
     """A chatty clause said plainly: "what i want is for X to be Y" -> "i want X to be Y"; "(my grandma) would love
     this as a cross-stitch pattern" -> "turn this into a cross-stitch pattern" (the whole picture, restyled)."""
-    clause = _PSEUDO_CLEFT.sub("i want ", clause)
+    clause = _THEIR_WISH.sub("i want ", _PSEUDO_CLEFT.sub("i want ", clause))
     m = _LOVE_AS.match(clause)
     if m:
         verb = "turn" if m.group("how") == "as" else "render"
@@ -590,7 +599,7 @@ def _with_own_phrase(subject: str, text: str) -> str:
         return subject
     inner = noun_phrase(m.group("what"), places=False)
     if not (inner.phrase or inner.attribute) or inner.definite or inner.pronoun or \
-            re.match(r"^[a-z]+ing\b", inner.rest):
+            re.match(r"^[a-z]+ing\s+(?:it|them|him|her)\b", inner.rest):
         return subject  # "a canoe with a person paddling it": a clause of its own, not a part of the canoe
     own = m.group("what")[: len(m.group("what")) - len(inner.rest)].strip(" ,;:")
     return f"{subject} with {own}" if own else subject

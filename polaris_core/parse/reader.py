@@ -500,6 +500,10 @@ class _Reader:
         m = _RE_GIVE.match(c)
         if not m:
             return None
+        wanted = re.match(r"^(?:give|bring|get|find|hand)\s+(?:me|us)\s+(?P<y>(?:a|an|some|two|three|several|another)\s.+)$", c)
+        if wanted and noun_phrase(wanted.group("y")).phrase and result_kind(wanted.group("y"), "replace") == "object":
+            # "give me a cat with a bow tie on the sofa": the user asks for a new thing ("me" receives nothing)
+            return Frame(T.ADD, target=wanted.group("y"), result=wanted.group("y"), rule="give-me-y")
         split = _split_two_objects(m.group("rest"))
         if not split:
             return None

@@ -768,6 +768,7 @@ def test_a_remove_verb_with_a_new_looking_object_still_removes():
     ("The candles on the table, swap them for fairy lights.", T.REPLACE, "candles on the table"),
     ("When it comes to the sofa, make it look like green velvet.", T.LOCAL_STYLE, "sofa"),
     ("The picnic table, set a basket of apples on it.", T.ADD, "basket of apples"),
+    ("As far as the fence goes, paint it white.", T.LOCAL_STYLE, "fence"),
     ("As for the old armchair in the corner, give it a tartan look.", T.LOCAL_STYLE, "old armchair in the corner"),
 ])
 def test_a_topic_then_an_edit_of_it_by_pronoun(instruction, itype, subject):
@@ -786,6 +787,15 @@ def test_a_topic_then_an_edit_of_it_by_pronoun(instruction, itype, subject):
     ("The garden looks lovely but the hose on the grass should go.", T.REMOVE, "hose on the grass"),
 ])
 def test_a_kept_clause_before_but_is_no_subject(instruction, itype, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("The cat is fine but make it a bit bigger", T.LOCAL_STYLE, "cat"),
+    ("The dog looks great, but could you give it a blue collar?", T.ADD, "blue collar"),
+])
+def test_a_pronoun_after_but_still_points_at_the_kept_thing(instruction, itype, subject):  # guard: right before too
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
 
@@ -809,6 +819,8 @@ def test_a_fronted_place_taken_from_is_not_the_subject(instruction, subject):
     ("Add a vase with sunflowers to the table.", "vase with sunflowers"),
     ("put a teapot with a floral pattern on the tray", "teapot with a floral pattern"),
     ("Add a dog with a red bandana next to the bench.", "dog with a red bandana"),
+    ("Add a man with glasses reading a book on the bench", "man with glasses"),
+    ("Give me a cat with a bow tie sitting on the sofa", "cat with a bow tie"),
 ])
 def test_an_added_object_keeps_its_own_with_phrase(instruction, subject):
     intent = _rules(instruction)
@@ -878,6 +890,8 @@ def test_a_complaint_then_make_it_y_changes_the_named_object(instruction, subjec
     ("I think a fox would look much cooler than the dog on the porch, can you swap it?", T.REPLACE, "dog on the porch"),
     ("I think the mailbox would look amazing in bright red, can you try it?", T.LOCAL_STYLE, "mailbox"),
     ("I feel like the wall is too bare... could you hang a painting on it?", T.ADD, "painting"),
+    ("my boss wants the logo gone", T.REMOVE, "logo"),
+    ("my mom thinks the sofa is ugly, can you swap it for a leather couch?", T.REPLACE, "sofa"),
 ])
 def test_frames_around_the_subject(instruction, itype, subject):
     """Someone else's wish, a request that only points back ("can you do that", "swap it"), a feeling about the
