@@ -351,7 +351,11 @@ def _context_subject(context: str) -> str:
     topic ("as for the teddy bear on the bed" -> "teddy bear on the bed") or the thing complained about ("the crane
     in the skyline is an eyesore" -> "crane in the skyline"), with the qualifier that identifies it."""
     text = _INTERJECTION.sub("", _strip_framing(context)).strip(" ,")
+    marked = _TOPIC_MARKER.match(text) is not None
     text = _COMPLAINT_LEAD.sub("", _TOPIC_MARKER.sub("", _OPINION_LEAD.sub("", text)))
+    topic = noun_phrase(text)
+    if marked and topic.phrase and topic.definite and not topic.rest and not topic.whole and not topic.pronoun:
+        return _subject_of(topic)  # a topic, nothing after it: "as for the jacket the boy is wearing"
     m = _RE_CONTEXT_NP.match(text)
     if not m:
         return ""
@@ -374,10 +378,16 @@ def _split_topic(sentence: str) -> tuple[str, str] | None:
     if not m or not np_.phrase or not np_.definite or np_.whole or np_.pronoun or \
             any(w in lx.DETERMINERS for w in np_.words):
         return None  # "that bin ruins the view, nuke it": a clause ran into the phrase, no bare topic
+    topic = body[: len(body) - len(np_.rest)].strip(" ,;:")
+    cut = _RE_CONTEXT_NP.match(topic)
+    in_qualifier = bool(np_.qualifier) and len(cut.group("np") if cut else "") >= len(topic) - len(np_.qualifier) - 1
+    if cut and cut.group("np") != topic and not in_qualifier and topic[len(cut.group("np")):].split()[0] not in (
+            "on", "in", "at", "near", "by", "next", "which", "that"):
+        return None  # "the ladder ruins it, can it go?": a complaint, read as one (its verb is no part of a topic)
     edit = m.group("edit")
     if not re.search(r"\b(?:it|them|him|her)\b(?!'s)", edit) or re.match(r"^(?:and|or|but|the|a|an|then)\b", edit):
         return None
-    return body[: len(body) - len(np_.rest)].strip(" ,;:"), edit
+    return "as for " + topic, edit  # marked: the context is a topic
 
 
 # "X is fine, but ...", "leave the rug alone, but ...": the clause before "but" keeps something, naming no edit

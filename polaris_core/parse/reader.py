@@ -712,8 +712,9 @@ class _Reader:
         style = (m.group("style") or m.group("style2") or "").strip(" -'")
         if not style or style.split()[-1] in _IFY_NOT_STYLE or style in _IFY_NOT_STYLE:
             return None
-        if re.match(r"^(?:a|an|the|some|this|that|my|our|your)\s", style):
-            return None  # "a fluffy cat on the rug ...": a noun phrase whose adjective ends in -fy, no verb
+        if re.search(r"(?:^|\s)(?:a|an|the|some|this|that|my|our|your)\s", style):
+            # "a fluffy cat on the rug ...", "add a fluffy cat": an adjective ending in -fy inside a noun phrase
+            return None
         if not (_has_style(style, strict=False) or "-" in c.split()[0] or _STYLE_ALT.search(style)
                 or len(style.split()) > 1):
             return None

@@ -769,6 +769,7 @@ def test_a_remove_verb_with_a_new_looking_object_still_removes():
     ("When it comes to the sofa, make it look like green velvet.", T.LOCAL_STYLE, "sofa"),
     ("The picnic table, set a basket of apples on it.", T.ADD, "basket of apples"),
     ("As far as the fence goes, paint it white.", T.LOCAL_STYLE, "fence"),
+    ("The jacket the boy is wearing, make it leather.", T.LOCAL_STYLE, "jacket the boy is wearing"),
     ("As for the old armchair in the corner, give it a tartan look.", T.LOCAL_STYLE, "old armchair in the corner"),
 ])
 def test_a_topic_then_an_edit_of_it_by_pronoun(instruction, itype, subject):
@@ -908,3 +909,18 @@ def test_frames_around_the_subject(instruction, itype, subject):
 def test_the_shipped_parser_reads_the_eighth_round_classes(instruction, itype, subject):
     intent = parse(instruction)  # rules + type head + span tagger
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_complaint_is_no_topic():  # guard: right on the old code too
+    """ "the ladder ruins it, can it go?": a complaint's verb is no part of a topic's noun phrase."""
+    intent = _rules("Honestly the wheelbarrow ruins it, can it go?")
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, "wheelbarrow")
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("add a fluffy kitten on the rug", "fluffy kitten"),
+    ("put a fluffy cushion on the bench", "fluffy cushion"),
+])
+def test_an_adjective_ending_in_fy_is_no_ify_verb(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
