@@ -416,7 +416,9 @@ def _after_contrast(sentence: str) -> str:
     for m in _CONTRAST.finditer(sentence):
         kept = sentence[: m.start()].strip(" ,;")
         if _is_kept(kept):
-            named = _context_subject(kept)  # "the cat is fine, but make it bigger": "it" is the kept thing
+            # "the cat is fine, but make it bigger", "keep the dog, but make it smaller": "it" is the kept thing
+            named = _context_subject(re.sub(r"^(?:leave|keep|don't\s+touch|do\s+not\s+touch|(?:i|we)\s+(?:really\s+)?"
+                                            r"(?:like|love|adore))\s+", "", kept))
             return re.sub(r"\b(?:it|them)\b(?!'s)", "the " + named, m.group("edit"), count=1) if named else m.group("edit")
     return sentence
 
@@ -456,6 +458,11 @@ def _restate(clause: str) -> str:
     """A chatty clause said plainly: "what i want is for X to be Y" -> "i want X to be Y"; "(my grandma) would love
     this as a cross-stitch pattern" -> "turn this into a cross-stitch pattern" (the whole picture, restyled)."""
     clause = _THEIR_WISH.sub("i want ", _PSEUDO_CLEFT.sub("i want ", clause))
+    gerund = re.match(r"^(?:(?:how|what)\s+about\s+|(?:i'm|i\s+am|we're|we\s+are)\s+thinking\s+(?:of|about)\s+)?(?P<g>"
+                      + "|".join(sorted(_GERUNDS, key=len, reverse=True)) + r")\s+(?=(?:the|a|an|this|that|these|"
+                      r"those|my|our|your|his|her|their|some|it|them)\b)", clause)  # "painting on the wall": a noun
+    if gerund:  # "(i feel like) adding a cat to the sofa", "how about removing the bin": the gerund's imperative
+        clause = _GERUNDS[gerund.group("g")] + " " + clause[gerund.end():]
     m = _LOVE_AS.match(clause)
     if m:
         verb = "turn" if m.group("how") == "as" else "render"

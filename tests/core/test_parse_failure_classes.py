@@ -924,3 +924,14 @@ def test_a_complaint_is_no_topic():  # guard: right on the old code too
 def test_an_adjective_ending_in_fy_is_no_ify_verb(instruction, subject):
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("Keep the lamp, but make it taller", T.LOCAL_STYLE, "lamp"),
+    ("I feel like adding a robin to the fence", T.ADD, "robin"),
+    ("how about removing the ladder", T.REMOVE, "ladder"),
+])
+def test_a_kept_object_or_a_gerund_wish_is_read(instruction, itype, subject):
+    """ "keep X, but make it ...": "it" is X; "(I feel like) adding a Y ...": the gerund's imperative."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
