@@ -148,7 +148,8 @@ _RE_APPLY = re.compile(
 _RE_ADD = re.compile(rf"^(?P<verb>{_ADD_VERB})\b\s*(?P<rest>.+)$")
 _RE_SUBJECT_REMOVE = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:(?:be|get|just)\s+)?(?:{_DISAPPEAR}|be\s+(?:removed|gone|deleted|"
-    r"erased|eliminated|taken out|cut out|wiped out)|"
+    r"erased|eliminated|taken out|cut out|wiped out|taken away|taken off|cleared away|cleared off|carried away|"
+    r"thrown away|thrown out)|"
     # "the bin needs erasing": a removal said with the gerund
     r"(?:needs?|wants?)\s+(?:erasing|removing|deleting|eliminating|taking out|cutting out|wiping out|"
     r"airbrushing out|editing out))\b(?P<rest>.*)$"
@@ -252,7 +253,7 @@ _RE_REFERENCE = re.compile(
     # "i uploaded a poster from the 60s, can my picture get that same style?": a picture the user says they gave,
     # whose style a later phrase points back at
     r"\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|also\s+|already\s+)?(?:uploaded|attached|shared|sent|provided|posted|"
-    r"included|dropped|pasted|added)\s+(?:you\s+)?(?:a|an|the|this|that|my|our|one)\b(?=.*\b(?:same|that|its|their|"
+    r"included|dropped|pasted|added)\s+(?:over\s+|along\s+|in\s+|you\s+)?(?:a|an|the|this|that|my|our|one)\b(?=.*\b(?:same|that|its|their|"
     r"similar|matching)\s+(?:[a-z-]+\s+)?(?:style|look|aesthetic|vibe|feel|palette|colou?rs)\b)"
 )
 _RE_THIS_STYLE = re.compile(

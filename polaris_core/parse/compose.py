@@ -329,7 +329,7 @@ def _resolve_pronoun(clause: str, context: str) -> str:
 
 # a topic marker before the object the rest of the sentence is about ("as for the vase, paint it red")
 _TOPIC_MARKER = re.compile(r"^(?:as\s+for|as\s+to|regarding|concerning|about|re|speaking\s+of|when\s+it\s+comes\s+to|"
-                           r"with\s+(?:regard|regards|respect)\s+to|in\s+terms\s+of|now\s+for|and\s+for|as\s+regards)"
+                           r"with\s+(?:regard|regards|respect)\s+to|in\s+terms\s+of|now\s+for|and\s+for|as\s+regards|for)"
                            r"\s+(?=\S)")
 _AS_FAR_AS = re.compile(r"^as\s+far\s+as\s+(?P<np>.+?)\s+(?:goes|go|is\s+concerned|are\s+concerned)(?=\s*[,;:])")
 # someone's opinion before the object it is about ("my mom thinks the sofa is ugly, can you swap it ...")

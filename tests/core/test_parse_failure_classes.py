@@ -770,6 +770,7 @@ def test_a_remove_verb_with_a_new_looking_object_still_removes():
     ("The picnic table, set a basket of apples on it.", T.ADD, "basket of apples"),
     ("As far as the fence goes, paint it white.", T.LOCAL_STYLE, "fence"),
     ("The jacket the boy is wearing, make it leather.", T.LOCAL_STYLE, "jacket the boy is wearing"),
+    ("Now for the red barn: paint it white.", T.LOCAL_STYLE, "red barn"),
     ("As for the old armchair in the corner, give it a tartan look.", T.LOCAL_STYLE, "old armchair in the corner"),
 ])
 def test_a_topic_then_an_edit_of_it_by_pronoun(instruction, itype, subject):
@@ -810,6 +811,7 @@ def test_a_but_that_gives_a_new_look_is_still_read():  # guard: right on the old
     ("From the windowsill, the potted cactus should be removed.", "potted cactus"),
     ("Off the kitchen counter, the toaster has to go.", "toaster"),
     ("From the driveway, the car needs to be erased.", "car"),
+    ("From the counter, the dirty dishes should be taken away.", "dirty dishes"),
 ])
 def test_a_fronted_place_taken_from_is_not_the_subject(instruction, subject):
     intent = _rules(instruction)
@@ -863,6 +865,7 @@ def test_someone_would_love_the_picture_as_a_style_names_the_style(instruction, 
 @pytest.mark.parametrize("instruction", [
     "we uploaded a painting by our grandfather, could this photo get that same look?",
     "I've attached a vintage postcard, can you give my photo its style?",
+    "I sent over an art deco poster, can my picture get the same look?",
 ])
 def test_a_picture_the_user_says_they_gave_whose_style_is_pointed_at_is_a_reference(instruction):
     assert _rules(instruction).instruction_type == T.STYLE_REFERENCE
