@@ -36,6 +36,7 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_blind_s13.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s14.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s15.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s16.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -54,6 +55,8 @@ TUNED_ON = {
     "parse_blind_s15.jsonl": "written blind in session 14 and scored held out (type / subject 0.940 / 0.860 after the "
                              "sixth round); the seventh round (session 16) fixed the classes its misses named and ran "
                              "the parser on its rows",
+    "parse_blind_s16.jsonl": "written blind in session 16 by a helper who never saw the parser; scored once before "
+                             "(type 0.900 / subject 0.793 on b9b6bfe), then the eighth round was fixed against its misses",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
 HELD_OUT: dict[str, str] = {}

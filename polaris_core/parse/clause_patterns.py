@@ -148,7 +148,8 @@ _RE_APPLY = re.compile(
 _RE_ADD = re.compile(rf"^(?P<verb>{_ADD_VERB})\b\s*(?P<rest>.+)$")
 _RE_SUBJECT_REMOVE = re.compile(
     rf"^(?P<x>.+?)\s+(?:{_MODAL}\s+)?(?:(?:be|get|just)\s+)?(?:{_DISAPPEAR}|be\s+(?:removed|gone|deleted|"
-    r"erased|eliminated|taken out|cut out|wiped out)|"
+    r"erased|eliminated|taken out|cut out|wiped out|taken away|taken off|cleared away|cleared off|carried away|"
+    r"thrown away|thrown out)|"
     # "the bin needs erasing": a removal said with the gerund
     r"(?:needs?|wants?)\s+(?:erasing|removing|deleting|eliminating|taking out|cutting out|wiping out|"
     r"airbrushing out|editing out))\b(?P<rest>.*)$"
@@ -219,7 +220,8 @@ _RE_WOULD_BE_NICE = re.compile(
     r"(?:an?\s+(?:[a-z]+\s+)?(?:touch|idea|addition|detail|bonus))|[a-z]+(?=\s*$))\b.*$"
 )
 _RE_DESIRE = re.compile(
-    r"^(?:i|we)(?:'d| would| really| just| also| do| much| honestly| actually| definitely| personally| truly| kind of| kinda)*"
+    r"^(?:i|we)(?:'d| would| really| just| also| do| much| honestly| actually| definitely| personally| truly"
+    r"| kind of| kinda| sort of| sorta| totally)*"
     r"\s+(?:want|need|wish for|like|love|prefer|require|desire|fancy|expect|rather have|rather see|sooner have)s?"
     r"\s+(?P<rest>.+)$"
 )
@@ -236,7 +238,8 @@ _RE_LET_THERE = re.compile(r"^let\s+there\s+be\s+(?P<rest>.+)$")
 _RE_SEE = re.compile(r"^(?:to\s+)?(?:see|have|get|show|include|feature)\s+(?P<rest>.+)$")
 _RE_REFERENCE = re.compile(
     r"\b(?:reference|ref)\b|\bstyle\s+guide\b|"
-    r"\b(?:attached|uploaded|provided|given|supplied|sample|example|second|other|included|linked|"
+    # ("a ghibli-style illustration" is a style named, no reference)
+    r"\b(?<!-)(?:attached|uploaded|provided|given|supplied|sample|example|second|other|included|linked|"
     r"accompanying|style|target|exemplar)\s+(?:image|picture|photo|photograph|painting|artwork|pic|illustration|"
     r"drawing|example|art)\b|"
     r"\b(?:image|picture|photo|painting|artwork|example|one)\s+(?:that\s+)?(?:i|we)(?:'ve| have)?\s+"
@@ -247,7 +250,12 @@ _RE_REFERENCE = re.compile(
     r"included)\s+(?:[a-z-]+\s+)?[a-z-]+\b|"
     r"\b(?:the|my|this|that|our)\s+(?:[a-z-]+\s+)?[a-z-]+\s+(?:that\s+)?(?:i|we)(?:'ve| have|'d| had)?\s+"
     r"(?:just\s+|also\s+|already\s+|recently\s+)?(?:provided|gave\s+you|sent|uploaded|attached|shared|showed\s+you|"
-    r"supplied|included|linked|dropped|posted|pasted)\b"
+    r"supplied|included|linked|dropped|posted|pasted)\b|"
+    # "i uploaded a poster from the 60s, can my picture get that same style?": a picture the user says they gave,
+    # whose style a later phrase points back at
+    r"\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|also\s+|already\s+)?(?:uploaded|attached|shared|sent|provided|posted|"
+    r"included|dropped|pasted|added)\s+(?:over\s+|along\s+|in\s+|you\s+)?(?:a|an|the|this|that|my|our|one)\b(?=.*\b(?:same|that|its|their|"
+    r"similar|matching)\s+(?:[a-z-]+\s+)?(?:style|look|aesthetic|vibe|feel|palette|colou?rs)\b)"
 )
 _RE_THIS_STYLE = re.compile(
     r"\b(?:this|that|these|the given|the image's|the picture's|the photo's|this image's|this picture's|"

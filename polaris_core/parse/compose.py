@@ -271,6 +271,8 @@ def _main_clause(text: str) -> tuple[str, str]:
     if not sentences:
         return text, ""
     clauses: list[str] = []
+    topic_edit: int | None = None
+    kept_before = False
     for sentence in sentences:
         if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
             clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
@@ -279,18 +281,47 @@ def _main_clause(text: str) -> tuple[str, str]:
         # before the framing strip drops its "maybe")
         sentence = re.sub(r",\s+(?=(?:maybe|perhaps)\s)", " ;; ", sentence)
         sentence = _strip_framing(sentence) or sentence  # "hey, get the kite out": "hey" is no clause of its own
+        if _RE_REFERENCE.search(sentence):
+            clauses.append(sentence)  # "i've attached a postcard, can you give my photo its style?": one request
+            continue
+        if kept_before:  # "the bed can stay as it is; but the pillows should be red"
+            sentence = re.sub(r"^(?:but|however|yet|though)[\s,]+", "", sentence)
+        kept_before = sentence is not sentences[-1] and _is_kept(sentence)
+        if kept_before:
+            continue
+        sentence = _after_contrast(_fronted_source(sentence))
+        topic = _split_topic(sentence)
+        if topic is not None:
+            clauses.append(topic[0])
+            sentence = topic[1]
+            topic_edit = len(clauses)  # the clause after the topic is the edit; the topic only names its object
         parts = [p.strip(" ;") for p in re.split(r"\s+;;\s+|"
                                            r",\s+(?:so\s+|and\s+|then\s+|but\s+|please\s+)*(?=(?:please\s+)?"
                                            r"(?:make|turn|change|remove|replace|paint|put|add|give|let|get|take|"
                                            r"delete|erase|lose|ditch|drop|(?:can|could|would|will|should|may)\s+"
-                                           r"(?:it|they|we|you|u)\b)\b)",
+                                           r"(?:it|they|we|you|u)\b)\b)"
+                                           # "the car looks dull, maybe make it chrome", "..., perhaps swap them for
+                                           # boots": a hedged imperative after a complaint is a clause of its own
+                                           # (the hedge itself is gone by now: framing drops "maybe" mid-clause)
+                                           r"|,\s+(?:(?:maybe|perhaps|possibly|just)\s+)?(?=(?:swap|switch|trade|"
+                                           r"restyle|recolou?r)\b)",
                                            sentence) if p.strip(" ;")]
         clauses.extend(parts)
-    stripped = [_strip_framing(s) for s in clauses]
+    stripped = [_restate(_strip_framing(s)) for s in clauses]
+    if topic_edit is not None and topic_edit < len(stripped):
+        return stripped[topic_edit], " ".join(clauses[:topic_edit])
     for k in range(1, len(stripped)):
         suggested = _complaint_then_suggestion(stripped[k - 1], stripped[k])
         if suggested:
             return suggested, " ".join(clauses[:k])  # the complaint names what "its place" refers to
+    for k, s in enumerate(stripped[1:], start=1):
+        if re.search(r"\b(?:it|them|him|her)\b(?!'s)", s) and _COMPLAINT_LEAD.match(_INTERJECTION.sub("", stripped[k - 1])):
+            # "not a fan of the carpet, can you make it oak?": the complaint only names what the edit's pronoun means
+            return s, " ".join(clauses[:k])
+        if _ANAPHORIC_REQUEST.match(s) and stripped[k - 1] and _Reader(stripped[k - 1], False).read() is not None:
+            # "a lighthouse would look better than the church, can you swap it?", "my kid wants the goldfish to be
+            # a shark, can you do that": the request only points back; the clause before it says the edit
+            return stripped[k - 1], " ".join(clauses[:k - 1])
     for k, s in enumerate(stripped):
         m = _RE_MAY_IT_GO.match(s)
         if m and k:
@@ -310,6 +341,12 @@ def _main_clause(text: str) -> tuple[str, str]:
     for k, s in enumerate(stripped[1:], start=1):
         if re.match(r"^(?:get|take|lose|ditch|drop|delete|erase|remove|cut)\b.*\b(?:it|them|him|her)\b", s):
             return s, " ".join(clauses[:k])  # "I can't stand the bin, get it out": the edit names it by a pronoun
+    for k, s in enumerate(stripped[1:], start=1):
+        if re.match(r"^(?!(?:the|a|an|this|that|these|those|it|they|there|i|we|you)\b)[a-z]+\s.*\b(?:it|them)\b(?!'s)", s) \
+                and _RE_CONTEXT_NP.match(_INTERJECTION.sub("", stripped[k - 1])) \
+                and _Reader(_resolve_pronoun(s, clauses[k - 1]), False).read() is not None:
+            # "the wall is too bare... could you hang a painting on it?": a request about the thing named before it
+            return s, " ".join(clauses[:k])
     return stripped[0], ""
 
 
@@ -338,14 +375,10 @@ def _resolve_pronoun(clause: str, context: str) -> str:
     """ "There is a dog on the left. Remove it." -> "remove the dog"."""
     if not context or not re.search(r"\b(?:it|them|him|her|its|their)\b", clause):
         return clause
-    m = _RE_CONTEXT_NP.match(_strip_framing(context.split(". ")[-1]))
-    if not m:
+    subject = _context_subject(context.split(". ")[-1])
+    if not subject:
         return clause
-    np_ = noun_phrase(m.group("np"))
-    if not np_.phrase or np_.whole:
-        return clause
-    # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
-    named = "the " + _subject_of(np_)
+    named = "the " + subject
     # "not a fan of the lamp, can we have a candle in its place?": a new thing in its place replaces it
     swapped = re.sub(r"\b(?:in|into|to take)\s+(?:its|their|his|her)\s+(?:place|spot|stead)\b", "in place of " + named,
                      clause, count=1)
@@ -354,6 +387,150 @@ def _resolve_pronoun(clause: str, context: str) -> str:
     if not re.search(r"\b(?:it|them|him|her)\b", clause):
         return clause
     return re.sub(r"\b(?:it|them|him|her)\b(?!'s)", named, clause, count=1)
+
+
+# a topic marker before the object the rest of the sentence is about ("as for the vase, paint it red")
+_TOPIC_MARKER = re.compile(r"^(?:as\s+for|as\s+to|regarding|concerning|about|re|speaking\s+of|when\s+it\s+comes\s+to|"
+                           r"with\s+(?:regard|regards|respect)\s+to|in\s+terms\s+of|now\s+for|and\s+for|as\s+regards|for)"
+                           r"\s+(?=\S)")
+_AS_FAR_AS = re.compile(r"^as\s+far\s+as\s+(?P<np>.+?)\s+(?:goes|go|is\s+concerned|are\s+concerned)(?=\s*[,;:])")
+# someone's opinion before the object it is about ("my mom thinks the sofa is ugly, can you swap it ...")
+_OPINION_LEAD = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:thinks|feels|says|said|reckons|believes|"
+                           r"finds|felt|thought)\s+(?:that\s+|like\s+)?")
+# a complaint before the object it complains about ("not loving the floor", "i really don't like the lamp")
+_COMPLAINT_LEAD = re.compile(
+    r"^(?:(?:i'm|i\s+am|we're|we\s+are|honestly|really|just|still|so|ugh|meh)[\s,]+)*(?:not\s+(?:really\s+|totally\s+|"
+    r"too\s+|that\s+|so\s+)?(?:loving|liking|digging|into|keen\s+on|crazy\s+about|sold\s+on|happy\s+with|thrilled\s+with|"
+    r"(?:a|the\s+biggest|a\s+big|a\s+huge)\s+fan\s+of|big\s+on|feeling)|(?:i|we)\s+(?:really\s+|just\s+)?(?:don't|do\s+not)"
+    r"\s+(?:really\s+|much\s+)?(?:love|like|dig|care\s+for)|(?:i|we)\s+(?:kinda\s+|kind\s+of\s+|really\s+)?(?:hate|dislike|"
+    r"can't\s+stand|cannot\s+stand))\s+(?=(?:the|this|that|these|those|my|our|your)\s)"
+)
+_INTERJECTION = re.compile(r"^(?:ugh+|meh|eh|argh+|oof|yikes|welp|sigh|geez|jeez|gosh|hmm+|hm|ooh|aww+|omg)\b[\s,.!]*")
+
+
+def _context_subject(context: str) -> str:
+    """The object a pronoun after `context` points at, as the subject convention names it ("" when none): the
+    topic ("as for the teddy bear on the bed" -> "teddy bear on the bed") or the thing complained about ("the crane
+    in the skyline is an eyesore" -> "crane in the skyline"), with the qualifier that identifies it."""
+    text = _INTERJECTION.sub("", _strip_framing(context)).strip(" ,")
+    marked = _TOPIC_MARKER.match(text) is not None
+    text = _COMPLAINT_LEAD.sub("", _TOPIC_MARKER.sub("", _OPINION_LEAD.sub("", text)))
+    topic = noun_phrase(text)
+    if marked and topic.phrase and topic.definite and not topic.rest and not topic.whole and not topic.pronoun:
+        return _subject_of(topic)  # a topic, nothing after it: "as for the jacket the boy is wearing"
+    m = _RE_CONTEXT_NP.match(text)
+    if not m:
+        return ""
+    np_ = noun_phrase(m.group("np"))
+    if not np_.phrase or np_.whole:
+        return ""
+    full = noun_phrase(text[m.start("np"):])  # the same object with what identifies it ("on the hill")
+    if full.phrase == np_.phrase and full.qualifier and not full.whole:
+        return _subject_of(full)
+    # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
+    return _subject_of(np_)
+
+
+def _split_topic(sentence: str) -> tuple[str, str] | None:
+    """ "as for the vase on the shelf, paint it red", "the hydrant by the curb, swap it for a mailbox": (the topic,
+    the edit) when a sentence opens with an object already in the picture, then a comma and a clause whose pronoun
+    points back at it; else None."""
+    body = _TOPIC_MARKER.sub("", _AS_FAR_AS.sub(r"\g<np>", sentence))
+    np_ = noun_phrase(body)
+    m = re.match(r"^[,;:]\s*(?P<edit>.+)$", np_.rest)
+    if not m or not np_.phrase or not np_.definite or np_.whole or np_.pronoun or \
+            any(w in lx.DETERMINERS for w in np_.words):
+        return None  # "that bin ruins the view, nuke it": a clause ran into the phrase, no bare topic
+    topic = body[: len(body) - len(np_.rest)].strip(" ,;:")
+    cut = _RE_CONTEXT_NP.match(topic)
+    in_qualifier = bool(np_.qualifier) and len(cut.group("np") if cut else "") >= len(topic) - len(np_.qualifier) - 1
+    if cut and cut.group("np") != topic and not in_qualifier and topic[len(cut.group("np")):].split()[0] not in (
+            "on", "in", "at", "near", "by", "next", "which", "that"):
+        return None  # "the ladder ruins it, can it go?": a complaint, read as one (its verb is no part of a topic)
+    edit = m.group("edit")
+    if not re.search(r"\b(?:it|them|him|her)\b(?!'s)", edit) or re.match(r"^(?:and|or|but|the|a|an|then)\b", edit):
+        return None
+    return "as for " + topic, edit  # marked: the context is a topic
+
+
+# "X is fine, but ...", "leave the rug alone, but ...": the clause before "but" keeps something, naming no edit
+_KEPT_CLAUSE = re.compile(
+    r"^(?:(?:(?:the|this|that|these|those|my|our|your|his|her|their)\s+.+?|it|they|everything\s+else|the\s+rest)\s+"
+    r"(?:is|are|'s|'re|looks?|seems?|seem|feels?|can|could|may|might|should|will|would|gets?\s+to)\s+(?:\S+\s+){0,3}?"
+    r"(?:fine|ok|okay|good|great|perfect|alright|all\s+right|nice|lovely|gorgeous|beautiful|stay|stays|remain|remains|"
+    r"be\s+left|untouched|unchanged|as\s+(?:it|they)\s+(?:is|are))\b.*|"
+    r"(?:leave|keep|don't\s+touch|do\s+not\s+touch)\s+(?:the|this|that|these|those|my|our|your)\s+.+|"
+    r"(?:i|we)\s+(?:really\s+)?(?:like|love|adore)\s+(?:the|this|that|these|those|my|our)\s+.+)$"
+)
+_CONTRAST = re.compile(r"\s*(?:[,;]\s*|\s)(?:but|however|yet|though)[\s,]+(?P<edit>\S.*)$")
+
+
+def _is_kept(clause: str) -> bool:
+    """ "the rug is fine", "the rug can stay as it is", "leave the dog alone": a clause that only keeps something."""
+    if not _KEPT_CLAUSE.match(clause):
+        return False
+    return not _RE_EDIT_CUE.search(re.sub(r"^(?:i|we)\s+(?:really\s+)?(?:like|love|adore)\b|\b(?:should|can|may|will)\s+"
+                                          r"(?:stay|remain|be\s+left)\b", "", clause))
+
+
+def _after_contrast(sentence: str) -> str:
+    """ "the rug can stay as it is, but the recliner should go" -> "the recliner should go": what is kept names no
+    edit and its object is no subject; the edit is the clause after "but"."""
+    for m in _CONTRAST.finditer(sentence):
+        kept = sentence[: m.start()].strip(" ,;")
+        if _is_kept(kept):
+            # "the cat is fine, but make it bigger", "keep the dog, but make it smaller": "it" is the kept thing
+            named = _context_subject(re.sub(r"^(?:leave|keep|don't\s+touch|do\s+not\s+touch|(?:i|we)\s+(?:really\s+)?"
+                                            r"(?:like|love|adore))\s+", "", kept))
+            return re.sub(r"\b(?:it|them)\b(?!'s)", "the " + named, m.group("edit"), count=1) if named else m.group("edit")
+    return sentence
+
+
+def _fronted_source(sentence: str) -> str:
+    """ "from the top shelf, the trophy should be removed" -> "the trophy should be removed from the top shelf": a
+    place something is taken from, fronted, is where it goes from, never the object."""
+    m = re.match(r"^(?P<prep>from|off|off\s+of|out\s+of)\s+(?P<place>(?:the|this|that|my|our|your|his|her|their)\s+"
+                 r"[^,;]+?)\s*[,;]\s*(?P<rest>\S.+)$", sentence)
+    if not m or noun_phrase(m.group("place")).rest:
+        return sentence
+    return f"{m.group('rest')} {m.group('prep')} {m.group('place')}"
+
+
+# a request that only points back at the clause before it ("can you do that", "swap it", "restyle it that way")
+_ANAPHORIC_REQUEST = re.compile(
+    r"^(?:(?:please|just|maybe|perhaps|then)\s+)*(?:do|try|make|swap|switch|change|restyle|re-style|redo|style|fix|"
+    r"edit|apply|manage|pull\s+off|go\s+for|make\s+(?:that|it|this)\s+happen)"
+    r"(?:\s+(?:it|that|this|them|so))?(?:\s+(?:that\s+way|this\s+way|like\s+that|for\s+me|happen|too|out|then|"
+    r"please|real\s+quick|somehow))*$"
+)
+# "what i want is for the photo to be a sketch", "would love this photo as a sketch": restated plainly
+_PSEUDO_CLEFT = re.compile(r"^what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|like|need|love|wish\s+for|am\s+after|"
+                           r"'m\s+after|have\s+in\s+mind|am\s+looking\s+for|'m\s+looking\s+for)\s+is\s+(?:for\s+)?")
+# "my boss wants the logo gone": someone else's wish is the user's request
+_THEIR_WISH = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|would\s+like|"
+                         r"'d\s+like|would\s+love|'d\s+love)\s+(?=(?:the|this|that|these|those|his|her|their|my|our)\s)")
+_LOVE_AS = re.compile(
+    r"^(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|[a-z]+\s+would)"
+    r"\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)\s+"
+    r"(?P<x>this|it|that|(?:this|the|my|our|that)\s+(?:photo|picture|image|pic|shot|photograph|one))\s+"
+    r"(?P<how>as|in)\s+(?P<y>\S.*)$"
+)
+
+
+def _restate(clause: str) -> str:
+    """A chatty clause said plainly: "what i want is for X to be Y" -> "i want X to be Y"; "(my grandma) would love
+    this as a cross-stitch pattern" -> "turn this into a cross-stitch pattern" (the whole picture, restyled)."""
+    clause = _THEIR_WISH.sub("i want ", _PSEUDO_CLEFT.sub("i want ", clause))
+    gerund = re.match(r"^(?:(?:how|what)\s+about\s+|(?:i'm|i\s+am|we're|we\s+are)\s+thinking\s+(?:of|about)\s+)?(?P<g>"
+                      + "|".join(sorted(_GERUNDS, key=len, reverse=True)) + r")\s+(?=(?:the|a|an|this|that|these|"
+                      r"those|my|our|your|his|her|their|some|it|them)\b)", clause)  # "painting on the wall": a noun
+    if gerund:  # "(i feel like) adding a cat to the sofa", "how about removing the bin": the gerund's imperative
+        clause = _GERUNDS[gerund.group("g")] + " " + clause[gerund.end():]
+    m = _LOVE_AS.match(clause)
+    if m:
+        verb = "turn" if m.group("how") == "as" else "render"
+        return f"{verb} {m.group('x')} {'into' if m.group('how') == 'as' else 'in'} {m.group('y')}"
+    return clause
 
 
 @dataclass
@@ -493,6 +670,21 @@ def _with_parenthesis(subject: str, text: str) -> str:
     return f"{subject} ({inner})" if inner else subject
 
 
+def _with_own_phrase(subject: str, text: str) -> str:
+    """ "add a lamp with a green shade to the desk" -> "lamp with a green shade": a new object's own with-phrase
+    describes it, so it stays in the subject (a place after it, "to the desk", still does not)."""
+    np_ = noun_phrase(text, places=False)
+    m = re.match(r"^with\s+(?P<what>\S.*)$", np_.rest)
+    if not m or np_.definite or not np_.phrase or subject != np_.phrase:
+        return subject
+    inner = noun_phrase(m.group("what"), places=False)
+    if not (inner.phrase or inner.attribute) or inner.definite or inner.pronoun or \
+            re.match(r"^[a-z]+ing\s+(?:it|them|him|her)\b", inner.rest):
+        return subject  # "a canoe with a person paddling it": a clause of its own, not a part of the canoe
+    own = m.group("what")[: len(m.group("what")) - len(inner.rest)].strip(" ,;:")
+    return f"{subject} with {own}" if own else subject
+
+
 _PAREN_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2019": "'", "\u2018": "'"})
 
 
@@ -500,6 +692,7 @@ def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction
                    confidence: float | None = None, notes: list[str] | None = None,
                    extra: dict | None = None) -> Intent:
     """The intent for one frame of a reading (subject, prompt, contour), validated."""
+    source = ""
     if frame.subject:
         subject = frame.subject
     else:
@@ -507,6 +700,8 @@ def compose_intent(reading: Reading, frame: Frame, prepared: PreparedInstruction
         subject = _subject_of(noun_phrase(subject_source(source))) if source else "object"
     if frame.itype in (T.GLOBAL_STYLE, T.STYLE_REFERENCE):
         subject = "image"
+    elif frame.itype == T.ADD and not frame.subject and source:
+        subject = _with_own_phrase(subject, subject_source(source))
     elif frame.itype != T.ADD and not frame.subject:
         subject = _with_parenthesis(subject, prepared.text)
     all_notes = list(reading.notes)

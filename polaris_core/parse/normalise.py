@@ -69,7 +69,8 @@ _EMOJI_NOISE = frozenset({"face"})  # "DOG FACE" -> "dog"
 # Leading politeness and framing, removed repeatedly ("Hey, could you please just ...").
 _FRAMING = re.compile(
     r"^(?:hey|hi|hello|ok|okay|so|now|then|and|also|plus|just|simply|please|pls|plz|kindly|quickly|carefully|"
-    r"gently|first|next|finally|lastly|alright|right|well|oh|um|hmm|go ahead and|"
+    r"gently|first|next|finally|lastly|alright|right|well|oh|um|hmm|ugh|meh|argh|oof|yikes|welp|sigh|geez|jeez|"
+    r"gosh|go ahead and|"
     r"would you mind(?: to)?|would you be able to|are you able to|is it possible to|"
     r"(?:could|can|would|will|might) (?:you|u|we|i)(?: please| kindly| maybe| just)?|may i ask you to|"
     r"(?:i|we)(?:'d|'ll| would| will| really| just| also| kinda| do)* (?:want|need|like|love|wish|prefer)s? "
@@ -204,7 +205,10 @@ def _join_colours(tokens: list[str]) -> list[str]:
 #   it goes, as "could you" does.
 _WISH_OPENER = re.compile(
     r"^(?:(?:honestly|frankly|truthfully|tbh|to be honest|seriously|personally|ngl|imo)\b[\s,]*)*"
-    r"(?:(?:i|we)(?:'d| would)(?: really| so| just| actually)? (?:love|like|prefer|adore|enjoy)(?: it)? (?:for|if)|"
+    r"(?:(?:i|we)(?:'d| would)(?: really| so| just| actually)? (?:love|like|prefer|adore|enjoy|appreciate)(?: it)? (?:for|if)|"
+    # someone else's wish: "my kid wants the goldfish to be a shark", "my mom would love the walls to be green"
+    r"(?:my|our|his|her|their) [a-z]+(?: [a-z]+)? (?:really |just |kinda |so )?(?:wants|would love|would like|'d love|"
+    r"'d like|wishes|hopes|is hoping)(?: that| for)?|"
     r"(?:i|we)(?: really| just| kinda| kind of| sort of)? (?:wish|hope)(?: that)?|"
     r"(?:i'm|i am|we're|we are|i was|we were)? ?(?:kind of |kinda |sort of |really |just )?(?:hoping|wishing)"
     r"(?: that)?|"
@@ -214,7 +218,7 @@ _WISH_OPENER = re.compile(
     r"(?:any|is there (?:any|a)|what are the) chances?(?: that)?|"
     r"(?:is|would) it (?:be )?(?:possible|ok|okay|alright|doable|feasible) (?:for|if|that)|"
     r"(?:would|will|could) it be (?:too much|a problem|possible|ok|okay) to ask (?:for|that)|"
-    r"(?:do|don't) you think(?: that)?|(?:i|we) (?:think|feel|guess|suppose|reckon)(?: that)?|"
+    r"(?:do|don't) you think(?: that)?|(?:i|we) (?:think|feel|guess|suppose|reckon)(?: that| like)?|"
     r"how about if|what about if|maybe|perhaps)\s+(?P<rest>.+)$"
 )
 _WISH_VERB = re.compile(

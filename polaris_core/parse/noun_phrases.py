@@ -240,7 +240,9 @@ def _read_position(tokens: list[str], i: int) -> int:
     while j < n and (tokens[j] in POSITION_WORDS or (seen_position and tokens[j] in _POSITION_TAILS)):
         seen_position = True
         j += 1
+    # ("give the chair in the corner a velvet look": an article after the position starts the next phrase)
     if not seen_position or (j < n and tokens[j] not in lx.PREPOSITIONS and tokens[j] not in (",", ";", ":", "of")
+                             and not (tokens[j] in ("a", "an") and j + 1 < n)
                              and tokens[j] not in lx.NP_STOPWORDS and tokens[j] not in lx.CLAUSE_VERBS
                              and tokens[j] not in lx.EXPRESSION_VERBS and not _only_attributes(tokens[j:])):
         return i  # "on the left bank": a noun phrase, not a position ("on the left red" ends in a result)

@@ -154,9 +154,16 @@ _RE_BE_SOMEWHERE = re.compile(
 
 
 _RE_BETTER_THAN = re.compile(
-    r"^(?P<y>.+?)\s+(?:would|will|could|might)\s+(?:be|look|work|fit)\s+(?:way\s+|much\s+|so\s+|a lot\s+|far\s+)?"
+    # ("should": a wish frame's verb, "i think a fox would be ..." -> "a fox should be ...")
+    r"^(?P<y>.+?)\s+(?:would|will|could|might|should)\s+(?:be|look|work|fit)\s+(?:way\s+|much\s+|so\s+|a lot\s+|far\s+)?"
     r"(?:better|cooler|nicer|prettier|cuter|funnier|more fun|more fitting|more interesting)\s+(?:there\s+)?than\s+"
     r"(?P<x>.+)$"
+)
+# "the man on the bench should be given a newspaper", "the dog gets handed a bone": what is given is added
+_RE_SUBJECT_GIVEN = re.compile(
+    r"^(?P<x>.+?)\s+(?:(?:should|must|shall|will|would|could|can|needs? to|has to|have to|ought to|is to|are to)\s+)?"
+    r"(?:be|get|gets|is|are|being)\s+(?:given|handed|offered|lent|gifted|presented\s+with)\s+(?P<y>(?:a|an|some|two|"
+    r"three|several|another|more)\s.+)$"
 )
 # "what this porch needs is a swing", "all the shelf is missing is a plant", "the one thing the yard lacks is a tree"
 _RE_WHAT_X_NEEDS = re.compile(
@@ -497,6 +504,10 @@ class _Reader:
         m = _RE_GIVE.match(c)
         if not m:
             return None
+        wanted = re.match(r"^(?:give|bring|get|find|hand)\s+(?:me|us)\s+(?P<y>(?:a|an|some|two|three|several|another)\s.+)$", c)
+        if wanted and noun_phrase(wanted.group("y")).phrase and result_kind(wanted.group("y"), "replace") == "object":
+            # "give me a cat with a bow tie on the sofa": the user asks for a new thing ("me" receives nothing)
+            return Frame(T.ADD, target=wanted.group("y"), result=wanted.group("y"), rule="give-me-y")
         split = _split_two_objects(m.group("rest"))
         if not split:
             return None
@@ -708,8 +719,9 @@ class _Reader:
         style = (m.group("style") or m.group("style2") or "").strip(" -'")
         if not style or style.split()[-1] in _IFY_NOT_STYLE or style in _IFY_NOT_STYLE:
             return None
-        if re.match(r"^(?:a|an|the|some|this|that|my|our|your)\s", style):
-            return None  # "a fluffy cat on the rug ...": a noun phrase whose adjective ends in -fy, no verb
+        if re.search(r"(?:^|\s)(?:a|an|the|some|this|that|my|our|your)\s", style):
+            # "a fluffy cat on the rug ...", "add a fluffy cat": an adjective ending in -fy inside a noun phrase
+            return None
         if not (_has_style(style, strict=False) or "-" in c.split()[0] or _STYLE_ALT.search(style)
                 or len(style.split()) > 1):
             return None
@@ -905,6 +917,12 @@ class _Reader:
             kind = "replace" if m.group("verb") in ("replaced", "swapped", "substituted", "exchanged",
                                                     "switched", "traded") else "change"
             return classify_change(kind, m.group("x"), m.group("y"), rule="x-replaced-by")
+        m = _RE_SUBJECT_GIVEN.match(c)
+        if m and noun_phrase(m.group("x")).phrase:
+            # "the man on the bench should be given a newspaper": the passive of "give the man a newspaper"
+            frame = self._give(f"give {m.group('x')} {m.group('y')}")
+            if frame is not None:
+                return frame
         m = _RE_SUBJECT_BECOME.match(c)
         if m and noun_phrase(m.group("x")).phrase:
             verb, y_text = m.group("verb"), m.group("y")
@@ -935,7 +953,10 @@ class _Reader:
             if verb == "be" and _expression_verb(y_text):
                 # "the old man should be frowning": a new expression or pose of the same object
                 return Frame(T.LOCAL_STYLE, target=m.group("x"), result=y_text, rule="x-should-be-expression")
-            y_text = re.sub(r"^(?:better|nicer|best|good|great|lovely)\s+(?:in|as|with)\s+", "", y_text)  # "look better in red"
+            # "look better in red", "would look amazing in bright yellow": the praise is no part of the new look
+            y_text = re.sub(r"^(?:(?:so|way|much|really|even|super|absolutely|just)\s+)?(?:better|nicer|best|good|great|"
+                            r"lovely|amazing|awesome|fantastic|stunning|gorgeous|perfect|cool|cute|nice|beautiful|"
+                            r"fabulous|incredible|sharp|sick|fire|dope)\s+(?:in|as|with)\s+", "", y_text)
             if verb == "feel" and y_text.split()[0] in lx.PREPOSITIONS:
                 return None  # "the cat should feel at home": no look named
             kind = "look" if verb.startswith(("look", "feel")) or verb in ("appear", "seem", "resemble") else "change"

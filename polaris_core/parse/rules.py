@@ -31,8 +31,8 @@ Subject convention (what `subject` holds)
   "umbrella in the top right corner"), an ordinal's reference ("second lamp from the left"), a with-phrase
   ("mug with the cartoon print"), a parenthesis right after it ("trolley (marked 77)") and where it is, with or
   without a participle ("vase on the bookshelf", "cat sitting on the fence"); not where it is taken from or put
-  ("remove the clock from the wall" -> "clock"). A new object (add) never does: "add a cat with a bell on the
-  left" -> "cat".
+  ("remove the clock from the wall" -> "clock"). A new object (add) keeps only its own with-phrase, which
+  describes it, never a place: "add a cat with a bell on the left" -> "cat with a bell".
 - Modifiers stay with their noun however many ("glass round vase": "round" before a noun is an adjective);
   an attribute change's prompt drops the words the change replaces ("paint the white fence red": subject
   "white fence", prompt "red fence").

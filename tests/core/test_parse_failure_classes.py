@@ -66,7 +66,8 @@ def test_qualified_subjects_keep_what_identifies_the_object(instruction, itype, 
 
 @pytest.mark.parametrize("instruction, subject", [
     ("remove the cup from the table", "cup"),              # where it is taken from, not which cup
-    ("add a cat with a bell collar on the sofa", "cat"),  # a new object: nothing to pick out
+    # a new object: its own with-phrase describes it (session 16), the place it goes does not
+    ("add a cat with a bell collar on the sofa", "cat with a bell collar"),
     ("remove the cup from the left shelf", "cup"),
 ])
 def test_places_that_do_not_identify_the_object_stay_out(instruction, subject):
@@ -301,7 +302,7 @@ def test_new_objects_described_rather_than_ordered(instruction, itype, subject):
     ("show a desert with dunes behind the lamp", T.LOCAL_STYLE, "background", "desert with dunes"),
     ("show a pebble beach at dusk behind the bicycle", T.LOCAL_STYLE, "background", "pebble beach at dusk"),
     # ...a thing behind an object is added
-    ("show a fox with a red tail behind the fence", T.ADD, "fox", "fox with a red tail behind the fence"),
+    ("show a fox with a red tail behind the fence", T.ADD, "fox with a red tail", "fox with a red tail behind the fence"),
     ("show a tall cactus behind the armchair", T.ADD, "tall cactus", "tall cactus behind the armchair"),
 ])
 def test_show_something_behind_an_object(instruction, itype, subject, prompt):
@@ -869,3 +870,184 @@ def test_an_object_named_before_its_pronoun_keeps_where_it_is(instruction, subje
     convention keeps it for an object already in the picture (before: "pigeons", "bucket", "umbrella")."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+# ----------------------------------------------------------------------------- session 16: the eighth round
+# Fresh wordings for the classes of the s16 set's misses (none is an s16 row); each fails on the code before it.
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("As for the blue mug on the counter, paint it orange.", T.LOCAL_STYLE, "blue mug on the counter"),
+    ("Regarding the scarecrow in the field, replace it with a windmill.", T.REPLACE, "scarecrow in the field"),
+    ("The bicycle leaning on the fence, get rid of it.", T.REMOVE, "bicycle leaning on the fence"),
+    ("The candles on the table, swap them for fairy lights.", T.REPLACE, "candles on the table"),
+    ("When it comes to the sofa, make it look like green velvet.", T.LOCAL_STYLE, "sofa"),
+    ("The picnic table, set a basket of apples on it.", T.ADD, "basket of apples"),
+    ("As far as the fence goes, paint it white.", T.LOCAL_STYLE, "fence"),
+    ("The jacket the boy is wearing, make it leather.", T.LOCAL_STYLE, "jacket the boy is wearing"),
+    ("Now for the red barn: paint it white.", T.LOCAL_STYLE, "red barn"),
+    ("As for the old armchair in the corner, give it a tartan look.", T.LOCAL_STYLE, "old armchair in the corner"),
+])
+def test_a_topic_then_an_edit_of_it_by_pronoun(instruction, itype, subject):
+    """Left dislocation: the topic ("as for X," or a bare "X,") is what the pronoun points at, with what identifies
+    it; the type comes from the edit, never the whole picture (an unresolved "it")."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("The curtains are fine, but the sofa should be dark blue.", T.LOCAL_STYLE, "sofa"),
+    ("The armchair can stay, but the coffee table has to go.", T.REMOVE, "coffee table"),
+    ("I like the mountains, but the power lines should be removed.", T.REMOVE, "power lines"),
+    ("The sky is okay, however the fence needs to be white.", T.LOCAL_STYLE, "fence"),
+    ("The bed can stay the way it is; but the pillows should be red.", T.LOCAL_STYLE, "pillows"),
+    ("The garden looks lovely but the hose on the grass should go.", T.REMOVE, "hose on the grass"),
+])
+def test_a_kept_clause_before_but_is_no_subject(instruction, itype, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("The cat is fine but make it a bit bigger", T.LOCAL_STYLE, "cat"),
+    ("The dog looks great, but could you give it a blue collar?", T.ADD, "blue collar"),
+])
+def test_a_pronoun_after_but_still_points_at_the_kept_thing(instruction, itype, subject):  # guard: right before too
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_but_that_gives_a_new_look_is_still_read():  # guard: right on the old code too
+    assert _rules("the brass fence, but red").subject == "brass fence"
+    assert _rules("remove the car but keep its shadow").subject == "car"
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("From the windowsill, the potted cactus should be removed.", "potted cactus"),
+    ("Off the kitchen counter, the toaster has to go.", "toaster"),
+    ("From the driveway, the car needs to be erased.", "car"),
+    ("From the counter, the dirty dishes should be taken away.", "dirty dishes"),
+])
+def test_a_fronted_place_taken_from_is_not_the_subject(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("Add a vase with sunflowers to the table.", "vase with sunflowers"),
+    ("put a teapot with a floral pattern on the tray", "teapot with a floral pattern"),
+    ("Add a dog with a red bandana next to the bench.", "dog with a red bandana"),
+    ("Add a man with glasses reading a book on the bench", "man with glasses"),
+    ("Give me a cat with a bow tie sitting on the sofa", "cat with a bow tie"),
+])
+def test_an_added_object_keeps_its_own_with_phrase(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("The girl by the window should be given a bouquet of tulips.", "bouquet of tulips"),
+    ("the old fisherman should be handed a lantern", "lantern"),
+    ("The dog needs to be given a bone.", "bone"),
+])
+def test_x_should_be_given_a_y_adds_y(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction", [
+    "i sort of want the photo to look like a watercolor painting",
+    "What I'd like is for the picture to be turned into a pencil sketch.",
+    "Would love this photo as a Ghibli-style illustration",
+    "What we want is the whole image converted to pixel art.",
+    "my aunt would love this as a mosaic, can you do that?",
+])
+def test_a_whole_picture_restyle_in_a_chatty_frame_is_global(instruction):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.GLOBAL_STYLE, "image"), intent.notes
+
+
+@pytest.mark.parametrize("instruction, prompt", [
+    ("my uncle would love this as a chalk drawing, could you make it look like that?", "chalk drawing"),
+    ("my mom would love this photo as a linocut print", "linocut print"),
+])
+def test_someone_would_love_the_picture_as_a_style_names_the_style(instruction, prompt):
+    """The style is the prompt, not the request that points back at it ("that") nor the whole sentence."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.generation_prompt) == (T.GLOBAL_STYLE, prompt), intent.notes
+
+
+@pytest.mark.parametrize("instruction", [
+    "we uploaded a painting by our grandfather, could this photo get that same look?",
+    "I've attached a vintage postcard, can you give my photo its style?",
+    "I sent over an art deco poster, can my picture get the same look?",
+])
+def test_a_picture_the_user_says_they_gave_whose_style_is_pointed_at_is_a_reference(instruction):
+    assert _rules(instruction).instruction_type == T.STYLE_REFERENCE
+
+
+def test_an_uploaded_photo_with_no_style_pointed_at_is_no_reference():  # guard: right on the old code too
+    intent = _rules("i uploaded a photo of my dog, please remove the leash")
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, "leash")
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("meh, the lamp looks cheap, maybe make it brass?", "lamp"),
+    ("honestly not a fan of the carpet, can you make it hardwood?", "carpet"),
+    ("ugh the sofa looks so boring, maybe make it bright orange?", "sofa"),
+])
+def test_a_complaint_then_make_it_y_changes_the_named_object(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.LOCAL_STYLE, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("my son wants the cat to be a tiger, can you do that?", T.REPLACE, "cat"),
+    ("my wife would love the curtains to be yellow", T.LOCAL_STYLE, "curtains"),
+    ("i'd really appreciate it if the trash can could vanish", T.REMOVE, "trash can"),
+    ("The boots don't match the dress, maybe switch them for sandals?", T.REPLACE, "boots"),
+    ("I think a fox would look much cooler than the dog on the porch, can you swap it?", T.REPLACE, "dog on the porch"),
+    ("I think the mailbox would look amazing in bright red, can you try it?", T.LOCAL_STYLE, "mailbox"),
+    ("I feel like the wall is too bare... could you hang a painting on it?", T.ADD, "painting"),
+    ("my boss wants the logo gone", T.REMOVE, "logo"),
+    ("my mom thinks the sofa is ugly, can you swap it for a leather couch?", T.REPLACE, "sofa"),
+])
+def test_frames_around_the_subject(instruction, itype, subject):
+    """Someone else's wish, a request that only points back ("can you do that", "swap it"), a feeling about the
+    object before a request about it: the object is the edit's, the frame's words are not."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("As for the man in the grey suit, erase him.", T.REMOVE, "man in the grey suit"),
+    ("ugh the car looks so dull, maybe make it shiny chrome?", T.LOCAL_STYLE, "car"),
+    ("Would love this picture as a Ghibli-style drawing, if possible", T.GLOBAL_STYLE, "image"),
+])
+def test_the_shipped_parser_reads_the_eighth_round_classes(instruction, itype, subject):
+    intent = parse(instruction)  # rules + type head + span tagger
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
+
+
+def test_a_complaint_is_no_topic():  # guard: right on the old code too
+    """ "the ladder ruins it, can it go?": a complaint's verb is no part of a topic's noun phrase."""
+    intent = _rules("Honestly the wheelbarrow ruins it, can it go?")
+    assert (intent.instruction_type, intent.subject) == (T.REMOVE, "wheelbarrow")
+
+
+@pytest.mark.parametrize("instruction, subject", [
+    ("add a fluffy kitten on the rug", "fluffy kitten"),
+    ("put a fluffy cushion on the bench", "fluffy cushion"),
+])
+def test_an_adjective_ending_in_fy_is_no_ify_verb(instruction, subject):
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (T.ADD, subject), intent.notes
+
+
+@pytest.mark.parametrize("instruction, itype, subject", [
+    ("Keep the lamp, but make it taller", T.LOCAL_STYLE, "lamp"),
+    ("I feel like adding a robin to the fence", T.ADD, "robin"),
+    ("how about removing the ladder", T.REMOVE, "ladder"),
+])
+def test_a_kept_object_or_a_gerund_wish_is_read(instruction, itype, subject):
+    """ "keep X, but make it ...": "it" is X; "(I feel like) adding a Y ...": the gerund's imperative."""
+    intent = _rules(instruction)
+    assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
