@@ -37,6 +37,7 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_blind_s14.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s15.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s16.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s17.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -59,7 +60,12 @@ TUNED_ON = {
                              "(type 0.900 / subject 0.793 on b9b6bfe), then the eighth round was fixed against its misses",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
-HELD_OUT: dict[str, str] = {}
+HELD_OUT: dict[str, str] = {
+    "parse_blind_s17.jsonl": "150 rows written in session 16 by a helper who never read or ran the parser or saw an "
+                             "earlier set, kept from both engineers fixing it; scored before the seventh round and after "
+                             "the seventh and the eighth (type / subject 0.907 / 0.767, 0.907 / 0.793, 0.913 / 0.820); "
+                             "nobody has read its misses to fix them",
+}
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
 
