@@ -8,9 +8,11 @@ written outside --work and nothing is shipped.
     python scripts/ranker_experiments.py --index .cache/bench-retrieval/index-expcv \
         --data ../shared/data --work /tmp/ranker-experiments [--experiment NAME ...]
 
-Experiments: shipped, catalog-all, pool-200, lightgbm, objectives, idf-names, misses, fusion-blend (default: all;
-misses reads fold 0's out-of-fold misses of the shipped features; fusion-blend mixes the out-of-fold ranker scores
-with the hand-set fusion, both standardised per query). Feature tables are
+Experiments: shipped, catalog-all, pool-200, lightgbm, objectives, idf-names, misses, fusion-blend, siblings
+(default: all; misses reads fold 0's out-of-fold misses of the shipped features; fusion-blend mixes the out-of-fold
+ranker scores with the hand-set fusion, both standardised per query; siblings cross-validates the shipped
+features with and without the columns that compare a candidate with its same-author siblings, shipped in session
+16, over three seeds, with paired bootstrap intervals). Feature tables are
 cached under --work per variant (the first run of each takes 10-25 min on 2 cores).
 """
 from __future__ import annotations
@@ -34,9 +36,12 @@ from polaris_core.retrieve.options import SearchOptions
 
 search_module = importlib.import_module("polaris_core.retrieve.search")
 log = logging.getLogger("polaris")
-EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "idf-names", "misses", "fusion-blend")
+EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "idf-names", "misses", "fusion-blend",
+               "siblings")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 IDF_NAMES = ("trigger_idf", "title_idf_share", "title_idf_matched", "names_idf_cover")
+# Shipped in session 16: the ranker's features relative to the candidate's same-author siblings in the pool.
+SIBLINGS = ranker.FEATURES[ranker.FEATURES.index(f"{ranker.SIBLING_BASE[0]}_vs_siblings"):]
 
 
 def every_model_catalog_queries(index) -> list[train.Query]:
@@ -198,6 +203,38 @@ def fusion_blend(table: train.FeatureTable) -> list[str]:
         f"fusion-blend, ranker + {w} x fused: {split_figures(table, ranker_z + w * fused_z)}" for w in BLEND_WEIGHTS]
 
 
+def siblings(table: train.FeatureTable, seeds=(1, 2, 3), draws: int = 1000) -> list[str]:
+    """The shipped features with and without the sibling columns, each out of fold averaged over `seeds`,
+    and per split the paired difference of R@1 and MRR@10 with a 95% interval from a bootstrap over target
+    models (queries of one model are drawn together)."""
+    names = train.FEATURES
+    without = train.FeatureTable(table.X[:, :len(names) - len(SIBLINGS)], table.y, table.query, table.fused,
+                                 table.split, table.target, table.band)
+    ranks = {label: train.ranks_of(t, out_of_fold(t, feats, seeds=seeds)) for label, t, feats in (
+        ("without", without, names[:len(names) - len(SIBLINGS)]), ("with", table, names))}
+    lines = [f"siblings, {label} the sibling columns ({len(seeds)} seeds averaged): " + " | ".join(
+        "%.3f/%.3f/%.3f" % train.metrics(r[table.split == s]) for s in range(3)) for label, r in ranks.items()]
+    rng = np.random.default_rng(train.SEED)
+    for split in range(3):
+        mask = table.split == split
+        before, after = ranks["without"][mask], ranks["with"][mask]
+        gains = {"R@1": (after == 0).astype(float) - (before == 0),
+                 "MRR@10": np.where(after < 10, 1 / (after + 1), 0) - np.where(before < 10, 1 / (before + 1), 0)}
+        targets = table.target[mask]
+        models = np.unique(targets)
+        members = [np.flatnonzero(targets == m) for m in models]
+        draws_of = [np.concatenate([members[i] for i in rng.integers(0, len(models), len(models))])
+                    for _ in range(draws)]
+        parts = []
+        for label, gain in gains.items():
+            low, high = np.percentile([gain[d].mean() for d in draws_of], [2.5, 97.5])
+            parts.append(f"{label} {gain.mean():+.4f} [{low:+.4f}, {high:+.4f}]")
+        lines.append(f"siblings, {train.SPLIT_NAMES[split]}: with - without, " + ", ".join(parts)
+                     + f" ({int((gains['R@1'] > 0).sum())} queries gained first place, "
+                     f"{int((gains['R@1'] < 0).sum())} lost it)")
+    return lines
+
+
 def misses(index, data: Path, table: train.FeatureTable, maps, fold: int = 0) -> list[str]:
     """Per dev split, fold `fold`'s queries whose target the out-of-fold ranker does not put first:
     how many have it outside the re-ranked candidates, and how many have a model by the target's
@@ -247,6 +284,10 @@ def main(argv=None) -> int:
     print("split columns: LoRA | LoRA without trigger words | checkpoint, R@1/R@10/MRR@10 out of fold")
     names = train.FEATURES
     for name in args.experiment or EXPERIMENTS:
+        if name == "siblings":
+            for line in siblings(variant_table(index, data, work, maps, "shipped")):
+                print(line, flush=True)
+            continue
         if name == "misses":
             for line in misses(index, data, variant_table(index, data, work, maps, "shipped"), maps):
                 print(line, flush=True)

@@ -58,6 +58,11 @@ FEATURES = (
        "n_prompts", "n_related", "n_triggers", "n_tags", "description_length", "role", "family_match",
        "log_downloads", "author_pool_count", "is_top_author", "author_lift")
 )
+# Compared against the candidate's same-author siblings among the re-ranked rows: authors reuse their prompt
+# templates, so which of an author's models fits best is a question no single row's features can answer.
+SIBLING_BASE = ("fused", "lexical_raw", "names_raw", "dense_exact_best", "dense_exact_mean", "style_coverage",
+                "combined_overlap", "trigger_overlap", "tag_overlap", "title_overlap", "log_downloads")
+FEATURES += tuple(f"{name}_vs_siblings" for name in SIBLING_BASE) + ("sibling_fused_rank", "sibling_count")
 
 
 class _Ragged:
@@ -222,6 +227,42 @@ def _rank(values: np.ndarray) -> np.ndarray:
     return np.log1p(higher).astype(np.float32)
 
 
+def _sibling_columns(authors: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of (rows × SIBLING_BASE) `values`: each value minus the largest among the other rows by the same
+    author (NaN where there is none or either is unknown), then the row's 0-based rank by the first column
+    ("fused") among its author's rows, ties by row order (NaN without siblings), then log1p(its siblings)."""
+    n, k = values.shape
+    out = np.full((n, k + 2), np.nan, dtype=np.float32)
+    out[:, -1] = 0.0
+    # Each row with no known author is a group of its own.
+    keys = np.where(authors >= 0, authors, -2 - np.arange(n))
+    _, group, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    shared = counts[group] >= 2
+    if not shared.any():
+        return out
+    rows = np.flatnonzero(shared)
+    rows = rows[np.argsort(group[rows], kind="stable")]  # grouped, each group in row order
+    group, values = group[rows], values[rows].astype(np.float64)
+    filled = np.where(np.isnan(values), -np.inf, values)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    at = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rows)]))
+    best = np.maximum.reduceat(filled, starts, axis=0)
+    holds = filled == best[at]
+    # The best of the others: the runner-up for a row that alone holds the best, else the best itself.
+    unique = (np.add.reduceat(holds, starts, axis=0) == 1)[at] & holds
+    runner_up = np.maximum.reduceat(np.where(unique, -np.inf, filled), starts, axis=0)
+    with np.errstate(invalid="ignore"):
+        diff = values - np.where(unique, runner_up[at], best[at])
+    out[rows, :k] = np.where(np.isfinite(diff), diff, np.nan)
+    position = np.arange(len(rows))
+    order = np.lexsort((position, -filled[:, 0], group))
+    rank = np.empty(len(rows), dtype=np.int64)
+    rank[order] = np.arange(len(rows)) - starts[at[order]]
+    out[rows, k] = rank
+    out[rows, k + 1] = np.log1p(counts[group] - 1)
+    return out
+
+
 def _z(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
     if finite.all():
@@ -313,6 +354,9 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     columns["is_top_author"] = (known & (authors == top_author)).astype(np.float32)[rows]
     author = pool.scores.get("author")
     columns["author_lift"] = (author[rows] - fused).astype(np.float32) if author is not None else nan
+    siblings = _sibling_columns(authors[rows], np.stack([columns[name] for name in SIBLING_BASE], axis=1))
+    for j, name in enumerate(FEATURES[-siblings.shape[1]:]):
+        columns[name] = siblings[:, j]
     out = np.empty((n, len(FEATURES)), dtype=np.float32)
     for j, name in enumerate(FEATURES):
         out[:, j] = columns[name]

@@ -47,7 +47,7 @@ CATALOG_LORAS = 2400        # self-supervised LoRA queries (one prompt per model
 CATALOG_CHECKPOINTS = 1200  # self-supervised checkpoint queries
 FOLDS = 5
 SEED = 0
-FEATURE_VERSION = 4         # bump when features or training queries change (invalidates caches)
+FEATURE_VERSION = 5         # bump when features or training queries change (invalidates caches)
 LGB_PARAMS = {
     "objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 10], "learning_rate": 0.1,
     "num_leaves": 15, "min_data_in_leaf": 40, "feature_fraction": 0.8, "bagging_fraction": 0.8,

@@ -282,3 +282,28 @@ def test_entry_facts_follow_entries_appended_to_the_index(fixture_cache, tmp_pat
     matrix = features(found, rows)
     for name, expected in _entry_columns_one_by_one(found, rows).items():
         assert np.array_equal(matrix[:, FEATURES.index(name)], expected, equal_nan=True), name
+
+
+def test_sibling_columns_compare_each_candidate_with_its_authors_other_models():
+    # Rows 0, 2 and 3 share author 7; row 1 has author 9 alone; row 4 has no known author.
+    authors = np.array([7, 9, 7, 7, -1])
+    values = np.array([[0.5, 3.0], [0.9, 1.0], [0.8, np.nan], [0.8, 2.0], [0.1, 5.0]], dtype=np.float32)
+    out = ranker_module._sibling_columns(authors, values)
+    f32 = np.float32
+    # Against the best of the other rows by the same author, per column; NaN where a value is missing.
+    np.testing.assert_array_equal(out[[0, 2, 3], 0], [f32(0.5) - f32(0.8), 0.0, 0.0])
+    np.testing.assert_array_equal(out[[0, 3], 1], [1.0, -1.0])
+    assert np.isnan(out[2, 1])
+    # Rank by the first column among the author's rows, ties by row order; log1p of the sibling count.
+    np.testing.assert_array_equal(out[[0, 2, 3], 2], [2, 0, 1])
+    np.testing.assert_allclose(out[[0, 2, 3], 3], np.log1p(2))
+    # No sibling: the comparisons and the rank are unknown, the count is zero.
+    for row in (1, 4):
+        assert np.isnan(out[row, :3]).all() and out[row, 3] == 0.0
+
+
+def test_sibling_features_are_the_last_columns_of_the_shipped_feature_list():
+    tail = FEATURES[-len(ranker_module.SIBLING_BASE) - 2:]
+    assert tail == tuple(f"{name}_vs_siblings" for name in ranker_module.SIBLING_BASE) + (
+        "sibling_fused_rank", "sibling_count")
+    assert set(ranker_module.SIBLING_BASE) <= set(FEATURES)
