@@ -212,8 +212,13 @@ _RE_CONTEXT_NP = re.compile(
     r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on|loving|crazy about|into|big on)\s+)?"
     r"(?P<np>(?:a|an|the|this|that|these|those|some|two|three)\s+.+?)(?:\s+(?:is|are|was|were|which|that|"
     # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
-    r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks? out|stands? out|"
-    r"looks?|seems?|feels?|doesn't|does not|don't|do not|really|just|totally|kind of|kinda|has|have)\b.*)?$"
+    r"ruin(?:s|ed)?|spoil(?:s|ed|t)?|wreck(?:s|ed)?|kill(?:s|ed)?|clutter(?:s|ed)?|distract(?:s|ed)?|bug(?:s|ged)?|"
+    r"bother(?:s|ed)?|annoy(?:s|ed)?|block(?:s|ed)?|sticks? out|stuck out|stands? out|stood out|"
+    # ... in the past too, or by what it does to the picture ("the bags on the floor make the room look messy")
+    r"makes?|made|mess(?:es|ed)? up|photobomb(?:s|ed)?|clash(?:es|ed)?|cheapens?|cheapened|throws? off|threw off|"
+    r"drags? down|dragged down|takes? away|took away|gets? in the way|got in the way|"
+    r"looks?|looked|seems?|seemed|feels?|felt|doesn't|does not|don't|do not|didn't|did not|really|just|totally|"
+    r"kind of|kinda|has|have|had)\b.*)?$"
 )
 # "..., can it go?": a question whether the thing named before may leave is a removal of it
 _RE_MAY_IT_GO = re.compile(
@@ -424,7 +429,10 @@ def _context_subject(context: str) -> str:
     np_ = noun_phrase(m.group("np"))
     if not np_.phrase or np_.whole:
         return ""
-    full = noun_phrase(text[m.start("np"):])  # the same object with what identifies it ("on the hill")
+    after = text[m.end("np"):].split()
+    # the same object with what identifies it ("on the hill"), up to a complaint's verb ("... in the back ruined my
+    # shot"), but through a relative clause ("the bags that are by the curb")
+    full = noun_phrase(text[m.start("np"):] if not after or after[0] in ("that", "which") else m.group("np"))
     if full.phrase == np_.phrase and full.qualifier and not full.whole:
         return _subject_of(full)
     # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
@@ -463,6 +471,16 @@ _KEPT_CLAUSE = re.compile(
     r"(?:i|we)\s+(?:really\s+)?(?:like|love|adore)\s+(?:the|this|that|these|those|my|our)\s+.+)$"
 )
 _CONTRAST = re.compile(r"\s*(?:[,;]\s*|\s)(?:but|however|yet|though)[\s,]+(?P<edit>\S.*)$")
+# "keep the runners as they are and add a banner", "don't touch the sofa, just paint the walls": a kept clause joined by
+# "and" or a bare comma; only an imperative after it is the edit ("keep the dog and the cat, ..." joins two objects)
+_KEPT_THEN = re.compile(r"\s*(?:[,;]\s*(?:and\s+)?|\s+and\s+)(?:(?:then|just|only|please|simply)\s+)*"
+                        r"(?P<edit>(?:make|turn|change|remove|replace|swap|switch|paint|put|add|give|get|take|delete|"
+                        r"erase|lose|ditch|drop|place|insert|transform|convert|recolou?r|restyle|hang|set|colou?r|"
+                        r"dye|stick|throw|fill)\b.*)$")
+# "without changing the stalls, add an awning", "without moving anything, make it a film noir": a fronted clause that
+# only keeps something; the edit follows its comma
+_WITHOUT_KEEPING = re.compile(r"^without\s+(?:(?:really|actually)\s+)?(?:[a-z]+ing|any\s+changes?\s+to)\s+[^,;]+[,;]\s*"
+                              r"(?:(?:then|just|please|simply)\s+)*(?P<edit>\S.*)$")
 
 
 def _is_kept(clause: str) -> bool:
@@ -476,7 +494,10 @@ def _is_kept(clause: str) -> bool:
 def _after_contrast(sentence: str) -> str:
     """ "the rug can stay as it is, but the recliner should go" -> "the recliner should go": what is kept names no
     edit and its object is no subject; the edit is the clause after "but"."""
-    for m in _CONTRAST.finditer(sentence):
+    m = _WITHOUT_KEEPING.match(sentence)
+    if m:
+        return m.group("edit")
+    for m in [*_CONTRAST.finditer(sentence), *_KEPT_THEN.finditer(sentence)]:
         kept = sentence[: m.start()].strip(" ,;")
         if _is_kept(kept):
             # "the cat is fine, but make it bigger", "keep the dog, but make it smaller": "it" is the kept thing

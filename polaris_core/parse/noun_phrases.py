@@ -171,6 +171,9 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
                 break
             words.append("and" if t in ("&", "plus") else t)
             i = _skip_determiners(tokens, i + 1)
+        elif not words and t in _OPINION_ADJECTIVES and nxt and nxt not in (",", ";", ":") and nxt not in lx.PREPOSITIONS \
+                and nxt not in lx.NP_STOPWORDS:
+            i += 1  # "that ugly fire extinguisher": an opinion names no part of the object, only how it is felt
         elif t in _PREPOSITION_INTENSIFIERS and words and (nxt in lx.PREPOSITIONS or nxt in ("next", "close", "left", "right")):
             break  # "a cat right next to the dog": "right" strengthens "next to"
         elif t in ("left", "right") and words and nxt == "of":
@@ -203,6 +206,9 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
     return words, i
 
 
+# adjectives that only judge a thing ("that ugly fire extinguisher", "the random guy"): no mark of which one it is
+_OPINION_ADJECTIVES = frozenset("ugly awful hideous horrible terrible annoying stupid weird random boring dumb nasty "
+                                "gross irritating unsightly ghastly dreadful pointless useless tacky lame".split())
 # verbs of an opinion about a thing ("the walls feel cold"); "the feel of the fabric" is a noun
 _OPINION_VERBS = frozenset("feel feels felt".split())
 # Words that are prepositions but also adjectives before a noun ("a round mirror", "the glass round vase").
