@@ -531,11 +531,31 @@ _PSEUDO_CLEFT = re.compile(r"^what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?
 _THEIR_WISH = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|would\s+like|"
                          r"'d\s+like|would\s+love|'d\s+love)\s+(?=(?:the|this|that|these|those|his|her|their|my|our)\s)")
 _LOVE_AS = re.compile(
-    r"^(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|[a-z]+\s+would)"
-    r"\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)\s+"
+    r"^(?:(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|"
+    r"[a-z]+\s+would)\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)|"
+    # "my teacher wants it in a cubist style": someone's wish for the whole picture
+    r"(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|needs|asked\s+for))\s+"
     r"(?P<x>this|it|that|(?:this|the|my|our|that)\s+(?:photo|picture|image|pic|shot|photograph|one))\s+"
     r"(?P<how>as|in)\s+(?P<y>\S.*)$"
 )
+
+
+# "just curious what this would look like as a stained glass window", "what would it look like as a mosaic": a
+# question about the whole picture as something else is a restyle of it
+_LOOK_AS = re.compile(
+    r"^(?:(?:just|so|i|we|i'm|i\s+am|i\s+was|we're|we\s+are|really|kinda|kind\s+of)\s+)*(?:(?:curious|wondering|wonder)\s+)?"
+    r"(?:what|how)\s+(?:(?P<x>this|it|the\s+(?:photo|picture|image|pic|shot|scene))\s+(?:would|might|could|will)|"
+    r"(?:would|might|could|will|does|did)\s+(?P<x2>this|it|the\s+(?:photo|picture|image|pic|shot|scene)))"
+    r"\s+look(?:\s+like)?\s+(?:as\s+(?P<y>\S.*)|if\s+(?P<obj>(?:the|this|that|my|our|his|her|their)\s+.+?)\s+"
+    r"(?:were|was|became|turned\s+into)\s+(?P<z>(?:a|an|the|some)\s+.+))$")
+# "what the photo needs is to be transformed into a low-poly render": the cleft said plainly
+_NEEDS_CLEFT = re.compile(
+    r"^what\s+(?P<x>(?:the|this|my|our)\s+(?:photo|picture|image|pic|shot|scene|photograph)|it)\s+(?:really\s+)?"
+    r"(?:needs|wants|deserves)\s+is\s+(?:to\s+be|for\s+it\s+to\s+be|being)\s+(?P<p>transformed|turned|made|converted|"
+    r"changed|restyled|rendered|redone|reimagined|re-imagined)\s+(?P<rest>\S.*)$")
+_PARTICIPLE_BASE = {"transformed": "transform", "turned": "turn", "made": "make", "converted": "convert",
+                    "changed": "change", "restyled": "restyle", "rendered": "render", "redone": "redo",
+                    "reimagined": "reimagine", "re-imagined": "reimagine"}
 
 
 def _restate(clause: str) -> str:
@@ -547,6 +567,14 @@ def _restate(clause: str) -> str:
                       r"those|my|our|your|his|her|their|some|it|them)\b)", clause)  # "painting on the wall": a noun
     if gerund:  # "(i feel like) adding a cat to the sofa", "how about removing the bin": the gerund's imperative
         clause = _GERUNDS[gerund.group("g")] + " " + clause[gerund.end():]
+    m = _NEEDS_CLEFT.match(clause)
+    if m:
+        return f"{_PARTICIPLE_BASE[m.group('p')]} {m.group('x')} {m.group('rest')}"
+    m = _LOOK_AS.match(clause)
+    if m:
+        if m.group("obj"):  # "what would it look like if the sailboat were a pirate ship": the sailboat becomes one
+            return f"turn {m.group('obj')} into {m.group('z')}"
+        return f"turn {m.group('x') or m.group('x2')} into {m.group('y')}"
     m = _LOVE_AS.match(clause)
     if m:
         verb = "turn" if m.group("how") == "as" else "render"

@@ -517,7 +517,10 @@ class _Reader:
                 thing_np.indefinite or c.startswith(("give", "hand", "lend", "grant", "offer"))):
             return None
         looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
-        if _new_look_of_part(receiver, thing):
+        pattern = not re.match(r"^(?:a|an|one)\s", thing) and is_attribute_word(thing_np.head) and \
+            thing_np.head.endswith("s") and not thing_np.rest
+        if pattern or _new_look_of_part(receiver, thing):
+            # "give the zebra polka dots", "give the cat tiger stripes": a pattern is worn by no one, even an animal
             frame = classify_change("change", receiver, thing, rule="give-part-a-look")
             frame.itype = T.LOCAL_STYLE
             return frame
