@@ -548,12 +548,12 @@ def test_one_colour_word_with_an_article_is_an_object(instruction, itype, prompt
 @pytest.mark.parametrize("instruction, itype, subject", [
     ("I want this to look like a faded summer postcard", T.GLOBAL_STYLE, "image"),
     ("plus a paper lantern by the door", T.ADD, "paper lantern"),
-    ("add a heap of pebbles by the path", T.ADD, "pebbles"),
-    ("remove the pile of laundry from the chair", T.REMOVE, "laundry"),
+    ("add a heap of pebbles by the path", T.ADD, "heap of pebbles"),
+    ("remove the pile of laundry from the chair", T.REMOVE, "pile of laundry"),
 ])
 def test_whole_picture_wishes_leading_plus_and_heaps(instruction, itype, subject):
     """ "I want this to look like Y" restyles the whole picture (before: "i want this" was the object); a leading
-    "plus" is framing like "also"; a stack, pile or heap is named by what it holds, as the project set labels it."""
+    "plus" is framing like "also"; a stack, pile or heap keeps its head like a portion (the lead's convention, s16)."""
     intent = _rules(instruction)
     assert (intent.instruction_type, intent.subject) == (itype, subject), intent.notes
 
