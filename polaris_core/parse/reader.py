@@ -931,7 +931,9 @@ class _Reader:
             verb, y_text = m.group("verb"), m.group("y")
             y_head = noun_phrase(y_text).head
             if verb in ("have", "get") and (_new_look_of_part(m.group("x"), y_text) or (
-                    (y_head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS or y_head in lx.TEXTURES) and
+                    (y_head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS or y_head in lx.TEXTURES or
+                     # "a persian pattern": the phrase reads "persian" as its head, the pattern is still a look
+                     y_text.split()[-1] in lx.ATTRIBUTE_NOUNS) and
                     not noun_phrase(m.group("x")).whole)):  # "a crimson tint", "stripes", "polka dots"
                 # "the wagon should have a crimson tint", "the barn should have a tin roof": a new look for it
                 frame = classify_change("change", m.group("x"), y_text, rule="x-should-have-a-look")

@@ -1116,6 +1116,7 @@ def test_a_reference_named_only_in_words(instruction):
 @pytest.mark.parametrize("instruction, itype, subject", [
     ("swap the lamp w/ a candle", T.REPLACE, "lamp"),
     ("give the horse polka dots", T.LOCAL_STYLE, "horse"),
+    ("the rug looks dull, could it have a moroccan pattern?", T.LOCAL_STYLE, "rug"),
     ("give the cat tiger stripes", T.LOCAL_STYLE, "cat"),
 ])
 def test_w_slash_and_a_pattern_given_to_a_thing(instruction, itype, subject):
