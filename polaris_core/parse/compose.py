@@ -553,6 +553,10 @@ _NEEDS_CLEFT = re.compile(
     r"^what\s+(?P<x>(?:the|this|my|our)\s+(?:photo|picture|image|pic|shot|scene|photograph)|it)\s+(?:really\s+)?"
     r"(?:needs|wants|deserves)\s+is\s+(?:to\s+be|for\s+it\s+to\s+be|being)\s+(?P<p>transformed|turned|made|converted|"
     r"changed|restyled|rendered|redone|reimagined|re-imagined)\s+(?P<rest>\S.*)$")
+# "a lamp with a green glass shade is what i want added on the piano": the cleft of "add a lamp ... on the piano"
+_WANT_ADDED = re.compile(
+    r"^(?P<x>(?:a|an|some|one|two|three)\s+.+?)\s+is\s+what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|like|need)"
+    r"(?:\s+to\s+(?:be|have|see))?\s+(?P<how>added|put|placed|inserted|included)(?P<rest>(?:\s+\S.*)?)$")
 _PARTICIPLE_BASE = {"transformed": "transform", "turned": "turn", "made": "make", "converted": "convert",
                     "changed": "change", "restyled": "restyle", "rendered": "render", "redone": "redo",
                     "reimagined": "reimagine", "re-imagined": "reimagine"}
@@ -567,6 +571,11 @@ def _restate(clause: str) -> str:
                       r"those|my|our|your|his|her|their|some|it|them)\b)", clause)  # "painting on the wall": a noun
     if gerund:  # "(i feel like) adding a cat to the sofa", "how about removing the bin": the gerund's imperative
         clause = _GERUNDS[gerund.group("g")] + " " + clause[gerund.end():]
+    m = _WANT_ADDED.match(clause)
+    if m:
+        verb = "add" if m.group("how") in ("added", "included") else {"put": "put", "placed": "place",
+                                                                     "inserted": "insert"}[m.group("how")]
+        return f"{verb} {m.group('x')}{m.group('rest')}"
     m = _NEEDS_CLEFT.match(clause)
     if m:
         return f"{_PARTICIPLE_BASE[m.group('p')]} {m.group('x')} {m.group('rest')}"

@@ -1138,3 +1138,10 @@ def test_ninth_round_guards(instruction, itype, subject):  # guards: right on th
     assert intent.instruction_type == itype, intent.notes
     if subject is not None:
         assert intent.subject == subject, intent.notes
+
+
+def test_the_shipped_parser_reads_a_cleft_addition_with_its_with_phrase():
+    """ "X is what we would like placed by the pond": the cleft of "place X by the pond", X's with-phrase kept (before:
+    a low-certainty reading, so the span tagger cut the phrase to "wooden bench")."""
+    intent = parse("a wooden bench with iron legs is what we would like placed by the pond")
+    assert (intent.instruction_type, intent.subject) == (T.ADD, "wooden bench with iron legs"), intent.notes
