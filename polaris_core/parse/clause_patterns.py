@@ -255,7 +255,10 @@ _RE_REFERENCE = re.compile(
     # whose style a later phrase points back at
     r"\b(?:i|we)(?:'ve|\s+have)?\s+(?:just\s+|also\s+|already\s+)?(?:uploaded|attached|shared|sent|provided|posted|"
     r"included|dropped|pasted|added)\s+(?:over\s+|along\s+|in\s+|you\s+)?(?:a|an|the|this|that|my|our|one)\b(?=.*\b(?:same|that|its|their|"
-    r"similar|matching)\s+(?:[a-z-]+\s+)?(?:style|look|aesthetic|vibe|feel|palette|colou?rs)\b)"
+    r"similar|matching)\s+(?:[a-z-]+\s+)?(?:style|look|aesthetic|vibe|feel|palette|colou?rs)\b|"
+    # "i've uploaded a van gogh print, can you make my photo look like that one?"
+    r".*\blook(?:s|ing)?\s+(?:just\s+|more\s+|exactly\s+)?like\s+(?:that|it|this)(?:\s+one|\s+image|\s+picture|\s+print)?"
+    r"(?:\s*[?.!]|\s+(?:please|too)|$))"
 )
 _RE_THIS_STYLE = re.compile(
     r"\b(?:this|that|these|the given|the image's|the picture's|the photo's|this image's|this picture's|"

@@ -212,8 +212,13 @@ _RE_CONTEXT_NP = re.compile(
     r"(?:there's\s+|there is\s+)?no need for\s+|(?:i'm|i am|we're|we are)?\s*not (?:a fan of|keen on|sold on|loving|crazy about|into|big on)\s+)?"
     r"(?P<np>(?:a|an|the|this|that|these|those|some|two|three)\s+.+?)(?:\s+(?:is|are|was|were|which|that|"
     # a complaint's verb ends the object it complains about ("the cone ruins it, can it go?")
-    r"ruins?|spoils?|wrecks?|kills?|clutters?|distracts?|bugs?|bothers?|annoys?|blocks?|sticks? out|stands? out|"
-    r"looks?|seems?|feels?|doesn't|does not|don't|do not|really|just|totally|kind of|kinda|has|have)\b.*)?$"
+    r"ruin(?:s|ed)?|spoil(?:s|ed|t)?|wreck(?:s|ed)?|kill(?:s|ed)?|clutter(?:s|ed)?|distract(?:s|ed)?|bug(?:s|ged)?|"
+    r"bother(?:s|ed)?|annoy(?:s|ed)?|block(?:s|ed)?|sticks? out|stuck out|stands? out|stood out|"
+    # ... in the past too, or by what it does to the picture ("the bags on the floor make the room look messy")
+    r"makes?|made|mess(?:es|ed)? up|photobomb(?:s|ed)?|clash(?:es|ed)?|cheapens?|cheapened|throws? off|threw off|"
+    r"drags? down|dragged down|takes? away|took away|gets? in the way|got in the way|"
+    r"looks?|looked|seems?|seemed|feels?|felt|doesn't|does not|don't|do not|didn't|did not|really|just|totally|"
+    r"kind of|kinda|has|have|had)\b.*)?$"
 )
 # "..., can it go?": a question whether the thing named before may leave is a removal of it
 _RE_MAY_IT_GO = re.compile(
@@ -424,7 +429,10 @@ def _context_subject(context: str) -> str:
     np_ = noun_phrase(m.group("np"))
     if not np_.phrase or np_.whole:
         return ""
-    full = noun_phrase(text[m.start("np"):])  # the same object with what identifies it ("on the hill")
+    after = text[m.end("np"):].split()
+    # the same object with what identifies it ("on the hill"), up to a complaint's verb ("... in the back ruined my
+    # shot"), but through a relative clause ("the bags that are by the curb")
+    full = noun_phrase(text[m.start("np"):] if not after or after[0] in ("that", "which") else m.group("np"))
     if full.phrase == np_.phrase and full.qualifier and not full.whole:
         return _subject_of(full)
     # an object already there keeps where it is ("the trash bags by the curb are an eyesore, take them out")
@@ -463,6 +471,16 @@ _KEPT_CLAUSE = re.compile(
     r"(?:i|we)\s+(?:really\s+)?(?:like|love|adore)\s+(?:the|this|that|these|those|my|our)\s+.+)$"
 )
 _CONTRAST = re.compile(r"\s*(?:[,;]\s*|\s)(?:but|however|yet|though)[\s,]+(?P<edit>\S.*)$")
+# "keep the runners as they are and add a banner", "don't touch the sofa, just paint the walls": a kept clause joined by
+# "and" or a bare comma; only an imperative after it is the edit ("keep the dog and the cat, ..." joins two objects)
+_KEPT_THEN = re.compile(r"\s*(?:[,;]\s*(?:and\s+)?|\s+and\s+)(?:(?:then|just|only|please|simply)\s+)*"
+                        r"(?P<edit>(?:make|turn|change|remove|replace|swap|switch|paint|put|add|give|get|take|delete|"
+                        r"erase|lose|ditch|drop|place|insert|transform|convert|recolou?r|restyle|hang|set|colou?r|"
+                        r"dye|stick|throw|fill)\b.*)$")
+# "without changing the stalls, add an awning", "without moving anything, make it a film noir": a fronted clause that
+# only keeps something; the edit follows its comma
+_WITHOUT_KEEPING = re.compile(r"^without\s+(?:(?:really|actually)\s+)?(?:[a-z]+ing|any\s+changes?\s+to)\s+[^,;]+[,;]\s*"
+                              r"(?:(?:then|just|please|simply)\s+)*(?P<edit>\S.*)$")
 
 
 def _is_kept(clause: str) -> bool:
@@ -476,7 +494,10 @@ def _is_kept(clause: str) -> bool:
 def _after_contrast(sentence: str) -> str:
     """ "the rug can stay as it is, but the recliner should go" -> "the recliner should go": what is kept names no
     edit and its object is no subject; the edit is the clause after "but"."""
-    for m in _CONTRAST.finditer(sentence):
+    m = _WITHOUT_KEEPING.match(sentence)
+    if m:
+        return m.group("edit")
+    for m in [*_CONTRAST.finditer(sentence), *_KEPT_THEN.finditer(sentence)]:
         kept = sentence[: m.start()].strip(" ,;")
         if _is_kept(kept):
             # "the cat is fine, but make it bigger", "keep the dog, but make it smaller": "it" is the kept thing
@@ -510,11 +531,35 @@ _PSEUDO_CLEFT = re.compile(r"^what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?
 _THEIR_WISH = re.compile(r"^(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|would\s+like|"
                          r"'d\s+like|would\s+love|'d\s+love)\s+(?=(?:the|this|that|these|those|his|her|their|my|our)\s)")
 _LOVE_AS = re.compile(
-    r"^(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|[a-z]+\s+would)"
-    r"\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)\s+"
+    r"^(?:(?:(?:i|we)\s*(?:'d|would)|would|(?:my|our|his|her|their|the)\s+[a-z]+(?:\s+[a-z]+)?\s*(?:'d|would)|"
+    r"[a-z]+\s+would)\s+(?:really\s+|just\s+|so\s+|absolutely\s+|totally\s+)?(?:love|like|adore|enjoy|prefer)|"
+    # "my teacher wants it in a cubist style": someone's wish for the whole picture
+    r"(?:my|our|his|her|their)\s+[a-z]+(?:\s+[a-z]+)?\s+(?:really\s+|just\s+)?(?:wants|needs|asked\s+for))\s+"
     r"(?P<x>this|it|that|(?:this|the|my|our|that)\s+(?:photo|picture|image|pic|shot|photograph|one))\s+"
     r"(?P<how>as|in)\s+(?P<y>\S.*)$"
 )
+
+
+# "just curious what this would look like as a stained glass window", "what would it look like as a mosaic": a
+# question about the whole picture as something else is a restyle of it
+_LOOK_AS = re.compile(
+    r"^(?:(?:just|so|i|we|i'm|i\s+am|i\s+was|we're|we\s+are|really|kinda|kind\s+of)\s+)*(?:(?:curious|wondering|wonder)\s+)?"
+    r"(?:what|how)\s+(?:(?P<x>this|it|the\s+(?:photo|picture|image|pic|shot|scene))\s+(?:would|might|could|will)|"
+    r"(?:would|might|could|will|does|did)\s+(?P<x2>this|it|the\s+(?:photo|picture|image|pic|shot|scene)))"
+    r"\s+look(?:\s+like)?\s+(?:as\s+(?P<y>\S.*)|if\s+(?P<obj>(?:the|this|that|my|our|his|her|their)\s+.+?)\s+"
+    r"(?:were|was|became|turned\s+into)\s+(?P<z>(?:a|an|the|some)\s+.+))$")
+# "what the photo needs is to be transformed into a low-poly render": the cleft said plainly
+_NEEDS_CLEFT = re.compile(
+    r"^what\s+(?P<x>(?:the|this|my|our)\s+(?:photo|picture|image|pic|shot|scene|photograph)|it)\s+(?:really\s+)?"
+    r"(?:needs|wants|deserves)\s+is\s+(?:to\s+be|for\s+it\s+to\s+be|being)\s+(?P<p>transformed|turned|made|converted|"
+    r"changed|restyled|rendered|redone|reimagined|re-imagined)\s+(?P<rest>\S.*)$")
+# "a lamp with a green glass shade is what i want added on the piano": the cleft of "add a lamp ... on the piano"
+_WANT_ADDED = re.compile(
+    r"^(?P<x>(?:a|an|some|one|two|three)\s+.+?)\s+is\s+what\s+(?:i|we)(?:'d|\s+would)?\s+(?:really\s+)?(?:want|like|need)"
+    r"(?:\s+to\s+(?:be|have|see))?\s+(?P<how>added|put|placed|inserted|included)(?P<rest>(?:\s+\S.*)?)$")
+_PARTICIPLE_BASE = {"transformed": "transform", "turned": "turn", "made": "make", "converted": "convert",
+                    "changed": "change", "restyled": "restyle", "rendered": "render", "redone": "redo",
+                    "reimagined": "reimagine", "re-imagined": "reimagine"}
 
 
 def _restate(clause: str) -> str:
@@ -526,6 +571,19 @@ def _restate(clause: str) -> str:
                       r"those|my|our|your|his|her|their|some|it|them)\b)", clause)  # "painting on the wall": a noun
     if gerund:  # "(i feel like) adding a cat to the sofa", "how about removing the bin": the gerund's imperative
         clause = _GERUNDS[gerund.group("g")] + " " + clause[gerund.end():]
+    m = _WANT_ADDED.match(clause)
+    if m:
+        verb = "add" if m.group("how") in ("added", "included") else {"put": "put", "placed": "place",
+                                                                     "inserted": "insert"}[m.group("how")]
+        return f"{verb} {m.group('x')}{m.group('rest')}"
+    m = _NEEDS_CLEFT.match(clause)
+    if m:
+        return f"{_PARTICIPLE_BASE[m.group('p')]} {m.group('x')} {m.group('rest')}"
+    m = _LOOK_AS.match(clause)
+    if m:
+        if m.group("obj"):  # "what would it look like if the sailboat were a pirate ship": the sailboat becomes one
+            return f"turn {m.group('obj')} into {m.group('z')}"
+        return f"turn {m.group('x') or m.group('x2')} into {m.group('y')}"
     m = _LOVE_AS.match(clause)
     if m:
         verb = "turn" if m.group("how") == "as" else "render"

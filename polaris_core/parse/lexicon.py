@@ -145,11 +145,9 @@ GERUND_COMPOUND_NOUNS = _words(
 COLLECTIVES = _words(
     "group groups set sets couple family families herd herds flock flocks crowd crowds school "
     "trace traces sign signs hint remnants remains evidence "
-    "pack packs swarm swarms number lot lots bunch bunches handful row rows line lines cluster clusters "
+    "pack packs swarm swarms number lot lots handful line lines cluster clusters "
     "collection few dozen dozens variety range series army troop troop fleet gang band bevy colony "
-    "litter pod team plenty array assortment selection "
-    # a stack, pile or heap is its things: "a stack of books" is masked and named as the books
-    "stack stacks pile piles heap heaps"
+    "litter pod team plenty array assortment selection"
 )
 PORTIONS = _words(
     "pair pairs cup cups glass glasses bowl bowls plate plates slice slices piece pieces bottle bottles jar jars box "
@@ -158,7 +156,9 @@ PORTIONS = _words(
     "scoop scoops spoonful statue statues picture pictures painting paintings photo photos poster posters "
     "portrait portraits model models sculpture sculptures drawing drawings figurine figurines cone cones "
     "carton cartons crate crates sack sacks pitcher jug jugs teapot kettle wreath wreaths string strings "
-    "chain chains bundle bundles stick sticks wedge wedges bar plateful bowlful cupful glassful map maps"
+    "chain chains bundle bundles stick sticks wedge wedges bar plateful bowlful cupful glassful map maps "
+    # the lead's convention (session 16): a stack, pile, heap, bunch or row keeps its head like "cup of coffee"
+    "stack stacks pile piles heap heaps bunch bunches row rows"
 )
 # nouns naming an attribute of something ("the car's colour", "the colour of the car")
 ATTRIBUTE_NOUNS = _words(

@@ -47,6 +47,8 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": 
 _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
 _DROP_CHARS = re.compile(r"[\"*_#<|~^]|(?<!-)>")
 _SPACES = re.compile(r"\s+")
+_SUPPLIED_ASIDE = re.compile(r"\s*\((?:see\s+)?(?:attached|uploaded|linked|enclosed|included)(?:\s+(?:below|above|here))?\)")
+_WITH_SLASH = re.compile(r"(?<![a-z0-9])w/\s*(?=[a-z0-9])")
 # 'the text "STOP"' -> 'the text': the quoted words are content, not the object
 _QUOTED_TEXT = re.compile(r"\b(text|word|words|caption|title|label|slogan|letters|lettering|writing)\s+(?:\"[^\"]{1,80}\"|'[^']{1,80}')")
 _TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f][a-z0-9\u00c0-\u024f'&/+-]*|[,;:]")
@@ -162,6 +164,8 @@ def normalise(text: str) -> str:
     if any(ord(c) >= 0x2000 for c in t):
         t = _emoji_to_words(t)
     t = t.lower()
+    t = _SUPPLIED_ASIDE.sub(" i attached", t)  # "this drawing (attached)": the user supplied it, as a reference
+    t = _WITH_SLASH.sub("with ", t)  # "the bear w/ a dinosaur"
     without_parens = _PARENS.sub(" ", t)
     t = without_parens if without_parens.strip() else t
     t = _QUOTED_TEXT.sub(r"\1", t)
@@ -208,7 +212,7 @@ _WISH_OPENER = re.compile(
     r"(?:(?:i|we)(?:'d| would)(?: really| so| just| actually)? (?:love|like|prefer|adore|enjoy|appreciate)(?: it)? (?:for|if)|"
     # someone else's wish: "my kid wants the goldfish to be a shark", "my mom would love the walls to be green"
     r"(?:my|our|his|her|their) [a-z]+(?: [a-z]+)? (?:really |just |kinda |so )?(?:wants|would love|would like|'d love|"
-    r"'d like|wishes|hopes|is hoping)(?: that| for)?|"
+    r"'d like|wishes|hopes|is hoping)(?: it if| that| for)?|"
     r"(?:i|we)(?: really| just| kinda| kind of| sort of)? (?:wish|hope)(?: that)?|"
     r"(?:i'm|i am|we're|we are|i was|we were)? ?(?:kind of |kinda |sort of |really |just )?(?:hoping|wishing)"
     r"(?: that)?|"

@@ -158,7 +158,9 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
                 break
             i += 1
         elif t == "of":
-            if words and words[-1] in lx.PORTIONS:  # "cup of coffee": a portion keeps its contents
+            if len(words) > 1 and words[-1] == "full" and nxt not in lx.DETERMINERS:
+                words.append(t)  # "the wheelbarrow full of leaves": what fills it says which one it is
+            elif words and words[-1] in lx.PORTIONS:  # "cup of coffee": a portion keeps its contents
                 words.append(t)
             elif len(words) == 1 and words[-1] in lx.COLLECTIVES:  # "herd of cows" -> "cows"
                 words = []
@@ -171,6 +173,9 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
                 break
             words.append("and" if t in ("&", "plus") else t)
             i = _skip_determiners(tokens, i + 1)
+        elif not words and t in _OPINION_ADJECTIVES and nxt and nxt not in (",", ";", ":") and nxt not in lx.PREPOSITIONS \
+                and nxt not in lx.NP_STOPWORDS:
+            i += 1  # "that ugly fire extinguisher": an opinion names no part of the object, only how it is felt
         elif t in _PREPOSITION_INTENSIFIERS and words and (nxt in lx.PREPOSITIONS or nxt in ("next", "close", "left", "right")):
             break  # "a cat right next to the dog": "right" strengthens "next to"
         elif t in ("left", "right") and words and nxt == "of":
@@ -203,6 +208,9 @@ def _read_words(tokens: list[str], i: int) -> tuple[list[str], int]:
     return words, i
 
 
+# adjectives that only judge a thing ("that ugly fire extinguisher", "the random guy"): no mark of which one it is
+_OPINION_ADJECTIVES = frozenset("ugly awful hideous horrible terrible annoying stupid weird random boring dumb nasty "
+                                "gross irritating unsightly ghastly dreadful pointless useless tacky lame".split())
 # verbs of an opinion about a thing ("the walls feel cold"); "the feel of the fabric" is a noun
 _OPINION_VERBS = frozenset("feel feels felt".split())
 # Words that are prepositions but also adjectives before a noun ("a round mirror", "the glass round vase").
@@ -282,13 +290,17 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
         return " ".join(tokens[i:end]), end
     end = _relative_clause_end(tokens, i)
     if end > i:
+        end = _then_place(tokens, end, places, after_verb=True)
         return " ".join(tokens[i:end]), end
     end = _read_owner_of(tokens, i, words)
     if end > i:
+        end = _then_place(tokens, end, places)
         return " ".join(tokens[i:end]), end
     # a place identifies an object ("the sky behind the castle", "the leaves on the tree"), never the one setting
     end = _read_locative(tokens, i) if places and words[-1] not in _SETTING_WORDS else i
     if end > i:
+        if tokens[end - 1] not in lx.PREPOSITIONS and tokens[i] not in _LOCATIVES:
+            end = _then_place(tokens, end, places)  # "the scarf worn by the woman on the right"
         return " ".join(tokens[i:end]), end
     if t == "with" and i + 1 < n and tokens[i + 1] in ("the", "a", "an", "its", "his", "her", "their"):
         inner, end = _read_words(tokens, i + 2)
@@ -300,6 +312,32 @@ def _read_qualifier(tokens: list[str], i: int, words: list[str], places: bool = 
                       not all(w in lx.ATTRIBUTE_WORDS or w in lx.ATTRIBUTE_NOUNS for w in inner)):
             return " ".join(tokens[i:end]), end
     return "", i
+
+
+def _then_place(tokens: list[str], end: int, places: bool, after_verb: bool = False) -> int:
+    """ "the dog the girl is holding [on a leash]", "the smallest of the pumpkins [on the porch]", "the scarf worn by the
+    woman [on the right]": a position or place after a relative clause, an owner or a participle's agent still says
+    which one it is; after a relative clause's own verb an indefinite place belongs to that verb ("on a leash")."""
+    if end < len(tokens) and tokens[end - 1] in lx.PREPOSITIONS and tokens[end - 1] not in _PAST_VERBS:
+        return end  # the clause ended in its own preposition ("the chair the cat sleeps on")
+    pos = _read_position(tokens, end)
+    if pos > end:
+        return pos
+    if not places:
+        return end
+    loc = _read_locative(tokens, end)
+    if loc > end:
+        return loc
+    if after_verb and end + 2 < len(tokens) and tokens[end] in _LOCATIVES and \
+            tokens[end + 1] in _LOCATIVE_DETERMINERS | {"a", "an"}:
+        # "... is holding on a leash", "... left on the sand": the verb's own place, a material ground included
+        inner, stop = _read_words(tokens, end + 2)
+        # ("in a deep blue" is a result; "on the sand" a place, though "sand" names a colour too)
+        if inner and not (tokens[end + 1] in ("a", "an") and any(w in lx.COLOURS for w in inner)) and inner[-1] not in lx.WHOLE_IMAGE_NOUNS and \
+                inner[-1] not in lx.STYLE_WORDS and inner[-1] not in POSITION_WORDS and \
+                not any(w in lx.DETERMINERS for w in inner):
+            return stop
+    return end
 
 
 # Prepositions that say where an object already is ("the vase on the shelf"); "from", "off", "out of" say where
@@ -368,6 +406,7 @@ def _read_locative(tokens: list[str], i: int) -> int:
 
 
 _SUBJECT_PRONOUNS = frozenset("i you he she we they".split())
+_SOMEONE = frozenset("someone somebody".split())
 _RELATIVE_DETERMINERS = frozenset("the this that these those my your his their our".split())
 _AUXILIARY_BE = frozenset("is are was were".split())
 _AUXILIARY_HAVE = frozenset("has have had".split())
@@ -383,12 +422,16 @@ def _relative_clause_end(tokens: list[str], i: int) -> int:
     n = len(tokens)
     if i >= n:
         return i
+    if tokens[i] in ("that", "which", "whom") and i + 2 < n and (
+            tokens[i + 1] in _RELATIVE_DETERMINERS or tokens[i + 1] in _SUBJECT_PRONOUNS | _SOMEONE):
+        end = _relative_clause_end(tokens, i + 1)  # "the bucket that the child left", "the towel that someone left"
+        return end if end > i + 1 else i
     if tokens[i] in _RELATIVE_PRONOUNS and i + 1 < n and tokens[i + 1] not in lx.DETERMINERS:
         return _subject_relative_end(tokens, i + 1, i)
     if tokens[i] in ("that's", "who's") and i + 1 < n:
         return _subject_relative_end(tokens, i + 1, i, be=True)
-    if tokens[i] in _SUBJECT_PRONOUNS:
-        j, plural = i + 1, tokens[i] not in ("he", "she")
+    if tokens[i] in _SUBJECT_PRONOUNS | _SOMEONE:
+        j, plural = i + 1, tokens[i] not in ("he", "she") and tokens[i] not in _SOMEONE
     elif tokens[i] in _RELATIVE_DETERMINERS:
         k = _skip_determiners(tokens, i)
         inner, j = _read_words(tokens, k)

@@ -517,7 +517,10 @@ class _Reader:
                 thing_np.indefinite or c.startswith(("give", "hand", "lend", "grant", "offer"))):
             return None
         looks = thing.split()[-1] in lx.ATTRIBUTE_NOUNS  # "a rusty look": "look" read as a verb ends the phrase
-        if _new_look_of_part(receiver, thing):
+        pattern = not re.match(r"^(?:a|an|one)\s", thing) and is_attribute_word(thing_np.head) and \
+            thing_np.head.endswith("s") and not thing_np.rest
+        if pattern or _new_look_of_part(receiver, thing):
+            # "give the zebra polka dots", "give the cat tiger stripes": a pattern is worn by no one, even an animal
             frame = classify_change("change", receiver, thing, rule="give-part-a-look")
             frame.itype = T.LOCAL_STYLE
             return frame
@@ -928,7 +931,9 @@ class _Reader:
             verb, y_text = m.group("verb"), m.group("y")
             y_head = noun_phrase(y_text).head
             if verb in ("have", "get") and (_new_look_of_part(m.group("x"), y_text) or (
-                    (y_head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS or y_head in lx.TEXTURES) and
+                    (y_head in lx.EFFECT_NOUNS | lx.ATTRIBUTE_NOUNS or y_head in lx.TEXTURES or
+                     # "a persian pattern": the phrase reads "persian" as its head, the pattern is still a look
+                     y_text.split()[-1] in lx.ATTRIBUTE_NOUNS) and
                     not noun_phrase(m.group("x")).whole)):  # "a crimson tint", "stripes", "polka dots"
                 # "the wagon should have a crimson tint", "the barn should have a tin roof": a new look for it
                 frame = classify_change("change", m.group("x"), y_text, rule="x-should-have-a-look")

@@ -172,9 +172,10 @@ def _bare(phrase: str) -> str:
 
 
 def _subject_of_new(phrase: str) -> str:
-    """Subject convention for an added or new object: portions keep their contents, collectives drop theirs."""
+    """Subject convention for an added or new object: portions keep their contents, collectives drop theirs (a
+    stack, pile or bunch is a portion: "stack of books")."""
     bare = _bare(phrase)
-    for collective in ("stack of ", "pile of ", "bunch of ", "group of "):
+    for collective in ("group of ",):
         if bare.startswith(collective):
             return bare[len(collective):]
     if " in " in bare:
