@@ -38,6 +38,7 @@ DEFAULT_FILES = (
     ROOT / "tests" / "core" / "data" / "parse_blind_s15.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s16.jsonl",
     ROOT / "tests" / "core" / "data" / "parse_blind_s17.jsonl",
+    ROOT / "tests" / "core" / "data" / "parse_blind_s18.jsonl",
 )
 # Why a file's figure is not a held-out estimate: the rules (or the head) were developed against it.
 TUNED_ON = {
@@ -62,7 +63,12 @@ TUNED_ON = {
                              "0.907 / 0.793, 0.913 / 0.820), then the ninth round fixed the classes of its misses",
 }
 # Sets nobody has tuned on yet, and how they were made. Whoever fixes a miss read from one moves it to TUNED_ON.
-HELD_OUT: dict[str, str] = {}
+HELD_OUT: dict[str, str] = {
+    "parse_blind_s18.jsonl": "150 rows written in session 16 by a third helper who never read or ran the parser or saw an "
+                             "earlier set, kept from every engineer fixing it; scored before the seventh round, after the "
+                             "eighth and after the ninth (type / subject 0.887 / 0.673, 0.940 / 0.773, 0.953 / 0.827); "
+                             "nobody has read its misses to fix them",
+}
 TYPE_NAMES = ("replace", "add", "local", "global", "reference", "remove")
 
 
