@@ -278,7 +278,7 @@ def _main_clause(text: str) -> tuple[str, str]:
     clauses: list[str] = []
     topic_edit: int | None = None
     kept_before = False
-    for sentence in sentences:
+    for position, sentence in enumerate(sentences):
         if re.match(r"^(?:where|instead of|in place of|rather than|in lieu of)\s", _strip_framing(sentence)):
             clauses.append(sentence)  # "where the sign is, put a sunflower": one replacement, not two clauses
             continue
@@ -291,7 +291,8 @@ def _main_clause(text: str) -> tuple[str, str]:
             continue
         if kept_before:  # "the bed can stay as it is; but the pillows should be red"
             sentence = re.sub(r"^(?:but|however|yet|though)[\s,]+", "", sentence)
-        kept_before = sentence is not sentences[-1] and _is_kept(sentence)
+        # the last sentence is never skipped as kept (by position: framing may have made it a new string)
+        kept_before = position < len(sentences) - 1 and _is_kept(sentence)
         if kept_before:
             continue
         sentence = _after_contrast(_fronted_source(sentence))

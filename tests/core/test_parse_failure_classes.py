@@ -1145,3 +1145,14 @@ def test_the_shipped_parser_reads_a_cleft_addition_with_its_with_phrase():
     a low-certainty reading, so the span tagger cut the phrase to "wooden bench")."""
     intent = parse("a wooden bench with iron legs is what we would like placed by the pond")
     assert (intent.instruction_type, intent.subject) == (T.ADD, "wooden bench with iron legs"), intent.notes
+
+
+@pytest.mark.parametrize("framed, plain", [
+    ("Please keep the dog.", "keep the dog"),
+    ("honestly, the rug is fine", "the rug is fine"),
+])
+def test_a_framed_last_sentence_that_only_keeps_is_read_like_its_plain_wording(framed, plain):
+    """The last sentence is never skipped as a kept clause; it was found by identity, and a framing strip that made
+    it a new string left no clause at all (IndexError)."""
+    intent = _rules(framed)
+    assert (intent.instruction_type, intent.subject) == (_rules(plain).instruction_type, _rules(plain).subject)
