@@ -40,8 +40,6 @@ EXPERIMENTS = ("shipped", "catalog-all", "pool-200", "lightgbm", "objectives", "
                "siblings")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.5)
 IDF_NAMES = ("trigger_idf", "title_idf_share", "title_idf_matched", "names_idf_cover")
-# Shipped in session 16: the ranker's features relative to the candidate's same-author siblings in the pool.
-SIBLINGS = ranker.FEATURES[ranker.FEATURES.index(f"{ranker.SIBLING_BASE[0]}_vs_siblings"):]
 
 
 def every_model_catalog_queries(index) -> list[train.Query]:
@@ -208,10 +206,11 @@ def siblings(table: train.FeatureTable, seeds=(1, 2, 3), draws: int = 1000) -> l
     and per split the paired difference of R@1 and MRR@10 with a 95% interval from a bootstrap over target
     models (queries of one model are drawn together)."""
     names = train.FEATURES
-    without = train.FeatureTable(table.X[:, :len(names) - len(SIBLINGS)], table.y, table.query, table.fused,
-                                 table.split, table.target, table.band)
+    kept = len(names) - len(ranker.SIBLING_FEATURES)  # the sibling columns are the last ones
+    without = train.FeatureTable(table.X[:, :kept], table.y, table.query, table.fused, table.split, table.target,
+                                 table.band)
     ranks = {label: train.ranks_of(t, out_of_fold(t, feats, seeds=seeds)) for label, t, feats in (
-        ("without", without, names[:len(names) - len(SIBLINGS)]), ("with", table, names))}
+        ("without", without, names[:kept]), ("with", table, names))}
     lines = [f"siblings, {label} the sibling columns ({len(seeds)} seeds averaged): " + " | ".join(
         "%.3f/%.3f/%.3f" % train.metrics(r[table.split == s]) for s in range(3)) for label, r in ranks.items()]
     rng = np.random.default_rng(train.SEED)

@@ -62,7 +62,8 @@ FEATURES = (
 # templates, so which of an author's models fits best is a question no single row's features can answer.
 SIBLING_BASE = ("fused", "lexical_raw", "names_raw", "dense_exact_best", "dense_exact_mean", "style_coverage",
                 "combined_overlap", "trigger_overlap", "tag_overlap", "title_overlap", "log_downloads")
-FEATURES += tuple(f"{name}_vs_siblings" for name in SIBLING_BASE) + ("sibling_fused_rank", "sibling_count")
+SIBLING_FEATURES = tuple(f"{name}_vs_siblings" for name in SIBLING_BASE) + ("sibling_fused_rank", "sibling_count")
+FEATURES += SIBLING_FEATURES
 
 
 class _Ragged:
@@ -355,7 +356,7 @@ def features(found: PoolResult, rows: Optional[np.ndarray] = None) -> np.ndarray
     author = pool.scores.get("author")
     columns["author_lift"] = (author[rows] - fused).astype(np.float32) if author is not None else nan
     siblings = _sibling_columns(authors[rows], np.stack([columns[name] for name in SIBLING_BASE], axis=1))
-    for j, name in enumerate(FEATURES[-siblings.shape[1]:]):
+    for j, name in enumerate(SIBLING_FEATURES):
         columns[name] = siblings[:, j]
     out = np.empty((n, len(FEATURES)), dtype=np.float32)
     for j, name in enumerate(FEATURES):
